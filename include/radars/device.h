@@ -1,0 +1,137 @@
+/* radars-cl: OpenCL devices, the run-time context, and the counted device allocator.
+ *
+ * One rd_ctx = one device, one in-order queue, built programs, and the allocator
+ * through which every device buffer of the library is made. The allocator knows
+ * the bytes in use now and at peak, and refuses to go over a cap (default: the
+ * device's global memory) or over CL_DEVICE_MAX_MEM_ALLOC_SIZE for one buffer. */
+#ifndef RADARS_DEVICE_H
+#define RADARS_DEVICE_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include "radars/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rd_device_info {
+    int index;               /* position in rd_list_devices order (all platforms) */
+    int platform_index;
+    char platform_name[128];
+    char platform_version[128];
+    char name[128];
+    char vendor[128];
+    char driver_version[64];
+    char device_version[128];
+    char opencl_c_version[64];
+    cl_device_type type;
+    unsigned compute_units;
+    uint64_t global_mem;     /* CL_DEVICE_GLOBAL_MEM_SIZE */
+    uint64_t max_alloc;      /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+    uint64_t local_mem;      /* CL_DEVICE_LOCAL_MEM_SIZE */
+    int local_mem_is_global; /* CL_GLOBAL local memory (CPU devices): tiling in local memory does not pay */
+    size_t max_work_group;
+    unsigned mem_base_align; /* bytes */
+    int has_fp64;
+    cl_platform_id platform;
+    cl_device_id device;
+} rd_device_info;
+
+/* "GPU", "CPU", "accelerator" or "other". */
+const char *rd_device_type_name(cl_device_type t);
+
+/* Lists every device of every platform. *out is malloc'ed (free it). A machine
+ * without any OpenCL platform returns RD_ERR_NO_PLATFORM with a message saying
+ * which package to install. */
+rd_status rd_list_devices(rd_device_info **out, int *count, rd_err *err);
+
+/* Picks a device: selector is an index ("1") or a case-insensitive substring of
+ * the device, vendor or platform name; NULL or "" means $RADARS_DEVICE, and when
+ * that is unset the first GPU, else accelerator, else CPU. */
+rd_status rd_select_device(const rd_device_info *devs, int count, const char *selector,
+                           int *chosen, rd_err *err);
+
+typedef struct rd_ctx_options {
+    const char *device;      /* selector, see rd_select_device */
+    const char *cache_dir;   /* program-binary cache; NULL = $RADARS_CACHE_DIR, else
+                                $XDG_CACHE_HOME/radars-cl, else ~/.cache/radars-cl; "" disables */
+    uint64_t mem_cap;        /* 0 = the device's global memory */
+    int verbose;             /* print builds and cache hits to stderr */
+} rd_ctx_options;
+
+typedef struct rd_ctx rd_ctx;
+
+/* Creates a context on the selected device. On failure *out is NULL and err says why. */
+rd_status rd_ctx_create(const rd_ctx_options *opt, rd_ctx **out, rd_err *err);
+void rd_ctx_free(rd_ctx *ctx);
+
+const rd_device_info *rd_ctx_device(const rd_ctx *ctx);
+cl_context rd_ctx_cl_context(const rd_ctx *ctx);
+cl_command_queue rd_ctx_queue(const rd_ctx *ctx);
+/* The last error recorded on this context (message and code). */
+rd_err *rd_ctx_err(rd_ctx *ctx);
+const char *rd_ctx_error(const rd_ctx *ctx);
+/* Waits for all queued work; reports asynchronous failures. */
+rd_status rd_finish(rd_ctx *ctx);
+
+/* ---- program cache statistics (for tests and -v output) ---- */
+typedef struct rd_build_stats {
+    int programs_built;      /* compiled from source in this context */
+    int cache_hits;          /* loaded from the on-disk binary cache */
+    int cache_rejected;      /* corrupt or stale cache entries that were rebuilt */
+    double build_seconds;
+} rd_build_stats;
+rd_build_stats rd_ctx_build_stats(const rd_ctx *ctx);
+const char *rd_ctx_cache_dir(const rd_ctx *ctx);
+/* Builds (or loads from cache) every embedded program now, e.g. for a self-check. */
+rd_status rd_build_all_programs(rd_ctx *ctx);
+
+/* ---- the counted device allocator ---- */
+typedef struct rd_buffer rd_buffer;
+
+/* Allocates bytes of device memory; what names the buffer in errors. Refuses
+ * (RD_ERR_OVER_CAP / RD_ERR_TOO_LARGE, nothing allocated) when the request
+ * would pass the cap or the device's per-buffer limit. */
+rd_status rd_alloc(rd_ctx *ctx, size_t bytes, const char *what, rd_buffer **out);
+void rd_free(rd_ctx *ctx, rd_buffer *buf);
+cl_mem rd_buffer_mem(const rd_buffer *buf);
+size_t rd_buffer_bytes(const rd_buffer *buf);
+
+typedef struct rd_mem_stats {
+    uint64_t current;        /* bytes in live buffers */
+    uint64_t peak;           /* max of current since creation or the last reset */
+    uint64_t cap;
+    uint64_t max_alloc;
+    uint64_t live_buffers;
+    uint64_t total_allocs;
+    uint64_t refused;        /* requests refused for the cap or the per-buffer limit */
+} rd_mem_stats;
+rd_mem_stats rd_mem_get_stats(const rd_ctx *ctx);
+void rd_mem_reset_peak(rd_ctx *ctx);
+/* Sets the cap (bytes); 0 = the device's global memory. A cap below what is
+ * already in use is refused. */
+rd_status rd_mem_set_cap(rd_ctx *ctx, uint64_t cap);
+/* Prints every live buffer (name, bytes) to stderr: for leak reports. */
+void rd_mem_dump(const rd_ctx *ctx);
+
+/* Scratch: per-context reusable buffers that grow on demand and are never
+ * shrunk during a run, so hot paths do not allocate per call. Slots let one op
+ * hold several scratch buffers at once. The memory is counted by the allocator. */
+enum { RD_SCRATCH_SLOTS = 4 };
+rd_status rd_scratch(rd_ctx *ctx, int slot, size_t bytes, cl_mem *out);
+/* Grows scratch slot to at least bytes now (a plan reserves its scratch up front). */
+rd_status rd_scratch_reserve(rd_ctx *ctx, int slot, size_t bytes);
+void rd_scratch_release(rd_ctx *ctx);
+
+/* Parses "2GiB", "512MiB", "1.5G", "100000" (bytes) into bytes. */
+rd_status rd_parse_bytes(const char *s, uint64_t *out, rd_err *err);
+/* Formats bytes as "1.23 GiB" into buf. */
+const char *rd_format_bytes(uint64_t bytes, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

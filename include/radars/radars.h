@@ -1,0 +1,8 @@
+/* radars-cl: memory-efficient neural architecture search on OpenCL. One include for the whole API. */
+#ifndef RADARS_RADARS_H
+#define RADARS_RADARS_H
+#include "radars/common.h"
+#include "radars/device.h"
+#include "radars/tensor.h"
+#include "radars/ops.h"
+#endif

@@ -1,0 +1,43 @@
+/* Plain-C host references of every op, in double precision, dense NCHW.
+ * They define what each OpenCL op must compute: the tests compare the device
+ * against them on random inputs, and differentiate them by finite differences
+ * to check the device's backward passes. Simple loops, no cleverness. */
+#ifndef RADARS_REF_H
+#define RADARS_REF_H
+
+#include <stddef.h>
+
+#include "radars/ops.h"
+
+typedef struct ref_shape { int n, c, h, w; } ref_shape;
+static inline size_t ref_numel(ref_shape s) { return (size_t)s.n * s.c * s.h * s.w; }
+
+/* element-wise */
+void ref_relu(const double *x, double *y, size_t len);
+
+/* convolution: y has shape (xs.n, out_c, rd_conv_out_h, rd_conv_out_w) */
+void ref_conv2d(const rd_conv_params *p, const double *x, ref_shape xs, const double *w, int out_c, double *y,
+                ref_shape ys);
+
+/* pooling */
+void ref_pool2d(const rd_pool_params *p, const double *x, ref_shape xs, double *y, ref_shape ys);
+void ref_global_avgpool(const double *x, ref_shape xs, double *y);
+
+/* batch-norm in training mode: batch statistics (biased variance for the
+ * output, unbiased for the running update). gamma/beta may be NULL (not
+ * affine); running_mean/var may be NULL (not tracked). */
+void ref_batchnorm_train(const double *x, ref_shape xs, const double *gamma, const double *beta, double eps,
+                         double momentum, double *running_mean, double *running_var, double *y);
+void ref_batchnorm_eval(const double *x, ref_shape xs, const double *gamma, const double *beta, double eps,
+                        const double *running_mean, const double *running_var, double *y);
+
+/* linear: y[n][m] = sum_k x[n][k] w[m][k] + b[m] */
+void ref_linear(const double *x, int n, int k, const double *w, const double *b, int m, double *y);
+void ref_softmax(const double *x, double *y, int rows, int cols);
+/* mean cross-entropy; returns the loss, writes the count of correct arg-max */
+double ref_cross_entropy(const double *logits, const int *labels, int n, int k, int *correct);
+
+/* mixed op: out = sum_k w[k] ys[k] */
+void ref_mixed(const double *const *ys, int k, const double *w, size_t len, double *out);
+
+#endif

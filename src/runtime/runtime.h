@@ -1,0 +1,73 @@
+/* Internal to libradars: the context's layout and the kernel-launch helpers ops use. */
+#ifndef RADARS_RUNTIME_INTERNAL_H
+#define RADARS_RUNTIME_INTERNAL_H
+
+#include "radars/device.h"
+#include "radars/tensor.h"
+
+enum { RD_MAX_PROGRAMS = 32, RD_KERNEL_TABLE = 512 };
+
+struct rd_buffer {
+    cl_mem mem;
+    size_t bytes;
+    char what[64];
+    struct rd_buffer *prev, *next;
+};
+
+typedef struct rd_kernel_slot {
+    const char *program;    /* program name (embedded .cl file, without extension) */
+    char name[64];
+    uint64_t hash;
+    cl_kernel kernel;
+} rd_kernel_slot;
+
+struct rd_ctx {
+    rd_device_info dev;
+    cl_context context;
+    cl_command_queue queue;
+    rd_err err;
+    int verbose;
+
+    /* programs and kernels */
+    char cache_dir[1024];
+    char build_options[512];
+    rd_build_stats build;
+    struct { const char *name; cl_program program; } programs[RD_MAX_PROGRAMS];
+    int n_programs;
+    rd_kernel_slot kernels[RD_KERNEL_TABLE];
+    size_t wg;              /* preferred 1-D work-group size for this device */
+
+    /* allocator */
+    uint64_t mem_current, mem_peak, mem_cap, mem_refused, mem_total_allocs, mem_live;
+    rd_buffer *live;
+    rd_buffer *scratch[RD_SCRATCH_SLOTS];
+};
+
+/* Returns the kernel (building its program on first use), or NULL with ctx->err set. */
+cl_kernel rd_kernel(rd_ctx *ctx, const char *program, const char *name);
+
+/* Launch: rd_launch(ctx, "prog", "kernel", dims, global, local_or_NULL, RD_ARG(a), RD_ARG(b), ..., RD_END).
+ * Global sizes are rounded up to a multiple of the local size: kernels bound-check.
+ * local == NULL picks (wg) for 1-D and (wg, 1[, 1]) for 2-D / 3-D launches. */
+#define RD_ARG(x) sizeof(x), (const void *)&(x)
+#define RD_LOCAL(bytes) (size_t)(bytes), (const void *)NULL
+#define RD_END (size_t)0
+rd_status rd_launch(rd_ctx *ctx, const char *program, const char *kernel, int dims,
+                    const size_t *global, const size_t *local, ...);
+
+/* Records an OpenCL failure: "what: CL_ERROR_NAME (code)". */
+rd_status rd_cl_fail(rd_ctx *ctx, cl_int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+const char *rd_cl_error_name(cl_int code);
+
+static inline size_t rd_round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+/* FNV-1a 64-bit: cache keys, kernel table. */
+uint64_t rd_hash64(const void *data, size_t len, uint64_t seed);
+
+#define RD_TRY(expr) do { rd_status rd_try_s_ = (expr); if (rd_try_s_ != RD_OK) return rd_try_s_; } while (0)
+
+#endif

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: set up, build, run every test; then the same under
+# AddressSanitizer + UndefinedBehaviorSanitizer (skip with RADARS_NO_SANITIZE=1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=$(nproc)
+tools/setup.sh build
+(cd build && ctest --output-on-failure -j"$JOBS")
+if [ "${RADARS_NO_SANITIZE:-0}" != 1 ]; then
+  RADARS_SKIP_APT=1 tools/setup.sh build-asan -DRADARS_SANITIZE=ON
+  # Leaks inside the OpenCL driver and CLBlast are suppressed (tests/lsan.supp); ours are not.
+  (cd build-asan && LSAN_OPTIONS=suppressions=$PWD/../tests/lsan.supp UBSAN_OPTIONS=print_stacktrace=1 \
+     ctest --output-on-failure -j"$JOBS")
+fi
+echo "test.sh: all tests passed"
