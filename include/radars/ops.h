@@ -25,6 +25,12 @@
 extern "C" {
 #endif
 
+/* Scratch each op call needs, per slot: a plan takes the max over its ops and
+ * reserves it up front (rd_scratch_reserve), so the measured peak is the planned one. */
+typedef struct rd_ops_scratch_need { size_t bytes[RD_SCRATCH_SLOTS]; } rd_ops_scratch_need;
+/* Two-stage reductions (sums, dot products, norms). */
+void rd_reduce_scratch(rd_ctx *ctx, rd_ops_scratch_need *need);
+
 /* ---------------- element-wise (elementwise.c) ---------------- */
 rd_status rd_fill(rd_ctx *ctx, const rd_tensor *t, float value);
 rd_status rd_vec_fill(rd_ctx *ctx, const rd_vec *v, float value);
@@ -68,6 +74,7 @@ rd_status rd_gemm_strided_batched(rd_ctx *ctx, int trans_a, int trans_b, size_t 
 /* Scratch slot 3 is reserved for GEMM temporaries. */
 enum { RD_SCRATCH_GEMM = 3 };
 size_t rd_gemm_scratch_bytes(rd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k);
+void rd_gemm_scratch(rd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, rd_ops_scratch_need *need);
 
 /* ---------------- convolution (conv.c): dense, depthwise, dilated, strided ---------------- */
 typedef struct rd_conv_params {

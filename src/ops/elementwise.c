@@ -1,5 +1,6 @@
 /* Element-wise ops, copies, the strided zero op, and sums (kernels: cl/elementwise.cl). */
 #include <stdio.h>
+#include <string.h>
 
 #include "ops/ops_internal.h"
 
@@ -149,6 +150,12 @@ rd_status rd_slice_channels(rd_ctx *ctx, const rd_tensor *x, int c0, const rd_te
     }
     rd_tensor src = rd_tensor_channels(*x, c0, y->c);
     return copy_tensor(ctx, &src, y);
+}
+
+void rd_reduce_scratch(rd_ctx *ctx, rd_ops_scratch_need *need) {
+    (void)ctx;
+    memset(need, 0, sizeof *need);
+    need->bytes[RD_SCRATCH_REDUCE] = RD_REDUCE_GROUPS * sizeof(float);
 }
 
 rd_status rd_reduce_groups(rd_ctx *ctx, size_t work, size_t *groups) {

@@ -1,6 +1,7 @@
 /* GEMM through CLBlast. Temporary buffers come from our counted scratch
  * (RD_SCRATCH_GEMM), so CLBlast's memory shows in the allocator's peak. */
 #include <clblast_c.h>
+#include <string.h>
 
 #include "ops/ops_internal.h"
 
@@ -16,6 +17,12 @@ size_t rd_gemm_scratch_bytes(rd_ctx *ctx, int trans_a, int trans_b, size_t m, si
                                                       trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, 0,
                                                       lda, 0, ldb, 0, n, &ctx->queue, &bytes);
     return st == CLBlastSuccess ? bytes : 0;
+}
+
+void rd_gemm_scratch(rd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, rd_ops_scratch_need *need) {
+    memset(need, 0, sizeof *need);
+    size_t b = rd_gemm_scratch_bytes(ctx, trans_a, trans_b, m, n, k);
+    need->bytes[RD_SCRATCH_GEMM] = b ? b : sizeof(float);
 }
 
 rd_status rd_gemm(rd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, cl_mem a,

@@ -1,0 +1,11 @@
+/* Internal: architecture-weight kernels (alphas.c). */
+#ifndef RADARS_ALPHAS_H
+#define RADARS_ALPHAS_H
+#include "nn/nn_internal.h"
+
+/* weights = per-row softmax of alphas over ops whose mask is 1 ([2][14][K]); each vector starts its buffer. */
+rd_status rd_alphas_softmax(rd_ctx *ctx, const rd_vec *alphas, const rd_vec *mask, const rd_vec *weights, int K);
+/* grad = d(loss)/d(alphas) from partials [n_cells][14][K][cmax] (cells of type bit c of reduce_bits). */
+rd_status rd_alphas_grad(rd_ctx *ctx, const rd_vec *partials, const rd_vec *weights, const rd_vec *mask,
+                         const rd_vec *grad, int K, int cmax, int n_cells, uint64_t reduce_bits);
+#endif

@@ -1,0 +1,465 @@
+/* The candidate operations of an edge (SEARCH.md's table): their names, weights,
+ * the activations each keeps for its backward pass, forward and backward.
+ *
+ * Every op with a final batch-norm ends with the fused "BN, times the edge's
+ * softmax weight, add into the node sum" kernel, and its backward's
+ * per-channel sum of dnode * y gives the gradient of its mixed-op weight.
+ * ReLUs are fused into the following convolution's input, so no ReLU output is
+ * ever stored; batch-norms run in place on their convolution's output. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "nn/nn_internal.h"
+#include "nn/candidate_ops.h"
+
+static const rd_op_info catalogue[RD_OP_COUNT] = {
+    [RD_OP_NONE] = {"none", RD_KIND_NONE, 0, RD_POOL_MAX},
+    [RD_OP_MAX_POOL_3X3] = {"max_pool_3x3", RD_KIND_POOL, 3, RD_POOL_MAX},
+    [RD_OP_AVG_POOL_3X3] = {"avg_pool_3x3", RD_KIND_POOL, 3, RD_POOL_AVG},
+    [RD_OP_SKIP_CONNECT] = {"skip_connect", RD_KIND_SKIP, 1, RD_POOL_MAX},
+    [RD_OP_SEP_CONV_3X3] = {"sep_conv_3x3", RD_KIND_SEP, 3, RD_POOL_MAX},
+    [RD_OP_SEP_CONV_5X5] = {"sep_conv_5x5", RD_KIND_SEP, 5, RD_POOL_MAX},
+    [RD_OP_DIL_CONV_3X3] = {"dil_conv_3x3", RD_KIND_DIL, 3, RD_POOL_MAX},
+    [RD_OP_DIL_CONV_5X5] = {"dil_conv_5x5", RD_KIND_DIL, 5, RD_POOL_MAX},
+    [RD_OP_SEP_CONV_7X7] = {"sep_conv_7x7", RD_KIND_SEP, 7, RD_POOL_MAX},
+    [RD_OP_DIL_CONV_7X7] = {"dil_conv_7x7", RD_KIND_DIL, 7, RD_POOL_MAX},
+    [RD_OP_CONV_1X1] = {"conv_1x1", RD_KIND_CONV, 1, RD_POOL_MAX},
+    [RD_OP_CONV_3X3] = {"conv_3x3", RD_KIND_CONV, 3, RD_POOL_MAX},
+    [RD_OP_CONV_7X1_1X7] = {"conv_7x1_1x7", RD_KIND_CONV71, 7, RD_POOL_MAX},
+    [RD_OP_MAX_POOL_5X5] = {"max_pool_5x5", RD_KIND_POOL, 5, RD_POOL_MAX},
+    [RD_OP_AVG_POOL_5X5] = {"avg_pool_5x5", RD_KIND_POOL, 5, RD_POOL_AVG},
+};
+
+const rd_op_info *rd_op_get_info(rd_op_id op) { return (unsigned)op < RD_OP_COUNT ? &catalogue[op] : NULL; }
+const char *rd_op_name(rd_op_id op) { return (unsigned)op < RD_OP_COUNT ? catalogue[op].name : "?"; }
+
+rd_status rd_op_from_name(const char *name, rd_op_id *op, rd_err *err) {
+    for (int i = 0; i < RD_OP_COUNT; i++)
+        if (!strcmp(catalogue[i].name, name)) { *op = (rd_op_id)i; return RD_OK; }
+    char known[512] = "";
+    for (int i = 0; i < RD_OP_COUNT; i++) {
+        strncat(known, catalogue[i].name, sizeof known - strlen(known) - 1);
+        if (i + 1 < RD_OP_COUNT) strncat(known, ", ", sizeof known - strlen(known) - 1);
+    }
+    return rd_fail(err, RD_ERR_ARG, "unknown op '%s' (known: %s)", name, known);
+}
+
+rd_status rd_opset_parse(const char *spec, rd_opset *out, rd_err *err) {
+    memset(out, 0, sizeof *out);
+    if (!spec || !*spec) return rd_fail(err, RD_ERR_ARG, "empty op set (use darts, large or a list of op names)");
+    if (!strcasecmp(spec, "darts") || !strcasecmp(spec, "large")) {
+        out->count = !strcasecmp(spec, "darts") ? 8 : 15;
+        for (int i = 0; i < out->count; i++) out->ops[i] = (rd_op_id)i;
+        return RD_OK;
+    }
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", spec);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        rd_op_id op;
+        RD_TRY(rd_op_from_name(tok, &op, err));
+        if (rd_opset_find(out, op) >= 0) return rd_fail(err, RD_ERR_ARG, "op '%s' listed twice in the op set", tok);
+        if (out->count == RD_MAX_OPS) return rd_fail(err, RD_ERR_ARG, "more than %d ops in the op set", RD_MAX_OPS);
+        out->ops[out->count++] = op;
+    }
+    if (!out->count) return rd_fail(err, RD_ERR_ARG, "empty op set '%s'", spec);
+    return RD_OK;
+}
+
+int rd_opset_find(const rd_opset *set, rd_op_id op) {
+    for (int i = 0; i < set->count; i++)
+        if (set->ops[i] == op) return i;
+    return -1;
+}
+
+void rd_arch_mask_all(rd_arch_mask *m, const rd_opset *set) {
+    rd_edge_mask all = set->count >= 32 ? 0xffffffffu : ((1u << set->count) - 1);
+    for (int t = 0; t < 2; t++)
+        for (int e = 0; e < RD_CELL_EDGES; e++) m->edge[t][e] = all;
+}
+
+int rd_arch_mask_count(const rd_arch_mask *m, int t, int e) { return __builtin_popcount(m->edge[t][e]); }
+
+int rd_arch_mask_subset(const rd_arch_mask *a, const rd_arch_mask *b) {
+    for (int t = 0; t < 2; t++)
+        for (int e = 0; e < RD_CELL_EDGES; e++)
+            if (a->edge[t][e] & ~b->edge[t][e]) return 0;
+    return 1;
+}
+
+void rd_edge_endpoints(int edge, int *node, int *input) {
+    int i = 0, start = 0;
+    while (edge >= start + i + 2) { start += i + 2; i++; }
+    *node = i;
+    *input = edge - start;
+}
+
+/* ---- weights and names (PyTorch DARTS module layout) ---- */
+static rd_param_desc conv_desc(const char *suffix, int out, int in, int kh, int kw) {
+    rd_param_desc d = {suffix, 4, {out, in, kh, kw}, in * kh * kw};
+    return d;
+}
+
+int rd_op_params(rd_op_id op, int C, int stride, rd_param_desc *out) {
+    const rd_op_info *info = rd_op_get_info(op);
+    int k = info->k;
+    switch (info->kind) {
+    case RD_KIND_NONE:
+    case RD_KIND_POOL: return 0;
+    case RD_KIND_SKIP:
+        if (stride == 1) return 0;
+        out[0] = conv_desc("conv_1.weight", C / 2, C, 1, 1);
+        out[1] = conv_desc("conv_2.weight", C / 2, C, 1, 1);
+        return 2;
+    case RD_KIND_SEP:
+        out[0] = conv_desc("op.1.weight", C, 1, k, k);
+        out[1] = conv_desc("op.2.weight", C, C, 1, 1);
+        out[2] = conv_desc("op.5.weight", C, 1, k, k);
+        out[3] = conv_desc("op.6.weight", C, C, 1, 1);
+        return 4;
+    case RD_KIND_DIL:
+        out[0] = conv_desc("op.1.weight", C, 1, k, k);
+        out[1] = conv_desc("op.2.weight", C, C, 1, 1);
+        return 2;
+    case RD_KIND_CONV: out[0] = conv_desc("op.1.weight", C, C, k, k); return 1;
+    case RD_KIND_CONV71:
+        out[0] = conv_desc("op.1.weight", C, C, 1, 7);
+        out[1] = conv_desc("op.2.weight", C, C, 7, 1);
+        return 2;
+    }
+    return 0;
+}
+
+int rd_op_bn_names(rd_op_id op, int stride, const char **out) {
+    switch (rd_op_get_info(op)->kind) {
+    case RD_KIND_NONE: return 0;
+    case RD_KIND_POOL: out[0] = "1"; return 1;
+    case RD_KIND_SKIP:
+        if (stride == 1) return 0;
+        out[0] = "bn";
+        return 1;
+    case RD_KIND_SEP: out[0] = "op.3"; out[1] = "op.7"; return 2;
+    case RD_KIND_DIL: out[0] = "op.3"; return 1;
+    case RD_KIND_CONV: out[0] = "op.2"; return 1;
+    case RD_KIND_CONV71: out[0] = "op.3"; return 1;
+    }
+    return 0;
+}
+
+/* ---- convolution parameters of each stage ---- */
+static rd_conv_params dw_params(const rd_op_inst *op, int stage) {
+    const rd_op_info *info = rd_op_get_info(op->id);
+    int k = info->k;
+    if (info->kind == RD_KIND_DIL) return rd_conv_depthwise_params(op->C, k, op->stride, k - 1, 2, 1);
+    /* sep conv: stage 0 strided, stage 1 stride 1; both see a ReLU first */
+    return rd_conv_depthwise_params(op->C, k, stage == 0 ? op->stride : 1, k / 2, 1, 1);
+}
+
+static rd_conv_params pw_params(void) { return rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0); }
+
+static rd_conv_params conv71_params(const rd_op_inst *op, int stage) {
+    /* stage 0: 1x7 stride (1, s) pad (0, 3) after ReLU; stage 1: 7x1 stride (s, 1) pad (3, 0) */
+    if (stage == 0) return rd_conv_dense_params(1, 7, 1, op->stride, 0, 3, 1, 1);
+    return rd_conv_dense_params(7, 1, op->stride, 1, 3, 0, 1, 0);
+}
+
+static rd_conv_params fr_params(int shifted) {
+    rd_conv_params p = rd_conv_dense_params(1, 1, 2, 2, 0, 0, 1, 1);
+    if (shifted) p.pad_top = p.pad_left = -1;
+    return p;
+}
+
+static rd_pool_params pool_params(const rd_op_inst *op) {
+    const rd_op_info *info = rd_op_get_info(op->id);
+    rd_pool_params p = {info->pool, info->k, op->stride, info->k / 2};
+    return p;
+}
+
+static void need_conv(rd_ctx *ctx, rd_scratch_need *need, const rd_conv_params *p, const rd_tensor *x,
+                      const rd_tensor *y) {
+    rd_ops_scratch_need s;
+    rd_conv2d_scratch(ctx, p, x, y, &s);
+    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
+        if (s.bytes[i] > need->bytes[i]) need->bytes[i] = s.bytes[i];
+}
+
+static void need_pool(rd_ctx *ctx, rd_scratch_need *need, const rd_pool_params *p, const rd_tensor *x,
+                      const rd_tensor *y) {
+    rd_ops_scratch_need s;
+    rd_pool2d_scratch(ctx, p, x, y, &s);
+    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
+        if (s.bytes[i] > need->bytes[i]) need->bytes[i] = s.bytes[i];
+}
+
+static rd_bn_state plan_bn_tmp(rd_arena *acts, int C) {
+    rd_bn_state s;
+    memset(&s, 0, sizeof s);
+    s.save_mean = rd_arena_vec(acts, (size_t)C);
+    s.save_invstd = rd_arena_vec(acts, (size_t)C);
+    return s;
+}
+
+void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int w_out, rd_arena *acts,
+                rd_scratch_need *need) {
+    const rd_op_info *info = rd_op_get_info(op->id);
+    int n = x->n, C = op->C;
+    op->n_act = 0;
+    switch (info->kind) {
+    case RD_KIND_NONE: break;
+    case RD_KIND_POOL: {
+        op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
+        op->bn_tmp[0] = plan_bn_tmp(acts, C);
+        rd_pool_params p = pool_params(op);
+        need_pool(ctx, need, &p, x, &op->act[0]);
+        break;
+    }
+    case RD_KIND_SKIP:
+        if (op->stride == 1) break;
+        op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
+        op->bn_tmp[0] = plan_bn_tmp(acts, C);
+        for (int s = 0; s < 2; s++) {
+            rd_conv_params p = fr_params(s);
+            rd_tensor half = rd_tensor_channels(op->act[0], s * (C / 2), C / 2);
+            need_conv(ctx, need, &p, x, &half);
+        }
+        break;
+    case RD_KIND_SEP: {
+        for (int i = 0; i < 4; i++) op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
+        op->bn_tmp[0] = plan_bn_tmp(acts, C);
+        op->bn_tmp[1] = plan_bn_tmp(acts, C);
+        rd_conv_params d0 = dw_params(op, 0), d1 = dw_params(op, 1), pw = pw_params();
+        need_conv(ctx, need, &d0, x, &op->act[0]);
+        need_conv(ctx, need, &pw, &op->act[0], &op->act[1]);
+        need_conv(ctx, need, &d1, &op->act[1], &op->act[2]);
+        need_conv(ctx, need, &pw, &op->act[2], &op->act[3]);
+        break;
+    }
+    case RD_KIND_DIL: {
+        for (int i = 0; i < 2; i++) op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
+        op->bn_tmp[0] = plan_bn_tmp(acts, C);
+        rd_conv_params d0 = dw_params(op, 0), pw = pw_params();
+        need_conv(ctx, need, &d0, x, &op->act[0]);
+        need_conv(ctx, need, &pw, &op->act[0], &op->act[1]);
+        break;
+    }
+    case RD_KIND_CONV: {
+        op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
+        op->bn_tmp[0] = plan_bn_tmp(acts, C);
+        rd_conv_params p = rd_conv_dense_params(info->k, info->k, op->stride, op->stride, info->k / 2,
+                                                info->k / 2, 1, 1);
+        need_conv(ctx, need, &p, x, &op->act[0]);
+        break;
+    }
+    case RD_KIND_CONV71: {
+        rd_conv_params p0 = conv71_params(op, 0), p1 = conv71_params(op, 1);
+        op->act[op->n_act++] = rd_arena_tensor(acts, n, C, x->h, rd_conv_out_w(&p0, x->w));
+        op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
+        op->bn_tmp[0] = plan_bn_tmp(acts, C);
+        need_conv(ctx, need, &p0, x, &op->act[0]);
+        need_conv(ctx, need, &p1, &op->act[0], &op->act[1]);
+        break;
+    }
+    }
+}
+
+size_t rd_op_temp_floats(const rd_op_inst *op, const rd_tensor *x, int h_out, int w_out) {
+    /* the backward temporaries hold one op-internal tensor each */
+    size_t out = (size_t)x->n * op->C * h_out * w_out;
+    if (rd_op_get_info(op->id)->kind == RD_KIND_CONV71) {
+        size_t mid = (size_t)x->n * op->C * x->h * w_out;
+        if (mid > out) out = mid;
+    }
+    return out;
+}
+
+/* ---- forward ---- */
+static rd_vec wvec(const rd_op_exec *e, const rd_op_inst *op, int i) {
+    return rd_vec_slice(e->weights, op->w_off[i], op->w_len[i]);
+}
+
+static rd_bn_state bn_state(const rd_op_exec *e, const rd_op_inst *op, int i) {
+    rd_bn_state s = op->bn_tmp[i];
+    s.gamma.mem = s.beta.mem = NULL;
+    if (e->bn_state.mem) {
+        s.running_mean = rd_vec_slice(e->bn_state, op->bn_off[i], (size_t)op->C);
+        s.running_var = rd_vec_slice(e->bn_state, op->bn_off[i] + (size_t)op->C, (size_t)op->C);
+    } else {
+        s.running_mean.mem = s.running_var.mem = NULL;
+    }
+    return s;
+}
+
+/* The op's last stage: BN over t, then node += w * t. */
+static rd_status bn_accumulate(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, int bn, const rd_tensor *t,
+                               const rd_tensor *node) {
+    rd_bn_state s = bn_state(e, op, bn);
+    rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
+    if (e->train) return rd_batchnorm_forward_train(ctx, &e->bn, &s, t, t, &w, node);
+    RD_TRY(rd_batchnorm_forward_eval(ctx, &e->bn, &s, t, t));
+    return rd_axpy_dev(ctx, &w, t, node);
+}
+
+static rd_status bn_inner(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, int bn, const rd_tensor *t) {
+    rd_bn_state s = bn_state(e, op, bn);
+    if (e->train) return rd_batchnorm_forward_train(ctx, &e->bn, &s, t, t, NULL, NULL);
+    return rd_batchnorm_forward_eval(ctx, &e->bn, &s, t, t);
+}
+
+rd_status rd_op_forward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, const rd_tensor *x,
+                        const rd_tensor *node) {
+    const rd_op_info *info = rd_op_get_info(op->id);
+    const rd_tensor *a = op->act;
+    switch (info->kind) {
+    case RD_KIND_NONE: return RD_OK;
+    case RD_KIND_POOL: {
+        rd_pool_params p = pool_params(op);
+        RD_TRY(rd_pool2d_forward(ctx, &p, x, &a[0]));
+        return bn_accumulate(ctx, e, op, 0, &a[0], node);
+    }
+    case RD_KIND_SKIP: {
+        if (op->stride == 1) {
+            rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
+            return rd_axpy_dev(ctx, &w, x, node);
+        }
+        for (int s = 0; s < 2; s++) {
+            rd_conv_params p = fr_params(s);
+            rd_tensor half = rd_tensor_channels(a[0], s * (op->C / 2), op->C / 2);
+            rd_vec w = wvec(e, op, s);
+            RD_TRY(rd_conv2d_forward(ctx, &p, x, &w, &half));
+        }
+        return bn_accumulate(ctx, e, op, 0, &a[0], node);
+    }
+    case RD_KIND_SEP: {
+        rd_conv_params d0 = dw_params(op, 0), d1 = dw_params(op, 1), pw = pw_params();
+        rd_vec w0 = wvec(e, op, 0), w1 = wvec(e, op, 1), w2 = wvec(e, op, 2), w3 = wvec(e, op, 3);
+        RD_TRY(rd_conv2d_forward(ctx, &d0, x, &w0, &a[0]));
+        RD_TRY(rd_conv2d_forward(ctx, &pw, &a[0], &w1, &a[1]));
+        RD_TRY(bn_inner(ctx, e, op, 0, &a[1]));
+        RD_TRY(rd_conv2d_forward(ctx, &d1, &a[1], &w2, &a[2]));
+        RD_TRY(rd_conv2d_forward(ctx, &pw, &a[2], &w3, &a[3]));
+        return bn_accumulate(ctx, e, op, 1, &a[3], node);
+    }
+    case RD_KIND_DIL: {
+        rd_conv_params d0 = dw_params(op, 0), pw = pw_params();
+        rd_vec w0 = wvec(e, op, 0), w1 = wvec(e, op, 1);
+        RD_TRY(rd_conv2d_forward(ctx, &d0, x, &w0, &a[0]));
+        RD_TRY(rd_conv2d_forward(ctx, &pw, &a[0], &w1, &a[1]));
+        return bn_accumulate(ctx, e, op, 0, &a[1], node);
+    }
+    case RD_KIND_CONV: {
+        rd_conv_params p = rd_conv_dense_params(info->k, info->k, op->stride, op->stride, info->k / 2, info->k / 2,
+                                                1, 1);
+        rd_vec w0 = wvec(e, op, 0);
+        RD_TRY(rd_conv2d_forward(ctx, &p, x, &w0, &a[0]));
+        return bn_accumulate(ctx, e, op, 0, &a[0], node);
+    }
+    case RD_KIND_CONV71: {
+        rd_conv_params p0 = conv71_params(op, 0), p1 = conv71_params(op, 1);
+        rd_vec w0 = wvec(e, op, 0), w1 = wvec(e, op, 1);
+        RD_TRY(rd_conv2d_forward(ctx, &p0, x, &w0, &a[0]));
+        RD_TRY(rd_conv2d_forward(ctx, &p1, &a[0], &w1, &a[1]));
+        return bn_accumulate(ctx, e, op, 0, &a[1], node);
+    }
+    }
+    return RD_OK;
+}
+
+/* ---- backward ---- */
+/* Through the op's last BN: temp = d(pre-BN) from dnode scaled by the op's weight;
+ * the per-channel dnode * y sums go to the alpha partials when wanted. */
+static rd_status bn_accumulate_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, int bn,
+                                        const rd_tensor *y, const rd_tensor *dnode, const rd_tensor *temp) {
+    rd_bn_state s = bn_state(e, op, bn);
+    rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
+    rd_vec dot, *dotp = NULL;
+    if (e->alpha_partials.mem) {
+        dot = rd_vec_slice(e->alpha_partials, op->partial_off, (size_t)op->C);
+        dotp = &dot;
+    }
+    rd_tensor tv = *temp;
+    return rd_batchnorm_backward(ctx, &e->bn, &s, NULL, y, dnode, &w, &tv, 0, NULL, NULL, dotp);
+}
+
+static rd_status conv_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_conv_params *p, const rd_op_inst *op,
+                               int wi, const rd_tensor *x, const rd_tensor *dy, const rd_tensor *dx, int acc) {
+    rd_vec w = wvec(e, op, wi);
+    rd_vec g, *gp = NULL;
+    if (e->weight_grads.mem) {
+        g = rd_vec_slice(e->weight_grads, op->w_off[wi], op->w_len[wi]);
+        gp = &g;
+    }
+    return rd_conv2d_backward(ctx, p, x, &w, dy, dx, acc, gp);
+}
+
+static rd_tensor temp_like(const rd_tensor *buf, const rd_tensor *shape) {
+    return rd_tensor_make(buf->mem, buf->off, shape->n, shape->c, shape->h, shape->w);
+}
+
+rd_status rd_op_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, const rd_tensor *x,
+                         const rd_tensor *dnode, const rd_tensor *dx, const rd_tensor *ta, const rd_tensor *tb) {
+    const rd_op_info *info = rd_op_get_info(op->id);
+    const rd_tensor *a = op->act;
+    switch (info->kind) {
+    case RD_KIND_NONE: return RD_OK;  /* zero output: no gradient, and d(loss)/d(weight) = 0 */
+    case RD_KIND_POOL: {
+        rd_tensor g = temp_like(ta, &a[0]);
+        RD_TRY(bn_accumulate_backward(ctx, e, op, 0, &a[0], dnode, &g));
+        rd_pool_params p = pool_params(op);
+        return rd_pool2d_backward(ctx, &p, x, &g, dx, 1);
+    }
+    case RD_KIND_SKIP: {
+        if (op->stride == 1) {
+            rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
+            if (e->alpha_partials.mem) {
+                rd_vec dot = rd_vec_slice(e->alpha_partials, op->partial_off, 1);
+                RD_TRY(rd_tensor_dot(ctx, dnode, x, &dot));
+            }
+            return rd_axpy_dev(ctx, &w, dnode, dx);
+        }
+        rd_tensor g = temp_like(ta, &a[0]);
+        RD_TRY(bn_accumulate_backward(ctx, e, op, 0, &a[0], dnode, &g));
+        for (int s = 0; s < 2; s++) {
+            rd_conv_params p = fr_params(s);
+            rd_tensor half = rd_tensor_channels(g, s * (op->C / 2), op->C / 2);
+            RD_TRY(conv_backward(ctx, e, &p, op, s, x, &half, dx, 1));
+        }
+        return RD_OK;
+    }
+    case RD_KIND_SEP: {
+        rd_conv_params d0 = dw_params(op, 0), d1 = dw_params(op, 1), pw = pw_params();
+        rd_tensor g3 = temp_like(ta, &a[3]), g2 = temp_like(tb, &a[2]), g1 = temp_like(ta, &a[1]),
+                  g0 = temp_like(tb, &a[0]);
+        RD_TRY(bn_accumulate_backward(ctx, e, op, 1, &a[3], dnode, &g3));
+        RD_TRY(conv_backward(ctx, e, &pw, op, 3, &a[2], &g3, &g2, 0));
+        RD_TRY(conv_backward(ctx, e, &d1, op, 2, &a[1], &g2, &g1, 0));
+        rd_bn_state s = bn_state(e, op, 0);
+        RD_TRY(rd_batchnorm_backward(ctx, &e->bn, &s, NULL, &a[1], &g1, NULL, &g1, 0, NULL, NULL, NULL));
+        RD_TRY(conv_backward(ctx, e, &pw, op, 1, &a[0], &g1, &g0, 0));
+        return conv_backward(ctx, e, &d0, op, 0, x, &g0, dx, 1);
+    }
+    case RD_KIND_DIL: {
+        rd_conv_params d0 = dw_params(op, 0), pw = pw_params();
+        rd_tensor g1 = temp_like(ta, &a[1]), g0 = temp_like(tb, &a[0]);
+        RD_TRY(bn_accumulate_backward(ctx, e, op, 0, &a[1], dnode, &g1));
+        RD_TRY(conv_backward(ctx, e, &pw, op, 1, &a[0], &g1, &g0, 0));
+        return conv_backward(ctx, e, &d0, op, 0, x, &g0, dx, 1);
+    }
+    case RD_KIND_CONV: {
+        rd_conv_params p = rd_conv_dense_params(info->k, info->k, op->stride, op->stride, info->k / 2, info->k / 2,
+                                                1, 1);
+        rd_tensor g = temp_like(ta, &a[0]);
+        RD_TRY(bn_accumulate_backward(ctx, e, op, 0, &a[0], dnode, &g));
+        return conv_backward(ctx, e, &p, op, 0, x, &g, dx, 1);
+    }
+    case RD_KIND_CONV71: {
+        rd_conv_params p0 = conv71_params(op, 0), p1 = conv71_params(op, 1);
+        rd_tensor g1 = temp_like(ta, &a[1]), g0 = temp_like(tb, &a[0]);
+        RD_TRY(bn_accumulate_backward(ctx, e, op, 0, &a[1], dnode, &g1));
+        RD_TRY(conv_backward(ctx, e, &p1, op, 1, &a[0], &g1, &g0, 0));
+        return conv_backward(ctx, e, &p0, op, 0, x, &g0, dx, 1);
+    }
+    }
+    return RD_OK;
+}

@@ -1,0 +1,31 @@
+/* Internal: planning and running one candidate op on one edge (candidate_ops.c). */
+#ifndef RADARS_CANDIDATE_OPS_H
+#define RADARS_CANDIDATE_OPS_H
+
+#include "nn/nn_internal.h"
+
+/* What a forward / backward of the ops needs besides the op itself. */
+typedef struct rd_op_exec {
+    rd_vec weights;
+    rd_vec weight_grads;    /* .mem NULL: weight gradients not wanted */
+    rd_vec bn_state;        /* running statistics */
+    rd_vec mix_weights;     /* softmax of the alphas over active ops, [2][14][K] */
+    rd_vec alpha_partials;  /* .mem NULL: alpha gradients not wanted */
+    rd_bn_params bn;
+    int train;
+} rd_op_exec;
+
+/* Plans the op's kept activations (and its scratch needs) for input x and output size. */
+void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int w_out, rd_arena *acts,
+                rd_scratch_need *need);
+/* Floats the op's backward needs in each of its two temporaries. */
+size_t rd_op_temp_floats(const rd_op_inst *op, const rd_tensor *x, int h_out, int w_out);
+/* node += w * op(x) */
+rd_status rd_op_forward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, const rd_tensor *x,
+                        const rd_tensor *node);
+/* dx += d(node)/dx; weight gradients and alpha partials when e asks for them.
+ * ta, tb: temporaries of at least rd_op_temp_floats floats. */
+rd_status rd_op_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, const rd_tensor *x,
+                         const rd_tensor *dnode, const rd_tensor *dx, const rd_tensor *ta, const rd_tensor *tb);
+
+#endif
