@@ -51,6 +51,9 @@ rd_status rd_err_prefix(rd_err *err, const char *fmt, ...)
 #endif
     ;
 
+/* Returns the status of expr from the enclosing function unless it is RD_OK. */
+#define RD_TRY(expr) do { rd_status rd_try_s_ = (expr); if (rd_try_s_ != RD_OK) return rd_try_s_; } while (0)
+
 #ifdef __cplusplus
 }
 #endif

@@ -68,6 +68,5 @@ static inline size_t rd_round_up(size_t x, size_t m) { return (x + m - 1) / m * 
 /* FNV-1a 64-bit: cache keys, kernel table. */
 uint64_t rd_hash64(const void *data, size_t len, uint64_t seed);
 
-#define RD_TRY(expr) do { rd_status rd_try_s_ = (expr); if (rd_try_s_ != RD_OK) return rd_try_s_; } while (0)
 
 #endif

@@ -1,0 +1,59 @@
+/* radars-cl: genotypes — the discrete architecture a search ends with, in DARTS' own form.
+ *
+ *   Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ...], normal_concat=[2, 3, 4, 5],
+ *            reduce=[...], reduce_concat=[2, 3, 4, 5])
+ *
+ * Node i (0-based) of a cell has the two entries 2i and 2i+1: an op and the
+ * state it reads (0, 1 = the cell inputs, 2 + j = node j < i). */
+#ifndef RADARS_GENOTYPE_H
+#define RADARS_GENOTYPE_H
+
+#include "radars/supernet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { RD_GENO_MAX_NODES = 8 };
+
+typedef struct rd_geno_edge {
+    rd_op_id op;
+    int input;
+} rd_geno_edge;
+
+typedef struct rd_geno_cell {
+    int steps;                                /* nodes */
+    rd_geno_edge edges[2 * RD_GENO_MAX_NODES];
+    int n_concat;
+    int concat[RD_GENO_MAX_NODES + 2];        /* states concatenated into the output */
+} rd_geno_cell;
+
+typedef struct rd_genotype {
+    rd_geno_cell normal, reduce;
+} rd_genotype;
+
+/* DARTS' derivation (SEARCH.md section 2): for each node keep the 2 incoming
+ * edges whose best non-`none` op weight is highest (ties: lower input first),
+ * and on each its best non-`none` op. weights: [2][14][set->count] (dead ops 0),
+ * alive masks which ops exist per edge (NULL = all). An edge whose only alive
+ * op is `none` yields `none` if it must be chosen. */
+void rd_genotype_derive(const float *weights, const rd_opset *set, const rd_arch_mask *alive, int steps,
+                        int multiplier, rd_genotype *out);
+
+/* DARTS' printed form (see above). Returns out. */
+char *rd_genotype_format(const rd_genotype *g, char *out, size_t len);
+/* JSON: {"normal": [["sep_conv_3x3", 0], ...], "normal_concat": [2, 3, 4, 5], "reduce": ..., "reduce_concat": ...} */
+char *rd_genotype_to_json(const rd_genotype *g, char *out, size_t len);
+
+/* Parses DARTS' printed form (concat as a list or range(a, b); single or double
+ * quotes; whitespace and newlines anywhere) or the JSON form. Errors name the
+ * field and what is wrong: unknown op, input out of range for its node,
+ * missing field, odd number of edges, syntax. */
+rd_status rd_genotype_parse(const char *text, rd_genotype *out, rd_err *err);
+/* 1 if both genotypes are the same architecture */
+int rd_genotype_equal(const rd_genotype *a, const rd_genotype *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,121 @@
+/* Genotypes: DARTS' derivation rule, its printed form, parsing and malformed input. */
+#include <stdio.h>
+#include <string.h>
+
+#include "radars/genotype.h"
+#include "test_util.h"
+
+static const char *DARTS_V2 =
+    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
+    "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], "
+    "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+    "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])";
+
+START_TEST(derive_follows_darts_rule) {
+    rd_opset set;
+    ck_assert_int_eq(rd_opset_parse("darts", &set, NULL), RD_OK);
+    int K = set.count;
+    float w[2 * RD_CELL_EDGES * 8];
+    /* every op weight small; 'none' is the largest everywhere and must be ignored */
+    for (int i = 0; i < 2 * RD_CELL_EDGES * K; i++) w[i] = 0.01f;
+    for (int i = 0; i < 2 * RD_CELL_EDGES; i++) w[i * K + 0] = 0.9f;
+    /* normal node 0 (edges 0, 1): edge 1 best with sep_conv_5x5 (k=5), edge 0 with max_pool (k=1) */
+    w[1 * K + 5] = 0.5f;
+    w[0 * K + 1] = 0.3f;
+    /* node 1 (edges 2, 3, 4): input 2 (edge 4) dil_conv_3x3 0.6 and input 0 (edge 2) skip 0.4; input 1 weaker */
+    w[4 * K + 6] = 0.6f;
+    w[2 * K + 3] = 0.4f;
+    w[3 * K + 4] = 0.2f;
+    /* node 2 (edges 5..8), node 3 (edges 9..13): ties everywhere -> lowest inputs, first op after none */
+    rd_genotype g;
+    rd_genotype_derive(w, &set, NULL, 4, 4, &g);
+    ck_assert_int_eq(g.normal.edges[0].op, RD_OP_SEP_CONV_5X5);
+    ck_assert_int_eq(g.normal.edges[0].input, 1);
+    ck_assert_int_eq(g.normal.edges[1].op, RD_OP_MAX_POOL_3X3);
+    ck_assert_int_eq(g.normal.edges[1].input, 0);
+    ck_assert_int_eq(g.normal.edges[2].op, RD_OP_DIL_CONV_3X3);
+    ck_assert_int_eq(g.normal.edges[2].input, 2);
+    ck_assert_int_eq(g.normal.edges[3].op, RD_OP_SKIP_CONNECT);
+    ck_assert_int_eq(g.normal.edges[3].input, 0);
+    ck_assert_int_eq(g.normal.edges[4].op, RD_OP_MAX_POOL_3X3);
+    ck_assert_int_eq(g.normal.edges[4].input, 0);
+    ck_assert_int_eq(g.normal.edges[5].input, 1);
+    ck_assert_int_eq(g.normal.n_concat, 4);
+    ck_assert_int_eq(g.normal.concat[0], 2);
+    ck_assert_int_eq(g.normal.concat[3], 5);
+    /* a dead op is never chosen even with the largest weight */
+    rd_arch_mask alive;
+    rd_arch_mask_all(&alive, &set);
+    alive.edge[0][1] &= ~(1u << 5);
+    rd_genotype_derive(w, &set, &alive, 4, 4, &g);
+    ck_assert_int_ne(g.normal.edges[0].op, RD_OP_SEP_CONV_5X5);
+    /* an edge with only 'none' alive yields 'none' when it must be chosen (node 0 has 2 inputs) */
+    alive.edge[1][0] = 1u;
+    rd_genotype_derive(w, &set, &alive, 4, 4, &g);
+    int found_none = 0;
+    for (int i = 0; i < 2; i++) found_none |= g.reduce.edges[i].op == RD_OP_NONE && g.reduce.edges[i].input == 0;
+    ck_assert(found_none);
+}
+END_TEST
+
+START_TEST(format_and_parse_round_trip) {
+    rd_genotype g, h;
+    rd_err err;
+    ck_assert_msg(rd_genotype_parse(DARTS_V2, &g, &err) == RD_OK, "%s", err.msg);
+    char buf[2048], json[2048];
+    rd_genotype_format(&g, buf, sizeof buf);
+    ck_assert_str_eq(buf, DARTS_V2);
+    rd_genotype_to_json(&g, json, sizeof json);
+    ck_assert_msg(rd_genotype_parse(json, &h, &err) == RD_OK, "%s: %s", json, err.msg);
+    ck_assert(rd_genotype_equal(&g, &h));
+    /* DARTS as printed by train_search.py: range() concat, double quotes, newlines */
+    const char *printed =
+        "Genotype(normal=[(\"sep_conv_3x3\", 1), ('sep_conv_3x3', 0),\n ('skip_connect', 0), ('sep_conv_3x3', 1), "
+        "('skip_connect', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 2)], normal_concat=range(2, 6), "
+        "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 0), "
+        "('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('avg_pool_3x3', 0)], reduce_concat=range(2, 6))";
+    ck_assert_msg(rd_genotype_parse(printed, &g, &err) == RD_OK, "%s", err.msg);
+    ck_assert_int_eq(g.normal.n_concat, 4);
+    ck_assert_int_eq(g.normal.concat[0], 2);
+    ck_assert_int_eq(g.reduce.edges[7].op, RD_OP_AVG_POOL_3X3);
+    ck_assert_int_eq(g.normal.edges[0].input, 1);
+}
+END_TEST
+
+static void expect_error(const char *text, const char *needle) {
+    rd_genotype g;
+    rd_err err = {0};
+    ck_assert_msg(rd_genotype_parse(text, &g, &err) == RD_ERR_FORMAT, "accepted: %s", text);
+    ck_assert_msg(strstr(err.msg, needle) != NULL, "message '%s' lacks '%s'", err.msg, needle);
+}
+
+START_TEST(malformed_genotypes) {
+    expect_error("Genotype(normal=[('sep_conv_9x9', 0), ('skip_connect', 1)], normal_concat=[2], "
+                 "reduce=[('skip_connect', 0), ('skip_connect', 1)], reduce_concat=[2])", "unknown op 'sep_conv_9x9'");
+    expect_error("Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 2)], normal_concat=[2], "
+                 "reduce=[('skip_connect', 0), ('skip_connect', 1)], reduce_concat=[2])", "node 0 can only read states 0..1");
+    expect_error("Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1)], normal_concat=[2], "
+                 "reduce=[('skip_connect', 0), ('skip_connect', 1)])", "missing field 'reduce_concat'");
+    expect_error("Genotype(normal=[('sep_conv_3x3', 0)], normal_concat=[2], "
+                 "reduce=[('skip_connect', 0), ('skip_connect', 1)], reduce_concat=[2])", "each node needs exactly 2");
+    expect_error("Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1)], normal_concat=[2, 7], "
+                 "reduce=[('skip_connect', 0), ('skip_connect', 1)], reduce_concat=[2])", "names state 7");
+    expect_error("Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1)", "expected");
+    expect_error("Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1)], normal_concat=[2], shape=[1], "
+                 "reduce=[('skip_connect', 0), ('skip_connect', 1)], reduce_concat=[2])", "unknown field 'shape'");
+    expect_error("Phenotype()", "expected 'Genotype('");
+    expect_error("", "expected a name");
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("nn_genotype");
+    TCase *tc = tcase_create("all");
+    tcase_add_test(tc, derive_follows_darts_rule);
+    tcase_add_test(tc, format_and_parse_round_trip);
+    tcase_add_test(tc, malformed_genotypes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run_suite(suite()); }
