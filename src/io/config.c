@@ -342,7 +342,8 @@ typedef struct load_state {
     int section_line;         /* line of the last [section] header */
     int *set_line;            /* per key: line it was set on, 0 if not yet */
     int prev_key;             /* key of the previous handler call (continuations) */
-    char list_text[4096];     /* a list value accumulated over continuation lines */
+    int list_key;             /* list whose value is being gathered, or -1 */
+    char list_text[4096];     /* its value, accumulated over continuation lines */
     int err_line;             /* first error found here (0: none) */
     char err_msg[900];
 } load_state;
@@ -386,6 +387,18 @@ static char *reader(char *str, int num, void *stream) {
     return str;
 }
 
+/* Parses the list value gathered so far (its first line names it in errors). */
+static int flush_list(load_state *ls) {
+    if (ls->list_key < 0) return 1;
+    const rd_cfg_key *k = &ls->schema->keys[ls->list_key];
+    int line = ls->set_line[ls->list_key];
+    ls->list_key = -1;
+    char msg[900];
+    if (!parse_value(k, ls->list_text, ls->work, msg, sizeof msg))
+        return fail_at(ls, line, "%s.%s: %s", k->section, k->key, msg);
+    return 1;
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value) {
     load_state *ls = user;
     const rd_cfg_schema *s = ls->schema;
@@ -408,7 +421,6 @@ static int handler(void *user, const char *section, const char *name, const char
         return fail_at(ls, section_exists(s, section) ? line : ls->section_line, "%s", msg);
     }
     const rd_cfg_key *k = &s->keys[ki];
-    const char *text = value;
     if (indented) {
         /* inih hands an indented line to the previous key as a continuation */
         if (ki != ls->prev_key || k->type != RD_CFG_LIST)
@@ -417,16 +429,21 @@ static int handler(void *user, const char *section, const char *name, const char
         size_t used = strlen(ls->list_text);
         int ends_comma = used > 0 && ls->list_text[used - 1] == ',';
         appendf(ls->list_text, sizeof ls->list_text, "%s%s", ends_comma ? " " : ", ", value);
-        text = ls->list_text;
-    } else {
-        if (ls->set_line[ki])
-            return fail_at(ls, line, "duplicate key '%s.%s' (first set on line %d)", section, name, ls->set_line[ki]);
-        ls->set_line[ki] = line;
-        snprintf(ls->list_text, sizeof ls->list_text, "%s", value);
+        return 1;
     }
+    if (!flush_list(ls)) return 0;
+    if (ls->set_line[ki])
+        return fail_at(ls, line, "duplicate key '%s.%s' (first set on line %d)", section, name, ls->set_line[ki]);
+    ls->set_line[ki] = line;
     ls->prev_key = ki;
+    if (k->type == RD_CFG_LIST) {
+        /* parsed once complete: continuation lines may follow */
+        snprintf(ls->list_text, sizeof ls->list_text, "%s", value);
+        ls->list_key = ki;
+        return 1;
+    }
     char msg[900];
-    if (!parse_value(k, text, ls->work, msg, sizeof msg)) return fail_at(ls, line, "%s.%s: %s", section, name, msg);
+    if (!parse_value(k, value, ls->work, msg, sizeof msg)) return fail_at(ls, line, "%s.%s: %s", section, name, msg);
     return 1;
 }
 
@@ -457,6 +474,7 @@ rd_status rd_config_load_string(const rd_cfg_schema *schema, const char *text, c
     ls.text = text;
     ls.len = strlen(text);
     ls.prev_key = -1;
+    ls.list_key = -1;
     ls.work = malloc(schema->struct_size);
     ls.set_line = calloc((size_t)schema->nkeys, sizeof *ls.set_line);
     if (!ls.work || !ls.set_line) {
@@ -466,6 +484,7 @@ rd_status rd_config_load_string(const rd_cfg_schema *schema, const char *text, c
     }
     memcpy(ls.work, cfg, schema->struct_size);
     int bad = ini_parse_stream(reader, &ls, handler, &ls);
+    flush_list(&ls);
     if (bad > 0 && (!ls.err_line || bad < ls.err_line)) {
         /* a line inih could not parse: it calls no handler for it */
         char t[160];
