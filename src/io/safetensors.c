@@ -402,6 +402,7 @@ static rd_status parse_header(rd_st_file *f, const char *text, size_t len, rd_er
         return rd_fail(err, RD_ERR_FORMAT, "%s: header is not valid JSON: %s (at byte %zu of %zu)", f->path, why, end, len);
     }
     rd_status st = RD_OK;
+    /* json-c in strict mode refuses trailing text itself; older versions stop after the object */
     for (size_t i = end; i < len && !st; i++)
         if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r')
             st = rd_fail(err, RD_ERR_FORMAT, "%s: header has trailing bytes after its JSON (at byte %zu of %zu)", f->path, i, len);
