@@ -274,6 +274,8 @@ void rd_record_double(rd_record *r, const char *key, double v);
 void rd_record_bool(rd_record *r, const char *key, bool v);
 void rd_record_string(rd_record *r, const char *key, const char *v);
 void rd_record_doubles(rd_record *r, const char *key, const double *v, size_t n);
+/* Floats are written in their shortest float form ("0.33333334"): converting
+ * what is read back to float gives the same float. */
 void rd_record_floats(rd_record *r, const char *key, const float *v, size_t n);
 /* rows x cols, row-major, written as an array of rows. */
 void rd_record_matrix(rd_record *r, const char *key, const double *v, size_t rows, size_t cols);
