@@ -123,7 +123,14 @@ START_TEST(load_good_file) {
     ck_assert_msg(rd_config_load_file(&test_schema, p, &c, &err) == RD_OK, "%s", err.msg);
     ck_assert_int_eq(c.epochs, 7);
     ck_assert_int_eq(c.optimizer, 1);
-    /* an empty file is fine; an empty list is allowed by the type but not by this key's range */
+    /* Windows line endings and a UTF-8 byte-order mark */
+    io_write_text(p, "\xEF\xBB\xBF[search]\r\nepochs = 8\r\nops = none,\r\n  conv_1x1\r\n[data]\r\ndir = x y\r\n");
+    ck_assert_msg(rd_config_load_file(&test_schema, p, &c, &err) == RD_OK, "%s", err.msg);
+    ck_assert_int_eq(c.epochs, 8);
+    ck_assert_int_eq(c.ops.count, 2);
+    ck_assert_str_eq(c.ops.item[1], "conv_1x1");
+    ck_assert_str_eq(c.dir, "x y");
+    /* an empty file is fine */
     io_write_text(p, "");
     ck_assert_int_eq(rd_config_load_file(&test_schema, p, &c, &err), RD_OK);
 }
@@ -140,6 +147,7 @@ START_TEST(load_errors_name_file_line_and_key) {
         {"[search]\nepochs = 3\nepoch = 4\n", RD_ERR_CONFIG,
          {"bad.ini:3: unknown key 'search.epoch' (did you mean 'search.epochs'?)"}},
         {"[search]\nwarmup = 4\n", RD_ERR_CONFIG, {"bad.ini:2: unknown key 'search.warmup'"}},
+        {"[data]\nepochs = 4\n", RD_ERR_CONFIG, {"bad.ini:2: unknown key 'data.epochs' (did you mean 'search.epochs'?)"}},
         {"[search]\n\nepochs = abc\n", RD_ERR_CONFIG, {"bad.ini:3: search.epochs: 'abc' is not an integer"}},
         {"[search]\nepochs = 3.5\n", RD_ERR_CONFIG, {"bad.ini:2:", "'3.5' is not an integer"}},
         {"[search]\nepochs = 0\n", RD_ERR_CONFIG, {"bad.ini:2: search.epochs: 0 is out of range: must be in [1, 10000]"}},

@@ -82,7 +82,9 @@ rd_status rd_run_dir_create(const rd_run_dir_options *opt, char *out, size_t len
  * rd_config_defaults also checks the schema. Layering: rd_config_defaults, then
  * rd_config_load_file (only the keys in the file change), then rd_config_set
  * for each --set. A failed load or set leaves the struct unchanged.
- * Limits (inih): a line holds at most 199 characters; no indented lines.
+ * Values are trimmed; " ;" starts an inline comment. A line holds at most 197
+ * characters (inih's limit): a long list goes on over indented continuation
+ * lines; any other indented line is refused.
  * ========================================================================= */
 
 typedef enum rd_cfg_type {
@@ -149,7 +151,8 @@ rd_status rd_config_load_file(const rd_cfg_schema *schema, const char *path, voi
 rd_status rd_config_load_string(const rd_cfg_schema *schema, const char *text, const char *origin, void *cfg,
                                 rd_err *err);
 
-/* One command-line override, "section.key=value". Errors: "--set search.epochs: ...". */
+/* One command-line override, "section.key=value" (name and value trimmed; the
+ * value is taken as is, with no comment stripping). Errors: "--set search.epochs: ...". */
 rd_status rd_config_set(const rd_cfg_schema *schema, const char *assignment, void *cfg, rd_err *err);
 
 /* The key named "section.key", or NULL. */

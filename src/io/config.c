@@ -116,6 +116,12 @@ static void unknown_msg(const rd_cfg_schema *s, const char *section, const char 
     }
     snprintf(want, sizeof want, "%s.%s", section, key);
     for (int i = 0; i < s->nkeys; i++) {
+        if (!strcmp(s->keys[i].key, key)) { /* the right key under another section */
+            snprintf(msg, len, "unknown key '%s' (did you mean '%s.%s'?)", want, s->keys[i].section, key);
+            return;
+        }
+    }
+    for (int i = 0; i < s->nkeys; i++) {
         char cand[256];
         snprintf(cand, sizeof cand, "%s.%s", s->keys[i].section, s->keys[i].key);
         int d = edit_distance(want, cand);
