@@ -88,8 +88,8 @@ rd_status rd_run_dir_create(const rd_run_dir_options *opt, char *out, size_t len
  * ========================================================================= */
 
 typedef enum rd_cfg_type {
-    RD_CFG_INT,      /* int;        "42", "-3";                       min/max */
-    RD_CFG_DOUBLE,   /* double;     "0.025", "3e-4" (finite);          min/max */
+    RD_CFG_INT,      /* int or int64_t (by field size); "42", "-3"; min/max */
+    RD_CFG_DOUBLE,   /* double or float (by field size); "0.025", "3e-4" (finite); min/max */
     RD_CFG_BOOL,     /* bool;       true/false, yes/no, on/off, 1/0 */
     RD_CFG_STRING,   /* char[size]; the text as written */
     RD_CFG_ENUM,     /* int;        index into choices ("sgd" -> 0) */
