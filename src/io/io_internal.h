@@ -1,0 +1,34 @@
+/* Internal to src/io: number formatting shared by the config writer and the metrics. */
+#ifndef RADARS_IO_INTERNAL_H
+#define RADARS_IO_INTERNAL_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* The shortest "%.Ng" text that reads back (strtod) as exactly v; whole
+ * numbers are written in full ("10000", not "1e+04"). */
+static inline void io_shortest_double(double v, char *buf, size_t len) {
+    if (v == trunc(v) && fabs(v) < 1e15) {
+        snprintf(buf, len, "%.0f", v);
+        return;
+    }
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, len, "%.*g", p, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
+/* The same for a float: the shortest text that reads back as the same float. */
+static inline void io_shortest_float(float v, char *buf, size_t len) {
+    if (v == truncf(v) && fabsf(v) < 1e15f) {
+        snprintf(buf, len, "%.0f", (double)v);
+        return;
+    }
+    for (int p = 1; p <= 9; p++) {
+        snprintf(buf, len, "%.*g", p, (double)v);
+        if ((float)strtod(buf, NULL) == v) return;
+    }
+}
+
+#endif
