@@ -103,22 +103,24 @@ typedef struct rd_memory_plan {
 
 typedef struct rd_supernet rd_supernet;
 
-/* Plans the supernet over the alive ops (NULL = all) without allocating
- * anything: the memory model. Needs the context for the device's op choices. */
+/* Plans the supernet over the alive ops (NULL = all), computing the active ops
+ * (NULL = all alive), without allocating anything: the memory model. Needs the
+ * context for the device's op choices. */
 rd_status rd_supernet_plan(rd_ctx *ctx, const rd_supernet_config *cfg, const rd_arch_mask *alive,
-                           rd_memory_plan *plan);
+                           const rd_arch_mask *active, rd_memory_plan *plan);
 
 /* Builds the supernet: plans, allocates every buffer, initializes weights like
  * PyTorch (kaiming-uniform convs, BN gamma 1 / beta 0, alphas 1e-3 * N(0,1))
  * from seed. */
 rd_status rd_supernet_create(rd_ctx *ctx, const rd_supernet_config *cfg, const rd_arch_mask *alive,
-                             uint64_t seed, rd_supernet **out);
+                             const rd_arch_mask *active, uint64_t seed, rd_supernet **out);
 void rd_supernet_free(rd_supernet *net);
 const rd_supernet_config *rd_supernet_get_config(const rd_supernet *net);
 const rd_arch_mask *rd_supernet_alive(const rd_supernet *net);
 const rd_memory_plan *rd_supernet_memory(const rd_supernet *net);
 
-/* Sets the ops a forward pass computes (subset of alive; NULL = all alive). */
+/* Sets the ops a forward pass computes (subset of alive; NULL = all alive).
+ * Activation memory is re-planned; arenas only grow. */
 rd_status rd_supernet_set_active(rd_supernet *net, const rd_arch_mask *active);
 
 /* Forward pass on x (n <= batch images) with int32 labels: logits, mean

@@ -431,13 +431,27 @@ static void fill_plan(rd_supernet *net) {
     p->largest_buffer = largest;
 }
 
+static rd_status check_active(const rd_supernet *net, const rd_arch_mask *a, rd_err *err) {
+    if (!rd_arch_mask_subset(a, &net->alive))
+        return rd_fail(err, RD_ERR_ARG, "active ops must be a subset of the alive ops");
+    for (int t = 0; t < 2; t++)
+        for (int e = 0; e < RD_CELL_EDGES; e++)
+            if (!a->edge[t][e])
+                return rd_fail(err, RD_ERR_ARG, "%s edge %d has no active op", t ? "reduction" : "normal", e);
+    return RD_OK;
+}
+
 static rd_status net_init(rd_supernet *net, rd_ctx *ctx, const rd_supernet_config *cfg, const rd_arch_mask *alive,
-                          rd_err *err) {
+                          const rd_arch_mask *active, rd_err *err) {
     memset(net, 0, sizeof *net);
     net->ctx = ctx;
     net->cfg = *cfg;
     RD_TRY(rd_supernet_config_check(cfg, err));
     RD_TRY(build_structure(net, alive, err));
+    if (active) {
+        RD_TRY(check_active(net, active, err));
+        net->active = *active;
+    }
     size_t limit = rd_ctx_device(ctx)->max_alloc / sizeof(float);
     limit -= limit % RD_ALIGN_FLOATS;
     net->acts.chunk_limit = net->grad_arena.chunk_limit = limit;
@@ -463,10 +477,10 @@ static void net_release(rd_supernet *net) {
 }
 
 rd_status rd_supernet_plan(rd_ctx *ctx, const rd_supernet_config *cfg, const rd_arch_mask *alive,
-                           rd_memory_plan *plan) {
+                           const rd_arch_mask *active, rd_memory_plan *plan) {
     rd_supernet *net = calloc(1, sizeof *net);
     if (!net) return rd_fail(rd_ctx_err(ctx), RD_ERR_OUT_OF_MEMORY, "out of host memory");
-    rd_status s = net_init(net, ctx, cfg, alive, rd_ctx_err(ctx));
+    rd_status s = net_init(net, ctx, cfg, alive, active, rd_ctx_err(ctx));
     if (s == RD_OK) *plan = net->plan;
     net->ctx = NULL; /* nothing allocated */
     net_release(net);
@@ -558,12 +572,12 @@ static rd_status bind(rd_supernet *net, int n) {
     return RD_OK;
 }
 
-rd_status rd_supernet_create(rd_ctx *ctx, const rd_supernet_config *cfg, const rd_arch_mask *alive, uint64_t seed,
-                             rd_supernet **out) {
+rd_status rd_supernet_create(rd_ctx *ctx, const rd_supernet_config *cfg, const rd_arch_mask *alive,
+                             const rd_arch_mask *active, uint64_t seed, rd_supernet **out) {
     *out = NULL;
     rd_supernet *net = calloc(1, sizeof *net);
     if (!net) return rd_fail(&ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
-    rd_status s = net_init(net, ctx, cfg, alive, &ctx->err);
+    rd_status s = net_init(net, ctx, cfg, alive, active, &ctx->err);
     size_t na = (size_t)2 * RD_CELL_EDGES * net->K;
     size_t np = (size_t)cfg->layers * RD_CELL_EDGES * net->K * net->cmax;
     if (s == RD_OK) s = alloc_vec(ctx, net->n_weights, "weights", &net->weights_buf, &net->weights);
@@ -627,12 +641,7 @@ rd_status rd_supernet_write_alphas(rd_supernet *net, const float *alphas) {
 
 rd_status rd_supernet_set_active(rd_supernet *net, const rd_arch_mask *active) {
     rd_arch_mask a = active ? *active : net->alive;
-    if (!rd_arch_mask_subset(&a, &net->alive))
-        return rd_fail(&net->ctx->err, RD_ERR_ARG, "active ops must be a subset of the alive ops");
-    for (int t = 0; t < 2; t++)
-        for (int e = 0; e < RD_CELL_EDGES; e++)
-            if (!a.edge[t][e])
-                return rd_fail(&net->ctx->err, RD_ERR_ARG, "%s edge %d has no active op", t ? "reduction" : "normal", e);
+    RD_TRY(check_active(net, &a, &net->ctx->err));
     net->active = a;
     net->have_forward = 0;
     layout(net, net->cur_n, 0);

@@ -1,0 +1,81 @@
+/* radars-cl: the searches — DARTS (the DNAS phase), the RL controller, and
+ * RADARS, which alternates RL rounds that prune the op space with a final DARTS
+ * phase on what survives (../shared/SEARCH.md sections 2 and 3).
+ *
+ * A search is configured by an rd_search_config, loaded from an INI recipe
+ * (configs/*.ini, schema "search": every key documented there) with
+ * command-line overrides. */
+#ifndef RADARS_SEARCH_H
+#define RADARS_SEARCH_H
+
+#include "radars/genotype.h"
+#include "radars/io.h"
+#include "radars/supernet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum rd_strategy { RD_STRATEGY_RADARS, RD_STRATEGY_DARTS, RD_STRATEGY_RL } rd_strategy;
+typedef enum rd_darts_order { RD_DARTS_FIRST_ORDER, RD_DARTS_SECOND_ORDER } rd_darts_order;
+
+typedef struct rd_search_config {
+    /* [data] */
+    char dataset[512];        /* fashion-mnist | mnist:DIR | idx:DIR | cifar10:DIR | png:DIR */
+    double train_portion;     /* share of the training set that trains weights; the rest trains alphas */
+    int train_limit;          /* use only the first N training images (0 = all) */
+    int batch;
+    int crop_padding;         /* random crop with this zero padding (0 = off) */
+    bool flip;                /* random horizontal flip */
+    int image_size;           /* PNG folders: resize to this size (0 = reject mixed sizes) */
+    /* [model] */
+    int C;
+    int layers;
+    char ops[512];            /* darts | large | comma-separated op names */
+    /* [search] */
+    int strategy;             /* rd_strategy */
+    int epochs;               /* DARTS phase epochs */
+    int steps_per_epoch;      /* 0 = one pass over the weight half */
+    int order;                /* rd_darts_order */
+    int64_t seed;
+    double w_lr, w_lr_min, w_momentum, w_weight_decay, grad_clip;
+    double a_lr, a_beta1, a_beta2, a_weight_decay;
+    double unrolled_lr_scale; /* second order: xi = w_lr * scale (DARTS uses the weight lr) */
+    int eval_batches;         /* validation batches per epoch for accuracy (0 = all) */
+    /* [memory] */
+    uint64_t mem_cap;         /* 0 = the device's global memory x safety_fraction */
+    double safety_fraction;
+    /* [rl] */
+    int rl_rounds;            /* most RL rounds (RADARS stops earlier once the survivors fit) */
+    int rl_samples;           /* sub-networks sampled per round */
+    int rl_train_steps;       /* weight steps on each sampled path */
+    int rl_reward_batches;    /* validation batches per reward */
+    double rl_lr;             /* policy learning rate */
+    double rl_baseline_decay; /* moving-average baseline */
+    double rl_entropy;        /* entropy bonus */
+    int prune_per_round;      /* ops removed per edge per round */
+    double prune_fraction;    /* or this share of the alive ops (rounded up) when > 0 */
+    int min_ops_per_edge;
+    double latency_weight;    /* reward -= latency_weight * forward ms of the sampled path */
+    double params_weight;     /* reward -= params_weight * parameters (millions) */
+    double flops_weight;      /* reward -= flops_weight * GFLOPs per image */
+    /* [output] */
+    char out_root[512];       /* run directories go under here */
+    int checkpoint_every;     /* steps between checkpoints inside an epoch (0 = end of epoch only) */
+    int then_train_epochs;    /* train the found network from scratch afterwards (0 = no) */
+} rd_search_config;
+
+extern const rd_cfg_schema rd_search_schema;
+extern const char *const rd_strategy_names[];   /* "radars", "darts", "rl" */
+
+/* Defaults + file (NULL = none) + overrides, validated (opset, sizes). */
+rd_status rd_search_config_load(rd_search_config *cfg, const char *path, const char *const *sets, int n_sets,
+                                rd_err *err);
+/* The supernet a search config describes, for an input of the given shape / classes. */
+rd_status rd_search_supernet_config(const rd_search_config *cfg, int in_c, int in_h, int in_w, int classes,
+                                    rd_supernet_config *out, rd_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
