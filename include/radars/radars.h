@@ -5,4 +5,5 @@
 #include "radars/device.h"
 #include "radars/tensor.h"
 #include "radars/ops.h"
+#include "radars/data.h"
 #endif
