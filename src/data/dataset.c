@@ -40,17 +40,25 @@ void rd_dfile_close(rd_dfile *f) {
     f->gz = NULL;
 }
 
+/* zlib's message without the "path: " prefix gzerror puts in front. */
+static const char *zlib_message(rd_dfile *f, int *zerr) {
+    const char *m = gzerror(f->gz, zerr);
+    size_t pl = strlen(f->path);
+    if (m && strncmp(m, f->path, pl) == 0 && m[pl] == ':' && m[pl + 1] == ' ') m += pl + 2;
+    if (*zerr == Z_ERRNO) m = strerror(errno);
+    return m ? m : "?";
+}
+
 /* After a short read: a gzip error, or the end of the data. */
 static rd_status short_read(rd_dfile *f, const char *what, size_t want, size_t got, rd_err *err) {
     int zerr = Z_OK;
-    const char *zmsg = gzerror(f->gz, &zerr);
+    const char *zmsg = zlib_message(f, &zerr);
     if (zerr == Z_BUF_ERROR)
-        return rd_fail(err, RD_ERR_FORMAT, "%s: truncated gzip stream (%s) while reading %s", f->path, zmsg, what);
+        return rd_fail(err, RD_ERR_FORMAT, "%s: truncated gzip stream (%s)", f->path, zmsg);
     if (zerr != Z_OK && zerr != Z_STREAM_END)
-        return rd_fail(err, RD_ERR_FORMAT, "%s: corrupt gzip data (%s) while reading %s", f->path,
-                       zerr == Z_ERRNO ? strerror(errno) : zmsg, what);
-    return rd_fail(err, RD_ERR_FORMAT, "%s: truncated: %s needs %zu bytes, the file holds only %zu%s", f->path,
-                   what, want, got, gzdirect(f->gz) ? "" : " (after decompression)");
+        return rd_fail(err, RD_ERR_FORMAT, "%s: corrupt gzip data (%s)", f->path, zmsg);
+    return rd_fail(err, RD_ERR_FORMAT, "%s: truncated: %s: %zu bytes expected, only %zu present%s", f->path, what,
+                   want, got, gzdirect(f->gz) ? "" : " after decompression");
 }
 
 /* Reads up to n bytes; *got = bytes read. Stops early only at the end of the data or on an error. */
@@ -111,12 +119,11 @@ rd_status rd_dfile_read_payload(rd_dfile *f, size_t n, const char *what, uint8_t
     int r;
     while (more < (1u << 20) && (r = gzread(f->gz, extra, sizeof extra)) > 0) more += (size_t)r;
     int zerr = Z_OK;
-    const char *zmsg = gzerror(f->gz, &zerr);
+    const char *zmsg = zlib_message(f, &zerr);
     if (zerr != Z_OK && zerr != Z_STREAM_END) {
         free(buf);
-        if (zerr == Z_BUF_ERROR)
-            return rd_fail(err, RD_ERR_FORMAT, "%s: truncated gzip stream (%s) after %s", f->path, zmsg, what);
-        return rd_fail(err, RD_ERR_FORMAT, "%s: corrupt gzip data (%s) after %s", f->path, zmsg, what);
+        return rd_fail(err, RD_ERR_FORMAT, "%s: %s (%s)", f->path,
+                       zerr == Z_BUF_ERROR ? "truncated gzip stream" : "corrupt gzip data", zmsg);
     }
     if (more) {
         free(buf);

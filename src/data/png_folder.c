@@ -124,9 +124,12 @@ static int png_read_file(const char *path, int *w, int *h, int *colour, uint8_t 
     png_bytep *volatile rows = NULL;
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &info, NULL);
-        fclose(f);
         free(rows);
-        snprintf(why, whylen, "corrupt PNG (%s)", ebuf.msg[0] ? ebuf.msg : "libpng error");
+        if (feof(f))
+            snprintf(why, whylen, "truncated PNG (the file ends early: %s)", ebuf.msg[0] ? ebuf.msg : "libpng error");
+        else
+            snprintf(why, whylen, "corrupt PNG (%s)", ebuf.msg[0] ? ebuf.msg : "libpng error");
+        fclose(f);
         return PNG_BAD;
     }
     png_init_io(png, f);
