@@ -349,6 +349,23 @@ START_TEST(png_opened_by_name) {
     rd_dataset_free(&ds);
     fx_expect_error("no test folder", rd_dataset_open(spec, "test", NULL, &ds, &err), &err, RD_ERR_IO, "/test",
                     "no such folder");
+    /* a test split whose classes differ from the training split's */
+    fx_mkdir(g_dir, "test");
+    fx_mkdir(g_dir, "test/x");
+    fx_mkdir(g_dir, "test/z");
+    grey8("test/x/0.png", 2, 2, 1);
+    grey8("test/z/0.png", 2, 2, 2);
+    rd_dataset tr, te;
+    ck_assert_msg(rd_dataset_open(spec, "train", NULL, &tr, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(rd_dataset_open(spec, "test", NULL, &te, &err) == RD_OK, "%s", err.msg);
+    ck_assert_int_eq(rd_dataset_check_compatible(&tr, &tr, &err), RD_OK);
+    fx_expect_error("test classes differ", rd_dataset_check_compatible(&tr, &te, &err), &err, RD_ERR_FORMAT,
+                    "class 1 is 'z'", "'y'");
+    te.h = 3;
+    fx_expect_error("test shape differs", rd_dataset_check_compatible(&tr, &te, &err), &err, RD_ERR_FORMAT, "1x3x2",
+                    "1x2x2");
+    rd_dataset_free(&tr);
+    rd_dataset_free(&te);
 }
 END_TEST
 

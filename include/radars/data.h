@@ -87,6 +87,9 @@ rd_status rd_load_cifar10(const char *const *paths, int npaths, rd_dataset *out,
  * with no image, is an error. */
 rd_status rd_load_png_folder(const char *dir, const rd_data_options *opt, rd_dataset *out, rd_err *err);
 void rd_dataset_free(rd_dataset *ds);
+/* RD_ERR_FORMAT unless test has train's image shape (c, h, w), class count and
+ * class names: a model trained on one can be evaluated on the other. */
+rd_status rd_dataset_check_compatible(const rd_dataset *train, const rd_dataset *test, rd_err *err);
 /* Bytes of one image (c * h * w). */
 static inline size_t rd_dataset_image_size(const rd_dataset *ds) { return (size_t)ds->c * ds->h * ds->w; }
 static inline const uint8_t *rd_dataset_image(const rd_dataset *ds, int i) {

@@ -192,6 +192,21 @@ void rd_dataset_free(rd_dataset *ds) {
     memset(ds, 0, sizeof *ds);
 }
 
+rd_status rd_dataset_check_compatible(const rd_dataset *train, const rd_dataset *test, rd_err *err) {
+    const char *tn = test->description ? test->description : "test set";
+    if (train->c != test->c || train->h != test->h || train->w != test->w)
+        return rd_fail(err, RD_ERR_FORMAT, "%s: images are %dx%dx%d, the training images %dx%dx%d", tn, test->c,
+                       test->h, test->w, train->c, train->h, train->w);
+    if (train->classes != test->classes)
+        return rd_fail(err, RD_ERR_FORMAT, "%s: %d classes, the training set has %d", tn, test->classes,
+                       train->classes);
+    for (int i = 0; train->class_names && test->class_names && i < train->classes; i++)
+        if (strcmp(train->class_names[i], test->class_names[i]) != 0)
+            return rd_fail(err, RD_ERR_FORMAT, "%s: class %d is '%s', in the training set '%s'", tn, i,
+                           test->class_names[i], train->class_names[i]);
+    return RD_OK;
+}
+
 /* ---------------- opening by name ---------------- */
 static const char *const fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                               "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
@@ -259,7 +274,9 @@ static rd_status open_png_dir(const char *dir, const char *split, const rd_data_
     if (!rd_dir_exists(path))
         return rd_fail(err, RD_ERR_IO, "%s: no such folder (png:DIR expects DIR/train/<class>/*.png and DIR/test/<class>/*.png)",
                        path);
-    return rd_load_png_folder(path, opt, out, err);
+    RD_TRY(rd_load_png_folder(path, opt, out, err));
+    return rd_dataset_describe(out, err, "PNG folder %s: %d images %dx%dx%d, %d classes, %d files skipped (%s)", split,
+                               out->n, out->c, out->h, out->w, out->classes, out->skipped, path);
 }
 
 rd_status rd_dataset_open(const char *spec, const char *split, const rd_data_options *opt, rd_dataset *out,

@@ -72,7 +72,7 @@ static rd_status list_dir(const char *dir, int want_dirs, name_list *out, rd_err
         }
     }
     closedir(d);
-    qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+    if (out->n > 1) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
     return RD_OK;
 }
 
