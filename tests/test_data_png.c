@@ -333,6 +333,56 @@ START_TEST(png_bad_files_fatal_or_skipped) {
 }
 END_TEST
 
+/* Random damage to valid PNGs of every kind: a data set or an error naming the
+ * damaged file, never a crash (run under ASan / UBSan too). */
+START_TEST(png_random_damage_never_crashes) {
+    fx_mkdir(g_dir, "k");
+    rgb8("k/a.png", 7, 5, 10, 0, 0);
+    rgb8("k/b.png", 7, 5, 20, 1, 1);
+    unsigned char d16[70 * 2];
+    for (int i = 0; i < 70 * 2; i++) d16[i] = (unsigned char)(i * 13);
+    char p[512];
+    path_of(p, sizeof p, "k/c.png");
+    write_png(p, 7, 5, PNG_COLOR_TYPE_GRAY, 16, d16, 0, NULL, 0);
+    const char *names[3] = {"k/a.png", "k/b.png", "k/c.png"};
+    unsigned long long seed = 99;
+    int refused = 0, trials = 0;
+    for (int fi = 0; fi < 3; fi++) {
+        path_of(p, sizeof p, names[fi]);
+        size_t len;
+        unsigned char *orig = fx_read(p, &len);
+        for (int t = 0; t < 100; t++) {
+            unsigned char *c = malloc(len);
+            memcpy(c, orig, len);
+            size_t n = len;
+            int flips = 1 + (int)(fx_rand(&seed) % 3);
+            for (int k = 0; k < flips; k++) c[8 + fx_rand(&seed) % (len - 8)] ^= (unsigned char)(1 + fx_rand(&seed) % 255);
+            if (fx_rand(&seed) % 3 == 0) n = fx_rand(&seed) % len;
+            fx_write(p, c, n, 0);
+            rd_dataset ds;
+            rd_err err = {0};
+            rd_data_options opt = {0};
+            opt.resize_h = 5;
+            opt.resize_w = 7;
+            rd_status s = rd_load_png_folder(g_dir, &opt, &ds, &err);
+            trials++;
+            if (s == RD_OK) {
+                ck_assert_int_eq(ds.n, 3);
+                rd_dataset_free(&ds);
+            } else {
+                refused++;
+                ck_assert_msg(strstr(err.msg, p) && !strchr(err.msg, '\n'), "bad message: %s", err.msg);
+            }
+            free(c);
+        }
+        fx_write(p, orig, len, 0);
+        free(orig);
+    }
+    printf("random damage: %d of %d damaged PNG files refused, the rest loaded\n", refused, trials);
+    ck_assert_int_gt(refused, trials / 2);
+}
+END_TEST
+
 START_TEST(png_opened_by_name) {
     fx_mkdir(g_dir, "train");
     fx_mkdir(g_dir, "train/x");
@@ -378,6 +428,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, png_channel_policy);
     tcase_add_test(tc, png_sizes_rejected_or_resized);
     tcase_add_test(tc, png_bad_files_fatal_or_skipped);
+    tcase_add_test(tc, png_random_damage_never_crashes);
     tcase_add_test(tc, png_opened_by_name);
     suite_add_tcase(s, tc);
     return s;
