@@ -6,4 +6,8 @@
 #include "radars/tensor.h"
 #include "radars/ops.h"
 #include "radars/io.h"
+#include "radars/data.h"
+#include "radars/supernet.h"
+#include "radars/genotype.h"
+#include "radars/search.h"
 #endif

@@ -1,0 +1,87 @@
+/* Internal to the data area: file reading (plain or gzip), data-set assembly,
+ * counter-based random numbers. */
+#ifndef RADARS_DATA_INTERNAL_H
+#define RADARS_DATA_INTERNAL_H
+
+#include <stdio.h>
+#include <zlib.h>
+
+#include "radars/data.h"
+
+#ifndef RD_TRY
+#define RD_TRY(expr) do { rd_status rd_try_s_ = (expr); if (rd_try_s_ != RD_OK) return rd_try_s_; } while (0)
+#endif
+
+/* ---- files ---- */
+/* A file read through zlib: gzip content is inflated, anything else is read as is. */
+typedef struct rd_dfile {
+    gzFile gz;
+    const char *path;
+    uint64_t file_bytes;   /* size on disk */
+} rd_dfile;
+
+/* RD_ERR_IO "PATH: cannot open: <strerror>" when missing or unreadable. */
+rd_status rd_dfile_open(rd_dfile *f, const char *path, rd_err *err);
+void rd_dfile_close(rd_dfile *f);
+/* Reads exactly n bytes. Short: RD_ERR_FORMAT "PATH: truncated: <what> needs n bytes, only k left";
+ * a gzip error: RD_ERR_FORMAT "PATH: corrupt gzip data (<zlib message>)". */
+rd_status rd_dfile_read(rd_dfile *f, void *buf, size_t n, const char *what, rd_err *err);
+/* Reads the n bytes of a payload that a header announced, into a buffer that
+ * grows only as data actually arrives (a corrupt header cannot cause a giant
+ * allocation), then checks that nothing follows. *out is malloc'ed. */
+rd_status rd_dfile_read_payload(rd_dfile *f, size_t n, const char *what, uint8_t **out, rd_err *err);
+/* 1 if path names an existing regular file. */
+int rd_file_exists(const char *path);
+int rd_dir_exists(const char *path);
+
+/* ---- data sets ---- */
+/* Sets ds->description (printf-style). Returns RD_ERR_OUT_OF_MEMORY on failure. */
+rd_status rd_dataset_describe(rd_dataset *ds, rd_err *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* ds->class_names from names[0..classes) (NULL: "0", "1", ...). */
+rd_status rd_dataset_set_names(rd_dataset *ds, const char *const *names, rd_err *err);
+char *rd_strdup(const char *s);
+/* a * b (and * c) into *out unless it overflows or passes limit. */
+int rd_mul_ok(size_t a, size_t b, size_t limit, size_t *out);
+
+/* ---- counter-based random numbers ---- */
+static inline uint64_t rd_mix64(uint64_t x) {  /* splitmix64's finaliser */
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+typedef struct rd_rng { uint64_t s; } rd_rng;
+static inline uint64_t rd_rng_next(rd_rng *r) {
+    r->s += 0x9e3779b97f4a7c15ull;
+    uint64_t z = r->s;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+/* Uniform in [0, n), unbiased (rejection), n >= 1. */
+static inline uint64_t rd_rng_below(rd_rng *r, uint64_t n) {
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t v;
+    do v = rd_rng_next(r);
+    while (v >= limit);
+    return v % n;
+}
+/* Fisher-Yates shuffle of a[0..n) with a generator seeded by key. */
+void rd_shuffle_i32(int32_t *a, int64_t n, uint64_t key);
+
+/* Stream tags, so that split, permutations and augmentation draw independent numbers. */
+enum { RD_TAG_SPLIT = 0x5370, RD_TAG_PERM = 0x5065, RD_TAG_AUG = 0x4175 };
+
+/* ---- rendering (augment.c), used by the loader ---- */
+typedef struct rd_norm_lut {
+    float v[RD_DATA_MAX_CHANNELS][256];   /* normalised value of each pixel byte */
+} rd_norm_lut;
+void rd_norm_lut_make(const rd_norm *norm, rd_norm_lut *lut);
+void rd_render_lut(const rd_dataset *ds, int index, const rd_norm_lut *lut, const rd_augment *aug,
+                   const rd_aug_draw *d, float *out);
+
+#endif
