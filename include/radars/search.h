@@ -75,6 +75,26 @@ rd_status rd_search_config_load(rd_search_config *cfg, const char *path, const c
 rd_status rd_search_supernet_config(const rd_search_config *cfg, int in_c, int in_h, int in_w, int classes,
                                     rd_supernet_config *out, rd_err *err);
 
+/* ---- the DARTS phase (darts.c): optimizer state and the bilevel step ---- */
+typedef struct rd_darts rd_darts;
+/* Optimizer state for net (SGD momentum for weights, Adam for alphas; the
+ * second order adds a backup of the weights), allocated on net's context. */
+rd_status rd_darts_create(rd_ctx *ctx, rd_supernet *net, const rd_search_config *cfg, rd_darts **out);
+void rd_darts_free(rd_darts *d);
+/* Architect step on a validation batch, then weight step on a training batch (SEARCH.md 2). */
+typedef struct rd_step_stats { float train_loss, valid_loss; int train_correct, valid_correct, n_train, n_valid; } rd_step_stats;
+rd_status rd_darts_step(rd_darts *d, const rd_batch *train, const rd_batch *valid, float lr, rd_step_stats *st);
+/* Weight step only (SGD, clip) on the active ops: also the RL phase's training of a sampled path. */
+rd_status rd_darts_weight_step(rd_darts *d, const rd_batch *train, float lr, float *loss, int *correct);
+/* Mean loss and accuracy over up to max_batches (0 = all) of one pass of loader, train: batch statistics. */
+rd_status rd_evaluate(rd_supernet *net, rd_loader *loader, int max_batches, int train_mode, double *loss,
+                      double *accuracy);
+/* Optimizer state vectors (for checkpoints): SGD momentum, Adam m and v; adam step count. */
+rd_vec rd_darts_momentum(const rd_darts *d);
+rd_vec rd_darts_adam_m(const rd_darts *d);
+rd_vec rd_darts_adam_v(const rd_darts *d);
+int *rd_darts_adam_step_count(rd_darts *d);
+
 #ifdef __cplusplus
 }
 #endif

@@ -116,7 +116,9 @@ rd_status rd_supernet_create(rd_ctx *ctx, const rd_supernet_config *cfg, const r
                              const rd_arch_mask *active, uint64_t seed, rd_supernet **out);
 void rd_supernet_free(rd_supernet *net);
 const rd_supernet_config *rd_supernet_get_config(const rd_supernet *net);
+rd_ctx *rd_supernet_context(const rd_supernet *net);
 const rd_arch_mask *rd_supernet_alive(const rd_supernet *net);
+const rd_arch_mask *rd_supernet_active(const rd_supernet *net);
 const rd_memory_plan *rd_supernet_memory(const rd_supernet *net);
 
 /* Sets the ops a forward pass computes (subset of alive; NULL = all alive).

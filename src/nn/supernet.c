@@ -610,6 +610,8 @@ void rd_supernet_free(rd_supernet *net) {
 
 const rd_supernet_config *rd_supernet_get_config(const rd_supernet *net) { return &net->cfg; }
 const rd_arch_mask *rd_supernet_alive(const rd_supernet *net) { return &net->alive; }
+rd_ctx *rd_supernet_context(const rd_supernet *net) { return net->ctx; }
+const rd_arch_mask *rd_supernet_active(const rd_supernet *net) { return &net->active; }
 const rd_memory_plan *rd_supernet_memory(const rd_supernet *net) { return &net->plan; }
 rd_vec rd_supernet_weights(const rd_supernet *net) { return net->weights; }
 rd_vec rd_supernet_weight_grads(const rd_supernet *net) { return net->grads; }
