@@ -3,12 +3,13 @@
  * phase on what survives (../shared/SEARCH.md sections 2 and 3).
  *
  * A search is configured by an rd_search_config, loaded from an INI recipe
- * (configs/*.ini, schema "search": every key documented there) with
+ * (INI files in configs/, schema "search": every key documented there) with
  * command-line overrides. */
 #ifndef RADARS_SEARCH_H
 #define RADARS_SEARCH_H
 
 #include "radars/genotype.h"
+#include "radars/data.h"
 #include "radars/io.h"
 #include "radars/supernet.h"
 
@@ -94,6 +95,36 @@ rd_vec rd_darts_momentum(const rd_darts *d);
 rd_vec rd_darts_adam_m(const rd_darts *d);
 rd_vec rd_darts_adam_v(const rd_darts *d);
 int *rd_darts_adam_step_count(rd_darts *d);
+
+/* ---- the RL controller (controller.c): host-side REINFORCE over per-edge ops ---- */
+typedef struct rd_controller {
+    int K;                                  /* ops in the set */
+    rd_arch_mask alive;                     /* ops the policy may pick */
+    double logits[2][RD_CELL_EDGES][RD_MAX_OPS];
+    double baseline;                        /* moving average of rewards */
+    int have_baseline;
+    uint64_t rng;                           /* sampling state (saved in checkpoints) */
+    double lr, baseline_decay, entropy_weight;
+} rd_controller;
+
+void rd_controller_init(rd_controller *c, const rd_arch_mask *alive, int K, uint64_t seed, double lr,
+                        double baseline_decay, double entropy_weight);
+/* Probabilities of the ops of edge e of cell type t (0 for dead ops). */
+void rd_controller_probs(const rd_controller *c, int t, int e, double *p);
+/* Draws one op per edge: choice[t][e] = op index, path = the single-path mask. */
+void rd_controller_sample(rd_controller *c, int choice[2][RD_CELL_EDGES], rd_arch_mask *path);
+/* REINFORCE with the moving-average baseline and the entropy bonus; returns the advantage. */
+double rd_controller_update(rd_controller *c, const int choice[2][RD_CELL_EDGES], double reward);
+/* The most likely op of every edge. */
+void rd_controller_best(const rd_controller *c, rd_arch_mask *best);
+/* Mean entropy of the per-edge policies (nats). */
+double rd_controller_entropy(const rd_controller *c);
+/* Removes, on each edge, the lowest-probability alive ops: per_edge of them, or
+ * ceil(fraction * alive) when fraction > 0; never below min_ops and never the
+ * last op. `none` counts like any other op. Returns the number removed. */
+int rd_controller_prune(rd_controller *c, int per_edge, double fraction, int min_ops);
+/* The policy's probabilities as mixed-op-like weights [2][14][K] (for rd_genotype_derive). */
+void rd_controller_weights(const rd_controller *c, float *out);
 
 #ifdef __cplusplus
 }
