@@ -218,6 +218,8 @@ rd_loader_state rd_loader_get_state(const rd_loader *ld);
  * buffers of batches already returned may be overwritten from here on. */
 rd_status rd_loader_set_state(rd_loader *ld, const rd_loader_state *st, rd_err *err);
 int64_t rd_loader_batches_per_epoch(const rd_loader *ld);
+/* Device bytes a loader of batch B over c x h x w images allocates (for memory plans). */
+uint64_t rd_loader_device_bytes(int batch, int c, int h, int w);
 /* Waits for the loader's uploads, stops its worker, frees its buffers. */
 void rd_loader_free(rd_loader *ld);
 

@@ -96,6 +96,27 @@ rd_vec rd_darts_adam_m(const rd_darts *d);
 rd_vec rd_darts_adam_v(const rd_darts *d);
 int *rd_darts_adam_step_count(rd_darts *d);
 
+/* ---- the memory model (memplan.c) ----
+ * The peak device memory of one search step, from the supernet's own
+ * allocation plan (rd_supernet_plan) plus the optimizer state and the data
+ * loaders' buffers, each computed by the code that allocates them. */
+typedef struct rd_search_memory {
+    rd_memory_plan net;
+    uint64_t optimizer;   /* SGD momentum, Adam state, clip scalars (+ the second order's copies) */
+    uint64_t data;        /* the loaders' device slots */
+    uint64_t total;
+} rd_search_memory;
+/* Loaders a search keeps: weight half, alpha half, and evaluation over the alpha half. */
+enum { RD_SEARCH_LOADERS = 3 };
+rd_status rd_search_predict(rd_ctx *ctx, const rd_search_config *cfg, const rd_supernet_config *net,
+                            const rd_arch_mask *alive, const rd_arch_mask *active, rd_search_memory *out);
+/* The cap a search stays under: memory.cap if set (never above the device's
+ * global memory), else global memory x memory.safety_fraction. */
+uint64_t rd_search_cap(const rd_search_config *cfg, const rd_device_info *dev);
+/* A single-path mask taking, on each alive edge, the op whose activations are
+ * largest: the RL phase never needs more activation memory than this path. */
+void rd_largest_single_path(const rd_arch_mask *alive, const rd_opset *set, rd_arch_mask *out);
+
 /* ---- the RL controller (controller.c): host-side REINFORCE over per-edge ops ---- */
 typedef struct rd_controller {
     int K;                                  /* ops in the set */

@@ -158,6 +158,12 @@ rd_loader_options rd_loader_eval_options(int batch, rd_norm norm) {
 
 int64_t rd_loader_batches_per_epoch(const rd_loader *ld) { return ld->per_epoch; }
 
+uint64_t rd_loader_device_bytes(int batch, int c, int h, int w) {
+    /* what rd_loader_create allocates: per slot, the images and the labels */
+    uint64_t per_slot = (uint64_t)batch * c * h * w * sizeof(float) + (uint64_t)batch * sizeof(int32_t);
+    return (uint64_t)(sizeof ((rd_loader *)0)->slots / sizeof ((rd_loader *)0)->slots[0]) * per_slot;
+}
+
 rd_loader_state rd_loader_get_state(const rd_loader *ld) { return ld->st; }
 
 static rd_status check_state(const rd_loader *ld, const rd_loader_state *st, rd_err *err) {

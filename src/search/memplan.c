@@ -1,0 +1,46 @@
+/* The memory model of a search step (SEARCH.md 3.2). Everything here is the
+ * allocating code's own arithmetic, so the prediction is the plan itself. */
+#include <string.h>
+
+#include "radars/search.h"
+
+uint64_t rd_search_cap(const rd_search_config *cfg, const rd_device_info *dev) {
+    if (cfg->mem_cap) return cfg->mem_cap < dev->global_mem ? cfg->mem_cap : dev->global_mem;
+    return (uint64_t)((double)dev->global_mem * cfg->safety_fraction);
+}
+
+/* Activation floats each op keeps (per image, per channel-pixel), the order of
+ * candidate_ops.c's plan: used only to pick the heaviest op of an edge. */
+static int op_weight(rd_op_id op) {
+    switch (op) {
+    case RD_OP_SEP_CONV_3X3: case RD_OP_SEP_CONV_5X5: case RD_OP_SEP_CONV_7X7: return 4;
+    case RD_OP_DIL_CONV_3X3: case RD_OP_DIL_CONV_5X5: case RD_OP_DIL_CONV_7X7: case RD_OP_CONV_7X1_1X7: return 2;
+    case RD_OP_NONE: return 0;
+    case RD_OP_SKIP_CONNECT: return 1; /* FactorizedReduce on reduction edges */
+    default: return 1;
+    }
+}
+
+void rd_largest_single_path(const rd_arch_mask *alive, const rd_opset *set, rd_arch_mask *out) {
+    for (int t = 0; t < 2; t++)
+        for (int e = 0; e < RD_CELL_EDGES; e++) {
+            int best = -1;
+            for (int k = 0; k < set->count; k++)
+                if ((alive->edge[t][e] >> k & 1) && (best < 0 || op_weight(set->ops[k]) > op_weight(set->ops[best])))
+                    best = k;
+            out->edge[t][e] = 1u << best;
+        }
+}
+
+rd_status rd_search_predict(rd_ctx *ctx, const rd_search_config *cfg, const rd_supernet_config *net,
+                            const rd_arch_mask *alive, const rd_arch_mask *active, rd_search_memory *out) {
+    memset(out, 0, sizeof *out);
+    RD_TRY(rd_supernet_plan(ctx, net, alive, active, &out->net));
+    size_t nw = out->net.n_weights, na = (size_t)2 * RD_CELL_EDGES * net->ops.count;
+    /* rd_darts_create: momentum, Adam m and v, two scalars; second order: a weights backup, two alpha vectors */
+    out->optimizer = (nw + 2 * na + 2) * sizeof(float);
+    if (cfg->order == RD_DARTS_SECOND_ORDER) out->optimizer += (nw + 2 * na) * sizeof(float);
+    out->data = RD_SEARCH_LOADERS * rd_loader_device_bytes(net->batch, net->in_channels, net->in_h, net->in_w);
+    out->total = out->net.total + out->optimizer + out->data;
+    return RD_OK;
+}
