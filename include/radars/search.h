@@ -147,6 +147,44 @@ int rd_controller_prune(rd_controller *c, int per_edge, double fraction, int min
 /* The policy's probabilities as mixed-op-like weights [2][14][K] (for rd_genotype_derive). */
 void rd_controller_weights(const rd_controller *c, float *out);
 
+/* ---- checkpoints (checkpoint.c) ----
+ * One safetensors file: the supernet's tensors under PyTorch DARTS names
+ * (SEARCH.md), the optimizer state ("radars.*" tensors), the controller, the
+ * op masks, and in "__metadata__" where the search stands (phase, round,
+ * epoch, step, loader positions, RNG state) plus the resolved config. Written
+ * to a temporary file and renamed. */
+typedef enum rd_search_phase { RD_PHASE_RL, RD_PHASE_DARTS, RD_PHASE_DONE } rd_search_phase;
+typedef struct rd_search_state {
+    int phase;                     /* rd_search_phase */
+    int round, sample;             /* RL: next sample of which round */
+    int epoch;                     /* DARTS: current epoch */
+    int64_t step;                  /* DARTS: next step within the epoch */
+    int64_t global_step;           /* steps of either phase so far */
+    rd_loader_state loaders[RD_SEARCH_LOADERS];
+    double seconds[2];             /* time spent in the RL and DARTS phases */
+    rd_arch_mask alive;            /* ops alive now */
+} rd_search_state;
+
+typedef struct rd_checkpoint_parts {
+    rd_supernet *net;              /* required */
+    rd_darts *darts;               /* NULL: no optimizer state */
+    rd_controller *controller;     /* NULL: none */
+    rd_search_state *state;        /* NULL: none */
+    const char *config_text;       /* resolved config (INI), NULL: none */
+    const char *genotype;          /* DARTS form of the current genotype, NULL: none */
+} rd_checkpoint_parts;
+rd_status rd_checkpoint_save(const char *path, const rd_checkpoint_parts *parts, rd_err *err);
+/* Loads into existing objects (the supernet must have the checkpoint's shapes). */
+rd_status rd_checkpoint_load(const char *path, const rd_checkpoint_parts *parts, rd_err *err);
+/* Reads what is needed before building anything: state, controller, config text (malloc'ed). */
+rd_status rd_checkpoint_peek(const char *path, rd_search_state *state, rd_controller *controller,
+                             char **config_text, rd_err *err);
+/* The genotype a checkpoint holds: derived from its alphas over the alive ops
+ * (DARTS phase) or from its controller's policy (RL phase / RL strategy). */
+rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err);
+/* Copies every tensor the two supernets share by name and shape (host round trip). */
+rd_status rd_supernet_copy_shared(rd_supernet *dst, rd_supernet *src, int *copied, rd_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,370 @@
+/* Search checkpoints: one safetensors file a PyTorch DARTS user can load
+ * (supernet tensors under DARTS' names) that also holds everything a resumed
+ * search needs to continue exactly where it stopped. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "radars/search.h"
+
+enum { FORMAT_VERSION = 1 };
+
+/* host copies kept alive until the write */
+typedef struct holder {
+    void *p[16];
+    int n;
+} holder;
+
+static void *hold(holder *h, size_t bytes) {
+    if (h->n == 16) return NULL;
+    return h->p[h->n++] = calloc(bytes ? bytes : 1, 1);
+}
+
+static void release(holder *h) {
+    for (int i = 0; i < h->n; i++) free(h->p[i]);
+    h->n = 0;
+}
+
+static rd_status read_vec(rd_ctx *ctx, rd_vec v, holder *h, float **out, rd_err *err) {
+    *out = hold(h, v.len * sizeof(float));
+    if (!*out) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
+    if (rd_vec_read(ctx, &v, *out) != RD_OK) {
+        *err = *rd_ctx_err(ctx);
+        return err->code;
+    }
+    return RD_OK;
+}
+
+static rd_status meta(rd_st_writer *w, const char *key, rd_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static rd_status meta(rd_st_writer *w, const char *key, rd_err *err, const char *fmt, ...) {
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return rd_st_add_metadata(w, key, buf, err);
+}
+
+static void mask_to_i32(const rd_arch_mask *m, int32_t *out) {
+    for (int t = 0; t < 2; t++)
+        for (int e = 0; e < RD_CELL_EDGES; e++) out[t * RD_CELL_EDGES + e] = (int32_t)m->edge[t][e];
+}
+
+static void i32_to_mask(const int32_t *in, rd_arch_mask *m) {
+    for (int t = 0; t < 2; t++)
+        for (int e = 0; e < RD_CELL_EDGES; e++) m->edge[t][e] = (rd_edge_mask)in[t * RD_CELL_EDGES + e];
+}
+
+static rd_status write_all(const char *path, const rd_checkpoint_parts *parts, rd_st_writer *w, holder *h,
+                           rd_err *err) {
+    rd_supernet *net = parts->net;
+    rd_ctx *ctx = rd_supernet_context(net);
+    const rd_supernet_config *c = rd_supernet_get_config(net);
+    float *weights, *bn, *alphas;
+    RD_TRY(read_vec(ctx, rd_supernet_weights(net), h, &weights, err));
+    RD_TRY(read_vec(ctx, rd_supernet_bn_state(net), h, &bn, err));
+    RD_TRY(read_vec(ctx, rd_supernet_alphas(net), h, &alphas, err));
+    int n;
+    const rd_named_tensor *names = rd_supernet_named_tensors(net, &n);
+    for (int i = 0; i < n; i++) {
+        const rd_named_tensor *t = &names[i];
+        const float *base = t->kind == RD_PARAM_WEIGHT ? weights : t->kind == RD_PARAM_BN_STATE ? bn : alphas;
+        int64_t shape[4];
+        for (int d = 0; d < t->ndim; d++) shape[d] = t->shape[d];
+        RD_TRY(rd_st_add(w, t->name, RD_ST_F32, t->ndim, shape, base + t->offset, err));
+    }
+    int K = c->ops.count;
+    int64_t ashape[3] = {2, RD_CELL_EDGES, K};
+    if (parts->darts) {
+        float *mom, *am, *av;
+        RD_TRY(read_vec(ctx, rd_darts_momentum(parts->darts), h, &mom, err));
+        RD_TRY(read_vec(ctx, rd_darts_adam_m(parts->darts), h, &am, err));
+        RD_TRY(read_vec(ctx, rd_darts_adam_v(parts->darts), h, &av, err));
+        int64_t nw = (int64_t)rd_supernet_weights(net).len;
+        RD_TRY(rd_st_add(w, "radars.sgd_momentum", RD_ST_F32, 1, &nw, mom, err));
+        RD_TRY(rd_st_add(w, "radars.adam_m", RD_ST_F32, 3, ashape, am, err));
+        RD_TRY(rd_st_add(w, "radars.adam_v", RD_ST_F32, 3, ashape, av, err));
+        RD_TRY(meta(w, "adam_step", err, "%d", *rd_darts_adam_step_count(parts->darts)));
+    }
+    int64_t mshape[2] = {2, RD_CELL_EDGES};
+    int32_t *alive = hold(h, 2 * RD_CELL_EDGES * sizeof(int32_t));
+    if (!alive) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
+    mask_to_i32(rd_supernet_alive(net), alive);
+    RD_TRY(rd_st_add(w, "radars.supernet_alive", RD_ST_I32, 2, mshape, alive, err));
+    if (parts->controller) {
+        rd_controller *k = parts->controller;
+        int64_t lshape[3] = {2, RD_CELL_EDGES, RD_MAX_OPS};
+        RD_TRY(rd_st_add(w, "radars.controller_logits", RD_ST_F64, 3, lshape, k->logits, err));
+        int32_t *calive = hold(h, 2 * RD_CELL_EDGES * sizeof(int32_t));
+        if (!calive) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
+        mask_to_i32(&k->alive, calive);
+        RD_TRY(rd_st_add(w, "radars.controller_alive", RD_ST_I32, 2, mshape, calive, err));
+        RD_TRY(meta(w, "controller", err, "%.17g %d %" PRIu64 " %.17g %.17g %.17g", k->baseline, k->have_baseline,
+                    k->rng, k->lr, k->baseline_decay, k->entropy_weight));
+    }
+    if (parts->state) {
+        rd_search_state *s = parts->state;
+        int32_t *salive = hold(h, 2 * RD_CELL_EDGES * sizeof(int32_t));
+        if (!salive) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
+        mask_to_i32(&s->alive, salive);
+        RD_TRY(rd_st_add(w, "radars.search_alive", RD_ST_I32, 2, mshape, salive, err));
+        RD_TRY(meta(w, "state", err, "%d %d %d %d %" PRId64 " %" PRId64 " %.17g %.17g", s->phase, s->round, s->sample,
+                    s->epoch, s->step, s->global_step, s->seconds[0], s->seconds[1]));
+        for (int i = 0; i < RD_SEARCH_LOADERS; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "loader%d", i);
+            RD_TRY(meta(w, key, err, "%" PRIu64 " %" PRId64 " %" PRId64, s->loaders[i].seed, s->loaders[i].epoch,
+                        s->loaders[i].position));
+        }
+    }
+    char ops[1024] = "";
+    for (int k = 0; k < K; k++) {
+        if (k) strncat(ops, ",", sizeof ops - strlen(ops) - 1);
+        strncat(ops, rd_op_name(c->ops.ops[k]), sizeof ops - strlen(ops) - 1);
+    }
+    RD_TRY(meta(w, "format", err, "radars-cl checkpoint %d", FORMAT_VERSION));
+    RD_TRY(rd_st_add_metadata(w, "ops", ops, err));
+    RD_TRY(meta(w, "supernet", err, "C=%d layers=%d steps=%d multiplier=%d stem_multiplier=%d input=%dx%dx%d classes=%d batch=%d",
+                c->C, c->layers, c->steps, c->multiplier, c->stem_multiplier, c->in_channels, c->in_h, c->in_w,
+                c->classes, c->batch));
+    if (parts->config_text) RD_TRY(rd_st_add_metadata(w, "config", parts->config_text, err));
+    if (parts->genotype) RD_TRY(rd_st_add_metadata(w, "genotype", parts->genotype, err));
+    return rd_st_write(w, path, err);
+}
+
+rd_status rd_checkpoint_save(const char *path, const rd_checkpoint_parts *parts, rd_err *err) {
+    rd_st_writer *w;
+    RD_TRY(rd_st_writer_create(&w, err));
+    holder h = {{0}, 0};
+    rd_status s = write_all(path, parts, w, &h, err);
+    rd_st_writer_free(w);
+    release(&h);
+    return s;
+}
+
+/* ---- reading ---- */
+static rd_status read_mask(const rd_st_file *f, const char *name, rd_arch_mask *m, const char *path, rd_err *err) {
+    int32_t v[2 * RD_CELL_EDGES];
+    int64_t shape[2] = {2, RD_CELL_EDGES};
+    if (!rd_st_find(f, name)) return rd_fail(err, RD_ERR_FORMAT, "%s: no tensor '%s'", path, name);
+    RD_TRY(rd_st_read(f, name, RD_ST_I32, 2, shape, v, sizeof v, err));
+    i32_to_mask(v, m);
+    return RD_OK;
+}
+
+static rd_status read_state(const rd_st_file *f, const char *path, rd_search_state *s, rd_err *err) {
+    memset(s, 0, sizeof *s);
+    const char *st = rd_st_metadata(f, "state");
+    if (!st) return rd_fail(err, RD_ERR_FORMAT, "%s: no search state in the metadata (not a search checkpoint?)", path);
+    if (sscanf(st, "%d %d %d %d %" SCNd64 " %" SCNd64 " %lf %lf", &s->phase, &s->round, &s->sample, &s->epoch, &s->step,
+               &s->global_step, &s->seconds[0], &s->seconds[1]) != 8 ||
+        s->phase < RD_PHASE_RL || s->phase > RD_PHASE_DONE)
+        return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata 'state' = '%s'", path, st);
+    for (int i = 0; i < RD_SEARCH_LOADERS; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "loader%d", i);
+        const char *v = rd_st_metadata(f, key);
+        if (!v || sscanf(v, "%" SCNu64 " %" SCNd64 " %" SCNd64, &s->loaders[i].seed, &s->loaders[i].epoch,
+                         &s->loaders[i].position) != 3)
+            return rd_fail(err, RD_ERR_FORMAT, "%s: missing or malformed metadata '%s'", path, key);
+    }
+    return read_mask(f, "radars.search_alive", &s->alive, path, err);
+}
+
+static rd_status read_controller(const rd_st_file *f, const char *path, rd_controller *k, rd_err *err) {
+    const char *v = rd_st_metadata(f, "controller");
+    if (!v) return rd_fail(err, RD_ERR_FORMAT, "%s: no controller in the checkpoint", path);
+    if (sscanf(v, "%lf %d %" SCNu64 " %lf %lf %lf", &k->baseline, &k->have_baseline, &k->rng, &k->lr,
+               &k->baseline_decay, &k->entropy_weight) != 6)
+        return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata 'controller' = '%s'", path, v);
+    int64_t lshape[3] = {2, RD_CELL_EDGES, RD_MAX_OPS};
+    RD_TRY(rd_st_read(f, "radars.controller_logits", RD_ST_F64, 3, lshape, k->logits, sizeof k->logits, err));
+    RD_TRY(read_mask(f, "radars.controller_alive", &k->alive, path, err));
+    const char *ops = rd_st_metadata(f, "ops");
+    rd_opset set;
+    if (!ops || rd_opset_parse(ops, &set, err) != RD_OK)
+        return rd_fail(err, RD_ERR_FORMAT, "%s: missing or bad metadata 'ops'", path);
+    k->K = set.count;
+    return RD_OK;
+}
+
+rd_status rd_checkpoint_peek(const char *path, rd_search_state *state, rd_controller *controller, char **config_text,
+                             rd_err *err) {
+    rd_st_file *f;
+    RD_TRY(rd_st_open(path, &f, err));
+    rd_status s = RD_OK;
+    if (state) s = read_state(f, path, state, err);
+    if (s == RD_OK && controller && rd_st_metadata(f, "controller")) s = read_controller(f, path, controller, err);
+    if (s == RD_OK && config_text) {
+        const char *c = rd_st_metadata(f, "config");
+        *config_text = c ? strdup(c) : NULL;
+        if (!c) s = rd_fail(err, RD_ERR_FORMAT, "%s: no config in the metadata", path);
+    }
+    rd_st_close(f);
+    return s;
+}
+
+static rd_status upload(rd_ctx *ctx, rd_vec v, const float *host, rd_err *err) {
+    if (rd_vec_write(ctx, &v, host) != RD_OK) {
+        *err = *rd_ctx_err(ctx);
+        return err->code;
+    }
+    return RD_OK;
+}
+
+static rd_status load_vec(const rd_st_file *f, const char *path, const char *name, rd_ctx *ctx, rd_vec v, rd_err *err) {
+    const rd_st_info *info = rd_st_find(f, name);
+    if (!info) return rd_fail(err, RD_ERR_FORMAT, "%s: no tensor '%s'", path, name);
+    if (info->numel != v.len)
+        return rd_fail(err, RD_ERR_FORMAT, "%s: tensor '%s' has %" PRIu64 " values, expected %zu", path, name, info->numel, v.len);
+    float *host = malloc(v.len * sizeof(float) + 1);
+    if (!host) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
+    rd_status s = rd_st_read(f, name, RD_ST_F32, -1, NULL, host, v.len * sizeof(float), err);
+    if (s == RD_OK) s = upload(ctx, v, host, err);
+    free(host);
+    return s;
+}
+
+static rd_status load_net(const rd_st_file *f, const char *path, rd_supernet *net, rd_err *err) {
+    rd_ctx *ctx = rd_supernet_context(net);
+    rd_vec vecs[3] = {rd_supernet_weights(net), rd_supernet_bn_state(net), rd_supernet_alphas(net)};
+    float *host[3];
+    for (int i = 0; i < 3; i++) {
+        host[i] = malloc(vecs[i].len * sizeof(float) + 1);
+        if (!host[i]) {
+            for (int j = 0; j < i; j++) free(host[j]);
+            return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
+        }
+    }
+    int n;
+    const rd_named_tensor *names = rd_supernet_named_tensors(net, &n);
+    rd_status s = RD_OK;
+    for (int i = 0; i < n && s == RD_OK; i++) {
+        const rd_named_tensor *t = &names[i];
+        int64_t shape[4];
+        for (int d = 0; d < t->ndim; d++) shape[d] = t->shape[d];
+        if (!rd_st_find(f, t->name)) {
+            s = rd_fail(err, RD_ERR_FORMAT, "%s: no tensor '%s' (is it a checkpoint of this supernet?)", path, t->name);
+            break;
+        }
+        s = rd_st_read(f, t->name, RD_ST_F32, t->ndim, shape, host[t->kind] + t->offset, t->count * sizeof(float), err);
+    }
+    for (int i = 0; i < 3 && s == RD_OK; i++) s = upload(ctx, vecs[i], host[i], err);
+    for (int i = 0; i < 3; i++) free(host[i]);
+    if (s == RD_OK && rd_supernet_update_weights_softmax(net) != RD_OK) {
+        *err = *rd_ctx_err(ctx);
+        s = err->code;
+    }
+    return s;
+}
+
+rd_status rd_checkpoint_load(const char *path, const rd_checkpoint_parts *parts, rd_err *err) {
+    rd_st_file *f;
+    RD_TRY(rd_st_open(path, &f, err));
+    rd_status s = load_net(f, path, parts->net, err);
+    rd_ctx *ctx = rd_supernet_context(parts->net);
+    if (s == RD_OK && parts->darts) {
+        s = load_vec(f, path, "radars.sgd_momentum", ctx, rd_darts_momentum(parts->darts), err);
+        if (s == RD_OK) s = load_vec(f, path, "radars.adam_m", ctx, rd_darts_adam_m(parts->darts), err);
+        if (s == RD_OK) s = load_vec(f, path, "radars.adam_v", ctx, rd_darts_adam_v(parts->darts), err);
+        const char *v = rd_st_metadata(f, "adam_step");
+        if (s == RD_OK && (!v || sscanf(v, "%d", rd_darts_adam_step_count(parts->darts)) != 1))
+            s = rd_fail(err, RD_ERR_FORMAT, "%s: missing metadata 'adam_step'", path);
+    }
+    if (s == RD_OK && parts->controller) s = read_controller(f, path, parts->controller, err);
+    if (s == RD_OK && parts->state) s = read_state(f, path, parts->state, err);
+    rd_st_close(f);
+    return s;
+}
+
+rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err) {
+    rd_st_file *f;
+    RD_TRY(rd_st_open(path, &f, err));
+    rd_status s = RD_OK;
+    const char *ops = rd_st_metadata(f, "ops"), *sn = rd_st_metadata(f, "supernet");
+    rd_opset set;
+    int steps = 4, multiplier = 4;
+    if (!ops || rd_opset_parse(ops, &set, err) != RD_OK) s = rd_fail(err, RD_ERR_FORMAT, "%s: missing or bad metadata 'ops' (not a radars-cl checkpoint?)", path);
+    const char *p;
+    if (s == RD_OK && sn && (p = strstr(sn, "steps="))) steps = atoi(p + 6);
+    if (s == RD_OK && sn && (p = strstr(sn, "multiplier="))) multiplier = atoi(p + 11);
+    if (s == RD_OK && (steps < 1 || steps > RD_GENO_MAX_NODES || multiplier < 1 || multiplier > steps))
+        s = rd_fail(err, RD_ERR_FORMAT, "%s: bad metadata 'supernet' = '%s'", path, sn);
+    rd_search_state state;
+    int have_state = s == RD_OK && rd_st_metadata(f, "state") && read_state(f, path, &state, err) == RD_OK;
+    int from_controller = s == RD_OK && have_state && state.phase == RD_PHASE_RL && rd_st_metadata(f, "controller");
+    const char *conf = rd_st_metadata(f, "config");
+    if (s == RD_OK && conf && strstr(conf, "strategy = rl")) from_controller = rd_st_metadata(f, "controller") != NULL;
+    float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
+    rd_arch_mask alive;
+    if (s == RD_OK && from_controller) {
+        rd_controller c;
+        memset(&c, 0, sizeof c);
+        s = read_controller(f, path, &c, err);
+        if (s == RD_OK) {
+            rd_controller_weights(&c, w);
+            alive = c.alive;
+        }
+    } else if (s == RD_OK) {
+        int K = set.count;
+        int64_t shape[2] = {RD_CELL_EDGES, K};
+        float a[2 * RD_CELL_EDGES * RD_MAX_OPS];
+        s = rd_st_read(f, "alphas_normal", RD_ST_F32, 2, shape, a, sizeof(float) * RD_CELL_EDGES * K, err);
+        if (s == RD_OK)
+            s = rd_st_read(f, "alphas_reduce", RD_ST_F32, 2, shape, a + RD_CELL_EDGES * K, sizeof(float) * RD_CELL_EDGES * K, err);
+        if (s == RD_OK) {
+            if (rd_st_find(f, "radars.supernet_alive")) s = read_mask(f, "radars.supernet_alive", &alive, path, err);
+            else rd_arch_mask_all(&alive, &set);
+        }
+        for (int row = 0; s == RD_OK && row < 2 * RD_CELL_EDGES; row++) {
+            rd_edge_mask m = alive.edge[row / RD_CELL_EDGES][row % RD_CELL_EDGES];
+            double mx = -INFINITY, sum = 0;
+            for (int k = 0; k < K; k++)
+                if (m >> k & 1) mx = fmax(mx, a[row * K + k]);
+            for (int k = 0; k < K; k++) sum += (m >> k & 1) ? exp(a[row * K + k] - mx) : 0;
+            for (int k = 0; k < K; k++) w[row * K + k] = (m >> k & 1) ? (float)(exp(a[row * K + k] - mx) / sum) : 0.0f;
+        }
+    }
+    if (s == RD_OK) rd_genotype_derive(w, &set, &alive, steps, multiplier, out);
+    rd_st_close(f);
+    return s;
+}
+
+rd_status rd_supernet_copy_shared(rd_supernet *dst, rd_supernet *src, int *copied, rd_err *err) {
+    rd_ctx *sctx = rd_supernet_context(src), *dctx = rd_supernet_context(dst);
+    rd_vec sv[3] = {rd_supernet_weights(src), rd_supernet_bn_state(src), rd_supernet_alphas(src)};
+    rd_vec dv[3] = {rd_supernet_weights(dst), rd_supernet_bn_state(dst), rd_supernet_alphas(dst)};
+    float *sh[3] = {0}, *dh[3] = {0};
+    rd_status s = RD_OK;
+    for (int i = 0; i < 3 && s == RD_OK; i++) {
+        sh[i] = malloc(sv[i].len * sizeof(float) + 1);
+        dh[i] = malloc(dv[i].len * sizeof(float) + 1);
+        if (!sh[i] || !dh[i]) s = rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+        else if (rd_vec_read(sctx, &sv[i], sh[i]) != RD_OK || rd_vec_read(dctx, &dv[i], dh[i]) != RD_OK) {
+            *err = *rd_ctx_err(sctx);
+            s = err->code;
+        }
+    }
+    int ns, nd, count = 0;
+    const rd_named_tensor *sn = rd_supernet_named_tensors(src, &ns), *dn = rd_supernet_named_tensors(dst, &nd);
+    for (int i = 0; i < nd && s == RD_OK; i++) {
+        if (dn[i].kind == RD_PARAM_ALPHAS) continue; /* the DARTS phase starts its alphas afresh */
+        for (int j = 0; j < ns; j++) {
+            if (strcmp(dn[i].name, sn[j].name) || dn[i].count != sn[j].count || dn[i].kind != sn[j].kind) continue;
+            memcpy(dh[dn[i].kind] + dn[i].offset, sh[sn[j].kind] + sn[j].offset, dn[i].count * sizeof(float));
+            count++;
+            break;
+        }
+    }
+    for (int i = 0; i < 2 && s == RD_OK; i++) s = upload(dctx, dv[i], dh[i], err);
+    for (int i = 0; i < 3; i++) {
+        free(sh[i]);
+        free(dh[i]);
+    }
+    if (copied) *copied = count;
+    return s;
+}
