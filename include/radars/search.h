@@ -172,6 +172,7 @@ typedef struct rd_checkpoint_parts {
     rd_search_state *state;        /* NULL: none */
     const char *config_text;       /* resolved config (INI), NULL: none */
     const char *genotype;          /* DARTS form of the current genotype, NULL: none */
+    int genotype_from_controller;  /* 1: the genotype comes from the controller's policy (RL) */
 } rd_checkpoint_parts;
 rd_status rd_checkpoint_save(const char *path, const rd_checkpoint_parts *parts, rd_err *err);
 /* Loads into existing objects (the supernet must have the checkpoint's shapes). */

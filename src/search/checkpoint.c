@@ -133,6 +133,7 @@ static rd_status write_all(const char *path, const rd_checkpoint_parts *parts, r
                 c->classes, c->batch));
     if (parts->config_text) RD_TRY(rd_st_add_metadata(w, "config", parts->config_text, err));
     if (parts->genotype) RD_TRY(rd_st_add_metadata(w, "genotype", parts->genotype, err));
+    RD_TRY(rd_st_add_metadata(w, "genotype_source", parts->genotype_from_controller ? "controller" : "alphas", err));
     return rd_st_write(w, path, err);
 }
 
@@ -294,11 +295,8 @@ rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err
     if (s == RD_OK && sn && (p = strstr(sn, "multiplier="))) multiplier = atoi(p + 11);
     if (s == RD_OK && (steps < 1 || steps > RD_GENO_MAX_NODES || multiplier < 1 || multiplier > steps))
         s = rd_fail(err, RD_ERR_FORMAT, "%s: bad metadata 'supernet' = '%s'", path, sn);
-    rd_search_state state;
-    int have_state = s == RD_OK && rd_st_metadata(f, "state") && read_state(f, path, &state, err) == RD_OK;
-    int from_controller = s == RD_OK && have_state && state.phase == RD_PHASE_RL && rd_st_metadata(f, "controller");
-    const char *conf = rd_st_metadata(f, "config");
-    if (s == RD_OK && conf && strstr(conf, "strategy = rl")) from_controller = rd_st_metadata(f, "controller") != NULL;
+    const char *source = rd_st_metadata(f, "genotype_source");
+    int from_controller = source && !strcmp(source, "controller");
     float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
     rd_arch_mask alive;
     if (s == RD_OK && from_controller) {
