@@ -183,8 +183,50 @@ rd_status rd_checkpoint_peek(const char *path, rd_search_state *state, rd_contro
 /* The genotype a checkpoint holds: derived from its alphas over the alive ops
  * (DARTS phase) or from its controller's policy (RL phase / RL strategy). */
 rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err);
+/* Loads the weights and running statistics of a checkpoint that net shares by
+ * name and shape (not the alphas): RADARS' hand-over from the RL phase to DARTS. */
+rd_status rd_checkpoint_load_shared(const char *path, rd_supernet *net, int *copied, rd_err *err);
 /* Copies every tensor the two supernets share by name and shape (host round trip). */
 rd_status rd_supernet_copy_shared(rd_supernet *dst, rd_supernet *src, int *copied, rd_err *err);
+
+/* ---- one search, start to finish (radars.c) ---- */
+typedef struct rd_search_observer {
+    void *user;
+    /* a finished unit of work worth a log line (round, epoch, phase change) */
+    void (*log)(void *user, const char *line);
+    /* progress inside a phase: step of total, last loss, throughput, seconds left */
+    void (*progress)(void *user, const char *phase, int64_t step, int64_t total, double loss, double images_per_s,
+                     double eta_s);
+} rd_search_observer;
+
+typedef struct rd_search_options {
+    const char *run_dir;           /* existing directory: config.ini, metrics.jsonl, checkpoint, report */
+    int resume;                    /* continue from run_dir/checkpoint.safetensors */
+    int64_t stop_after_steps;      /* stop (with a checkpoint) after this many steps in total: tests; 0 = off */
+    volatile int *interrupt;       /* set to 1 (e.g. by SIGINT) to checkpoint and stop at the next step */
+    rd_search_observer observer;
+} rd_search_options;
+
+typedef struct rd_search_result {
+    rd_genotype genotype;
+    char genotype_text[2048];
+    double valid_accuracy;         /* of the final supernet (or policy path) on the alpha half */
+    double seconds;
+    uint64_t cap, peak;            /* bytes: the cap and the allocator's measured peak */
+    uint64_t predicted_peak;       /* the memory model's prediction for the final phase */
+    int rl_rounds;
+    int interrupted;               /* stopped early: resume with the same run_dir */
+    rd_arch_mask alive;            /* ops that survived */
+} rd_search_result;
+
+/* Runs the configured strategy on ctx's device: RADARS (RL rounds prune until
+ * the supernet fits the cap, then DARTS), plain DARTS (refused at once when it
+ * does not fit), or the RL-only baseline. Writes config, metrics, checkpoints,
+ * genotype and report into opt->run_dir. */
+rd_status rd_search_run(rd_ctx *ctx, const rd_search_config *cfg, const rd_search_options *opt,
+                        rd_search_result *res, rd_err *err);
+/* The report of a run directory from its metrics (report.json, report.txt); also done at the end of a run. */
+rd_status rd_search_write_report(const char *run_dir, rd_err *err);
 
 #ifdef __cplusplus
 }

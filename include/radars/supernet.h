@@ -132,6 +132,9 @@ rd_status rd_supernet_forward(rd_supernet *net, const rd_tensor *x, cl_mem label
 /* Backward of the last training-mode forward. */
 enum { RD_GRAD_WEIGHTS = 1, RD_GRAD_ALPHAS = 2 };
 rd_status rd_supernet_backward(rd_supernet *net, unsigned what);
+/* Trainable parameters and multiply-add FLOPs (x2) per image of the active
+ * ops plus the stem, preprocessing and classifier: the RL reward's size terms. */
+void rd_supernet_active_cost(const rd_supernet *net, double *params, double *flops_per_image);
 /* Loss and number of correct predictions of the last forward (waits for the device). */
 rd_status rd_supernet_read_loss(rd_supernet *net, float *loss, int *correct);
 /* Logits of the last forward (n x classes floats on the host). */

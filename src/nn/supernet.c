@@ -889,3 +889,37 @@ rd_status rd_supernet_read_loss(rd_supernet *net, float *loss, int *correct) {
 rd_status rd_supernet_read_logits(rd_supernet *net, float *out) {
     return rd_tensor_read(net->ctx, &net->logits, out);
 }
+
+void rd_supernet_active_cost(const rd_supernet *net, double *params, double *flops) {
+    const rd_supernet_config *c = &net->cfg;
+    int stem_c = c->stem_multiplier * c->C;
+    double p = 0, f = 0, stem_w = (double)stem_c * c->in_channels * 9;
+    p += stem_w + 2.0 * stem_c;
+    f += 2 * stem_w * c->in_h * c->in_w;
+    for (int i = 0; i < c->layers; i++) {
+        const rd_cell *cell = &net->cells[i];
+        for (int q = 0; q < 2; q++)
+            for (int w = 0; w < cell->pre_nw[q]; w++) {
+                double n = (double)cell->pre_wlen[q][w];
+                p += n;
+                f += 2 * n * cell->h * cell->w;
+            }
+        for (int e = 0; e < RD_CELL_EDGES; e++)
+            for (int o = 0; o < cell->n_ops[e]; o++) {
+                const rd_op_inst *op = &cell->ops[e][o];
+                if (!(net->active.edge[cell->reduction][e] & (1u << op->k))) continue;
+                int ho = op->stride == 2 ? cell->h_out : cell->h, wo = op->stride == 2 ? cell->w_out : cell->w;
+                for (int w = 0; w < op->n_w; w++) {
+                    double n = (double)op->w_len[w];
+                    int first_of_71 = op->id == RD_OP_CONV_7X1_1X7 && w == 0;
+                    p += n;
+                    f += 2 * n * (first_of_71 ? cell->h : ho) * wo;
+                }
+            }
+    }
+    double cls = (double)c->classes * net->c_final;
+    p += cls + c->classes;
+    f += 2 * cls;
+    *params = p;
+    *flops = f;
+}

@@ -366,3 +366,33 @@ rd_status rd_supernet_copy_shared(rd_supernet *dst, rd_supernet *src, int *copie
     if (copied) *copied = count;
     return s;
 }
+
+rd_status rd_checkpoint_load_shared(const char *path, rd_supernet *net, int *copied, rd_err *err) {
+    rd_st_file *f;
+    RD_TRY(rd_st_open(path, &f, err));
+    rd_ctx *ctx = rd_supernet_context(net);
+    rd_vec vecs[2] = {rd_supernet_weights(net), rd_supernet_bn_state(net)};
+    float *host[2] = {malloc(vecs[0].len * sizeof(float) + 1), malloc(vecs[1].len * sizeof(float) + 1)};
+    rd_status s = RD_OK;
+    if (!host[0] || !host[1]) s = rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    for (int i = 0; i < 2 && s == RD_OK; i++)
+        if (rd_vec_read(ctx, &vecs[i], host[i]) != RD_OK) {
+            *err = *rd_ctx_err(ctx);
+            s = err->code;
+        }
+    int n, count = 0;
+    const rd_named_tensor *names = rd_supernet_named_tensors(net, &n);
+    for (int i = 0; i < n && s == RD_OK; i++) {
+        const rd_named_tensor *t = &names[i];
+        const rd_st_info *info = rd_st_find(f, t->name);
+        if (t->kind == RD_PARAM_ALPHAS || !info || info->numel != t->count || info->dtype != RD_ST_F32) continue;
+        s = rd_st_read(f, t->name, RD_ST_F32, -1, NULL, host[t->kind] + t->offset, t->count * sizeof(float), err);
+        count++;
+    }
+    for (int i = 0; i < 2 && s == RD_OK; i++) s = upload(ctx, vecs[i], host[i], err);
+    free(host[0]);
+    free(host[1]);
+    rd_st_close(f);
+    if (copied) *copied = count;
+    return s;
+}
