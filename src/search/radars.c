@@ -311,6 +311,7 @@ static rd_status rl_phase(search *s, int prune) {
         }
     }
     s->st.seconds[0] = phase_seconds(s);
+    RD_TRY(checkpoint(s, s->ckpt)); /* the DARTS phase starts from these weights */
     if (prune) {
         rd_search_memory need;
         RD_TRY(predict(s, &s->ctrl.alive, NULL, &need));
@@ -594,6 +595,15 @@ static rd_status run(search *s, rd_search_result *res) {
                            mib(m.total, b1, sizeof b1), mib(s->cap, b2, sizeof b2));
     }
     int from_rl = 0;
+    if (c->strategy == RD_STRATEGY_RADARS && s->st.phase == RD_PHASE_RL && s->st.round == 0 && s->st.sample == 0) {
+        rd_search_memory m;
+        RD_TRY(predict(s, &s->st.alive, NULL, &m));
+        if (m.total <= s->cap) {
+            say(s, "DARTS over all %d ops fits the cap (%s predicted): no pruning needed", s->ncfg.ops.count,
+                mib(m.total, b1, sizeof b1));
+            s->st.phase = RD_PHASE_DARTS;
+        }
+    }
     if (s->st.phase == RD_PHASE_RL) {
         RD_TRY(rl_phase(s, c->strategy == RD_STRATEGY_RADARS));
         if (s->interrupted) return RD_OK;
