@@ -24,7 +24,25 @@ int cli_error(const char *fmt, ...)
     ;
 int cli_is_help(const char *arg);
 
+/* --config FILE, --set k=v, --strategy S, --mem-cap SIZE (the last two are --set shorthands). */
+enum { CLI_MAX_SETS = 64 };
+typedef struct cli_config_args {
+    const char *config;
+    const char *sets[CLI_MAX_SETS];
+    char *owned[CLI_MAX_SETS];
+    int n_sets;
+    int no_default;          /* do not fall back to configs/default.ini */
+    const char *loaded_from; /* the file actually read (NULL: schema defaults) */
+} cli_config_args;
+int cli_config_option(cli_config_args *a, int argc, char **argv, int *i);
+int cli_config_load(cli_config_args *a, rd_search_config *cfg);
+void cli_config_free(cli_config_args *a);
+const char *cli_default_config(void);
+
 int cmd_devices(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_genotype(int argc, char **argv);
 int cmd_selfcheck(int argc, char **argv);
 
 #endif

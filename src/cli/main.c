@@ -15,6 +15,9 @@ typedef struct command {
 static const command commands[] = {
     {"devices", cmd_devices, "list OpenCL platforms and devices"},
     {"selfcheck", cmd_selfcheck, "build every kernel and check each op against its host reference"},
+    {"search", cmd_search, "search an architecture: RADARS (default), DARTS or RL"},
+    {"plan", cmd_plan, "predict a search's peak device memory per op set, and whether it fits"},
+    {"genotype", cmd_genotype, "print the genotype of a checkpoint or run directory"},
 };
 
 static void usage(FILE *f) {
