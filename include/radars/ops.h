@@ -148,6 +148,8 @@ rd_status rd_batchnorm_backward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_
 rd_status rd_linear_forward(rd_ctx *ctx, const rd_tensor *x, const rd_vec *w, const rd_vec *b, const rd_tensor *y);
 rd_status rd_linear_backward(rd_ctx *ctx, const rd_tensor *x, const rd_vec *w, const rd_tensor *dy,
                              const rd_tensor *dx, int dx_accumulate, const rd_vec *dw, const rd_vec *db);
+/* Scratch (slot RD_SCRATCH_GEMM) used by forward and backward at these shapes. */
+size_t rd_linear_scratch_bytes(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *y);
 /* Row-wise softmax of a rows x cols matrix (numerically stable). */
 rd_status rd_softmax_forward(rd_ctx *ctx, const rd_vec *x, const rd_vec *y, int rows, int cols);
 /* dx (+)= y * (dy - sum(dy * y)) per row. */
