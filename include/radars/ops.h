@@ -150,7 +150,7 @@ rd_status rd_linear_backward(rd_ctx *ctx, const rd_tensor *x, const rd_vec *w, c
                              const rd_tensor *dx, int dx_accumulate, const rd_vec *dw, const rd_vec *db);
 /* Scratch (slot RD_SCRATCH_GEMM) used by forward and backward at these shapes. */
 size_t rd_linear_scratch_bytes(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *y);
-/* Row-wise softmax of a rows x cols matrix (numerically stable). */
+/* Row-wise softmax of a rows x cols matrix (numerically stable); y may be x. */
 rd_status rd_softmax_forward(rd_ctx *ctx, const rd_vec *x, const rd_vec *y, int rows, int cols);
 /* dx (+)= y * (dy - sum(dy * y)) per row. */
 rd_status rd_softmax_backward(rd_ctx *ctx, const rd_vec *y, const rd_vec *dy, const rd_vec *dx, int rows,
@@ -158,7 +158,8 @@ rd_status rd_softmax_backward(rd_ctx *ctx, const rd_vec *y, const rd_vec *dy, co
 /* Mean cross-entropy over n rows of logits (n x k) with int32 labels on the
  * device. loss[0] = mean loss; dlogits (NULL to skip) = (softmax - onehot) / n;
  * correct (NULL to skip) [0] = number of rows whose arg-max equals the label.
- * Labels outside [0, k) make loss NaN (check labels when loading data). */
+ * Labels outside [0, k) make loss (and that row of dlogits) NaN (check labels
+ * when loading data). dlogits may be logits. */
 rd_status rd_cross_entropy(rd_ctx *ctx, const rd_vec *logits, cl_mem labels, size_t labels_off, int n, int k,
                            const rd_vec *loss, const rd_vec *dlogits, const rd_vec *correct);
 
