@@ -164,12 +164,16 @@ rd_status rd_cross_entropy(rd_ctx *ctx, const rd_vec *logits, cl_mem labels, siz
                            const rd_vec *loss, const rd_vec *dlogits, const rd_vec *correct);
 
 /* ---------------- mixed op (mixed.c) ---------------- */
-/* out (+)= sum_k w[k] * ys[k], w on the device (softmax of the edge's alphas). */
+/* out (+)= sum_k w[k] * ys[k], w on the device (softmax of the edge's alphas).
+ * ys[k].mem == NULL is the zero op: it adds nothing and needs no tensor. */
 rd_status rd_mixed_forward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_vec *w, const rd_tensor *out,
                            int accumulate);
-/* dys[k] (+)= w[k] * dout (dys[k].mem == NULL to skip); dw[k] = sum(dout * ys[k]) (written). */
+/* dys[k] (+)= w[k] * dout (dys or dys[k].mem == NULL to skip); dw[k] = sum(dout * ys[k])
+ * (written; 0 where ys[k].mem == NULL; dw == NULL to skip). */
 rd_status rd_mixed_backward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_vec *w, const rd_tensor *dout,
                             const rd_tensor *dys, int dys_accumulate, const rd_vec *dw);
+/* Scratch (slot 2, the reduction slot) used by rd_mixed_backward with k entries. */
+size_t rd_mixed_scratch_bytes(rd_ctx *ctx, int k);
 
 /* ---------------- optimizers (optim.c) ---------------- */
 typedef struct rd_sgd_params { float momentum, weight_decay; } rd_sgd_params;

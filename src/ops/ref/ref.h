@@ -37,7 +37,7 @@ void ref_softmax(const double *x, double *y, int rows, int cols);
 /* mean cross-entropy; returns the loss, writes the count of correct arg-max */
 double ref_cross_entropy(const double *logits, const int *labels, int n, int k, int *correct);
 
-/* mixed op: out = sum_k w[k] ys[k] */
+/* mixed op: out = sum_k w[k] ys[k] (ys[k] == NULL: the zero op) */
 void ref_mixed(const double *const *ys, int k, const double *w, size_t len, double *out);
 
 #endif

@@ -1,0 +1,96 @@
+/* The DARTS mixed op, out = sum_j w[j] * ys[j] (host side: src/ops/mixed.c).
+ *
+ * OpenCL 1.2 cannot pass an array of buffers, so a kernel takes a chunk of up
+ * to MIX_SLOTS tensors as separate arguments (buffer, offset, batch stride:
+ * 24 bytes each, well inside the 1024 bytes of arguments every device takes).
+ * Slot J of a chunk is entry row0 + J of the op; bit J of `present` says the
+ * slot holds a tensor (an absent entry is the zero op, or a gradient nobody
+ * wants). The slot loops test k and present, which are the same for every
+ * work-item, so the branches do not diverge.
+ *
+ * Forward and the input gradients are one pass over the elements with all
+ * entries of the chunk read or written together; the k weight gradients
+ * sum(dout * ys[j]) are one pass of a two-stage reduction: every work-group
+ * sums its share of all k products into partial[j][group], then one group per
+ * j adds up its row. No atomics, so results do not depend on scheduling. */
+
+#define MIX_SLOTS 16
+#define MIX_FOR_SLOTS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define MIX_IN_ARG(J) , __global const float *y##J, const ulong y##J##_off, const ulong y##J##_ns
+#define MIX_OUT_ARG(J) , __global float *d##J, const ulong d##J##_off, const ulong d##J##_ns
+#define MIX_ON(J) ((J) < k && ((present >> (J)) & 1u))
+
+/* out (+)= sum_J w[row0 + J] * yJ over the 2-D range (chw, n). */
+#define MIX_FWD_TERM(J) if (MIX_ON(J)) s += w[w_off + row0 + J] * y##J[y##J##_off + b * y##J##_ns + i];
+__kernel void mixed_forward(RD_VC(w), RD_T(out), const uint chw, const uint n, const uint k, const uint row0,
+                            const uint present, const int acc MIX_FOR_SLOTS(MIX_IN_ARG)) {
+    const uint i = get_global_id(0), b = get_global_id(1);
+    if (i >= chw || b >= n) return;
+    float s = 0.0f;
+    MIX_FOR_SLOTS(MIX_FWD_TERM)
+    const ulong o = out_off + b * out_ns + i;
+    out[o] = acc ? out[o] + s : s;
+}
+
+/* dJ (+)= w[row0 + J] * dout: dout is read once for all slots. */
+#define MIX_BWD_TERM(J)                                            \
+    if (MIX_ON(J)) {                                               \
+        const ulong o = d##J##_off + b * d##J##_ns + i;            \
+        const float v = w[w_off + row0 + J] * g;                   \
+        d##J[o] = acc ? d##J[o] + v : v;                           \
+    }
+__kernel void mixed_backward_inputs(RD_VC(w), RD_TC(dout), const uint chw, const uint n, const uint k,
+                                    const uint row0, const uint present, const int acc MIX_FOR_SLOTS(MIX_OUT_ARG)) {
+    const uint i = get_global_id(0), b = get_global_id(1);
+    if (i >= chw || b >= n) return;
+    const float g = dout[dout_off + b * dout_ns + i];
+    MIX_FOR_SLOTS(MIX_BWD_TERM)
+}
+
+/* Stage 1 of the weight gradients: partial[(row0 + J) * groups + group] = this
+ * group's share of sum(dout * yJ). Work-items walk the n * chw elements with a
+ * grid stride, keeping (image, index) instead of dividing per element; an
+ * absent slot writes 0. Local memory holds one row of RD_WG floats per slot
+ * and all slots are reduced in one tree, so every barrier is unconditional. */
+#define MIX_ACC_DECL(J) float a##J = 0.0f;
+#define MIX_DOT_TERM(J) if (MIX_ON(J)) a##J += g * y##J[y##J##_off + b * y##J##_ns + j];
+#define MIX_ACC_STORE(J) if ((J) < k) buf[(J) * RD_WG + lid] = a##J;
+__kernel void mixed_partial_dots(RD_TC(dout), const uint chw, const uint n, const uint k, const uint row0,
+                                 const uint present, __global float *partial MIX_FOR_SLOTS(MIX_IN_ARG)) {
+    __local float buf[MIX_SLOTS * RD_WG];
+    const uint lid = get_local_id(0), ls = get_local_size(0);
+    MIX_FOR_SLOTS(MIX_ACC_DECL)
+    const ulong gid = get_global_id(0), gsize = get_global_size(0);
+    /* the grid stride as whole images plus a remainder */
+    const ulong step_b = gsize / chw;
+    const uint step_j = (uint)(gsize - step_b * chw);
+    ulong b = gid / chw;
+    uint j = (uint)(gid - b * chw);
+    while (b < n) {
+        const float g = dout[dout_off + b * dout_ns + j];
+        MIX_FOR_SLOTS(MIX_DOT_TERM)
+        j += step_j;
+        b += step_b;
+        if (j >= chw) { j -= chw; b++; }
+    }
+    MIX_FOR_SLOTS(MIX_ACC_STORE)
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint s = ls / 2; s > 0; s >>= 1) {
+        if (lid < s)
+            for (uint J = 0; J < k; J++) buf[J * RD_WG + lid] += buf[J * RD_WG + lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const uint groups = get_num_groups(0), group = get_group_id(0);
+    for (uint J = lid; J < k; J += ls) partial[(ulong)(row0 + J) * groups + group] = buf[J * RD_WG];
+}
+
+/* Stage 2: group r sums row r of partial (count floats) into out[r], for r < rows. */
+__kernel void mixed_finish_dots(__global const float *partial, const uint count, const uint rows, RD_V(out)) {
+    __local float buf[RD_WG];
+    const uint row = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
+    const uint c_end = row < rows ? count : 0;  /* no early return before the barriers */
+    float s = 0.0f;
+    for (uint c = lid; c < c_end; c += ls) s += partial[(ulong)row * count + c];
+    s = rd_group_sum(buf, s);
+    if (lid == 0 && row < rows) out[out_off + row] = s;
+}
