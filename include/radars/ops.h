@@ -179,15 +179,19 @@ size_t rd_mixed_scratch_bytes(rd_ctx *ctx, int k);
 typedef struct rd_sgd_params { float momentum, weight_decay; } rd_sgd_params;
 typedef struct rd_adam_params { float beta1, beta2, eps, weight_decay; } rd_adam_params;
 /* PyTorch semantics: g = grad * gscale + wd * p; buf = momentum * buf + g; p -= lr * buf.
- * grad_scale (NULL = 1) is a device float, e.g. from rd_clip_grad_norm. */
+ * grad_scale (NULL = 1) is a device float, e.g. from rd_clip_grad_norm. The momentum
+ * buffer starts at zero (NULL when momentum == 0); grad is left unscaled. */
 rd_status rd_sgd_step(rd_ctx *ctx, const rd_sgd_params *p, float lr, const rd_vec *param, const rd_vec *grad,
                       const rd_vec *momentum_buf, const rd_vec *grad_scale);
-/* PyTorch Adam with L2 weight decay (g = grad + wd * p); step counts from 1. */
+/* PyTorch Adam with L2 weight decay (g = grad + wd * p); step counts from 1; m, v start at zero. */
 rd_status rd_adam_step(rd_ctx *ctx, const rd_adam_params *p, float lr, int step, const rd_vec *param,
                        const rd_vec *grad, const rd_vec *m, const rd_vec *v);
-/* norm_out[0] = ||grad||_2, scale_out[0] = min(1, max_norm / (norm + 1e-6)) (PyTorch clip_grad_norm_). */
+/* norm_out[0] = ||grad||_2, scale_out[0] = min(1, max_norm / (norm + 1e-6)) (PyTorch clip_grad_norm_).
+ * norm_out may be NULL; a NaN norm gives a NaN scale, as in PyTorch. */
 rd_status rd_clip_grad_norm(rd_ctx *ctx, const rd_vec *grad, float max_norm, const rd_vec *scale_out,
                             const rd_vec *norm_out);
+/* Scratch (slot 2, the reduction slot) used by rd_clip_grad_norm. */
+size_t rd_clip_grad_norm_scratch_bytes(rd_ctx *ctx);
 /* lr_min + (lr_max - lr_min) * (1 + cos(pi * epoch / epochs)) / 2 */
 double rd_cosine_lr(double lr_max, double lr_min, int epoch, int epochs);
 
