@@ -48,10 +48,14 @@ __kernel void mixed_backward_inputs(RD_VC(w), RD_TC(dout), const uint chw, const
 }
 
 /* Stage 1 of the weight gradients: partial[(row0 + J) * groups + group] = this
- * group's share of sum(dout * yJ). Work-items walk the n * chw elements with a
- * grid stride, keeping (image, index) instead of dividing per element; an
- * absent slot writes 0. Local memory holds one row of RD_WG floats per slot
- * and all slots are reduced in one tree, so every barrier is unconditional. */
+ * group's share of sum(dout * yJ). The 2-D range is (column groups x RD_WG,
+ * image groups): a work-group walks images b = get_global_id(1), + stride, and
+ * in each image the columns of its blocks, one column per work-item. Both loop
+ * counts are the same for the whole group, so the work-items of a group stay
+ * in step (POCL runs them as vector lanes; GPUs read coalesced), and indices
+ * are image * stride + column with no division. An absent slot writes 0.
+ * Local memory holds one row of RD_WG floats per slot and all slots are
+ * reduced in one tree, so every barrier is unconditional. */
 #define MIX_ACC_DECL(J) float a##J = 0.0f;
 #define MIX_DOT_TERM(J) if (MIX_ON(J)) a##J += g * y##J[y##J##_off + b * y##J##_ns + j];
 #define MIX_ACC_STORE(J) if ((J) < k) buf[(J) * RD_WG + lid] = a##J;
@@ -59,19 +63,16 @@ __kernel void mixed_partial_dots(RD_TC(dout), const uint chw, const uint n, cons
                                  const uint present, __global float *partial MIX_FOR_SLOTS(MIX_IN_ARG)) {
     __local float buf[MIX_SLOTS * RD_WG];
     const uint lid = get_local_id(0), ls = get_local_size(0);
+    const uint col_group = get_group_id(0), col_groups = get_num_groups(0);
     MIX_FOR_SLOTS(MIX_ACC_DECL)
-    const ulong gid = get_global_id(0), gsize = get_global_size(0);
-    /* the grid stride as whole images plus a remainder */
-    const ulong step_b = gsize / chw;
-    const uint step_j = (uint)(gsize - step_b * chw);
-    ulong b = gid / chw;
-    uint j = (uint)(gid - b * chw);
-    while (b < n) {
-        const float g = dout[dout_off + b * dout_ns + j];
-        MIX_FOR_SLOTS(MIX_DOT_TERM)
-        j += step_j;
-        b += step_b;
-        if (j >= chw) { j -= chw; b++; }
+    for (ulong b = get_global_id(1); b < n; b += get_global_size(1)) {
+        for (uint jb = col_group * ls; jb < chw; jb += col_groups * ls) {
+            const uint j = jb + lid;
+            if (j < chw) {
+                const float g = dout[dout_off + b * dout_ns + j];
+                MIX_FOR_SLOTS(MIX_DOT_TERM)
+            }
+        }
     }
     MIX_FOR_SLOTS(MIX_ACC_STORE)
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -80,7 +81,7 @@ __kernel void mixed_partial_dots(RD_TC(dout), const uint chw, const uint n, cons
             for (uint J = 0; J < k; J++) buf[J * RD_WG + lid] += buf[J * RD_WG + lid + s];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    const uint groups = get_num_groups(0), group = get_group_id(0);
+    const uint groups = col_groups * get_num_groups(1), group = get_group_id(1) * col_groups + col_group;
     for (uint J = lid; J < k; J += ls) partial[(ulong)(row0 + J) * groups + group] = buf[J * RD_WG];
 }
 

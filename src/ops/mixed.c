@@ -1,9 +1,10 @@
 /* The softmax-relaxed DARTS mixed op: out (+)= sum_j w[j] ys[j], with the
  * weights w (softmax of the edge's alphas) on the device (kernels: cl/mixed.cl).
  *
- * A kernel takes MIX_SLOTS tensors at once, so for k <= 16 the forward and the
- * input gradients are each one pass, and the k weight gradients one reduction
- * pass plus one small finishing launch. Larger k run in chunks of 16.
+ * A kernel takes up to MIX_SLOTS (16) tensors at once, so on a GPU for k <= 16
+ * the forward and the input gradients are each one pass, and the k weight
+ * gradients one reduction pass plus one small finishing launch. Larger k run in
+ * chunks of 16; on CPUs in chunks of 8 (see pass_slots).
  *
  * An entry with .mem == NULL is absent: in ys it is the zero op ("none", whose
  * output need not exist; its weight gradient is 0), in dys a gradient nobody
@@ -16,6 +17,16 @@
 
 #define PROG "mixed"
 enum { MIX_SLOTS = 16 };  /* as in cl/mixed.cl */
+/* Entries per pass. On a CPU, 16 streams of page-aligned tensors at the same
+ * offsets collide in the L1 cache's sets: on POCL (2-core EPYC) the input
+ * gradients of k = 15 at 64x16x28x28 took 28 ms in one pass of 15 and 9 ms in
+ * two passes of 8, the forward 9.3 and 6.5 ms. GPUs get all 16 (their caches
+ * are built for many streams; not measured here). */
+int rd_mixed_pass_override = 0;
+static int pass_slots(const rd_ctx *ctx) {
+    if (rd_mixed_pass_override >= 1 && rd_mixed_pass_override <= MIX_SLOTS) return rd_mixed_pass_override;
+    return (ctx->dev.type & CL_DEVICE_TYPE_GPU) ? MIX_SLOTS : 8;
+}
 /* Position of slot 0's buffer in each kernel's parameter list (cl/mixed.cl). */
 enum { FORWARD_SLOT0 = 11, INPUTS_SLOT0 = 11, DOTS_SLOT0 = 9 };
 
@@ -78,8 +89,8 @@ rd_status rd_mixed_forward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_vec
     size_t g[2];
     rd_tensor_range(out, g);
     cl_uint chw = (cl_uint)g[0], n = (cl_uint)g[1];
-    for (int row0 = 0; row0 < k; row0 += MIX_SLOTS) {
-        int count = k - row0 < MIX_SLOTS ? k - row0 : MIX_SLOTS;
+    for (int row0 = 0; row0 < k; row0 += pass_slots(ctx)) {
+        int count = k - row0 < pass_slots(ctx) ? k - row0 : pass_slots(ctx);
         cl_uint present, kc = (cl_uint)count, r0 = (cl_uint)row0;
         cl_int acc = accumulate || row0 > 0;
         RD_TRY(bind_slots(ctx, "mixed_forward", FORWARD_SLOT0, ys, row0, count, out->mem, &present));
@@ -103,27 +114,32 @@ rd_status rd_mixed_backward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_ve
 
     /* weight gradients first: they read dout and ys, which a dys entry may alias */
     if (dw) {
-        size_t groups = ((size_t)chw * n + ctx->wg - 1) / ctx->wg;
-        if (groups > RD_REDUCE_GROUPS) groups = RD_REDUCE_GROUPS;
-        if (groups == 0) groups = 1;
+        /* column groups cover one image (at most all the groups), image groups share the rest */
+        size_t col_groups = (chw + ctx->wg - 1) / ctx->wg;
+        if (col_groups > RD_REDUCE_GROUPS) col_groups = RD_REDUCE_GROUPS;
+        if (col_groups == 0) col_groups = 1;
+        size_t img_groups = RD_REDUCE_GROUPS / col_groups;
+        if (img_groups > n) img_groups = n;
+        if (img_groups == 0) img_groups = 1;
+        size_t groups = col_groups * img_groups;
         cl_mem partial;
         RD_TRY(rd_scratch(ctx, RD_SCRATCH_REDUCE, rd_mixed_scratch_bytes(ctx, k), &partial));
-        size_t gr[1] = {groups * ctx->wg}, lr[1] = {ctx->wg};
-        for (int row0 = 0; row0 < k; row0 += MIX_SLOTS) {
-            int count = k - row0 < MIX_SLOTS ? k - row0 : MIX_SLOTS;
+        size_t gr[2] = {col_groups * ctx->wg, img_groups}, lr[2] = {ctx->wg, 1};
+        for (int row0 = 0; row0 < k; row0 += pass_slots(ctx)) {
+            int count = k - row0 < pass_slots(ctx) ? k - row0 : pass_slots(ctx);
             cl_uint present, kc = (cl_uint)count, r0 = (cl_uint)row0;
             RD_TRY(bind_slots(ctx, "mixed_partial_dots", DOTS_SLOT0, ys, row0, count, dout->mem, &present));
-            RD_TRY(rd_launch(ctx, PROG, "mixed_partial_dots", 1, gr, lr, RD_TARG(dout), RD_ARG(chw), RD_ARG(n),
+            RD_TRY(rd_launch(ctx, PROG, "mixed_partial_dots", 2, gr, lr, RD_TARG(dout), RD_ARG(chw), RD_ARG(n),
                              RD_ARG(kc), RD_ARG(r0), RD_ARG(present), RD_ARG(partial), RD_END));
         }
-        size_t gf[1] = {(size_t)k * ctx->wg};
+        size_t gf[1] = {(size_t)k * ctx->wg}, lf[1] = {ctx->wg};
         cl_uint cnt = (cl_uint)groups, rows = (cl_uint)k;
-        RD_TRY(rd_launch(ctx, PROG, "mixed_finish_dots", 1, gf, lr, RD_ARG(partial), RD_ARG(cnt), RD_ARG(rows),
+        RD_TRY(rd_launch(ctx, PROG, "mixed_finish_dots", 1, gf, lf, RD_ARG(partial), RD_ARG(cnt), RD_ARG(rows),
                          RD_VARG(dw), RD_END));
     }
     if (!dys) return RD_OK;
-    for (int row0 = 0; row0 < k; row0 += MIX_SLOTS) {
-        int count = k - row0 < MIX_SLOTS ? k - row0 : MIX_SLOTS;
+    for (int row0 = 0; row0 < k; row0 += pass_slots(ctx)) {
+        int count = k - row0 < pass_slots(ctx) ? k - row0 : pass_slots(ctx);
         cl_uint present, kc = (cl_uint)count, r0 = (cl_uint)row0;
         cl_int acc = dys_accumulate != 0;
         RD_TRY(bind_slots(ctx, "mixed_backward_inputs", INPUTS_SLOT0, dys, row0, count, dout->mem, &present));
