@@ -48,29 +48,48 @@ __kernel void mixed_backward_inputs(RD_VC(w), RD_TC(dout), const uint chw, const
 }
 
 /* Stage 1 of the weight gradients: partial[(row0 + J) * groups + group] = this
- * group's share of sum(dout * yJ). The 2-D range is (column groups x RD_WG,
- * image groups): a work-group walks images b = get_global_id(1), + stride, and
- * in each image the columns of its blocks, one column per work-item. Both loop
- * counts are the same for the whole group, so the work-items of a group stay
- * in step (POCL runs them as vector lanes; GPUs read coalesced), and indices
- * are image * stride + column with no division. An absent slot writes 0.
+ * group's share of sum(dout * yJ); an absent slot writes 0. Two walks over the
+ * elements, both with indices image * stride + column and no division per element:
+ *  - coalesced (GPUs): the 2-D range is (column groups x RD_WG, image groups);
+ *    a work-group walks its images and, in each, its blocks of columns, one
+ *    column per work-item, so neighbouring work-items read neighbouring floats;
+ *  - contiguous (CPUs): each work-item streams through its own run of the
+ *    n * chw elements, which a CPU core prefetches (2.8 ms instead of 7 ms for
+ *    k = 8 at 64x16x28x28 on POCL).
  * Local memory holds one row of RD_WG floats per slot and all slots are
  * reduced in one tree, so every barrier is unconditional. */
 #define MIX_ACC_DECL(J) float a##J = 0.0f;
 #define MIX_DOT_TERM(J) if (MIX_ON(J)) a##J += g * y##J[y##J##_off + b * y##J##_ns + j];
 #define MIX_ACC_STORE(J) if ((J) < k) buf[(J) * RD_WG + lid] = a##J;
 __kernel void mixed_partial_dots(RD_TC(dout), const uint chw, const uint n, const uint k, const uint row0,
-                                 const uint present, __global float *partial MIX_FOR_SLOTS(MIX_IN_ARG)) {
+                                 const uint present, const int contiguous,
+                                 __global float *partial MIX_FOR_SLOTS(MIX_IN_ARG)) {
     __local float buf[MIX_SLOTS * RD_WG];
     const uint lid = get_local_id(0), ls = get_local_size(0);
     const uint col_group = get_group_id(0), col_groups = get_num_groups(0);
     MIX_FOR_SLOTS(MIX_ACC_DECL)
-    for (ulong b = get_global_id(1); b < n; b += get_global_size(1)) {
-        for (uint jb = col_group * ls; jb < chw; jb += col_groups * ls) {
-            const uint j = jb + lid;
-            if (j < chw) {
+    if (contiguous) {
+        const ulong items = get_global_size(0) * get_global_size(1), total = (ulong)chw * n;
+        const ulong per = (total + items - 1) / items;
+        const ulong lo = (get_global_id(1) * get_global_size(0) + get_global_id(0)) * per;
+        const ulong hi = min(lo + per, total);
+        for (ulong at = lo; at < hi;) {
+            const ulong b = at / chw;
+            const uint j0 = (uint)(at - b * chw), j1 = (uint)min((ulong)chw, j0 + (hi - at));
+            for (uint j = j0; j < j1; j++) {
                 const float g = dout[dout_off + b * dout_ns + j];
                 MIX_FOR_SLOTS(MIX_DOT_TERM)
+            }
+            at += j1 - j0;
+        }
+    } else {
+        for (ulong b = get_global_id(1); b < n; b += get_global_size(1)) {
+            for (uint jb = col_group * ls; jb < chw; jb += col_groups * ls) {
+                const uint j = jb + lid;
+                if (j < chw) {
+                    const float g = dout[dout_off + b * dout_ns + j];
+                    MIX_FOR_SLOTS(MIX_DOT_TERM)
+                }
             }
         }
     }

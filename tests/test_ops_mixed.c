@@ -148,14 +148,16 @@ static void run_case(const mix_case *mc, tu_rng *rng) {
 }
 
 START_TEST(mixed_forward_backward) {
-    /* the device's own pass size, then every pass size a GPU or CPU may use, and an odd one */
-    static const int passes[] = {0, 16, 8, 3};
+    /* the device's own choices, then a GPU's (16 entries per pass, coalesced walk) and a
+     * CPU's (8, contiguous) on whatever device this is, and odd mixtures */
+    static const int choices[][2] = {{0, 0}, {16, 1}, {8, 2}, {3, 1}, {16, 2}};
     tu_rng rng = {71};
-    for (size_t pi = 0; pi < sizeof passes / sizeof *passes; pi++) {
-        rd_mixed_pass_override = passes[pi];
+    for (size_t ci = 0; ci < sizeof choices / sizeof *choices; ci++) {
+        rd_mixed_pass_override = choices[ci][0];
+        rd_mixed_walk_override = choices[ci][1];
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], &rng);
     }
-    rd_mixed_pass_override = 0;
+    rd_mixed_pass_override = rd_mixed_walk_override = 0;
 }
 END_TEST
 
@@ -226,7 +228,7 @@ static void alpha_path(int ops, tu_rng *rng) {
 
 START_TEST(alpha_gradient_path) {
     tu_rng rng = {83};
-    rd_mixed_pass_override = 0;  /* a failed test before may have left another */
+    rd_mixed_pass_override = rd_mixed_walk_override = 0;  /* a failed test before may have left others */
     alpha_path(8, &rng);
     alpha_path(15, &rng);
 }

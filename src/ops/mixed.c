@@ -22,13 +22,19 @@ enum { MIX_SLOTS = 16 };  /* as in cl/mixed.cl */
  * gradients of k = 15 at 64x16x28x28 took 28 ms in one pass of 15 and 9 ms in
  * two passes of 8, the forward 9.3 and 6.5 ms. GPUs get all 16 (their caches
  * are built for many streams; not measured here). */
-int rd_mixed_pass_override = 0;
+int rd_mixed_pass_override = 0, rd_mixed_walk_override = 0;
+static int is_gpu(const rd_ctx *ctx) { return (ctx->dev.type & CL_DEVICE_TYPE_GPU) != 0; }
 static int pass_slots(const rd_ctx *ctx) {
     if (rd_mixed_pass_override >= 1 && rd_mixed_pass_override <= MIX_SLOTS) return rd_mixed_pass_override;
-    return (ctx->dev.type & CL_DEVICE_TYPE_GPU) ? MIX_SLOTS : 8;
+    return is_gpu(ctx) ? MIX_SLOTS : 8;
+}
+/* The weight-gradient walk (cl/mixed.cl): coalesced on GPUs, contiguous runs on CPUs. */
+static cl_int contiguous_walk(const rd_ctx *ctx) {
+    if (rd_mixed_walk_override) return rd_mixed_walk_override == 2;
+    return !is_gpu(ctx);
 }
 /* Position of slot 0's buffer in each kernel's parameter list (cl/mixed.cl). */
-enum { FORWARD_SLOT0 = 11, INPUTS_SLOT0 = 11, DOTS_SLOT0 = 9 };
+enum { FORWARD_SLOT0 = 11, INPUTS_SLOT0 = 11, DOTS_SLOT0 = 10 };
 
 size_t rd_mixed_scratch_bytes(rd_ctx *ctx, int k) {
     (void)ctx;
@@ -125,12 +131,13 @@ rd_status rd_mixed_backward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_ve
         cl_mem partial;
         RD_TRY(rd_scratch(ctx, RD_SCRATCH_REDUCE, rd_mixed_scratch_bytes(ctx, k), &partial));
         size_t gr[2] = {col_groups * ctx->wg, img_groups}, lr[2] = {ctx->wg, 1};
+        cl_int walk = contiguous_walk(ctx);
         for (int row0 = 0; row0 < k; row0 += pass_slots(ctx)) {
             int count = k - row0 < pass_slots(ctx) ? k - row0 : pass_slots(ctx);
             cl_uint present, kc = (cl_uint)count, r0 = (cl_uint)row0;
             RD_TRY(bind_slots(ctx, "mixed_partial_dots", DOTS_SLOT0, ys, row0, count, dout->mem, &present));
             RD_TRY(rd_launch(ctx, PROG, "mixed_partial_dots", 2, gr, lr, RD_TARG(dout), RD_ARG(chw), RD_ARG(n),
-                             RD_ARG(kc), RD_ARG(r0), RD_ARG(present), RD_ARG(partial), RD_END));
+                             RD_ARG(kc), RD_ARG(r0), RD_ARG(present), RD_ARG(walk), RD_ARG(partial), RD_END));
         }
         size_t gf[1] = {(size_t)k * ctx->wg}, lf[1] = {ctx->wg};
         cl_uint cnt = (cl_uint)groups, rows = (cl_uint)k;

@@ -35,8 +35,9 @@ static inline void rd_tensor_range(const rd_tensor *t, size_t global[2]) {
 rd_status rd_reduce_groups(rd_ctx *ctx, size_t work, size_t *groups);
 rd_status rd_finish_sum(rd_ctx *ctx, cl_mem partial, size_t count, const rd_vec *out);
 
-/* Mixed-op entries per pass (1..16); 0 = chosen by device type (mixed.c). Tests
- * set it to cover the GPU path on a CPU device. */
-extern int rd_mixed_pass_override;
+/* Test hooks of the mixed op (mixed.c), so a CPU device also runs the GPU
+ * choices: entries per pass (1..16; 0 = by device type) and the walk of the
+ * weight-gradient reduction (0 = by device type, 1 = coalesced, 2 = contiguous). */
+extern int rd_mixed_pass_override, rd_mixed_walk_override;
 
 #endif
