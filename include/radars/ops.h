@@ -169,7 +169,8 @@ rd_status rd_cross_entropy(rd_ctx *ctx, const rd_vec *logits, cl_mem labels, siz
 rd_status rd_mixed_forward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_vec *w, const rd_tensor *out,
                            int accumulate);
 /* dys[k] (+)= w[k] * dout (dys or dys[k].mem == NULL to skip); dw[k] = sum(dout * ys[k])
- * (written; 0 where ys[k].mem == NULL; dw == NULL to skip). */
+ * (written; 0 where ys[k].mem == NULL; dw == NULL to skip). A dys entry may be its ys
+ * entry but must not overlap dout. */
 rd_status rd_mixed_backward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_vec *w, const rd_tensor *dout,
                             const rd_tensor *dys, int dys_accumulate, const rd_vec *dw);
 /* Scratch (slot 2, the reduction slot) used by rd_mixed_backward with k entries. */

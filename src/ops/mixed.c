@@ -17,24 +17,38 @@
 
 #define PROG "mixed"
 enum { MIX_SLOTS = 16 };  /* as in cl/mixed.cl */
-/* Entries per pass. On a CPU, 16 streams of page-aligned tensors at the same
- * offsets collide in the L1 cache's sets: on POCL (2-core EPYC) the input
- * gradients of k = 15 at 64x16x28x28 took 28 ms in one pass of 15 and 9 ms in
- * two passes of 8, the forward 9.3 and 6.5 ms. GPUs get all 16 (their caches
- * are built for many streams; not measured here). */
+/* Entries per pass. On a CPU fewer streams per pass pay: on POCL (2-core EPYC),
+ * k = 15 at 64x16x28x28 in passes of 8 against one pass of 15 (best of 5):
+ * forward 1.65 / 2.63 ms, input gradients 1.75 / 2.29 ms, weight gradients
+ * 2.0 / 3.5 ms (and 9 / 28 ms for the input gradients with one element per
+ * work-item, where 15 page-aligned streams collided in the L1 cache's sets).
+ * GPUs get all 16 (not measured here: no GPU on the development machine). */
 int rd_mixed_pass_override = 0, rd_mixed_walk_override = 0;
 static int is_gpu(const rd_ctx *ctx) { return (ctx->dev.type & CL_DEVICE_TYPE_GPU) != 0; }
 static int pass_slots(const rd_ctx *ctx) {
     if (rd_mixed_pass_override >= 1 && rd_mixed_pass_override <= MIX_SLOTS) return rd_mixed_pass_override;
     return is_gpu(ctx) ? MIX_SLOTS : 8;
 }
-/* The weight-gradient walk (cl/mixed.cl): coalesced on GPUs, contiguous runs on CPUs. */
+/* The walk over the elements (cl/mixed.cl): coalesced on GPUs, contiguous runs on CPUs. */
 static cl_int contiguous_walk(const rd_ctx *ctx) {
     if (rd_mixed_walk_override) return rd_mixed_walk_override == 2;
     return !is_gpu(ctx);
 }
 /* Position of slot 0's buffer in each kernel's parameter list (cl/mixed.cl). */
-enum { FORWARD_SLOT0 = 11, INPUTS_SLOT0 = 11, DOTS_SLOT0 = 10 };
+enum { FORWARD_SLOT0 = 12, INPUTS_SLOT0 = 12, DOTS_SLOT0 = 10 };
+/* Elements per work-item in the CPU walk of the forward and the input gradients:
+ * a run of out (or dout) stays in the L1 cache while every slot passes over it. */
+enum { CPU_RUN = 512 };
+
+/* The 2-D range of the forward and input-gradient kernels for this walk. */
+static void elementwise_range(const rd_tensor *t, cl_int contiguous, size_t g[2]) {
+    if (contiguous) {
+        g[0] = (rd_tensor_numel(t) + CPU_RUN - 1) / CPU_RUN;
+        g[1] = 1;
+    } else {
+        rd_tensor_range(t, g);
+    }
+}
 
 size_t rd_mixed_scratch_bytes(rd_ctx *ctx, int k) {
     (void)ctx;
@@ -92,16 +106,17 @@ rd_status rd_mixed_forward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_vec
     RD_TRY(check_k(ctx, op, k, w));
     RD_TRY(rd_check_shape(ctx, op, out, "out", -1, -1, -1, -1));
     RD_TRY(check_entries(ctx, op, ys, "ys", k, out, "out"));
+    cl_uint chw = (cl_uint)rd_tensor_chw(out), n = (cl_uint)out->n;
+    cl_int walk = contiguous_walk(ctx);
     size_t g[2];
-    rd_tensor_range(out, g);
-    cl_uint chw = (cl_uint)g[0], n = (cl_uint)g[1];
+    elementwise_range(out, walk, g);
     for (int row0 = 0; row0 < k; row0 += pass_slots(ctx)) {
         int count = k - row0 < pass_slots(ctx) ? k - row0 : pass_slots(ctx);
         cl_uint present, kc = (cl_uint)count, r0 = (cl_uint)row0;
         cl_int acc = accumulate || row0 > 0;
         RD_TRY(bind_slots(ctx, "mixed_forward", FORWARD_SLOT0, ys, row0, count, out->mem, &present));
         RD_TRY(rd_launch(ctx, PROG, "mixed_forward", 2, g, NULL, RD_VARG(w), RD_TARG(out), RD_ARG(chw), RD_ARG(n),
-                         RD_ARG(kc), RD_ARG(r0), RD_ARG(present), RD_ARG(acc), RD_END));
+                         RD_ARG(kc), RD_ARG(r0), RD_ARG(present), RD_ARG(acc), RD_ARG(walk), RD_END));
     }
     return RD_OK;
 }
@@ -114,11 +129,10 @@ rd_status rd_mixed_backward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_ve
     RD_TRY(check_entries(ctx, op, ys, "ys", k, dout, "dout"));
     RD_TRY(check_entries(ctx, op, dys, "dys", k, dout, "dout"));
     if (dw) RD_TRY(rd_check_vec(ctx, op, dw, "dw", (size_t)k));
-    size_t g[2];
-    rd_tensor_range(dout, g);
-    cl_uint chw = (cl_uint)g[0], n = (cl_uint)g[1];
+    cl_uint chw = (cl_uint)rd_tensor_chw(dout), n = (cl_uint)dout->n;
+    cl_int walk = contiguous_walk(ctx);
 
-    /* weight gradients first: they read dout and ys, which a dys entry may alias */
+    /* weight gradients first: they read ys, which a dys entry may alias (dout it may not) */
     if (dw) {
         /* column groups cover one image (at most all the groups), image groups share the rest */
         size_t col_groups = (chw + ctx->wg - 1) / ctx->wg;
@@ -130,8 +144,14 @@ rd_status rd_mixed_backward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_ve
         size_t groups = col_groups * img_groups;
         cl_mem partial;
         RD_TRY(rd_scratch(ctx, RD_SCRATCH_REDUCE, rd_mixed_scratch_bytes(ctx, k), &partial));
+        if (walk) { /* CPU runs of CPU_RUN elements, in at most RD_REDUCE_GROUPS groups */
+            size_t items = ((size_t)chw * n + CPU_RUN - 1) / CPU_RUN;
+            col_groups = (items + ctx->wg - 1) / ctx->wg;
+            if (col_groups > RD_REDUCE_GROUPS) col_groups = RD_REDUCE_GROUPS;
+            img_groups = 1;
+            groups = col_groups;
+        }
         size_t gr[2] = {col_groups * ctx->wg, img_groups}, lr[2] = {ctx->wg, 1};
-        cl_int walk = contiguous_walk(ctx);
         for (int row0 = 0; row0 < k; row0 += pass_slots(ctx)) {
             int count = k - row0 < pass_slots(ctx) ? k - row0 : pass_slots(ctx);
             cl_uint present, kc = (cl_uint)count, r0 = (cl_uint)row0;
@@ -145,6 +165,8 @@ rd_status rd_mixed_backward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_ve
                          RD_VARG(dw), RD_END));
     }
     if (!dys) return RD_OK;
+    size_t g[2];
+    elementwise_range(dout, walk, g);
     for (int row0 = 0; row0 < k; row0 += pass_slots(ctx)) {
         int count = k - row0 < pass_slots(ctx) ? k - row0 : pass_slots(ctx);
         cl_uint present, kc = (cl_uint)count, r0 = (cl_uint)row0;
@@ -152,7 +174,7 @@ rd_status rd_mixed_backward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_ve
         RD_TRY(bind_slots(ctx, "mixed_backward_inputs", INPUTS_SLOT0, dys, row0, count, dout->mem, &present));
         if (!present) continue;
         RD_TRY(rd_launch(ctx, PROG, "mixed_backward_inputs", 2, g, NULL, RD_VARG(w), RD_TARG(dout), RD_ARG(chw),
-                         RD_ARG(n), RD_ARG(kc), RD_ARG(r0), RD_ARG(present), RD_ARG(acc), RD_END));
+                         RD_ARG(n), RD_ARG(kc), RD_ARG(r0), RD_ARG(present), RD_ARG(acc), RD_ARG(walk), RD_END));
     }
     return RD_OK;
 }
