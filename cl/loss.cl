@@ -7,9 +7,10 @@
  * work-item, so the outputs may alias the inputs.
  *
  * No kernel here returns early before a barrier, even where the whole group
- * would leave together (legal OpenCL): POCL 3.1 then ran the code after the
- * barrier for rows past the end and wrote out of bounds. Out-of-range groups
- * run their loops zero times instead. */
+ * would leave together (legal OpenCL): with `if (row >= rows) return;` at the
+ * top of softmax_backward, never taken, POCL 3.1 wrote 6 rows past the last of
+ * 14 (out of bounds; reproduced outside radars-cl). Out-of-range groups run
+ * their loops zero times instead. */
 
 /* Maximum over the work-group of v (all items call it; size = RD_WG, a power of two). */
 inline float group_max(__local float *buf, float v) {

@@ -165,7 +165,8 @@ rd_status rd_cross_entropy(rd_ctx *ctx, const rd_vec *logits, cl_mem labels, siz
 
 /* ---------------- mixed op (mixed.c) ---------------- */
 /* out (+)= sum_k w[k] * ys[k], w on the device (softmax of the edge's alphas).
- * ys[k].mem == NULL is the zero op: it adds nothing and needs no tensor. */
+ * ys[k].mem == NULL is the zero op: it adds nothing and needs no tensor. out must
+ * not overlap any ys entry. */
 rd_status rd_mixed_forward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_vec *w, const rd_tensor *out,
                            int accumulate);
 /* dys[k] (+)= w[k] * dout (dys or dys[k].mem == NULL to skip); dw[k] = sum(dout * ys[k])

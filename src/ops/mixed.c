@@ -50,6 +50,28 @@ static void elementwise_range(const rd_tensor *t, cl_int contiguous, size_t g[2]
     }
 }
 
+/* The 2-D range of the weight-gradient reduction (at most RD_REDUCE_GROUPS
+ * groups, the partial sums per entry); returns the number of groups. */
+static size_t dots_range(const rd_ctx *ctx, size_t chw, size_t n, cl_int contiguous, size_t g[2]) {
+    size_t col_groups, img_groups = 1;
+    if (contiguous) { /* runs of CPU_RUN elements (longer when that would take too many groups) */
+        size_t items = (chw * n + CPU_RUN - 1) / CPU_RUN;
+        col_groups = (items + ctx->wg - 1) / ctx->wg;
+    } else { /* column groups cover one image, image groups share out the images */
+        col_groups = (chw + ctx->wg - 1) / ctx->wg;
+        if (col_groups > RD_REDUCE_GROUPS) col_groups = RD_REDUCE_GROUPS;
+        if (col_groups == 0) col_groups = 1;
+        img_groups = RD_REDUCE_GROUPS / col_groups;
+        if (img_groups > n) img_groups = n;
+        if (img_groups == 0) img_groups = 1;
+    }
+    if (col_groups > RD_REDUCE_GROUPS) col_groups = RD_REDUCE_GROUPS;
+    if (col_groups == 0) col_groups = 1;
+    g[0] = col_groups * ctx->wg;
+    g[1] = img_groups;
+    return col_groups * img_groups;
+}
+
 size_t rd_mixed_scratch_bytes(rd_ctx *ctx, int k) {
     (void)ctx;
     return (size_t)(k > 1 ? k : 1) * RD_REDUCE_GROUPS * sizeof(float);
@@ -134,24 +156,9 @@ rd_status rd_mixed_backward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_ve
 
     /* weight gradients first: they read ys, which a dys entry may alias (dout it may not) */
     if (dw) {
-        /* column groups cover one image (at most all the groups), image groups share the rest */
-        size_t col_groups = (chw + ctx->wg - 1) / ctx->wg;
-        if (col_groups > RD_REDUCE_GROUPS) col_groups = RD_REDUCE_GROUPS;
-        if (col_groups == 0) col_groups = 1;
-        size_t img_groups = RD_REDUCE_GROUPS / col_groups;
-        if (img_groups > n) img_groups = n;
-        if (img_groups == 0) img_groups = 1;
-        size_t groups = col_groups * img_groups;
+        size_t gr[2], lr[2] = {ctx->wg, 1}, groups = dots_range(ctx, chw, n, walk, gr);
         cl_mem partial;
         RD_TRY(rd_scratch(ctx, RD_SCRATCH_REDUCE, rd_mixed_scratch_bytes(ctx, k), &partial));
-        if (walk) { /* CPU runs of CPU_RUN elements, in at most RD_REDUCE_GROUPS groups */
-            size_t items = ((size_t)chw * n + CPU_RUN - 1) / CPU_RUN;
-            col_groups = (items + ctx->wg - 1) / ctx->wg;
-            if (col_groups > RD_REDUCE_GROUPS) col_groups = RD_REDUCE_GROUPS;
-            img_groups = 1;
-            groups = col_groups;
-        }
-        size_t gr[2] = {col_groups * ctx->wg, img_groups}, lr[2] = {ctx->wg, 1};
         for (int row0 = 0; row0 < k; row0 += pass_slots(ctx)) {
             int count = k - row0 < pass_slots(ctx) ? k - row0 : pass_slots(ctx);
             cl_uint present, kc = (cl_uint)count, r0 = (cl_uint)row0;
