@@ -63,15 +63,33 @@ __kernel void vec_copy(RD_VC(x), RD_V(y), const ulong len) {
     if (i < len) y[y_off + i] = x[x_off + i];
 }
 
-/* Stage 1 of a sum: each group folds a strided share of the input into partial[group].
+/* Stage 1 of a sum: each group folds its share of the input into partial[group].
  * mode 0: sum(a*a) over a vector; mode 1: sum(a*b) over two tensors. */
 __kernel void partial_sumsq(RD_VC(a), const ulong len, __global float *partial) {
     __local float buf[RD_WG];
     float s = 0.0f;
+#if RD_GPU
     for (ulong i = get_global_id(0); i < len; i += get_global_size(0)) {
         const float v = a[a_off + i];
         s += v * v;
     }
+#else
+    /* CPU: each work-item streams through its own run, four sums at a time (POCL: 0.3 ms
+     * instead of 3.7 ms for 2M floats, which clip_grad_norm sums every step) */
+    const ulong items = get_global_size(0), per = (len + items - 1) / items;
+    const ulong lo = get_global_id(0) * per, hi = min(lo + per, len);
+    float s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    ulong i = lo;
+    for (; i + 4 <= hi; i += 4) {
+        const float v0 = a[a_off + i], v1 = a[a_off + i + 1], v2 = a[a_off + i + 2], v3 = a[a_off + i + 3];
+        s += v0 * v0;
+        s1 += v1 * v1;
+        s2 += v2 * v2;
+        s3 += v3 * v3;
+    }
+    for (; i < hi; i++) s += a[a_off + i] * a[a_off + i];
+    s = (s + s1) + (s2 + s3);
+#endif
     s = rd_group_sum(buf, s);
     if (get_local_id(0) == 0) partial[get_group_id(0)] = s;
 }

@@ -155,7 +155,9 @@ rd_status rd_batchnorm_backward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_
 rd_status rd_linear_forward(rd_ctx *ctx, const rd_tensor *x, const rd_vec *w, const rd_vec *b, const rd_tensor *y);
 rd_status rd_linear_backward(rd_ctx *ctx, const rd_tensor *x, const rd_vec *w, const rd_tensor *dy,
                              const rd_tensor *dx, int dx_accumulate, const rd_vec *dw, const rd_vec *db);
-/* Row-wise softmax of a rows x cols matrix (numerically stable). */
+/* Scratch (slot RD_SCRATCH_GEMM) used by forward and backward at these shapes. */
+size_t rd_linear_scratch_bytes(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *y);
+/* Row-wise softmax of a rows x cols matrix (numerically stable); y may be x. */
 rd_status rd_softmax_forward(rd_ctx *ctx, const rd_vec *x, const rd_vec *y, int rows, int cols);
 /* dx (+)= y * (dy - sum(dy * y)) per row. */
 rd_status rd_softmax_backward(rd_ctx *ctx, const rd_vec *y, const rd_vec *dy, const rd_vec *dx, int rows,
@@ -163,31 +165,42 @@ rd_status rd_softmax_backward(rd_ctx *ctx, const rd_vec *y, const rd_vec *dy, co
 /* Mean cross-entropy over n rows of logits (n x k) with int32 labels on the
  * device. loss[0] = mean loss; dlogits (NULL to skip) = (softmax - onehot) / n;
  * correct (NULL to skip) [0] = number of rows whose arg-max equals the label.
- * Labels outside [0, k) make loss NaN (check labels when loading data). */
+ * Labels outside [0, k) make loss (and that row of dlogits) NaN (check labels
+ * when loading data). dlogits may be logits. */
 rd_status rd_cross_entropy(rd_ctx *ctx, const rd_vec *logits, cl_mem labels, size_t labels_off, int n, int k,
                            const rd_vec *loss, const rd_vec *dlogits, const rd_vec *correct);
 
 /* ---------------- mixed op (mixed.c) ---------------- */
-/* out (+)= sum_k w[k] * ys[k], w on the device (softmax of the edge's alphas). */
+/* out (+)= sum_k w[k] * ys[k], w on the device (softmax of the edge's alphas).
+ * ys[k].mem == NULL is the zero op: it adds nothing and needs no tensor. out must
+ * not overlap any ys entry. */
 rd_status rd_mixed_forward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_vec *w, const rd_tensor *out,
                            int accumulate);
-/* dys[k] (+)= w[k] * dout (dys[k].mem == NULL to skip); dw[k] = sum(dout * ys[k]) (written). */
+/* dys[k] (+)= w[k] * dout (dys or dys[k].mem == NULL to skip); dw[k] = sum(dout * ys[k])
+ * (written; 0 where ys[k].mem == NULL; dw == NULL to skip). A dys entry may be its ys
+ * entry but must not overlap dout. */
 rd_status rd_mixed_backward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_vec *w, const rd_tensor *dout,
                             const rd_tensor *dys, int dys_accumulate, const rd_vec *dw);
+/* Scratch (slot 2, the reduction slot) used by rd_mixed_backward with k entries. */
+size_t rd_mixed_scratch_bytes(rd_ctx *ctx, int k);
 
 /* ---------------- optimizers (optim.c) ---------------- */
 typedef struct rd_sgd_params { float momentum, weight_decay; } rd_sgd_params;
 typedef struct rd_adam_params { float beta1, beta2, eps, weight_decay; } rd_adam_params;
 /* PyTorch semantics: g = grad * gscale + wd * p; buf = momentum * buf + g; p -= lr * buf.
- * grad_scale (NULL = 1) is a device float, e.g. from rd_clip_grad_norm. */
+ * grad_scale (NULL = 1) is a device float, e.g. from rd_clip_grad_norm. The momentum
+ * buffer starts at zero (NULL when momentum == 0); grad is left unscaled. */
 rd_status rd_sgd_step(rd_ctx *ctx, const rd_sgd_params *p, float lr, const rd_vec *param, const rd_vec *grad,
                       const rd_vec *momentum_buf, const rd_vec *grad_scale);
-/* PyTorch Adam with L2 weight decay (g = grad + wd * p); step counts from 1. */
+/* PyTorch Adam with L2 weight decay (g = grad + wd * p); step counts from 1; m, v start at zero. */
 rd_status rd_adam_step(rd_ctx *ctx, const rd_adam_params *p, float lr, int step, const rd_vec *param,
                        const rd_vec *grad, const rd_vec *m, const rd_vec *v);
-/* norm_out[0] = ||grad||_2, scale_out[0] = min(1, max_norm / (norm + 1e-6)) (PyTorch clip_grad_norm_). */
+/* norm_out[0] = ||grad||_2, scale_out[0] = min(1, max_norm / (norm + 1e-6)) (PyTorch clip_grad_norm_).
+ * norm_out may be NULL; a NaN norm gives a NaN scale, as in PyTorch. */
 rd_status rd_clip_grad_norm(rd_ctx *ctx, const rd_vec *grad, float max_norm, const rd_vec *scale_out,
                             const rd_vec *norm_out);
+/* Scratch (slot 2, the reduction slot) used by rd_clip_grad_norm. */
+size_t rd_clip_grad_norm_scratch_bytes(rd_ctx *ctx);
 /* lr_min + (lr_max - lr_min) * (1 + cos(pi * epoch / epochs)) / 2 */
 double rd_cosine_lr(double lr_max, double lr_min, int epoch, int epochs);
 

@@ -35,4 +35,9 @@ static inline void rd_tensor_range(const rd_tensor *t, size_t global[2]) {
 rd_status rd_reduce_groups(rd_ctx *ctx, size_t work, size_t *groups);
 rd_status rd_finish_sum(rd_ctx *ctx, cl_mem partial, size_t count, const rd_vec *out);
 
+/* Test hooks of the mixed op (mixed.c), so a CPU device also runs the GPU
+ * choices: entries per pass (1..16; 0 = by device type) and the kernels' walk
+ * over the elements (0 = by device type, 1 = GPU's coalesced, 2 = CPU's runs). */
+extern int rd_mixed_pass_override, rd_mixed_walk_override;
+
 #endif

@@ -37,7 +37,15 @@ void ref_softmax(const double *x, double *y, int rows, int cols);
 /* mean cross-entropy; returns the loss, writes the count of correct arg-max */
 double ref_cross_entropy(const double *logits, const int *labels, int n, int k, int *correct);
 
-/* mixed op: out = sum_k w[k] ys[k] */
+/* mixed op: out = sum_k w[k] ys[k] (ys[k] == NULL: the zero op) */
 void ref_mixed(const double *const *ys, int k, const double *w, size_t len, double *out);
+
+/* optimizers, PyTorch 1.13 update rules (see ops.h); buf, m, v start at zero */
+void ref_sgd_step(double *p, const double *grad, double *buf, size_t len, double lr, double momentum,
+                  double weight_decay, double grad_scale);
+void ref_adam_step(double *p, const double *grad, double *m, double *v, size_t len, double lr, double beta1,
+                   double beta2, double eps, double weight_decay, int step);
+/* returns min(1, max_norm / (||grad|| + 1e-6)); writes the norm */
+double ref_clip_scale(const double *grad, size_t len, double max_norm, double *norm);
 
 #endif
