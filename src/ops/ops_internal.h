@@ -35,4 +35,9 @@ static inline void rd_tensor_range(const rd_tensor *t, size_t global[2]) {
 rd_status rd_reduce_groups(rd_ctx *ctx, size_t work, size_t *groups);
 rd_status rd_finish_sum(rd_ctx *ctx, cl_mem partial, size_t count, const rd_vec *out);
 
+/* Convolution kernel choice, process-wide, for tests and benchmarks:
+ * RD_CONV_GENERIC forces the one-work-item-per-element kernels (conv.c). */
+typedef enum rd_conv_mode { RD_CONV_AUTO, RD_CONV_GENERIC } rd_conv_mode;
+void rd_conv_set_mode(rd_conv_mode mode);
+
 #endif
