@@ -40,4 +40,9 @@ rd_status rd_finish_sum(rd_ctx *ctx, cl_mem partial, size_t count, const rd_vec 
  * over the elements (0 = by device type, 1 = GPU's coalesced, 2 = CPU's runs). */
 extern int rd_mixed_pass_override, rd_mixed_walk_override;
 
+/* Convolution kernel choice, process-wide, for tests and benchmarks:
+ * RD_CONV_GENERIC forces the one-work-item-per-element kernels (conv.c). */
+typedef enum rd_conv_mode { RD_CONV_AUTO, RD_CONV_GENERIC } rd_conv_mode;
+void rd_conv_set_mode(rd_conv_mode mode);
+
 #endif

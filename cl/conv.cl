@@ -1,0 +1,730 @@
+/* Convolution kernels (host side: src/ops/conv.c): dense and depthwise, forward,
+ * input gradient (dx) and weight gradient (dw, two stages: partial sums per
+ * chunk of images, then conv_dw_finish). NCHW views with batch strides.
+ *
+ * Why the code looks like this: POCL's CPU device runs the work-items of a
+ * group one after the other and (version 3.1) does not vectorize across them,
+ * so each work-item computes a register tile itself: 8 consecutive pixels of a
+ * row as one float8 (one AVX register), times several output rows or channels
+ * (independent FMA chains, since one chain is bound by the FMA latency), with
+ * the kernel window unrolled at compile time for the shapes DARTS uses. On GPUs
+ * the same code makes adjacent work-items read adjacent 32-byte runs.
+ *
+ * Geometry (all kernels): x is N x CI x H x W, y is N x CO x OH x OW;
+ * input row of output row oh and tap kh: oh * SH - PT + kh * DH (same for
+ * columns). Negative PT / PL read a shifted input (FactorizedReduce). RELU:
+ * relu(x) is what the convolution sees. Loads never leave the tensor view's
+ * span [off, off + (N-1)*ns + C*H*W): lanes outside a row are loaded from
+ * neighbouring valid memory (or clamped) and masked to zero. */
+
+#define VL 8
+typedef float8 vec;
+typedef int8 ivec;
+#define LANES ((ivec)(0, 1, 2, 3, 4, 5, 6, 7))
+#define ZERO ((vec)(0.0f))
+
+/* output rows per depthwise work-item, output (input) channels per dense one */
+#define DWC_RB 4
+#define CONV_COB 8
+#define CONV_CIB 8
+#define CONV_CIB2 4   /* dx with column stride 2 keeps two phase vectors per channel */
+
+#define CONV_GEOM const int N, const int CI, const int H, const int W, const int CO, const int OH, const int OW, \
+    const int KH_, const int KW_, const int SH_, const int SW_, const int PT, const int PL, const int DH, \
+    const int DW, const int RELU
+#define CONV_GEOM_PASS N, CI, H, W, CO, OH, OW, KH_, KW_, SH_, SW_, PT, PL, DH, DW, RELU
+
+/* Floats touched from the first lane by an 8-lane load with stride S. */
+inline int span8(const int S) { return S == 2 ? 2 * VL : (VL - 1) * S + 1; }
+
+/* p[i + j*S] for lanes j < 8. SAFE: the caller checked that the span lies in
+ * [lo, hi): one vector load. Otherwise each lane is clamped into [lo, hi). */
+inline vec ld8(__global const float *p, long i, const int S, const int SAFE, long lo, long hi) {
+    if (SAFE && S == 1) return vload8(0, p + i);
+    if (SAFE && S == 2) return vload16(0, p + i).even;
+    float t[VL];
+    for (int j = 0; j < VL; j++) t[j] = p[clamp(i + (long)j * S, lo, hi - 1)];
+    return vload8(0, t);
+}
+
+/* Lanes whose column col + j*S lies in [0, len). */
+inline ivec colmask(int col, const int S, int len) {
+    const ivec c = (ivec)(col) + LANES * S;
+    return (c >= (ivec)(0)) & (c < (ivec)(len));
+}
+
+/* All lanes when ok, none otherwise. */
+inline ivec allmask(int ok) { return (ivec)(ok ? -1 : 0); }
+
+/* Masked load with the ReLU floor fl (0 for relu, -inf for none): zero outside the row. */
+inline vec ldm(__global const float *p, long i, int col, const int S, int len, ivec rowm, float fl, const int SAFE,
+               long lo, long hi) {
+    const vec v = fmax(ld8(p, i, S, SAFE, lo, hi), (vec)(fl));
+    return select(ZERO, v, colmask(col, S, len) & rowm);
+}
+
+/* The first n (< 8 allowed) lanes at p + i, zero beyond: never reads past them. */
+inline vec ld8_tail(__global const float *p, long i, int n) {
+    if (n >= VL) return vload8(0, p + i);
+    float t[VL];
+    for (int j = 0; j < VL; j++) t[j] = j < n ? p[i + j] : 0.0f;
+    return vload8(0, t);
+}
+
+inline void st8(__global float *p, long i, vec v, int n) {
+    if (n >= VL) {
+        vstore8(v, 0, p + i);
+        return;
+    }
+    float t[VL];
+    vstore8(v, 0, t);
+    for (int j = 0; j < n && j < VL; j++) p[i + j] = t[j];
+}
+
+inline float hsum8(vec v) {
+    const float4 a = v.lo + v.hi;
+    const float2 b = a.lo + a.hi;
+    return b.x + b.y;
+}
+
+/* dx epilogue for n lanes at column iw0 of row (plane, ih): mask by x > 0
+ * under relu, add the old dx when accumulating, store. */
+inline void dx_store(__global const float *x, long xi, __global float *dx, long di, vec g, int n, const int RELU,
+                     const int ACC) {
+    if (RELU) g = select(ZERO, g, ld8_tail(x, xi, n) > ZERO);
+    if (ACC) g += ld8_tail(dx, di, n);
+    st8(dx, di, g, n);
+}
+
+/* Stride-2 columns: even/odd phase vectors to 16 consecutive columns. */
+inline vec interleave_lo(vec a, vec b) { return shuffle2(a, b, (uint8)(0, 8, 1, 9, 2, 10, 3, 11)); }
+inline vec interleave_hi(vec a, vec b) { return shuffle2(a, b, (uint8)(4, 12, 5, 13, 6, 14, 7, 15)); }
+
+/* ================= depthwise (groups == C == CO) ================= */
+
+/* Work-item: 8 output columns x DWC_RB output rows of one (image, channel) plane. */
+inline void dwc_fwd_tile(__global const float *x, long plane, long lo, long hi, __global const float *wc,
+                         __global float *y, long ybase, const int H, const int W, const int OH, const int OW,
+                         const int PT, const int D, const float fl, const int ow0, const int oh0, const int iw0,
+                         const int K, const int S, const int SAFE) {
+    vec acc[DWC_RB];
+#pragma unroll
+    for (int i = 0; i < DWC_RB; i++) acc[i] = ZERO;
+#pragma unroll
+    for (int kh = 0; kh < K; kh++) {
+#pragma unroll
+        for (int kw = 0; kw < K; kw++) {
+            const vec wv = (vec)(wc[kh * K + kw]);
+            const int col = iw0 + kw * D;
+            const ivec cm = colmask(col, S, W);
+#pragma unroll
+            for (int i = 0; i < DWC_RB; i++) {
+                const int ih = (oh0 + i) * S - PT + kh * D, ihc = clamp(ih, 0, H - 1);
+                const vec v = fmax(ld8(x, plane + (long)ihc * W + col, S, SAFE, lo, hi), (vec)(fl));
+                acc[i] = fma(select(ZERO, v, cm & allmask(ih == ihc)), wv, acc[i]);
+            }
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < DWC_RB; i++)
+        if (oh0 + i < OH) st8(y, ybase + (long)(oh0 + i) * OW + ow0, acc[i], OW - ow0);
+}
+
+inline void dwc_fwd(__global const float *x, ulong x_off, ulong x_ns, __global const float *w, ulong w_off,
+                    __global float *y, ulong y_off, ulong y_ns, CONV_GEOM, const int K, const int S) {
+    const int ow0 = get_global_id(0) * VL, oh0 = get_global_id(1) * DWC_RB, z = get_global_id(2);
+    if (ow0 >= OW || oh0 >= OH || z >= N * CI) return;
+    const int n = z / CI, c = z - n * CI;
+    const long lo = x_off, hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W;
+    const long plane = x_off + n * x_ns + (long)c * H * W;
+    const int iw0 = ow0 * S - PL;
+    const int safe = plane + iw0 >= lo && plane + (long)(H - 1) * W + iw0 + (K - 1) * DH + span8(S) <= hi;
+    __global const float *wc = w + w_off + (long)c * K * K;
+    const long ybase = y_off + n * y_ns + (long)c * OH * OW;
+    const float fl = RELU ? 0.0f : -INFINITY;
+    if (safe) dwc_fwd_tile(x, plane, lo, hi, wc, y, ybase, H, W, OH, OW, PT, DH, fl, ow0, oh0, iw0, K, S, 1);
+    else dwc_fwd_tile(x, plane, lo, hi, wc, y, ybase, H, W, OH, OW, PT, DH, fl, ow0, oh0, iw0, K, S, 0);
+}
+
+/* dx, stride 1: dx[ih][iw] = sum dy[ih + PT - kh*D][iw + PL - kw*D] * w[kh][kw].
+ * Work-item: 8 input columns x DWC_RB input rows of one plane. */
+inline void dwc_dx1_tile(__global const float *dy, long dplane, long lo, long hi, __global const float *wc,
+                         vec *acc, const int OH, const int OW, const int PT, const int PL, const int D,
+                         const int iw0, const int ih0, const int K, const int SAFE) {
+#pragma unroll
+    for (int kh = 0; kh < K; kh++) {
+#pragma unroll
+        for (int kw = 0; kw < K; kw++) {
+            const vec wv = (vec)(wc[kh * K + kw]);
+            const int col = iw0 + PL - kw * D;
+            const ivec cm = colmask(col, 1, OW);
+#pragma unroll
+            for (int i = 0; i < DWC_RB; i++) {
+                const int r = ih0 + i + PT - kh * D, rc = clamp(r, 0, OH - 1);
+                const vec v = ld8(dy, dplane + (long)rc * OW + col, 1, SAFE, lo, hi);
+                acc[i] = fma(select(ZERO, v, cm & allmask(r == rc)), wv, acc[i]);
+            }
+        }
+    }
+}
+
+/* dx, stride 2: 16 input columns iw0 + 2m + p as two phase vectors (p = 0, 1);
+ * column iw takes tap kw only when iw + PL - kw*D is even, row ih tap kh only
+ * when ih + PT - kh*D is even: uniform branches, no wasted loads. */
+inline void dwc_dx2_tile(__global const float *dy, long dplane, long lo, long hi, __global const float *wc,
+                         vec *acc0, vec *acc1, const int OH, const int OW, const int PT, const int PL, const int D,
+                         const int iw0, const int ih0, const int K, const int SAFE) {
+#pragma unroll
+    for (int kh = 0; kh < K; kh++) {
+#pragma unroll
+        for (int i = 0; i < DWC_RB; i++) {
+            const int r = ih0 + i + PT - kh * D;
+            if (r & 1) continue;
+            const int r2 = r >> 1, rc = clamp(r2, 0, OH - 1);
+            const ivec rm = allmask(r2 == rc);
+            const long row = dplane + (long)rc * OW;
+#pragma unroll
+            for (int kw = 0; kw < K; kw++) {
+                const vec wv = (vec)(wc[kh * K + kw]);
+                const int t0 = iw0 + PL - kw * D;
+                if (t0 & 1) {
+                    const int col = (t0 + 1) >> 1;
+                    const vec v = ld8(dy, row + col, 1, SAFE, lo, hi);
+                    acc1[i] = fma(select(ZERO, v, colmask(col, 1, OW) & rm), wv, acc1[i]);
+                } else {
+                    const int col = t0 >> 1;
+                    const vec v = ld8(dy, row + col, 1, SAFE, lo, hi);
+                    acc0[i] = fma(select(ZERO, v, colmask(col, 1, OW) & rm), wv, acc0[i]);
+                }
+            }
+        }
+    }
+}
+
+inline void dwc_dx(__global const float *x, ulong x_off, ulong x_ns, __global const float *w, ulong w_off,
+                   __global const float *dy, ulong dy_off, ulong dy_ns, __global float *dx, ulong dx_off,
+                   ulong dx_ns, CONV_GEOM, const int ACC, const int K, const int S) {
+    const int iw0 = get_global_id(0) * VL * S, ih0 = get_global_id(1) * DWC_RB, z = get_global_id(2);
+    if (iw0 >= W || ih0 >= H || z >= N * CI) return;
+    const int n = z / CI, c = z - n * CI;
+    const long lo = dy_off, hi = dy_off + (long)(N - 1) * dy_ns + (long)CI * OH * OW;
+    const long dplane = dy_off + n * dy_ns + (long)c * OH * OW;
+    const int cmin = S == 1 ? iw0 + PL - (K - 1) * DH : ((iw0 + PL - (K - 1) * DH) >> 1);
+    const int safe = dplane + cmin >= lo && dplane + (long)(OH - 1) * OW + cmin + (K - 1) * DH + 2 * VL <= hi;
+    __global const float *wc = w + w_off + (long)c * K * K;
+    const long xplane = x_off + n * x_ns + (long)c * H * W, dxplane = dx_off + n * dx_ns + (long)c * H * W;
+    vec acc0[DWC_RB], acc1[DWC_RB];
+#pragma unroll
+    for (int i = 0; i < DWC_RB; i++) acc0[i] = acc1[i] = ZERO;
+    if (S == 1) {
+        if (safe) dwc_dx1_tile(dy, dplane, lo, hi, wc, acc0, OH, OW, PT, PL, DH, iw0, ih0, K, 1);
+        else dwc_dx1_tile(dy, dplane, lo, hi, wc, acc0, OH, OW, PT, PL, DH, iw0, ih0, K, 0);
+    } else {
+        if (safe) dwc_dx2_tile(dy, dplane, lo, hi, wc, acc0, acc1, OH, OW, PT, PL, DH, iw0, ih0, K, 1);
+        else dwc_dx2_tile(dy, dplane, lo, hi, wc, acc0, acc1, OH, OW, PT, PL, DH, iw0, ih0, K, 0);
+    }
+#pragma unroll
+    for (int i = 0; i < DWC_RB; i++) {
+        if (ih0 + i >= H) break;
+        const long xr = xplane + (long)(ih0 + i) * W + iw0, dr = dxplane + (long)(ih0 + i) * W + iw0;
+        if (S == 1) {
+            dx_store(x, xr, dx, dr, acc0[i], W - iw0, RELU, ACC);
+        } else {
+            dx_store(x, xr, dx, dr, interleave_lo(acc0[i], acc1[i]), W - iw0, RELU, ACC);
+            if (iw0 + VL < W) dx_store(x, xr + VL, dx, dr + VL, interleave_hi(acc0[i], acc1[i]), W - iw0 - VL, RELU, ACC);
+        }
+    }
+}
+
+/* dw partial sums: work-item (channel c, tap row kh) over the images of chunk g:
+ * partial[g][c][kh][kw] = sum over (n, oh, ow) of dy * relu?(x). */
+inline void dwc_dw_rows(__global const float *x, long xplane, long xlo, long xhi, __global const float *dy,
+                        long dplane, long dlo, long dhi, vec *acc, const int H, const int W, const int OH,
+                        const int OW, const int PT, const int PL, const int D, const float fl, const int kh,
+                        const int K, const int S, const int SAFE) {
+    for (int oh = 0; oh < OH; oh++) {
+        const int ih = oh * S - PT + kh * D;
+        if (ih < 0 || ih >= H) continue;
+        const long xrow = xplane + (long)ih * W, drow = dplane + (long)oh * OW;
+        for (int ow0 = 0; ow0 < OW; ow0 += VL) {
+            const vec g = ldm(dy, drow + ow0, ow0, 1, OW, allmask(1), -INFINITY, SAFE, dlo, dhi);
+            const int col0 = ow0 * S - PL;
+#pragma unroll
+            for (int kw = 0; kw < K; kw++) {
+                const int col = col0 + kw * D;
+                acc[kw] = fma(g, ldm(x, xrow + col, col, S, W, allmask(1), fl, SAFE, xlo, xhi), acc[kw]);
+            }
+        }
+    }
+}
+
+inline void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global const float *dy, ulong dy_off,
+                   ulong dy_ns, __global float *partial, CONV_GEOM, const int IPC, const int K, const int S) {
+    const int t = get_global_id(0), g = get_global_id(1);
+    if (t >= CI * K) return;
+    const int c = t / K, kh = t - c * K;
+    const int n0 = g * IPC, n1 = min(N, n0 + IPC);
+    const long xlo = x_off, xhi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W;
+    const long dlo = dy_off, dhi = dy_off + (long)(N - 1) * dy_ns + (long)CI * OH * OW;
+    const float fl = RELU ? 0.0f : -INFINITY;
+    vec acc[7];
+#pragma unroll
+    for (int kw = 0; kw < K; kw++) acc[kw] = ZERO;
+    for (int n = n0; n < n1; n++) {
+        const long xplane = x_off + n * x_ns + (long)c * H * W;
+        const long dplane = dy_off + n * dy_ns + (long)c * OH * OW;
+        const int safe = xplane - PL >= xlo && xplane + (long)(H - 1) * W + (OW - 1) * S - PL + (K - 1) * DH +
+                                                   span8(S) + VL * S <= xhi &&
+                         dplane + (long)OH * OW + VL <= dhi;
+        if (safe) dwc_dw_rows(x, xplane, xlo, xhi, dy, dplane, dlo, dhi, acc, H, W, OH, OW, PT, PL, DH, fl, kh, K, S, 1);
+        else dwc_dw_rows(x, xplane, xlo, xhi, dy, dplane, dlo, dhi, acc, H, W, OH, OW, PT, PL, DH, fl, kh, K, S, 0);
+    }
+    __global float *out = partial + (long)g * CI * K * K + (long)t * K;
+#pragma unroll
+    for (int kw = 0; kw < K; kw++) out[kw] = hsum8(acc[kw]);
+}
+
+#define DWC_VARIANT(TAG, K, S)                                                                                      \
+    __kernel void dwc_fwd_##TAG(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {                                           \
+        dwc_fwd(x, x_off, x_ns, w, w_off, y, y_off, y_ns, CONV_GEOM_PASS, K, S);                                    \
+    }                                                                                                                \
+    __kernel void dwc_dx_##TAG(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {                 \
+        dwc_dx(x, x_off, x_ns, w, w_off, dy, dy_off, dy_ns, dx, dx_off, dx_ns, CONV_GEOM_PASS, ACC, K, S);         \
+    }                                                                                                                \
+    __kernel void dwc_dw_##TAG(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {            \
+        dwc_dw(x, x_off, x_ns, dy, dy_off, dy_ns, partial, CONV_GEOM_PASS, IPC, K, S);                              \
+    }
+
+DWC_VARIANT(k3s1, 3, 1)
+DWC_VARIANT(k3s2, 3, 2)
+DWC_VARIANT(k5s1, 5, 1)
+DWC_VARIANT(k5s2, 5, 2)
+DWC_VARIANT(k7s1, 7, 1)
+DWC_VARIANT(k7s2, 7, 2)
+
+/* ================= dense (groups == 1), row-tiled ================= */
+
+/* Forward work-item: 8 output columns of row oh x CONV_COB output channels. */
+inline void conv_fwd_tile(__global const float *x, long xbase, long lo, long hi, __global const float *w,
+                          const long *wrow, vec *acc, const int CI, const int H, const int W, const int PT,
+                          const int DH, const int DW, const float fl, const int oh, const int iw0, const int KH,
+                          const int KW, const int SH, const int SW, const int SAFE) {
+    for (int ci = 0; ci < CI; ci++) {
+        const long plane = xbase + (long)ci * H * W;
+#pragma unroll
+        for (int kh = 0; kh < KH; kh++) {
+            const int ih = oh * SH - PT + kh * DH, ihc = clamp(ih, 0, H - 1);
+            const ivec rm = allmask(ih == ihc);
+#pragma unroll
+            for (int kw = 0; kw < KW; kw++) {
+                const int col = iw0 + kw * DW;
+                const vec v = ldm(x, plane + (long)ihc * W + col, col, SW, W, rm, fl, SAFE, lo, hi);
+                const int k = (ci * KH + kh) * KW + kw;
+#pragma unroll
+                for (int j = 0; j < CONV_COB; j++) acc[j] = fma(v, (vec)(w[wrow[j] + k]), acc[j]);
+            }
+        }
+    }
+}
+
+inline void conv_fwd(__global const float *x, ulong x_off, ulong x_ns, __global const float *w, ulong w_off,
+                     __global float *y, ulong y_off, ulong y_ns, CONV_GEOM, const int KH, const int KW, const int SH,
+                     const int SW) {
+    const int ow0 = get_global_id(0) * VL, oh = get_global_id(1), z = get_global_id(2);
+    const int ncb = (CO + CONV_COB - 1) / CONV_COB;
+    if (ow0 >= OW || oh >= OH || z >= N * ncb) return;
+    const int n = z / ncb, co0 = (z - n * ncb) * CONV_COB;
+    const long lo = x_off, hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W;
+    const long xbase = x_off + n * x_ns;
+    const int iw0 = ow0 * SW - PL;
+    const int safe = xbase + iw0 >= lo &&
+                     xbase + (long)CI * H * W - W + iw0 + (KW - 1) * DW + span8(SW) <= hi;
+    long wrow[CONV_COB];
+    vec acc[CONV_COB];
+#pragma unroll
+    for (int j = 0; j < CONV_COB; j++) {
+        wrow[j] = w_off + (long)min(co0 + j, CO - 1) * CI * KH * KW;
+        acc[j] = ZERO;
+    }
+    const float fl = RELU ? 0.0f : -INFINITY;
+    if (safe) conv_fwd_tile(x, xbase, lo, hi, w, wrow, acc, CI, H, W, PT, DH, DW, fl, oh, iw0, KH, KW, SH, SW, 1);
+    else conv_fwd_tile(x, xbase, lo, hi, w, wrow, acc, CI, H, W, PT, DH, DW, fl, oh, iw0, KH, KW, SH, SW, 0);
+    const long ybase = y_off + n * y_ns + (long)oh * OW + ow0;
+#pragma unroll
+    for (int j = 0; j < CONV_COB; j++)
+        if (co0 + j < CO) st8(y, ybase + (long)(co0 + j) * OH * OW, acc[j], OW - ow0);
+}
+
+/* dx work-item: 8 input columns (16 with column stride 2, as two phases) of row
+ * ih x CIB input channels; row taps with SH == 2 skip odd rows (uniform). */
+inline void conv_dx_tile(__global const float *dy, long dbase, long lo, long hi, __global const float *w,
+                         const long *wcol, vec *acc0, vec *acc1, const int CO, const int OH, const int OW,
+                         const int PT, const int PL, const int DH, const int DW, const int ih, const int iw0,
+                         const int KH, const int KW, const int SH, const int SW, const int CIB, const int SAFE) {
+    const int kk = KH * KW;
+    for (int co = 0; co < CO; co++) {
+        const long plane = dbase + (long)co * OH * OW;
+        const long wco = (long)co * (long)wcol[CIB] * kk;
+#pragma unroll
+        for (int kh = 0; kh < KH; kh++) {
+            int r = ih + PT - kh * DH;
+            if (SH == 2) {
+                if (r & 1) continue;
+                r >>= 1;
+            }
+            const int rc = clamp(r, 0, OH - 1);
+            const ivec rm = allmask(r == rc);
+            const long row = plane + (long)rc * OW;
+#pragma unroll
+            for (int kw = 0; kw < KW; kw++) {
+                const int k = kh * KW + kw;
+                const int t0 = iw0 + PL - kw * DW;
+                if (SW == 1) {
+                    const vec v = select(ZERO, ld8(dy, row + t0, 1, SAFE, lo, hi), colmask(t0, 1, OW) & rm);
+#pragma unroll
+                    for (int j = 0; j < CIB; j++) acc0[j] = fma(v, (vec)(w[wco + wcol[j] + k]), acc0[j]);
+                } else if (t0 & 1) {
+                    const int col = (t0 + 1) >> 1;
+                    const vec v = select(ZERO, ld8(dy, row + col, 1, SAFE, lo, hi), colmask(col, 1, OW) & rm);
+#pragma unroll
+                    for (int j = 0; j < CIB; j++) acc1[j] = fma(v, (vec)(w[wco + wcol[j] + k]), acc1[j]);
+                } else {
+                    const int col = t0 >> 1;
+                    const vec v = select(ZERO, ld8(dy, row + col, 1, SAFE, lo, hi), colmask(col, 1, OW) & rm);
+#pragma unroll
+                    for (int j = 0; j < CIB; j++) acc0[j] = fma(v, (vec)(w[wco + wcol[j] + k]), acc0[j]);
+                }
+            }
+        }
+    }
+}
+
+inline void conv_dx(__global const float *x, ulong x_off, ulong x_ns, __global const float *w, ulong w_off,
+                    __global const float *dy, ulong dy_off, ulong dy_ns, __global float *dx, ulong dx_off, ulong dx_ns,
+                    CONV_GEOM, const int ACC, const int KH, const int KW, const int SH, const int SW) {
+    const int CIB = SW == 2 ? CONV_CIB2 : CONV_CIB;
+    const int iw0 = get_global_id(0) * VL * SW, ih = get_global_id(1), z = get_global_id(2);
+    const int ncb = (CI + CIB - 1) / CIB;
+    if (iw0 >= W || ih >= H || z >= N * ncb) return;
+    const int n = z / ncb, ci0 = (z - n * ncb) * CIB;
+    const long lo = dy_off, hi = dy_off + (long)(N - 1) * dy_ns + (long)CO * OH * OW;
+    const long dbase = dy_off + n * dy_ns;
+    const int cmin = SW == 1 ? iw0 + PL - (KW - 1) * DW : ((iw0 + PL - (KW - 1) * DW) >> 1);
+    const int safe = dbase + cmin >= lo && dbase + (long)CO * OH * OW - OW + cmin + (KW - 1) * DW + 2 * VL <= hi;
+    /* wcol[j]: offset of input channel ci0 + j within an output channel's weights; wcol[CIB] = CI */
+    long wcol[CONV_CIB + 1];
+#pragma unroll
+    for (int j = 0; j < CIB; j++) wcol[j] = w_off + (long)min(ci0 + j, CI - 1) * KH * KW;
+    wcol[CIB] = CI;
+    vec acc0[CONV_CIB], acc1[CONV_CIB];
+#pragma unroll
+    for (int j = 0; j < CIB; j++) acc0[j] = acc1[j] = ZERO;
+    if (safe) conv_dx_tile(dy, dbase, lo, hi, w, wcol, acc0, acc1, CO, OH, OW, PT, PL, DH, DW, ih, iw0, KH, KW, SH, SW, CIB, 1);
+    else conv_dx_tile(dy, dbase, lo, hi, w, wcol, acc0, acc1, CO, OH, OW, PT, PL, DH, DW, ih, iw0, KH, KW, SH, SW, CIB, 0);
+#pragma unroll
+    for (int j = 0; j < CIB; j++) {
+        if (ci0 + j >= CI) break;
+        const long xr = x_off + n * x_ns + ((long)(ci0 + j) * H + ih) * W + iw0;
+        const long dr = dx_off + n * dx_ns + ((long)(ci0 + j) * H + ih) * W + iw0;
+        if (SW == 1) {
+            dx_store(x, xr, dx, dr, acc0[j], W - iw0, RELU, ACC);
+        } else {
+            dx_store(x, xr, dx, dr, interleave_lo(acc0[j], acc1[j]), W - iw0, RELU, ACC);
+            if (iw0 + VL < W) dx_store(x, xr + VL, dx, dr + VL, interleave_hi(acc0[j], acc1[j]), W - iw0 - VL, RELU, ACC);
+        }
+    }
+}
+
+/* dw partial sums: work-item (block of COBW output channels, input channel ci,
+ * tap row kh) over the images of chunk g, all KW taps of the row at once. */
+inline void conv_dw_rows(__global const float *x, long xplane, long xlo, long xhi, __global const float *dy,
+                         long dimg, long dlo, long dhi, const int *co_of, vec *acc, const int H, const int W,
+                         const int OH, const int OW, const int PT, const int PL, const int DH, const int DW,
+                         const float fl, const int kh, const int KW, const int SH, const int SW, const int COBW,
+                         const int SAFE) {
+    for (int oh = 0; oh < OH; oh++) {
+        const int ih = oh * SH - PT + kh * DH;
+        if (ih < 0 || ih >= H) continue;
+        const long xrow = xplane + (long)ih * W;
+        for (int ow0 = 0; ow0 < OW; ow0 += VL) {
+            vec g[8];
+#pragma unroll
+            for (int j = 0; j < COBW; j++)
+                g[j] = ldm(dy, dimg + ((long)co_of[j] * OH + oh) * OW + ow0, ow0, 1, OW, allmask(1), -INFINITY, SAFE,
+                           dlo, dhi);
+            const int col0 = ow0 * SW - PL;
+#pragma unroll
+            for (int kw = 0; kw < KW; kw++) {
+                const int col = col0 + kw * DW;
+                const vec v = ldm(x, xrow + col, col, SW, W, allmask(1), fl, SAFE, xlo, xhi);
+#pragma unroll
+                for (int j = 0; j < COBW; j++) acc[j * KW + kw] = fma(g[j], v, acc[j * KW + kw]);
+            }
+        }
+    }
+}
+
+inline void conv_dw(__global const float *x, ulong x_off, ulong x_ns, __global const float *dy, ulong dy_off,
+                    ulong dy_ns, __global float *partial, CONV_GEOM, const int IPC, const int KH, const int KW,
+                    const int SH, const int SW, const int COBW) {
+    const int t = get_global_id(0), g = get_global_id(1);
+    const int ncb = (CO + COBW - 1) / COBW;
+    if (t >= ncb * CI * KH) return;
+    const int cb = t / (CI * KH), r = t - cb * CI * KH, ci = r / KH, kh = r - ci * KH;
+    const int co0 = cb * COBW;
+    const int n0 = g * IPC, n1 = min(N, n0 + IPC);
+    const long xlo = x_off, xhi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W;
+    const long dlo = dy_off, dhi = dy_off + (long)(N - 1) * dy_ns + (long)CO * OH * OW;
+    const float fl = RELU ? 0.0f : -INFINITY;
+    int co_of[8];
+#pragma unroll
+    for (int j = 0; j < COBW; j++) co_of[j] = min(co0 + j, CO - 1);
+    vec acc[16];
+#pragma unroll
+    for (int j = 0; j < COBW * KW; j++) acc[j] = ZERO;
+    for (int n = n0; n < n1; n++) {
+        const long xplane = x_off + n * x_ns + (long)ci * H * W, dimg = dy_off + n * dy_ns;
+        const int safe = xplane - PL >= xlo &&
+                         xplane + (long)(H - 1) * W + (OW - 1) * SW - PL + (KW - 1) * DW + span8(SW) + VL * SW <= xhi &&
+                         dimg + (long)CO * OH * OW + VL <= dhi;
+        if (safe) conv_dw_rows(x, xplane, xlo, xhi, dy, dimg, dlo, dhi, co_of, acc, H, W, OH, OW, PT, PL, DH, DW, fl, kh, KW, SH, SW, COBW, 1);
+        else conv_dw_rows(x, xplane, xlo, xhi, dy, dimg, dlo, dhi, co_of, acc, H, W, OH, OW, PT, PL, DH, DW, fl, kh, KW, SH, SW, COBW, 0);
+    }
+    __global float *out = partial + (long)g * CO * CI * KH * KW;
+#pragma unroll
+    for (int j = 0; j < COBW; j++) {
+        if (co0 + j >= CO) break;
+#pragma unroll
+        for (int kw = 0; kw < KW; kw++) out[(((long)(co0 + j) * CI + ci) * KH + kh) * KW + kw] = hsum8(acc[j * KW + kw]);
+    }
+}
+
+#define CONV_VARIANT(TAG, KH, KW, SH, SW, COBW)                                                                     \
+    __kernel void conv_fwd_##TAG(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {                                          \
+        conv_fwd(x, x_off, x_ns, w, w_off, y, y_off, y_ns, CONV_GEOM_PASS, KH, KW, SH, SW);                         \
+    }                                                                                                                \
+    __kernel void conv_dx_##TAG(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {                \
+        conv_dx(x, x_off, x_ns, w, w_off, dy, dy_off, dy_ns, dx, dx_off, dx_ns, CONV_GEOM_PASS, ACC, KH, KW, SH, SW); \
+    }                                                                                                                \
+    __kernel void conv_dw_##TAG(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {           \
+        conv_dw(x, x_off, x_ns, dy, dy_off, dy_ns, partial, CONV_GEOM_PASS, IPC, KH, KW, SH, SW, COBW);             \
+    }
+
+/* COBW * KW <= 16 accumulators */
+CONV_VARIANT(k1x1s2, 1, 1, 2, 2, 8)
+CONV_VARIANT(k3x3s1, 3, 3, 1, 1, 4)
+CONV_VARIANT(k3x3s2, 3, 3, 2, 2, 4)
+CONV_VARIANT(k1x7s1, 1, 7, 1, 1, 2)
+CONV_VARIANT(k1x7s2, 1, 7, 1, 2, 2)
+CONV_VARIANT(k7x1s1, 7, 1, 1, 1, 8)
+CONV_VARIANT(k7x1s2, 7, 1, 2, 1, 8)
+
+/* ================= dense 1x1, stride 1, no padding: flat pixels ================= */
+
+/* Work-item: 8 pixels x CONV_COB output channels of image n; P = H*W. */
+inline void pw_fwd_tile(__global const float *x, long xbase, long lo, long hi, __global const float *w,
+                        const long *wrow, vec *acc, const int CI, const long P, const float fl, const int SAFE) {
+    for (int ci = 0; ci < CI; ci++) {
+        const vec v = fmax(ld8(x, xbase + ci * P, 1, SAFE, lo, hi), (vec)(fl));
+#pragma unroll
+        for (int j = 0; j < CONV_COB; j++) acc[j] = fma(v, (vec)(w[wrow[j] + ci]), acc[j]);
+    }
+}
+
+__kernel void pw_fwd(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {
+    const int p0 = get_global_id(0) * VL, cb = get_global_id(1), n = get_global_id(2);
+    const int P = H * W;
+    if (p0 >= P || cb * CONV_COB >= CO || n >= N) return;
+    const int co0 = cb * CONV_COB;
+    const long lo = x_off, hi = x_off + (long)(N - 1) * x_ns + (long)CI * P;
+    const long xbase = x_off + n * x_ns + p0;
+    const int safe = xbase + (long)(CI - 1) * P + VL <= hi;
+    long wrow[CONV_COB];
+    vec acc[CONV_COB];
+#pragma unroll
+    for (int j = 0; j < CONV_COB; j++) {
+        wrow[j] = w_off + (long)min(co0 + j, CO - 1) * CI;
+        acc[j] = ZERO;
+    }
+    const float fl = RELU ? 0.0f : -INFINITY;
+    if (safe) pw_fwd_tile(x, xbase, lo, hi, w, wrow, acc, CI, P, fl, 1);
+    else pw_fwd_tile(x, xbase, lo, hi, w, wrow, acc, CI, P, fl, 0);
+    const long ybase = y_off + n * y_ns + p0;
+#pragma unroll
+    for (int j = 0; j < CONV_COB; j++)
+        if (co0 + j < CO) st8(y, ybase + (long)(co0 + j) * P, acc[j], P - p0);
+}
+
+inline void pw_dx_tile(__global const float *dy, long dbase, long lo, long hi, __global const float *w,
+                       const long *wcol, vec *acc, const int CO, const int CI, const long P, const int SAFE) {
+    for (int co = 0; co < CO; co++) {
+        const vec v = ld8(dy, dbase + co * P, 1, SAFE, lo, hi);
+#pragma unroll
+        for (int j = 0; j < CONV_CIB; j++) acc[j] = fma(v, (vec)(w[wcol[j] + (long)co * CI]), acc[j]);
+    }
+}
+
+__kernel void pw_dx(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {
+    const int p0 = get_global_id(0) * VL, cb = get_global_id(1), n = get_global_id(2);
+    const int P = H * W;
+    if (p0 >= P || cb * CONV_CIB >= CI || n >= N) return;
+    const int ci0 = cb * CONV_CIB;
+    const long lo = dy_off, hi = dy_off + (long)(N - 1) * dy_ns + (long)CO * P;
+    const long dbase = dy_off + n * dy_ns + p0;
+    const int safe = dbase + (long)(CO - 1) * P + VL <= hi;
+    long wcol[CONV_CIB];
+    vec acc[CONV_CIB];
+#pragma unroll
+    for (int j = 0; j < CONV_CIB; j++) {
+        wcol[j] = w_off + min(ci0 + j, CI - 1);
+        acc[j] = ZERO;
+    }
+    if (safe) pw_dx_tile(dy, dbase, lo, hi, w, wcol, acc, CO, CI, P, 1);
+    else pw_dx_tile(dy, dbase, lo, hi, w, wcol, acc, CO, CI, P, 0);
+#pragma unroll
+    for (int j = 0; j < CONV_CIB; j++) {
+        if (ci0 + j >= CI) break;
+        dx_store(x, x_off + n * x_ns + (long)(ci0 + j) * P + p0, dx, dx_off + n * dx_ns + (long)(ci0 + j) * P + p0,
+                 acc[j], P - p0, RELU, ACC);
+    }
+}
+
+/* dw partial sums: work-item (block of PW_DW_COB output x PW_DW_CIB input
+ * channels) over the images of chunk g; dy lanes past the plane are masked. */
+#define PW_DW_COB 4
+#define PW_DW_CIB 2
+inline void pw_dw_img(__global const float *x, long xb, long xlo, long xhi, __global const float *dy, long db,
+                      long dlo, long dhi, const int *co_of, const int *ci_of, vec *acc, const int P, const float fl,
+                      const int SAFE) {
+    for (int p0 = 0; p0 < P; p0 += VL) {
+        const ivec m = colmask(p0, 1, P);
+        vec g[PW_DW_COB], v[PW_DW_CIB];
+#pragma unroll
+        for (int j = 0; j < PW_DW_COB; j++) g[j] = select(ZERO, ld8(dy, db + (long)co_of[j] * P + p0, 1, SAFE, dlo, dhi), m);
+#pragma unroll
+        for (int i = 0; i < PW_DW_CIB; i++) v[i] = fmax(ld8(x, xb + (long)ci_of[i] * P + p0, 1, SAFE, xlo, xhi), (vec)(fl));
+#pragma unroll
+        for (int j = 0; j < PW_DW_COB; j++)
+#pragma unroll
+            for (int i = 0; i < PW_DW_CIB; i++) acc[j * PW_DW_CIB + i] = fma(g[j], v[i], acc[j * PW_DW_CIB + i]);
+    }
+}
+
+__kernel void pw_dw(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {
+    const int t = get_global_id(0), g = get_global_id(1);
+    const int ncb = (CO + PW_DW_COB - 1) / PW_DW_COB, nib = (CI + PW_DW_CIB - 1) / PW_DW_CIB;
+    if (t >= ncb * nib) return;
+    const int cb = t / nib, ib = t - cb * nib, co0 = cb * PW_DW_COB, ci0 = ib * PW_DW_CIB;
+    const int P = H * W;
+    const int n0 = g * IPC, n1 = min(N, n0 + IPC);
+    const long xlo = x_off, xhi = x_off + (long)(N - 1) * x_ns + (long)CI * P;
+    const long dlo = dy_off, dhi = dy_off + (long)(N - 1) * dy_ns + (long)CO * P;
+    const float fl = RELU ? 0.0f : -INFINITY;
+    int co_of[PW_DW_COB], ci_of[PW_DW_CIB];
+#pragma unroll
+    for (int j = 0; j < PW_DW_COB; j++) co_of[j] = min(co0 + j, CO - 1);
+#pragma unroll
+    for (int i = 0; i < PW_DW_CIB; i++) ci_of[i] = min(ci0 + i, CI - 1);
+    vec acc[PW_DW_COB * PW_DW_CIB];
+#pragma unroll
+    for (int j = 0; j < PW_DW_COB * PW_DW_CIB; j++) acc[j] = ZERO;
+    for (int n = n0; n < n1; n++) {
+        const long xb = x_off + n * x_ns, db = dy_off + n * dy_ns;
+        const int safe = xb + (long)CI * P + VL <= xhi && db + (long)CO * P + VL <= dhi;
+        if (safe) pw_dw_img(x, xb, xlo, xhi, dy, db, dlo, dhi, co_of, ci_of, acc, P, fl, 1);
+        else pw_dw_img(x, xb, xlo, xhi, dy, db, dlo, dhi, co_of, ci_of, acc, P, fl, 0);
+    }
+    __global float *out = partial + (long)g * CO * CI;
+#pragma unroll
+    for (int j = 0; j < PW_DW_COB; j++)
+#pragma unroll
+        for (int i = 0; i < PW_DW_CIB; i++)
+            if (co0 + j < CO && ci0 + i < CI) out[(long)(co0 + j) * CI + ci0 + i] = hsum8(acc[j * PW_DW_CIB + i]);
+}
+
+/* ================= generic (any kernel, stride, dilation; groups 1 or C): one item per element ================= */
+
+__kernel void conv_fwd_gen(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM, const int GROUPS) {
+    const int p = get_global_id(0), co = get_global_id(1), n = get_global_id(2);
+    if (p >= OH * OW || co >= CO || n >= N) return;
+    const int oh = p / OW, ow = p - oh * OW;
+    const int cig = CI / GROUPS, ci0 = co / (CO / GROUPS) * cig;
+    float s = 0.0f;
+    for (int c = 0; c < cig; c++) {
+        const long plane = x_off + n * x_ns + (long)(ci0 + c) * H * W;
+        for (int kh = 0; kh < KH_; kh++) {
+            const int ih = oh * SH_ - PT + kh * DH;
+            if (ih < 0 || ih >= H) continue;
+            for (int kw = 0; kw < KW_; kw++) {
+                const int iw = ow * SW_ - PL + kw * DW;
+                if (iw < 0 || iw >= W) continue;
+                float v = x[plane + (long)ih * W + iw];
+                if (RELU) v = fmax(v, 0.0f);
+                s = fma(v, w[w_off + (((long)co * cig + c) * KH_ + kh) * KW_ + kw], s);
+            }
+        }
+    }
+    y[y_off + n * y_ns + (long)co * OH * OW + p] = s;
+}
+
+__kernel void conv_dx_gen(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC, const int GROUPS) {
+    const int p = get_global_id(0), ci = get_global_id(1), n = get_global_id(2);
+    if (p >= H * W || ci >= CI || n >= N) return;
+    const int ih = p / W, iw = p - ih * W;
+    const int cig = CI / GROUPS, cog = CO / GROUPS, g = ci / cig, c = ci - g * cig;
+    float s = 0.0f;
+    for (int co = g * cog; co < (g + 1) * cog; co++) {
+        const long plane = dy_off + n * dy_ns + (long)co * OH * OW;
+        for (int kh = 0; kh < KH_; kh++) {
+            const int r = ih + PT - kh * DH;
+            if (r < 0 || r % SH_) continue;
+            const int oh = r / SH_;
+            if (oh >= OH) continue;
+            for (int kw = 0; kw < KW_; kw++) {
+                const int t = iw + PL - kw * DW;
+                if (t < 0 || t % SW_) continue;
+                const int ow = t / SW_;
+                if (ow >= OW) continue;
+                s = fma(dy[plane + (long)oh * OW + ow], w[w_off + (((long)co * cig + c) * KH_ + kh) * KW_ + kw], s);
+            }
+        }
+    }
+    const long xi = x_off + n * x_ns + (long)ci * H * W + p, di = dx_off + n * dx_ns + (long)ci * H * W + p;
+    if (RELU && !(x[xi] > 0.0f)) s = 0.0f;
+    dx[di] = ACC ? dx[di] + s : s;
+}
+
+/* work-item: one weight (co, c, kh, kw) over the images of chunk g */
+__kernel void conv_dw_gen(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC, const int GROUPS) {
+    const int t = get_global_id(0), g = get_global_id(1);
+    const int cig = CI / GROUPS, count = CO * cig * KH_ * KW_;
+    if (t >= count) return;
+    const int kw = t % KW_, kh = t / KW_ % KH_, c = t / (KW_ * KH_) % cig, co = t / (KW_ * KH_ * cig);
+    const int ci = co / (CO / GROUPS) * cig + c;
+    const int n0 = g * IPC, n1 = min(N, n0 + IPC);
+    float s = 0.0f;
+    for (int n = n0; n < n1; n++) {
+        const long xp = x_off + n * x_ns + (long)ci * H * W, dp = dy_off + n * dy_ns + (long)co * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            const int ih = oh * SH_ - PT + kh * DH;
+            if (ih < 0 || ih >= H) continue;
+            for (int ow = 0; ow < OW; ow++) {
+                const int iw = ow * SW_ - PL + kw * DW;
+                if (iw < 0 || iw >= W) continue;
+                float v = x[xp + (long)ih * W + iw];
+                if (RELU) v = fmax(v, 0.0f);
+                s = fma(dy[dp + (long)oh * OW + ow], v, s);
+            }
+        }
+    }
+    partial[(long)g * count + t] = s;
+}
+
+/* Stage 2 of every dw: dw[i] += sum over chunks of partial[g][i]. */
+__kernel void conv_dw_finish(__global const float *partial, const int count, const int chunks, RD_V(dw)) {
+    const int i = get_global_id(0);
+    if (i >= count) return;
+    float s = 0.0f;
+    for (int g = 0; g < chunks; g++) s += partial[(long)g * count + i];
+    dw[dw_off + i] += s;
+}

@@ -1,0 +1,349 @@
+/* Convolution: dense, depthwise, strided, dilated, padded (padding may be
+ * negative), ReLU fused on the input; forward, dx and dw (kernels: cl/conv.cl).
+ *
+ * Paths, chosen per call from the geometry:
+ *  - pw:  dense 1x1, stride 1, no padding: flat pixels, 8 pixels x 8 channels per work-item;
+ *  - row: dense kernels DARTS uses (1x1 stride 2, 3x3, 1x7, 7x1 with their strides):
+ *         8 columns of a row x 8 channels per work-item, window unrolled;
+ *  - dwc: depthwise 3x3 / 5x5 / 7x7, stride 1 or 2, any dilation: 8 columns x 4 rows;
+ *  - gen: anything else (one work-item per element), also the reference path of the tests.
+ * dw is always two stages without float atomics: per chunk of images, partial
+ * sums into scratch slot RD_SCRATCH_CONV0, then conv_dw_finish adds them into dw.
+ * Measured alternatives (tools/bench_ops.c, see the report of the conv branch):
+ * CLBlast GEMM per image for 1x1 convs was slower on POCL than the pw kernels at
+ * every DARTS shape and its batched/indirect paths allocate device memory we
+ * cannot count, so GEMM is not used here. */
+#include <stdio.h>
+
+#include "ops/ops_internal.h"
+
+#define PROG "conv"
+
+/* Must match cl/conv.cl. */
+enum { VL = 8, DWC_RB = 4, CONV_COB = 8, CONV_CIB = 8, CONV_CIB2 = 4, PW_DW_COB = 4, PW_DW_CIB = 2 };
+
+static rd_conv_mode g_mode = RD_CONV_AUTO;
+
+void rd_conv_set_mode(rd_conv_mode mode) { g_mode = mode; }
+
+rd_conv_params rd_conv_dense_params(int kh, int kw, int stride_h, int stride_w, int pad_h, int pad_w, int dil,
+                                    int relu_in) {
+    rd_conv_params p = {kh, kw, stride_h, stride_w, pad_h, pad_w, pad_h, pad_w, dil, dil, 1, relu_in != 0};
+    return p;
+}
+
+rd_conv_params rd_conv_depthwise_params(int channels, int k, int stride, int pad, int dil, int relu_in) {
+    rd_conv_params p = {k, k, stride, stride, pad, pad, pad, pad, dil, dil, channels, relu_in != 0};
+    return p;
+}
+
+static int out_size(int in, int pad_a, int pad_b, int k, int stride, int dil) {
+    if (stride < 1 || dil < 1 || k < 1) return 0;
+    long span = (long)in + pad_a + pad_b - (long)dil * (k - 1) - 1;
+    return span < 0 ? 0 : (int)(span / stride + 1);
+}
+
+int rd_conv_out_h(const rd_conv_params *p, int in_h) {
+    return out_size(in_h, p->pad_top, p->pad_bottom, p->kh, p->stride_h, p->dil_h);
+}
+
+int rd_conv_out_w(const rd_conv_params *p, int in_w) {
+    return out_size(in_w, p->pad_left, p->pad_right, p->kw, p->stride_w, p->dil_w);
+}
+
+size_t rd_conv_weight_count(const rd_conv_params *p, int in_c, int out_c) {
+    int groups = p->groups > 0 ? p->groups : 1;
+    return (size_t)out_c * (size_t)(in_c / groups) * (size_t)p->kh * (size_t)p->kw;
+}
+
+/* ---- geometry, checks, path choice ---- */
+
+typedef enum { PATH_PW, PATH_ROW, PATH_DWC, PATH_GEN } conv_path;
+
+/* Kernel arguments shared by every conv kernel (CONV_GEOM in cl/conv.cl). */
+typedef struct geom {
+    cl_int n, ci, h, w, co, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw, relu;
+} geom;
+#define GEOM_ARGS(g)                                                                                              \
+    RD_ARG((g).n), RD_ARG((g).ci), RD_ARG((g).h), RD_ARG((g).w), RD_ARG((g).co), RD_ARG((g).oh), RD_ARG((g).ow), \
+        RD_ARG((g).kh), RD_ARG((g).kw), RD_ARG((g).sh), RD_ARG((g).sw), RD_ARG((g).pt), RD_ARG((g).pl),          \
+        RD_ARG((g).dh), RD_ARG((g).dw), RD_ARG((g).relu)
+
+typedef struct plan {
+    geom g;
+    conv_path path;
+    char tag[16];   /* kernel suffix of the row / dwc variants */
+    int cobw;       /* output channels per dw work-item (row path) */
+    cl_int groups;
+    size_t wcount;
+} plan;
+
+/* Row-path variants compiled in cl/conv.cl (CONV_VARIANT) and their dw tile width. */
+static const struct { int kh, kw, sh, sw, cobw; const char *tag; } row_variants[] = {
+    {1, 1, 2, 2, 8, "k1x1s2"}, {3, 3, 1, 1, 4, "k3x3s1"}, {3, 3, 2, 2, 4, "k3x3s2"}, {1, 7, 1, 1, 2, "k1x7s1"},
+    {1, 7, 1, 2, 2, "k1x7s2"}, {7, 1, 1, 1, 8, "k7x1s1"}, {7, 1, 2, 1, 8, "k7x1s2"},
+};
+
+static void choose_path(const rd_conv_params *p, plan *pl) {
+    const geom *g = &pl->g;
+    pl->path = PATH_GEN;
+    pl->tag[0] = 0;
+    pl->cobw = 1;
+    if (g_mode == RD_CONV_GENERIC) return;
+    if (pl->groups == 1) {
+        if (p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && !p->pad_top && !p->pad_left &&
+            !p->pad_bottom && !p->pad_right) {
+            pl->path = PATH_PW;
+            return;
+        }
+        for (size_t i = 0; i < sizeof row_variants / sizeof *row_variants; i++)
+            if (row_variants[i].kh == p->kh && row_variants[i].kw == p->kw && row_variants[i].sh == p->stride_h &&
+                row_variants[i].sw == p->stride_w) {
+                pl->path = PATH_ROW;
+                pl->cobw = row_variants[i].cobw;
+                snprintf(pl->tag, sizeof pl->tag, "%s", row_variants[i].tag);
+                return;
+            }
+        return;
+    }
+    if (pl->groups == g->ci && g->ci == g->co && p->kh == p->kw && (p->kh == 3 || p->kh == 5 || p->kh == 7) &&
+        p->stride_h == p->stride_w && (p->stride_h == 1 || p->stride_h == 2) && p->dil_h == p->dil_w) {
+        pl->path = PATH_DWC;
+        snprintf(pl->tag, sizeof pl->tag, "k%ds%d", p->kh, p->stride_h);
+    }
+}
+
+/* Checks the parameters and x -> (out_c, y shape); fills the plan. */
+static rd_status make_plan(rd_ctx *ctx, const rd_conv_params *p, const rd_tensor *x, const rd_tensor *y,
+                           const char *yname, plan *pl) {
+    char sx[64], sy[64];
+    if (!p || !x || !y) return rd_fail(&ctx->err, RD_ERR_ARG, "conv2d: missing parameters or tensors");
+    int groups = p->groups > 0 ? p->groups : 1;
+    if (p->kh < 1 || p->kw < 1 || p->stride_h < 1 || p->stride_w < 1 || p->dil_h < 1 || p->dil_w < 1 ||
+        p->groups < 1)
+        return rd_fail(&ctx->err, RD_ERR_ARG,
+                       "conv2d: kernel %dx%d, stride %dx%d, dilation %dx%d and groups %d must all be >= 1", p->kh,
+                       p->kw, p->stride_h, p->stride_w, p->dil_h, p->dil_w, p->groups);
+    if (!x->mem || !y->mem)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "conv2d: %s has no device memory", !x->mem ? "x" : yname);
+    if (x->n < 1 || x->c < 1 || x->h < 1 || x->w < 1 || x->c % groups || y->c < 1 || y->c % groups)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "conv2d: x %s and %s %s do not fit %d groups",
+                       rd_tensor_shape_str(x, sx, sizeof sx), yname, rd_tensor_shape_str(y, sy, sizeof sy), groups);
+    int oh = rd_conv_out_h(p, x->h), ow = rd_conv_out_w(p, x->w);
+    if (oh < 1 || ow < 1)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "conv2d: x %s gives an empty output (kernel %dx%d, padding %d,%d,%d,%d)",
+                       rd_tensor_shape_str(x, sx, sizeof sx), p->kh, p->kw, p->pad_top, p->pad_left, p->pad_bottom,
+                       p->pad_right);
+    if (y->n != x->n || y->h != oh || y->w != ow)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "conv2d: x %s needs %s %dx%dx%dx%d, got %s",
+                       rd_tensor_shape_str(x, sx, sizeof sx), yname, x->n, y->c, oh, ow,
+                       rd_tensor_shape_str(y, sy, sizeof sy));
+    if ((size_t)x->c * x->h * x->w > (size_t)INT32_MAX || (size_t)y->c * oh * ow > (size_t)INT32_MAX)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "conv2d: images of x %s are too large for 32-bit indices",
+                       rd_tensor_shape_str(x, sx, sizeof sx));
+    geom g = {x->n, x->c, x->h, x->w, y->c, oh, ow, p->kh, p->kw, p->stride_h, p->stride_w,
+              p->pad_top, p->pad_left, p->dil_h, p->dil_w, p->relu_in != 0};
+    pl->g = g;
+    pl->groups = groups;
+    pl->wcount = rd_conv_weight_count(p, x->c, y->c);
+    choose_path(p, pl);
+    return RD_OK;
+}
+
+static rd_status check_weights(rd_ctx *ctx, const rd_vec *w, const char *name, const plan *pl, const rd_tensor *x) {
+    if (!w || !w->mem) return rd_fail(&ctx->err, RD_ERR_ARG, "conv2d: %s has no device memory", name);
+    if (w->len != pl->wcount) {
+        char sx[64];
+        return rd_fail(&ctx->err, RD_ERR_ARG,
+                       "conv2d: %s has %zu floats, expected %zu (x %s -> %d channels, kernel %dx%d, groups %d)", name,
+                       w->len, pl->wcount, rd_tensor_shape_str(x, sx, sizeof sx), pl->g.co, pl->g.kh, pl->g.kw,
+                       pl->groups);
+    }
+    return RD_OK;
+}
+
+/* ---- launch shapes ---- */
+
+static int is_gpu(const rd_ctx *ctx) { return (ctx->dev.type & CL_DEVICE_TYPE_GPU) != 0; }
+
+static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+/* Tiles of (columns, rows, planes): on CPUs a group is 16 planes at one tile
+ * position (one compiled work-group size for every shape); on GPUs adjacent
+ * items take adjacent column tiles of a row. */
+static void tile_local(const rd_ctx *ctx, const size_t global[3], size_t local[3]) {
+    if (!is_gpu(ctx)) {
+        local[0] = 1;
+        local[1] = 1;
+        local[2] = 16;
+        return;
+    }
+    size_t l0 = global[0] < 32 ? global[0] : 32;
+    size_t l2 = ctx->wg / 4 / l0;
+    local[0] = l0;
+    local[1] = 1;
+    local[2] = l2 ? l2 : 1;
+}
+
+/* dw partial sums: how many chunks of images (each a partial sum in scratch). */
+static void dw_chunks(const rd_ctx *ctx, int n, size_t tiles, int *chunks, int *per_chunk) {
+    size_t target = is_gpu(ctx) ? 16384 : 16 * (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1);
+    size_t c = ceil_div(target, tiles ? tiles : 1);
+    if (c > (size_t)n) c = (size_t)n;
+    if (c < 1) c = 1;
+    int ipc = (int)ceil_div((size_t)n, c);
+    *per_chunk = ipc;
+    *chunks = (int)ceil_div((size_t)n, (size_t)ipc);
+}
+
+static size_t dw_tiles(const plan *pl) {
+    const geom *g = &pl->g;
+    switch (pl->path) {
+    case PATH_PW: return ceil_div((size_t)g->co, PW_DW_COB) * ceil_div((size_t)g->ci, PW_DW_CIB);
+    case PATH_ROW: return ceil_div((size_t)g->co, (size_t)pl->cobw) * (size_t)g->ci * (size_t)g->kh;
+    case PATH_DWC: return (size_t)g->ci * (size_t)g->kh;
+    default: return pl->wcount;
+    }
+}
+
+static size_t dw_partial_bytes(const rd_ctx *ctx, const plan *pl) {
+    int chunks, ipc;
+    dw_chunks(ctx, pl->g.n, dw_tiles(pl), &chunks, &ipc);
+    return (size_t)chunks * pl->wcount * sizeof(float);
+}
+
+size_t rd_conv2d_scratch_bytes(rd_ctx *ctx, const rd_conv_params *p, const rd_tensor *x, const rd_tensor *y) {
+    plan pl;
+    if (make_plan(ctx, p, x, y, "y", &pl) != RD_OK) return 0;
+    return dw_partial_bytes(ctx, &pl);   /* forward and dx need none */
+}
+
+/* ---- forward ---- */
+
+rd_status rd_conv2d_forward(rd_ctx *ctx, const rd_conv_params *p, const rd_tensor *x, const rd_vec *w,
+                            const rd_tensor *y) {
+    plan pl;
+    RD_TRY(make_plan(ctx, p, x, y, "y", &pl));
+    RD_TRY(check_weights(ctx, w, "w", &pl, x));
+    const geom g = pl.g;
+    char name[48];
+    size_t gl[3], lo[3];
+    switch (pl.path) {
+    case PATH_PW:
+        gl[0] = ceil_div((size_t)g.oh * g.ow, VL);
+        gl[1] = ceil_div((size_t)g.co, CONV_COB);
+        gl[2] = (size_t)g.n;
+        tile_local(ctx, gl, lo);
+        return rd_launch(ctx, PROG, "pw_fwd", 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g), RD_END);
+    case PATH_ROW:
+        gl[0] = ceil_div((size_t)g.ow, VL);
+        gl[1] = (size_t)g.oh;
+        gl[2] = (size_t)g.n * ceil_div((size_t)g.co, CONV_COB);
+        tile_local(ctx, gl, lo);
+        snprintf(name, sizeof name, "conv_fwd_%s", pl.tag);
+        return rd_launch(ctx, PROG, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g), RD_END);
+    case PATH_DWC:
+        gl[0] = ceil_div((size_t)g.ow, VL);
+        gl[1] = ceil_div((size_t)g.oh, DWC_RB);
+        gl[2] = (size_t)g.n * (size_t)g.ci;
+        tile_local(ctx, gl, lo);
+        snprintf(name, sizeof name, "dwc_fwd_%s", pl.tag);
+        return rd_launch(ctx, PROG, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g), RD_END);
+    default:
+        gl[0] = (size_t)g.oh * g.ow;
+        gl[1] = (size_t)g.co;
+        gl[2] = (size_t)g.n;
+        return rd_launch(ctx, PROG, "conv_fwd_gen", 3, gl, NULL, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g),
+                         RD_ARG(pl.groups), RD_END);
+    }
+}
+
+/* ---- backward ---- */
+
+static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, const rd_vec *w, const rd_tensor *dy,
+                             const rd_tensor *dx, int dx_accumulate) {
+    const geom g = pl->g;
+    cl_int acc = dx_accumulate != 0;
+    char name[48];
+    size_t gl[3], lo[3];
+    switch (pl->path) {
+    case PATH_PW:
+        gl[0] = ceil_div((size_t)g.h * g.w, VL);
+        gl[1] = ceil_div((size_t)g.ci, CONV_CIB);
+        gl[2] = (size_t)g.n;
+        tile_local(ctx, gl, lo);
+        return rd_launch(ctx, PROG, "pw_dx", 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
+                         GEOM_ARGS(g), RD_ARG(acc), RD_END);
+    case PATH_ROW:
+        gl[0] = ceil_div((size_t)g.w, (size_t)VL * g.sw);
+        gl[1] = (size_t)g.h;
+        gl[2] = (size_t)g.n * ceil_div((size_t)g.ci, g.sw == 2 ? CONV_CIB2 : CONV_CIB);
+        tile_local(ctx, gl, lo);
+        snprintf(name, sizeof name, "conv_dx_%s", pl->tag);
+        return rd_launch(ctx, PROG, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx), GEOM_ARGS(g),
+                         RD_ARG(acc), RD_END);
+    case PATH_DWC:
+        gl[0] = ceil_div((size_t)g.w, (size_t)VL * g.sw);
+        gl[1] = ceil_div((size_t)g.h, DWC_RB);
+        gl[2] = (size_t)g.n * (size_t)g.ci;
+        tile_local(ctx, gl, lo);
+        snprintf(name, sizeof name, "dwc_dx_%s", pl->tag);
+        return rd_launch(ctx, PROG, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx), GEOM_ARGS(g),
+                         RD_ARG(acc), RD_END);
+    default:
+        gl[0] = (size_t)g.h * g.w;
+        gl[1] = (size_t)g.ci;
+        gl[2] = (size_t)g.n;
+        return rd_launch(ctx, PROG, "conv_dx_gen", 3, gl, NULL, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
+                         GEOM_ARGS(g), RD_ARG(acc), RD_ARG(pl->groups), RD_END);
+    }
+}
+
+static rd_status backward_dw(rd_ctx *ctx, const plan *pl, const rd_tensor *x, const rd_tensor *dy,
+                             const rd_vec *dw) {
+    const geom g = pl->g;
+    size_t tiles = dw_tiles(pl);
+    int chunks, ipc;
+    dw_chunks(ctx, g.n, tiles, &chunks, &ipc);
+    cl_mem partial;
+    RD_TRY(rd_scratch(ctx, RD_SCRATCH_CONV0, (size_t)chunks * pl->wcount * sizeof(float), &partial));
+    cl_int cipc = ipc;
+    size_t gl[2] = {tiles, (size_t)chunks}, lo[2] = {1, 1};
+    if (is_gpu(ctx)) lo[0] = 64;
+    char name[48];
+    switch (pl->path) {
+    case PATH_PW:
+        RD_TRY(rd_launch(ctx, PROG, "pw_dw", 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_ARG(partial), GEOM_ARGS(g),
+                         RD_ARG(cipc), RD_END));
+        break;
+    case PATH_ROW:
+    case PATH_DWC:
+        snprintf(name, sizeof name, "%s_dw_%s", pl->path == PATH_ROW ? "conv" : "dwc", pl->tag);
+        RD_TRY(rd_launch(ctx, PROG, name, 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_ARG(partial), GEOM_ARGS(g),
+                         RD_ARG(cipc), RD_END));
+        break;
+    default:
+        RD_TRY(rd_launch(ctx, PROG, "conv_dw_gen", 2, gl, NULL, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
+                         GEOM_ARGS(g), RD_ARG(cipc), RD_ARG(pl->groups), RD_END));
+        break;
+    }
+    cl_int count = (cl_int)pl->wcount, cchunks = chunks;
+    size_t fg[1] = {pl->wcount};
+    return rd_launch(ctx, PROG, "conv_dw_finish", 1, fg, NULL, RD_ARG(partial), RD_ARG(count), RD_ARG(cchunks),
+                     RD_VARG(dw), RD_END);
+}
+
+rd_status rd_conv2d_backward(rd_ctx *ctx, const rd_conv_params *p, const rd_tensor *x, const rd_vec *w,
+                             const rd_tensor *dy, const rd_tensor *dx, int dx_accumulate, const rd_vec *dw) {
+    plan pl;
+    RD_TRY(make_plan(ctx, p, x, dy, "dy", &pl));
+    if (dx) {
+        RD_TRY(check_weights(ctx, w, "w", &pl, x));
+        RD_TRY(rd_check_same_shape(ctx, "conv2d backward", x, "x", dx, "dx"));
+        if (!dx->mem) return rd_fail(&ctx->err, RD_ERR_ARG, "conv2d backward: dx has no device memory");
+    }
+    if (dw) RD_TRY(check_weights(ctx, dw, "dw", &pl, x));
+    if (dx) RD_TRY(backward_dx(ctx, &pl, x, w, dy, dx, dx_accumulate));
+    if (dw) RD_TRY(backward_dw(ctx, &pl, x, dy, dw));
+    return RD_OK;
+}
