@@ -7,8 +7,10 @@
 
 #include "test_util.h"
 
-/* odd sizes, batch 1 and 3, channel counts that are not multiples of anything */
-static const ref_shape shapes[] = {{1, 3, 7, 7}, {3, 5, 9, 9}, {2, 17, 7, 9}, {1, 1, 1, 1}, {1, 2, 2, 5}};
+/* odd sizes, batch 1 and 3, channel counts that are not multiples of anything, and rows
+ * long enough for the CPU kernels' vector chunks (several per row, the last overlapping) */
+static const ref_shape shapes[] = {{1, 3, 7, 7},  {3, 5, 9, 9},   {2, 17, 7, 9}, {1, 1, 1, 1},
+                                   {1, 2, 2, 5}, {1, 2, 10, 37}, {2, 1, 5, 30}};
 static const int ks[] = {3, 5}, strides[] = {1, 2};
 
 static ref_shape pooled(const rd_pool_params *p, ref_shape s) {

@@ -1,4 +1,8 @@
 /* Max / average pooling and global average pooling (kernels: cl/pool.cl). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "ops/ops_internal.h"
 
 #define PROG "pool"
@@ -45,15 +49,91 @@ size_t rd_pool2d_scratch_bytes(rd_ctx *ctx, const rd_pool_params *p, const rd_te
     return p->kind == RD_POOL_MAX ? rd_tensor_numel(y) : 0;
 }
 
+/* Kernel layout: per-element kernels (one work-item per output, or per input
+ * pixel for the gathers: coalesced, for GPUs) or row kernels (one work-item per
+ * row, float8 along it: for CPUs). RADARS_POOL_KERNELS=items|rows overrides
+ * the choice (tests run both; benchmarks compare them). */
+static int use_rows(const rd_ctx *ctx) {
+    const char *env = getenv("RADARS_POOL_KERNELS");
+    if (env && !strcmp(env, "items")) return 0;
+    if (env && !strcmp(env, "rows")) return 1;
+    return !(ctx->dev.type & CL_DEVICE_TYPE_GPU);
+}
+
+/* The kernel for base ("pool_max_forward", ...) in the chosen layout, unrolled for
+ * the DARTS windows, else generic (K, S, P as arguments). */
+static void kernel_name(const rd_pool_params *p, const char *base, int rows, char *buf, size_t len, int *generic) {
+    *generic = !((p->k == 3 || p->k == 5) && (p->stride == 1 || p->stride == 2) && p->pad == p->k / 2);
+    if (*generic) snprintf(buf, len, "%s%s", base, rows ? "_rows" : "");
+    else snprintf(buf, len, "%s%s_k%ds%d", base, rows ? "_rows" : "", p->k, p->stride);
+}
+
+typedef enum { POOL_FORWARD, POOL_ARGMAX, POOL_GATHER } pool_pass;
+
+/* One pooling kernel. Forward and arg-max read x and write y or arg; the
+ * gathers read dy (and arg) and write dx. xs / ys: input and output shapes. */
+static rd_status launch(rd_ctx *ctx, const char *op, const rd_pool_params *p, pool_pass pass, const char *base,
+                        const rd_tensor *xs, const rd_tensor *ys, const rd_tensor *in, cl_mem arg,
+                        const rd_tensor *out, int acc_flag) {
+    int rows = use_rows(ctx), generic;
+    char name[64];
+    kernel_name(p, base, rows, name, sizeof name, &generic);
+    const rd_tensor *walk = pass == POOL_GATHER ? xs : ys;  /* the shape the work-items cover */
+    size_t per_image = rows ? (size_t)walk->c * walk->h : rd_tensor_chw(walk);
+    if (!rows && per_image >= (1u << 24))
+        return rd_fail(&ctx->err, RD_ERR_ARG, "%s: %zu elements per image, at most 2^24 supported", op, per_image);
+    cl_uint C = (cl_uint)xs->c, n = (cl_uint)xs->n;
+    cl_int H = xs->h, W = xs->w, OH = ys->h, OW = ys->w, K = p->k, S = p->stride, P = p->pad;
+    cl_int acc = acc_flag != 0;
+    float rcp_plane = 1.0f / (float)(walk->h * walk->w), rcp_row = 1.0f / (float)walk->w;
+    size_t g[2] = {per_image, (size_t)xs->n};
+    /* rd_launch takes the arguments inline: the 3 passes x 2 layouts x (generic or not) are spelled out */
+#define GEOM RD_ARG(H), RD_ARG(W), RD_ARG(OH), RD_ARG(OW)
+#define KSP RD_ARG(K), RD_ARG(S), RD_ARG(P)
+#define SPLIT RD_ARG(rcp_plane), RD_ARG(rcp_row)
+    switch (pass) {
+    case POOL_FORWARD:
+        if (rows)
+            return generic ? rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_TARG(out), RD_ARG(C), RD_ARG(n),
+                                       GEOM, KSP, RD_END)
+                           : rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_TARG(out), RD_ARG(C), RD_ARG(n),
+                                       GEOM, RD_END);
+        return generic ? rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_TARG(out), RD_ARG(C), RD_ARG(n), SPLIT,
+                                   GEOM, KSP, RD_END)
+                       : rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_TARG(out), RD_ARG(C), RD_ARG(n), SPLIT,
+                                   GEOM, RD_END);
+    case POOL_ARGMAX:
+        if (rows)
+            return generic ? rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_ARG(C), RD_ARG(n),
+                                       GEOM, KSP, RD_END)
+                           : rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_ARG(C), RD_ARG(n),
+                                       GEOM, RD_END);
+        return generic ? rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_ARG(C), RD_ARG(n), SPLIT,
+                                   GEOM, KSP, RD_END)
+                       : rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_ARG(C), RD_ARG(n), SPLIT,
+                                   GEOM, RD_END);
+    case POOL_GATHER:
+        if (rows)
+            return generic ? rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_TARG(out), RD_ARG(C),
+                                       RD_ARG(n), RD_ARG(acc), GEOM, KSP, RD_END)
+                           : rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_TARG(out), RD_ARG(C),
+                                       RD_ARG(n), RD_ARG(acc), GEOM, RD_END);
+        return generic ? rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_TARG(out), RD_ARG(C),
+                                   RD_ARG(n), RD_ARG(acc), SPLIT, GEOM, KSP, RD_END)
+                       : rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_TARG(out), RD_ARG(C),
+                                   RD_ARG(n), RD_ARG(acc), SPLIT, GEOM, RD_END);
+    }
+#undef GEOM
+#undef KSP
+#undef SPLIT
+    return RD_OK;
+}
+
 rd_status rd_pool2d_forward(rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x, const rd_tensor *y) {
     const char *op = pool_name(p);
     RD_TRY(check_pool(ctx, op, p, x, y));
-    cl_uint C = (cl_uint)x->c, n = (cl_uint)x->n;
-    cl_int H = x->h, W = x->w, OH = y->h, OW = y->w, K = p->k, S = p->stride, P = p->pad;
-    size_t g[2] = {rd_tensor_chw(y), (size_t)y->n};
-    return rd_launch(ctx, PROG, p->kind == RD_POOL_MAX ? "pool_max_forward" : "pool_avg_forward", 2, g, NULL,
-                     RD_TARG(x), RD_TARG(y), RD_ARG(C), RD_ARG(n), RD_ARG(H), RD_ARG(W), RD_ARG(OH), RD_ARG(OW),
-                     RD_ARG(K), RD_ARG(S), RD_ARG(P), RD_END);
+    return launch(ctx, op, p, POOL_FORWARD, p->kind == RD_POOL_MAX ? "pool_max_forward" : "pool_avg_forward", x, y,
+                  x, NULL, y, 0);
 }
 
 rd_status rd_pool2d_backward(rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x, const rd_tensor *dy,
@@ -61,22 +141,13 @@ rd_status rd_pool2d_backward(rd_ctx *ctx, const rd_pool_params *p, const rd_tens
     const char *op = p->kind == RD_POOL_MAX ? "max_pool backward" : "avg_pool backward";
     RD_TRY(check_pool(ctx, op, p, x, dy));
     RD_TRY(rd_check_shape(ctx, op, dx, "dx", x->n, x->c, x->h, x->w));
-    cl_uint C = (cl_uint)x->c, n = (cl_uint)x->n;
-    cl_int H = x->h, W = x->w, OH = dy->h, OW = dy->w, K = p->k, S = p->stride, P = p->pad;
-    cl_int acc = dx_accumulate != 0;
-    size_t gx[2] = {rd_tensor_chw(x), (size_t)x->n};
-    if (p->kind == RD_POOL_AVG)
-        return rd_launch(ctx, PROG, "pool_avg_backward", 2, gx, NULL, RD_TARG(dy), RD_TARG(dx), RD_ARG(C),
-                         RD_ARG(n), RD_ARG(acc), RD_ARG(H), RD_ARG(W), RD_ARG(OH), RD_ARG(OW), RD_ARG(K), RD_ARG(S),
-                         RD_ARG(P), RD_END);
-    cl_mem arg;
-    RD_TRY(rd_scratch(ctx, POOL_SCRATCH_SLOT, rd_pool2d_scratch_bytes(ctx, p, x, dy), &arg));
-    size_t gy[2] = {rd_tensor_chw(dy), (size_t)dy->n};
-    RD_TRY(rd_launch(ctx, PROG, "pool_max_argmax", 2, gy, NULL, RD_TARG(x), RD_ARG(arg), RD_ARG(C), RD_ARG(n),
-                     RD_ARG(H), RD_ARG(W), RD_ARG(OH), RD_ARG(OW), RD_ARG(K), RD_ARG(S), RD_ARG(P), RD_END));
-    return rd_launch(ctx, PROG, "pool_max_backward", 2, gx, NULL, RD_TARG(dy), RD_ARG(arg), RD_TARG(dx), RD_ARG(C),
-                     RD_ARG(n), RD_ARG(acc), RD_ARG(H), RD_ARG(W), RD_ARG(OH), RD_ARG(OW), RD_ARG(K), RD_ARG(S),
-                     RD_ARG(P), RD_END);
+    cl_mem arg = NULL;
+    if (p->kind == RD_POOL_MAX) {
+        RD_TRY(rd_scratch(ctx, POOL_SCRATCH_SLOT, rd_pool2d_scratch_bytes(ctx, p, x, dy), &arg));
+        RD_TRY(launch(ctx, op, p, POOL_ARGMAX, "pool_max_argmax", x, dy, x, arg, NULL, 0));
+    }
+    return launch(ctx, op, p, POOL_GATHER, p->kind == RD_POOL_MAX ? "pool_max_backward" : "pool_avg_backward", x, dy,
+                  dy, arg, dx, dx_accumulate);
 }
 
 rd_status rd_global_avgpool_forward(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *y) {
