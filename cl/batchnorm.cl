@@ -197,3 +197,117 @@ __kernel void bn_grad_input(RD_TC(v), RD_TC(dy), RD_T(dx), const uint HW, const 
     const ulong d = dx_off + b * dx_ns + i;
     dx[d] = acc ? dx[d] + g : g;
 }
+
+/* ---- plane kernels, for CPUs ----
+ * One work-item per (channel, image) plane of HW contiguous floats, read in
+ * float8 (what a CPU's SIMD unit runs): no index division, no barriers. The
+ * partials are then one per plane (chunks = N, L = HW) and the same stage-2
+ * kernels merge them. */
+
+inline float bn_hsum8(const float8 v) {
+    const float4 a = v.lo + v.hi;
+    const float2 b = a.lo + a.hi;
+    return b.x + b.y;
+}
+
+__kernel void bn_stats_planes(RD_TC(x), const uint C, const uint n, const uint HW, __global float *ws) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    __global const float *p = x + x_off + b * x_ns + (ulong)c * HW;
+    float8 s8 = (float8)(0.0f);
+    uint j = 0;
+    for (; j + 8 <= HW; j += 8) s8 += vload8(0, p + j);
+    float s = bn_hsum8(s8);
+    for (; j < HW; j++) s += p[j];
+    const float cnt = (float)HW, m0 = s / cnt;
+    float8 a8 = (float8)(0.0f), q8 = (float8)(0.0f);
+    for (j = 0; j + 8 <= HW; j += 8) {
+        const float8 d = vload8(0, p + j) - m0;
+        a8 += d;
+        q8 += d * d;
+    }
+    float d1 = bn_hsum8(a8), d2 = bn_hsum8(q8);
+    for (; j < HW; j++) {
+        const float d = p[j] - m0;
+        d1 += d;
+        d2 += d * d;
+    }
+    __global float *part = ws + 5 * (ulong)C + 2 * ((ulong)c * n + b);
+    part[0] = m0 + d1 / cnt;
+    part[1] = fmax(d2 - d1 * d1 / cnt, 0.0f);
+}
+
+__kernel void bn_apply_planes(RD_TC(x), RD_T(y), const uint C, const uint n, const uint HW,
+                              __global const float *coef, RD_VC(scale), const int has_scale, RD_T(acc),
+                              const int has_acc) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    __global const float *xp = x + x_off + b * x_ns + (ulong)c * HW;
+    __global float *yp = y + y_off + b * y_ns + (ulong)c * HW;
+    const float mean = coef[3 * c], a = coef[3 * c + 1], bt = coef[3 * c + 2];
+    const float s = has_scale ? scale[scale_off] : 1.0f;
+    uint j = 0;
+    if (has_acc) {
+        __global float *ap = acc + acc_off + b * acc_ns + (ulong)c * HW;
+        for (; j + 8 <= HW; j += 8) {
+            const float8 v = (vload8(0, xp + j) - mean) * a + bt;
+            vstore8(v, 0, yp + j);
+            vstore8(vload8(0, ap + j) + s * v, 0, ap + j);
+        }
+        for (; j < HW; j++) {
+            const float v = (xp[j] - mean) * a + bt;
+            yp[j] = v;
+            ap[j] += s * v;
+        }
+    } else {
+        for (; j + 8 <= HW; j += 8) vstore8((vload8(0, xp + j) - mean) * a + bt, 0, yp + j);
+        for (; j < HW; j++) yp[j] = (xp[j] - mean) * a + bt;
+    }
+}
+
+__kernel void bn_grad_planes(RD_TC(v), RD_TC(dy), const uint C, const uint n, const uint HW, const int mode,
+                             RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma), RD_VC(beta), __global float *ws) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    float shift, mult;
+    bn_xhat_map(mode, c, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma, gamma_off, beta, beta_off,
+                &shift, &mult);
+    __global const float *vp = v + v_off + b * v_ns + (ulong)c * HW;
+    __global const float *gp = dy + dy_off + b * dy_ns + (ulong)c * HW;
+    float8 a8 = (float8)(0.0f), b8 = (float8)(0.0f);
+    uint j = 0;
+    for (; j + 8 <= HW; j += 8) {
+        const float8 g = vload8(0, gp + j);
+        a8 += g;
+        b8 += g * (vload8(0, vp + j) - shift);
+    }
+    float sa = bn_hsum8(a8), sb = bn_hsum8(b8);
+    for (; j < HW; j++) {
+        sa += gp[j];
+        sb += gp[j] * (vp[j] - shift);
+    }
+    __global float *part = ws + 5 * (ulong)C + 2 * ((ulong)c * n + b);
+    part[0] = sa;
+    part[1] = sb * mult;
+}
+
+__kernel void bn_grad_input_planes(RD_TC(v), RD_TC(dy), RD_T(dx), const uint C, const uint n, const uint HW,
+                                   __global const float *coef, const int acc) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    __global const float *vp = v + v_off + b * v_ns + (ulong)c * HW;
+    __global const float *gp = dy + dy_off + b * dy_ns + (ulong)c * HW;
+    __global float *dp = dx + dx_off + b * dx_ns + (ulong)c * HW;
+    __global const float *q = coef + 5 * c;
+    const float shift = q[0], mult = q[1], k = q[2], ma = q[3], mb = q[4];
+    uint j = 0;
+    for (; j + 8 <= HW; j += 8) {
+        const float8 xhat = (vload8(0, vp + j) - shift) * mult;
+        const float8 g = k * (vload8(0, gp + j) - ma - xhat * mb);
+        vstore8(acc ? vload8(0, dp + j) + g : g, 0, dp + j);
+    }
+    for (; j < HW; j++) {
+        const float g = k * (gp[j] - ma - (vp[j] - shift) * mult * mb);
+        dp[j] = acc ? dp[j] + g : g;
+    }
+}

@@ -8,6 +8,10 @@
 
 #include "test_util.h"
 
+/* Each test runs once per kernel layout (CPU and GPU kernels both run on any device). */
+static const char *const layouts[] = {"planes", "groups"};
+static void use_layout(int i) { setenv("RADARS_BN_KERNELS", layouts[i], 1); }
+
 static const rd_bn_params BN = {1e-5f, 0.1f};
 
 /* x[n][c][i] = offset_c + spread_c * u, u uniform in [-1, 1): channels differ in mean and scale */
@@ -109,6 +113,7 @@ static void check_train_forward(tu_rng *r, ref_shape s, int affine, int track, d
 }
 
 START_TEST(train_forward_vs_reference) {
+    use_layout(_i);
     tu_rng r = {31};
     /* odd sizes, batch 1 and 3, M = 2, and shapes with many chunks per channel that cross images */
     static const ref_shape shapes[] = {{1, 3, 7, 7}, {3, 5, 9, 9}, {2, 17, 5, 3}, {1, 5, 1, 2},
@@ -120,6 +125,7 @@ START_TEST(train_forward_vs_reference) {
 END_TEST
 
 START_TEST(large_mean_accuracy) {
+    use_layout(_i);
     /* mean far from 0 against the spread: E[x^2] - E[x]^2 in float would lose the variance */
     tu_rng r = {77};
     ref_shape s = {16, 16, 28, 28};
@@ -133,6 +139,7 @@ START_TEST(large_mean_accuracy) {
 END_TEST
 
 START_TEST(in_place_strided_fused_accumulate) {
+    use_layout(_i);
     tu_rng r = {5};
     ref_shape s = {3, 5, 9, 7};
     size_t n = ref_numel(s);
@@ -183,6 +190,7 @@ START_TEST(in_place_strided_fused_accumulate) {
 END_TEST
 
 START_TEST(eval_mode) {
+    use_layout(_i);
     tu_rng r = {12};
     static const ref_shape shapes[] = {{1, 3, 7, 7}, {3, 17, 5, 9}, {1, 1, 1, 1}};
     for (size_t si = 0; si < 3; si++)
@@ -288,6 +296,7 @@ static void check_backward(tu_rng *r, ref_shape s, bwd_case k, const double *x, 
 }
 
 START_TEST(backward_vs_finite_differences) {
+    use_layout(_i);
     tu_rng r = {41};
     static const ref_shape shapes[] = {{1, 3, 7, 7}, {3, 5, 9, 9}, {2, 17, 3, 5}};
     double scale_value = 0.37;
@@ -322,6 +331,7 @@ END_TEST
 /* Backward over many chunks per channel, with strided views, against the closed form in
  * double (which the finite-difference test above pins down on small shapes). */
 START_TEST(backward_large_strided) {
+    use_layout(_i);
     tu_rng r = {93};
     ref_shape s = {8, 5, 28, 28};
     size_t n = ref_numel(s), C = (size_t)s.c, hw = (size_t)s.h * s.w;
@@ -433,6 +443,7 @@ START_TEST(errors) {
 END_TEST
 
 START_TEST(scratch_bytes) {
+    use_layout(_i);
     /* the scratch fits the coefficients and at least one partial per channel, and the
      * op runs inside a slot reserved at that size (no growth) */
     rd_ctx *ctx = tu_ctx();
@@ -457,14 +468,14 @@ static Suite *suite(void) {
     Suite *s = suite_create("ops_batchnorm");
     TCase *tc = tcase_create("all");
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, train_forward_vs_reference);
-    tcase_add_test(tc, large_mean_accuracy);
-    tcase_add_test(tc, in_place_strided_fused_accumulate);
-    tcase_add_test(tc, eval_mode);
-    tcase_add_test(tc, backward_vs_finite_differences);
-    tcase_add_test(tc, backward_large_strided);
+    tcase_add_loop_test(tc, train_forward_vs_reference, 0, 2);
+    tcase_add_loop_test(tc, large_mean_accuracy, 0, 2);
+    tcase_add_loop_test(tc, in_place_strided_fused_accumulate, 0, 2);
+    tcase_add_loop_test(tc, eval_mode, 0, 2);
+    tcase_add_loop_test(tc, backward_vs_finite_differences, 0, 2);
+    tcase_add_loop_test(tc, backward_large_strided, 0, 2);
     tcase_add_test(tc, errors);
-    tcase_add_test(tc, scratch_bytes);
+    tcase_add_loop_test(tc, scratch_bytes, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -7,6 +7,10 @@
 
 #include "test_util.h"
 
+/* Each test runs once per kernel layout (CPU and GPU kernels both run on any device). */
+static const char *const layouts[] = {"rows", "items"};
+static void use_layout(int i) { setenv("RADARS_POOL_KERNELS", layouts[i], 1); }
+
 /* odd sizes, batch 1 and 3, channel counts that are not multiples of anything, and rows
  * long enough for the CPU kernels' vector chunks (several per row, the last overlapping) */
 static const ref_shape shapes[] = {{1, 3, 7, 7},  {3, 5, 9, 9},   {2, 17, 7, 9}, {1, 1, 1, 1},
@@ -46,6 +50,7 @@ static double pool_loss(void *u, const double *x) {
 }
 
 START_TEST(forward_backward_vs_reference) {
+    use_layout(_i);
     tu_rng r = {17};
     for (int kind = 0; kind < 2; kind++)
         for (int ki = 0; ki < 2; ki++)
@@ -96,6 +101,7 @@ END_TEST
 
 /* Ties: the gradient goes to the first maximum of each window in scan order. */
 START_TEST(max_ties_first_in_scan_order) {
+    use_layout(_i);
     tu_rng r = {4};
     for (int ki = 0; ki < 2; ki++)
         for (int si = 0; si < 2; si++) {
@@ -136,6 +142,7 @@ END_TEST
 
 /* x, y, dy and dx as channel slices of larger buffers (batch strides). */
 START_TEST(strided_views) {
+    use_layout(_i);
     tu_rng r = {8};
     for (int kind = 0; kind < 2; kind++) {
         rd_pool_params p = {kind ? RD_POOL_AVG : RD_POOL_MAX, 3, 2, 1};
@@ -189,6 +196,7 @@ START_TEST(strided_views) {
 END_TEST
 
 START_TEST(supernet_shape_and_scratch) {
+    use_layout(_i);
     /* one DARTS shape: 28x28 -> 14x14, the arg-max scratch is one byte per output */
     tu_rng r = {21};
     rd_pool_params p = {RD_POOL_MAX, 3, 2, 1};
@@ -296,10 +304,10 @@ static Suite *suite(void) {
     TCase *tc = tcase_create("all");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, out_size);
-    tcase_add_test(tc, forward_backward_vs_reference);
-    tcase_add_test(tc, max_ties_first_in_scan_order);
-    tcase_add_test(tc, strided_views);
-    tcase_add_test(tc, supernet_shape_and_scratch);
+    tcase_add_loop_test(tc, forward_backward_vs_reference, 0, 2);
+    tcase_add_loop_test(tc, max_ties_first_in_scan_order, 0, 2);
+    tcase_add_loop_test(tc, strided_views, 0, 2);
+    tcase_add_loop_test(tc, supernet_shape_and_scratch, 0, 2);
     tcase_add_test(tc, global_avgpool);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);

@@ -4,6 +4,9 @@
  * then a per-channel merge), then one element-wise pass that normalizes and,
  * for the mixed op, adds scale[0] * y into the node sum. Backward: two sums per
  * channel (sum dy, sum dy * xhat) in two stages, then one element-wise pass. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "ops/ops_internal.h"
 
 #define PROG "batchnorm"
@@ -17,20 +20,35 @@ static rd_vec opt_vec(const rd_vec *v) {
     return v && v->mem ? *v : none;
 }
 
-/* Chunk length L (values of one channel per work-group) and the number of
- * chunks per channel. Each work-item folds up to 16 values; fewer when that
+/* Kernel layout: stage-1 work-groups over (chunk, channel) with element-wise
+ * passes over (c*h*w, n) (GPUs: coalesced, many groups), or one work-item per
+ * (channel, image) plane, float8 along it (CPUs: vector loops, no barriers).
+ * RADARS_BN_KERNELS=groups|planes overrides the choice (tests run both). */
+static int use_planes(const rd_ctx *ctx) {
+    const char *env = getenv("RADARS_BN_KERNELS");
+    if (env && !strcmp(env, "groups")) return 0;
+    if (env && !strcmp(env, "planes")) return 1;
+    return !(ctx->dev.type & CL_DEVICE_TYPE_GPU);
+}
+
+/* Number of partials per channel and the values each covers (L). Planes: one
+ * per image. Groups: each work-item folds up to 16 values; fewer when that
  * leaves less than two work-groups per compute unit (few channels, small images). */
-static size_t bn_chunks(const rd_ctx *ctx, int channels, size_t m, size_t *chunk_len) {
+static size_t bn_chunks(const rd_ctx *ctx, const rd_tensor *x, size_t *chunk_len) {
+    size_t m = (size_t)x->n * x->h * x->w;
+    if (use_planes(ctx)) {
+        *chunk_len = (size_t)x->h * x->w;
+        return x->n > 0 ? (size_t)x->n : 1;
+    }
     size_t items = 16, want = 2 * (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1);
-    while (items > 1 && (size_t)channels * ((m + ctx->wg * items - 1) / (ctx->wg * items)) < want) items /= 2;
+    while (items > 1 && (size_t)x->c * ((m + ctx->wg * items - 1) / (ctx->wg * items)) < want) items /= 2;
     *chunk_len = ctx->wg * items;
     size_t chunks = (m + *chunk_len - 1) / *chunk_len;
     return chunks ? chunks : 1;
 }
 
 size_t rd_batchnorm_scratch_bytes(rd_ctx *ctx, const rd_tensor *x) {
-    size_t len, m = (size_t)x->n * x->h * x->w;
-    size_t chunks = bn_chunks(ctx, x->c, m, &len);
+    size_t len, chunks = bn_chunks(ctx, x, &len);
     return ((size_t)BN_COEF * x->c + 2 * (size_t)x->c * chunks) * sizeof(float);
 }
 
@@ -71,9 +89,17 @@ static rd_status bn_apply(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *y, c
     rd_tensor acc = {0};
     cl_int has_scale = sc.mem != NULL, has_acc = accum_out && accum_out->mem;
     if (has_acc) acc = *accum_out;
+    cl_uint hw = (cl_uint)(x->h * x->w), n = (cl_uint)x->n;
+    if (use_planes(ctx)) {
+        size_t g[2] = {(size_t)x->c, (size_t)x->n};
+        cl_uint C = (cl_uint)x->c;
+        return rd_launch(ctx, PROG, "bn_apply_planes", 2, g, NULL, RD_TARG(x), RD_TARG(y), RD_ARG(C), RD_ARG(n),
+                         RD_ARG(hw), RD_ARG(coef), RD_VARG(&sc), RD_ARG(has_scale), RD_TARG(&acc), RD_ARG(has_acc),
+                         RD_END);
+    }
     size_t g[2];
     rd_tensor_range(x, g);
-    cl_uint hw = (cl_uint)(x->h * x->w), chw = (cl_uint)g[0], n = (cl_uint)g[1];
+    cl_uint chw = (cl_uint)g[0];
     return rd_launch(ctx, PROG, "bn_apply", 2, g, NULL, RD_TARG(x), RD_TARG(y), RD_ARG(hw), RD_ARG(chw), RD_ARG(n),
                      RD_ARG(coef), RD_VARG(&sc), RD_ARG(has_scale), RD_TARG(&acc), RD_ARG(has_acc), RD_END);
 }
@@ -99,14 +125,20 @@ rd_status rd_batchnorm_forward_train(rd_ctx *ctx, const rd_bn_params *p, const r
     }
     if (x->c == 0) return RD_OK;
 
-    size_t L, chunks = bn_chunks(ctx, x->c, m, &L);
+    size_t L, chunks = bn_chunks(ctx, x, &L);
     cl_mem ws;
     RD_TRY(rd_scratch(ctx, RD_SCRATCH_REDUCE, rd_batchnorm_scratch_bytes(ctx, x), &ws));
     cl_uint C = (cl_uint)x->c, hw = (cl_uint)(x->h * x->w), M = (cl_uint)m, Lu = (cl_uint)L,
-            nch = (cl_uint)chunks;
-    size_t g1[2] = {chunks * ctx->wg, (size_t)x->c}, l1[2] = {ctx->wg, 1};
-    RD_TRY(rd_launch(ctx, PROG, "bn_stats_partial", 2, g1, l1, RD_TARG(x), RD_ARG(C), RD_ARG(hw), RD_ARG(M),
-                     RD_ARG(Lu), RD_ARG(ws), RD_END));
+            nch = (cl_uint)chunks, n = (cl_uint)x->n;
+    if (use_planes(ctx)) {
+        size_t g1[2] = {(size_t)x->c, (size_t)x->n};
+        RD_TRY(rd_launch(ctx, PROG, "bn_stats_planes", 2, g1, NULL, RD_TARG(x), RD_ARG(C), RD_ARG(n), RD_ARG(hw),
+                         RD_ARG(ws), RD_END));
+    } else {
+        size_t g1[2] = {chunks * ctx->wg, (size_t)x->c}, l1[2] = {ctx->wg, 1};
+        RD_TRY(rd_launch(ctx, PROG, "bn_stats_partial", 2, g1, l1, RD_TARG(x), RD_ARG(C), RD_ARG(hw), RD_ARG(M),
+                         RD_ARG(Lu), RD_ARG(ws), RD_END));
+    }
     rd_vec rm = opt_vec(&s->running_mean), rv = opt_vec(&s->running_var), ga = opt_vec(&s->gamma),
            be = opt_vec(&s->beta);
     cl_int tr = track, af = affine;
@@ -169,16 +201,25 @@ rd_status rd_batchnorm_backward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_
     size_t m = (size_t)v->n * v->h * v->w;
     if (m == 0 || c == 0) return RD_OK;
 
-    size_t L, chunks = bn_chunks(ctx, v->c, m, &L);
+    size_t L, chunks = bn_chunks(ctx, v, &L);
     cl_mem ws;
     RD_TRY(rd_scratch(ctx, RD_SCRATCH_REDUCE, rd_batchnorm_scratch_bytes(ctx, v), &ws));
-    cl_uint C = (cl_uint)v->c, hw = (cl_uint)(v->h * v->w), M = (cl_uint)m, Lu = (cl_uint)L, nch = (cl_uint)chunks;
+    cl_uint C = (cl_uint)v->c, hw = (cl_uint)(v->h * v->w), M = (cl_uint)m, Lu = (cl_uint)L, nch = (cl_uint)chunks,
+            n = (cl_uint)v->n;
     cl_int mode = v == x ? 0 : affine ? 2 : 1, af = affine;
     rd_vec sm = opt_vec(&s->save_mean), ga = opt_vec(&s->gamma), be = opt_vec(&s->beta);
-    size_t g1[2] = {chunks * ctx->wg, (size_t)v->c}, l1[2] = {ctx->wg, 1};
-    RD_TRY(rd_launch(ctx, PROG, "bn_grad_partial", 2, g1, l1, RD_TARG(v), RD_TARG(dy), RD_ARG(C), RD_ARG(hw),
-                     RD_ARG(M), RD_ARG(Lu), RD_ARG(mode), RD_VARG(&sm), RD_VARG(&s->save_invstd), RD_VARG(&ga),
-                     RD_VARG(&be), RD_ARG(ws), RD_END));
+    int planes = use_planes(ctx);
+    if (planes) {
+        size_t g1[2] = {(size_t)v->c, (size_t)v->n};
+        RD_TRY(rd_launch(ctx, PROG, "bn_grad_planes", 2, g1, NULL, RD_TARG(v), RD_TARG(dy), RD_ARG(C), RD_ARG(n),
+                         RD_ARG(hw), RD_ARG(mode), RD_VARG(&sm), RD_VARG(&s->save_invstd), RD_VARG(&ga), RD_VARG(&be),
+                         RD_ARG(ws), RD_END));
+    } else {
+        size_t g1[2] = {chunks * ctx->wg, (size_t)v->c}, l1[2] = {ctx->wg, 1};
+        RD_TRY(rd_launch(ctx, PROG, "bn_grad_partial", 2, g1, l1, RD_TARG(v), RD_TARG(dy), RD_ARG(C), RD_ARG(hw),
+                         RD_ARG(M), RD_ARG(Lu), RD_ARG(mode), RD_VARG(&sm), RD_VARG(&s->save_invstd), RD_VARG(&ga),
+                         RD_VARG(&be), RD_ARG(ws), RD_END));
+    }
     rd_vec sc = opt_vec(scale), dg = opt_vec(dgamma), db = opt_vec(dbeta), dot = opt_vec(dot_out);
     cl_int has_sc = sc.mem != NULL, has_dg = dg.mem != NULL, has_db = db.mem != NULL, has_dot = dot.mem != NULL;
     size_t g2[1] = {(size_t)v->c};
@@ -187,10 +228,15 @@ rd_status rd_batchnorm_backward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_
                      RD_VARG(&sc), RD_ARG(has_sc), RD_VARG(&dg), RD_ARG(has_dg), RD_VARG(&db), RD_ARG(has_db),
                      RD_VARG(&dot), RD_ARG(has_dot), RD_END));
     if (!dx || !dx->mem) return RD_OK;
+    cl_int acc = dx_accumulate != 0;
+    if (planes) {
+        size_t g[2] = {(size_t)v->c, (size_t)v->n};
+        return rd_launch(ctx, PROG, "bn_grad_input_planes", 2, g, NULL, RD_TARG(v), RD_TARG(dy), RD_TARG(dx),
+                         RD_ARG(C), RD_ARG(n), RD_ARG(hw), RD_ARG(ws), RD_ARG(acc), RD_END);
+    }
     size_t g[2];
     rd_tensor_range(v, g);
-    cl_uint chw = (cl_uint)g[0], n = (cl_uint)g[1];
-    cl_int acc = dx_accumulate != 0;
+    cl_uint chw = (cl_uint)g[0];
     return rd_launch(ctx, PROG, "bn_grad_input", 2, g, NULL, RD_TARG(v), RD_TARG(dy), RD_TARG(dx), RD_ARG(hw),
                      RD_ARG(chw), RD_ARG(n), RD_ARG(ws), RD_ARG(acc), RD_END);
 }
