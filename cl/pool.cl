@@ -155,102 +155,265 @@ POOL_KERNELS(_k3s2, POOL_NO_ARGS, 3, 2, 1)
 POOL_KERNELS(_k5s1, POOL_NO_ARGS, 5, 1, 2)
 POOL_KERNELS(_k5s2, POOL_NO_ARGS, 5, 2, 2)
 
-/* ---- row kernels, for CPUs ----
- * One work-item per row (of outputs, or of inputs for the gathers), so the
- * window's rows are uniform. Along the row, the outputs whose windows lie
- * inside the image columns ("interior") are computed 8 at a time in float8
- * (explicit vectors: what a CPU's SIMD unit runs; compilers do not reliably
- * vectorize these loops themselves), the last chunk shifted left to end at
- * the interior's end (each output is computed on its own, so overlap only
- * recomputes); border outputs, and everything in the generic kernels, take
- * the scalar path. Stride 2 reads the even lanes of 16 floats. */
-#define POOL_VEC 8
+/* ---- CPU kernels ----
+ * Tile kernels (the DARTS windows): one work-item per (channel, image) plane
+ * copies the plane into a __local tile padded with a neutral value (-inf for
+ * max, 0 for average, which then divides by the valid count), so that every
+ * output runs the same float8 code (explicit vectors: what a CPU's SIMD unit
+ * runs; compilers do not vectorize these loops reliably) with no border case.
+ * 8 outputs of a row at a time; the last chunk of a row is shifted left to end
+ * at the row's end (forward: each output is computed on its own, so overlap
+ * only recomputes), or, for rows narrower than 8, partial. Stride 2 reads the
+ * even lanes of 16 floats. The gathers read padded dy / arg tiles likewise.
+ * Row kernels (any K, S, P): one work-item per row, scalar. */
+#define POOL_SLACK 32  /* floats after a tile: reads of the last row's chunks run past it */
 
-/* Outputs whose window columns [o * S - P, o * S - P + K) lie in [0, W): [*lo, *hi), lo <= hi <= OW. */
-inline void pool_interior(const int W, const int OW, const int K, const int S, const int P, int *lo, int *hi) {
-    *lo = min((P + S - 1) / S, OW);
-    const int last = W - K + P;
-    *hi = max(*lo, last < 0 ? 0 : min(OW, last / S + 1));
-}
-
-/* row[base + S * l], l < 8. For S = 2 the 16 floats read stay in the row: either
- * [base, base + 16) fits, or base >= 1 (true for interior chunks of K = 3, 5).
- * (float8 pairs, not float16: wider vectors than AVX2's cost on CPUs.) */
-inline float8 pool_load8(__global const float *row, const int base, const int W, const int S) {
-    if (S == 1) return vload8(0, row + base);
-    const int from = base + 16 <= W ? base : base - 1;
-    const uint8 pick = base + 16 <= W ? (uint8)(0, 2, 4, 6, 8, 10, 12, 14) : (uint8)(1, 3, 5, 7, 9, 11, 13, 15);
-    return shuffle2(vload8(0, row + from), vload8(0, row + from + 8), pick);
-}
-
-/* Scalar value of output ox of a row whose window rows are [y0, y1). */
-inline float pool_forward1(__global const float *xp, const int y0, const int y1, const int ox, const int W,
-                           const int K, const int S, const int P, const int is_max) {
-    const int tx = ox * S - P, x0 = max(tx, 0), x1 = min(tx + K, W);
-    float a = is_max ? -INFINITY : 0.0f;
-    for (int yy = y0; yy < y1; yy++)
-        for (int ix = x0; ix < x1; ix++) {
-            const float v = xp[yy * W + ix];
-            a = is_max ? (POOL_BETTER(v, a) ? v : a) : a + v;
+/* Tile of plane xp padded by P on every side (pitch WP = W + 2P), pad outside. */
+inline void pool_fill_tile(__global const float *xp, __local float *tile, const int H, const int W, const int P,
+                           const float pad) {
+    const int WP = W + 2 * P, HP = H + 2 * P;
+    for (int r = 0; r < HP; r++) {
+        __local float *tr = tile + r * WP;
+        const int iy = r - P;
+        if (iy < 0 || iy >= H) {
+            for (int j = 0; j < WP; j++) tr[j] = pad;
+            continue;
         }
-    return is_max ? a : a / (float)((y1 - y0) * (x1 - x0));
+        __global const float *xr = xp + iy * W;
+        for (int j = 0; j < P; j++) tr[j] = pad;
+        int j = 0;
+        for (; j + 8 <= W; j += 8) vstore8(vload8(0, xr + j), 0, tr + P + j);
+        for (; j < W; j++) tr[P + j] = xr[j];
+        for (j = P + W; j < WP; j++) tr[j] = pad;
+    }
+    for (int j = 0; j < POOL_SLACK; j++) tile[HP * WP + j] = pad;
 }
 
+/* t[base + S * l], l < 8 (reads up to t[base + 15] for S = 2). */
+inline float8 pool_tload8(__local const float *t, const int base, const int S) {
+    if (S == 1) return vload8(0, t + base);
+    return shuffle2(vload8(0, t + base), vload8(0, t + base + 8), (uint8)(0, 2, 4, 6, 8, 10, 12, 14));
+}
+
+/* The first output of the chunk that covers outputs [o, o + 8) of a row of OW. */
+inline int pool_chunk(const int o, const int OW) { return OW >= 8 ? min(o, OW - 8) : 0; }
+
+inline void pool_store8(__global float *p, const float8 v, const int count) {
+    if (count >= 8) {
+        vstore8(v, 0, p);
+        return;
+    }
+    float t[8];
+    vstore8(v, 0, t);
+    for (int l = 0; l < count; l++) p[l] = t[l];
+}
+
+inline void pool_store8b(__global uchar *p, const uchar8 v, const int count) {
+    if (count >= 8) {
+        vstore8(v, 0, p);
+        return;
+    }
+    uchar t[8];
+    vstore8(v, 0, t);
+    for (int l = 0; l < count; l++) p[l] = t[l];
+}
+
+inline void pool_forward_tile_body(__global const float *x, const ulong x_off, const ulong x_ns, __global float *y,
+                                   const ulong y_off, const ulong y_ns, __local float *tile, const uint C,
+                                   const uint n, POOL_GEOM, const int K, const int S, const int P, const int is_max) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    pool_fill_tile(x + x_off + b * x_ns + (ulong)c * (uint)(H * W), tile, H, W, P, is_max ? -INFINITY : 0.0f);
+    __global float *yp = y + y_off + b * y_ns + (ulong)c * (uint)(OH * OW);
+    const int WP = W + 2 * P;
+    const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int oy = 0; oy < OH; oy++) {
+        const int ty = oy * S - P;
+        const float rows = (float)(min(ty + K, H) - max(ty, 0));
+        for (int o = 0; o < OW; o += 8) {
+            const int oc = pool_chunk(o, OW);
+            float8 a = is_max ? (float8)(-INFINITY) : (float8)(0.0f);
+            for (int ky = 0; ky < K; ky++)
+                for (int kx = 0; kx < K; kx++) {
+                    const float8 v = pool_tload8(tile + (oy * S + ky) * WP, oc * S + kx, S);
+                    a = is_max ? select(a, v, isgreater(v, a) | isnan(v)) : a + v;
+                }
+            if (!is_max) {
+                const int8 tx = (lane + oc) * S - P;
+                a /= rows * convert_float8(min(tx + K, (int8)W) - max(tx, (int8)0));
+            }
+            pool_store8(yp + oy * OW + oc, a, OW - oc);
+        }
+    }
+}
+
+inline void pool_argmax_tile_body(__global const float *x, const ulong x_off, const ulong x_ns, __global uchar *arg,
+                                  __local float *tile, const uint C, const uint n, POOL_GEOM, const int K,
+                                  const int S, const int P) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    pool_fill_tile(x + x_off + b * x_ns + (ulong)c * (uint)(H * W), tile, H, W, P, -INFINITY);
+    __global uchar *ap = arg + ((ulong)b * C + c) * (uint)(OH * OW);
+    const int WP = W + 2 * P;
+    const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
+    /* each window is visited row by row, left to right, and only a strictly
+     * greater value (or a NaN) replaces the maximum: the first maximum in scan
+     * order is kept. The padding (-inf) never wins: if all valid pixels are
+     * -inf, the first valid pixel is kept. */
+    for (int oy = 0; oy < OH; oy++) {
+        const int ty = oy * S - P;
+        for (int o = 0; o < OW; o += 8) {
+            const int oc = pool_chunk(o, OW);
+            const int8 tx = (lane + oc) * S - P;
+            int8 best = (int8)((max(ty, 0) - ty) * K) + max(tx, (int8)0) - tx;
+            float8 m = (float8)(-INFINITY);
+            for (int ky = 0; ky < K; ky++)
+                for (int kx = 0; kx < K; kx++) {
+                    const float8 v = pool_tload8(tile + (oy * S + ky) * WP, oc * S + kx, S);
+                    const int8 better = isgreater(v, m) | isnan(v);
+                    m = select(m, v, better);
+                    best = select(best, (int8)(ky * K + kx), better);
+                }
+            pool_store8b(ap + oy * OW + oc, convert_uchar8(best), OW - oc);
+        }
+    }
+}
+
+/* The gathers read dy and arg from tiles padded by K windows on every side
+ * (dy 0, arg 255: never a window position), dy already divided by the valid
+ * count for average, so every window a pixel could lie in is readable:
+ *   S = 1: pixel ix of row iy lies in windows (iy + P - ky, ix + P - kx);
+ *   S = 2: pixels 2t - P + r (r = 0, 1) of row iy lie in windows
+ *          ((iy + P - ky) / 2, t - j) for ky of the parity of iy + P and kx = r + 2j,
+ * so 8 consecutive pixels (S = 1) or 16 (S = 2, two interleaved runs of 8)
+ * read 8 consecutive windows. A row is assembled in a __local row buffer and
+ * then added to (or stored in) dx. */
+inline void pool_backward_tile_body(__global const float *dy, const ulong dy_off, const ulong dy_ns,
+                                    __global const uchar *arg, __global float *dx, const ulong dx_off,
+                                    const ulong dx_ns, __local float *dyt, __local uchar *at, __local float *rowbuf,
+                                    const uint C, const uint n, const int acc, POOL_GEOM, const int K, const int S,
+                                    const int P, const int is_max) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    const int TW = OW + 2 * K, TH = OH + 2 * K;
+    __global const float *dyp = dy + dy_off + b * dy_ns + (ulong)c * (uint)(OH * OW);
+    __global const uchar *ap = arg + ((ulong)b * C + c) * (uint)(OH * OW);
+    const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int r = 0; r < TH; r++) {
+        const int oy = r - K;
+        __local float *dr = dyt + r * TW;
+        __local uchar *ar = at + r * TW;
+        if (oy < 0 || oy >= OH) {
+            for (int j = 0; j < TW; j++) dr[j] = 0.0f;
+            if (is_max)
+                for (int j = 0; j < TW; j++) ar[j] = 255;
+            continue;
+        }
+        for (int j = 0; j < K; j++) dr[j] = dr[K + OW + j] = 0.0f;
+        const int ty = oy * S - P;
+        const float rows = (float)(min(ty + K, H) - max(ty, 0));
+        int j = 0;
+        for (; j + 8 <= OW; j += 8) {
+            float8 d = vload8(0, dyp + oy * OW + j);
+            if (!is_max) {
+                const int8 tx = (lane + j) * S - P;
+                d /= rows * convert_float8(min(tx + K, (int8)W) - max(tx, (int8)0));
+            }
+            vstore8(d, 0, dr + K + j);
+        }
+        for (; j < OW; j++) {
+            const int tx = j * S - P;
+            dr[K + j] = is_max ? dyp[oy * OW + j] : dyp[oy * OW + j] / (rows * (float)(min(tx + K, W) - max(tx, 0)));
+        }
+        if (is_max) {
+            for (j = 0; j < K; j++) ar[j] = ar[K + OW + j] = 255;
+            for (j = 0; j < OW; j++) ar[K + j] = ap[oy * OW + j];
+        }
+    }
+    for (int j = 0; j < POOL_SLACK; j++) {
+        dyt[TH * TW + j] = 0.0f;
+        if (is_max) at[TH * TW + j] = 255;
+    }
+    __global float *dp = dx + dx_off + b * dx_ns + (ulong)c * (uint)(H * W);
+    const int off = S == 1 ? 0 : P;  /* rowbuf[ix + off] holds pixel ix */
+    for (int iy = 0; iy < H; iy++) {
+        if (S == 1) {
+            for (int x0 = 0; x0 < W; x0 += 8) {
+                float8 g = (float8)(0.0f);
+                for (int ky = 0; ky < K; ky++) {
+                    const int t = (iy + P - ky + K) * TW + x0 + P + K;  /* window (iy + P - ky, x0 + P) */
+                    for (int kx = 0; kx < K; kx++) {
+                        const float8 d = vload8(0, dyt + t - kx);
+                        g += is_max ? select((float8)(0.0f), d, convert_int8(vload8(0, at + t - kx)) == (int8)(ky * K + kx))
+                                    : d;
+                    }
+                }
+                vstore8(g, 0, rowbuf + x0);
+            }
+        } else {
+            for (int t0 = 0; 2 * t0 - P < W; t0 += 8) {
+                float8 g0 = (float8)(0.0f), g1 = (float8)(0.0f);
+                for (int ky = (iy + P) & 1; ky < K; ky += 2) {
+                    const int row = ((iy + P - ky) / 2 + K) * TW + t0 + K;  /* window ((iy + P - ky) / 2, t0) */
+                    for (int j = 0; 2 * j < K; j++) {
+                        const float8 d = vload8(0, dyt + row - j);
+                        if (is_max) {
+                            const int8 a = convert_int8(vload8(0, at + row - j));
+                            g0 += select((float8)(0.0f), d, a == (int8)(ky * K + 2 * j));
+                            if (2 * j + 1 < K) g1 += select((float8)(0.0f), d, a == (int8)(ky * K + 2 * j + 1));
+                        } else {
+                            g0 += d;
+                            if (2 * j + 1 < K) g1 += d;
+                        }
+                    }
+                }
+                /* pixels 2t - P + r: rowbuf index 2t + r */
+                vstore8(shuffle2(g0, g1, (uint8)(0, 8, 1, 9, 2, 10, 3, 11)), 0, rowbuf + 2 * t0);
+                vstore8(shuffle2(g0, g1, (uint8)(4, 12, 5, 13, 6, 14, 7, 15)), 0, rowbuf + 2 * t0 + 8);
+            }
+        }
+        __global float *r = dp + iy * W;
+        __local const float *q = rowbuf + off;
+        int j = 0;
+        for (; j + 8 <= W; j += 8) {
+            const float8 g = vload8(0, q + j);
+            vstore8(acc ? vload8(0, r + j) + g : g, 0, r + j);
+        }
+        for (; j < W; j++) r[j] = acc ? r[j] + q[j] : q[j];
+    }
+}
+
+/* Row kernels: scalar, any K, S, P. */
 inline void pool_forward_rows_body(__global const float *x, const ulong x_off, const ulong x_ns, __global float *y,
                                    const ulong y_off, const ulong y_ns, const uint C, const uint n, POOL_GEOM,
-                                   const int K, const int S, const int P, const int is_max, const int vec) {
+                                   const int K, const int S, const int P, const int is_max) {
     const uint i = get_global_id(0), b = get_global_id(1);
     if (i >= C * (uint)OH || b >= n) return;
     const uint c = i / (uint)OH, oy = i - c * (uint)OH;
     __global const float *xp = x + x_off + b * x_ns + (ulong)c * (uint)(H * W);
     __global float *yr = y + y_off + b * y_ns + (ulong)i * (uint)OW;
     const int ty = (int)oy * S - P, y0 = max(ty, 0), y1 = min(ty + K, H);
-    int lo, hi;
-    pool_interior(W, OW, K, S, P, &lo, &hi);
-    if (!vec || hi - lo < POOL_VEC) hi = lo;  /* no vector part */
-    for (int o = lo; o < hi; o += POOL_VEC) {
-        const int oc = min(o, hi - POOL_VEC);
-        float8 a = is_max ? (float8)(-INFINITY) : (float8)(0.0f);
+    for (int ox = 0; ox < OW; ox++) {
+        const int tx = ox * S - P, x0 = max(tx, 0), x1 = min(tx + K, W);
+        float a = is_max ? -INFINITY : 0.0f;
         for (int yy = y0; yy < y1; yy++)
-            for (int kx = 0; kx < K; kx++) {
-                const float8 v = pool_load8(xp + yy * W, oc * S - P + kx, W, S);
-                a = is_max ? select(a, v, isgreater(v, a) | isnan(v)) : a + v;
+            for (int ix = x0; ix < x1; ix++) {
+                const float v = xp[yy * W + ix];
+                a = is_max ? (POOL_BETTER(v, a) ? v : a) : a + v;
             }
-        vstore8(is_max ? a : a / (float)((y1 - y0) * K), 0, yr + oc);
+        yr[ox] = is_max ? a : a / (float)((y1 - y0) * (x1 - x0));
     }
-    for (int ox = lo == 0 && hi > lo ? hi : 0; ox < OW; ox = ox + 1 == lo ? hi : ox + 1)
-        yr[ox] = pool_forward1(xp, y0, y1, ox, W, K, S, P, is_max);
 }
 
 inline void pool_argmax_rows_body(__global const float *x, const ulong x_off, const ulong x_ns, __global uchar *arg,
-                                  const uint C, const uint n, POOL_GEOM, const int K, const int S, const int P,
-                                  const int vec) {
+                                  const uint C, const uint n, POOL_GEOM, const int K, const int S, const int P) {
     const uint i = get_global_id(0), b = get_global_id(1);
     if (i >= C * (uint)OH || b >= n) return;
     const uint c = i / (uint)OH, oy = i - c * (uint)OH;
     __global const float *xp = x + x_off + b * x_ns + (ulong)c * (uint)(H * W);
     __global uchar *ar = arg + ((ulong)b * C * (uint)OH + i) * (uint)OW;
     const int ty = (int)oy * S - P, y0 = max(ty, 0), y1 = min(ty + K, H);
-    int lo, hi;
-    pool_interior(W, OW, K, S, P, &lo, &hi);
-    if (!vec || hi - lo < POOL_VEC) hi = lo;
-    /* each window is visited row by row, left to right, and only a strictly
-     * greater value (or a NaN) replaces the maximum: the first maximum in scan
-     * order is kept; if all are -inf, the first valid pixel */
-    for (int o = lo; o < hi; o += POOL_VEC) {
-        const int oc = min(o, hi - POOL_VEC);
-        float8 m = (float8)(-INFINITY);
-        int8 best = (int8)((y0 - ty) * K);
-        for (int yy = y0; yy < y1; yy++)
-            for (int kx = 0; kx < K; kx++) {
-                const float8 v = pool_load8(xp + yy * W, oc * S - P + kx, W, S);
-                const int8 better = isgreater(v, m) | isnan(v);
-                m = select(m, v, better);
-                best = select(best, (int8)((yy - ty) * K + kx), better);
-            }
-        vstore8(convert_uchar8(best), 0, ar + oc);
-    }
-    for (int ox = lo == 0 && hi > lo ? hi : 0; ox < OW; ox = ox + 1 == lo ? hi : ox + 1) {
+    for (int ox = 0; ox < OW; ox++) {
         const int tx = ox * S - P, x0 = max(tx, 0), x1 = min(tx + K, W);
         float m = -INFINITY;
         int best = (y0 - ty) * K + x0 - tx;
@@ -265,45 +428,10 @@ inline void pool_argmax_rows_body(__global const float *x, const ulong x_off, co
     }
 }
 
-/* Scalar gather for input pixel (iy, ix): the windows (oy, ox) that hold it. */
-inline float pool_gather1(__global const float *dyp, __global const uchar *ap, const int iy, const int ix, POOL_GEOM,
-                          const int K, const int S, const int P, const int is_max) {
-    const int ly = iy + P - K + 1, lx = ix + P - K + 1;
-    const int oy0 = ly <= 0 ? 0 : (ly + S - 1) / S, oy1 = min((iy + P) / S, OH - 1);
-    const int ox0 = lx <= 0 ? 0 : (lx + S - 1) / S, ox1 = min((ix + P) / S, OW - 1);
-    float g = 0.0f;
-    for (int oy = oy0; oy <= oy1; oy++) {
-        const int ty = oy * S - P, rows = min(ty + K, H) - max(ty, 0);
-        for (int ox = ox0; ox <= ox1; ox++) {
-            const int tx = ox * S - P, o = oy * OW + ox;
-            if (is_max) g += ap[o] == (iy - ty) * K + ix - tx ? dyp[o] : 0.0f;
-            else g += dyp[o] / (float)(rows * (min(tx + K, W) - max(tx, 0)));
-        }
-    }
-    return g;
-}
-
-/* The window (dy and arg value) at o of an output row, weighted for the gather:
- * dy if the window's arg-max is position want (max), dy / valid pixels (average;
- * tx = the windows' first columns). */
-inline float8 pool_weight8(__global const float *dr, __global const uchar *ar, const int o, const int want,
-                           const int8 tx, const float rows, const int W, const int K, const int is_max) {
-    const float8 d = vload8(0, dr + o);
-    if (is_max) return select((float8)(0.0f), d, convert_int8(vload8(0, ar + o)) == (int8)want);
-    return d / (rows * convert_float8(min(tx + K, (int8)W) - max(tx, (int8)0)));
-}
-
-/* Input row iy. Vector chunks cover the inputs whose windows all exist:
- * S = 1: input ix lies in windows ix + P - kx (kx < K): 8 consecutive inputs
- *        read 8 consecutive windows per kx.
- * S = 2: inputs 2t - P + r (r = 0, 1; t in a chunk of 8) lie in windows t - j
- *        with kx = r + 2j < K: 16 consecutive inputs from 8 windows per j.
- * A chunk shifted left to end at the range's end leaves its first lanes (done
- * by the previous chunk) as they are, so dx_accumulate adds once. */
 inline void pool_backward_rows_body(__global const float *dy, const ulong dy_off, const ulong dy_ns,
                                     __global const uchar *arg, __global float *dx, const ulong dx_off,
                                     const ulong dx_ns, const uint C, const uint n, const int acc, POOL_GEOM,
-                                    const int K, const int S, const int P, const int is_max, const int vec) {
+                                    const int K, const int S, const int P, const int is_max) {
     const uint i = get_global_id(0), b = get_global_id(1);
     if (i >= C * (uint)H || b >= n) return;
     const uint c = i / (uint)H;
@@ -313,93 +441,59 @@ inline void pool_backward_rows_body(__global const float *dy, const ulong dy_off
     __global const uchar *ap = is_max ? arg + ((ulong)b * C + c) * ohw : arg;
     __global float *dxr = dx + dx_off + b * dx_ns + (ulong)i * (uint)W;
     const int ly = iy + P - K + 1, oy0 = ly <= 0 ? 0 : (ly + S - 1) / S, oy1 = min((iy + P) / S, OH - 1);
-    const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
-    /* chunk starts t in [tlo, thi - 8]; inputs [lo, hi) */
-    int tlo, thi;
-    if (S == 1) {
-        tlo = max(K - 1 - P, 0);
-        thi = min(W, OW - P);
-    } else {
-        tlo = max((K - 1) / 2, (P + 1) / 2);
-        thi = min(OW, (W + P) / 2);
-    }
-    if (!vec || S > 2 || thi - tlo < POOL_VEC) thi = tlo;
-    for (int t = tlo; t < thi; t += POOL_VEC) {
-        const int tc = min(t, thi - POOL_VEC);
-        if (S == 1) {
-            float8 g = (float8)(0.0f);
-            for (int oy = oy0; oy <= oy1; oy++) {
-                const int ky = iy + P - oy * S, ty = oy * S - P;
-                const float rows = (float)(min(ty + K, H) - max(ty, 0));
-                for (int kx = 0; kx < K; kx++) {
-                    const int o = tc + P - kx;  /* the window of lane 0 */
-                    g += pool_weight8(dyp + oy * OW, ap + oy * OW, o, ky * K + kx, lane + (o - P), rows, W, K, is_max);
-                }
+    for (int ix = 0; ix < W; ix++) {
+        const int lx = ix + P - K + 1, ox0 = lx <= 0 ? 0 : (lx + S - 1) / S, ox1 = min((ix + P) / S, OW - 1);
+        float g = 0.0f;
+        for (int oy = oy0; oy <= oy1; oy++) {
+            const int ty = oy * S - P, rows = min(ty + K, H) - max(ty, 0);
+            for (int ox = ox0; ox <= ox1; ox++) {
+                const int tx = ox * S - P, o = oy * OW + ox;
+                if (is_max) g += ap[o] == (iy - ty) * K + ix - tx ? dyp[o] : 0.0f;
+                else g += dyp[o] / (float)(rows * (min(tx + K, W) - max(tx, 0)));
             }
-            const float8 cur = vload8(0, dxr + tc);
-            vstore8(select(acc ? cur + g : g, cur, lane < (int8)(t - tc)), 0, dxr + tc);
-        } else {
-            float8 g0 = (float8)(0.0f), g1 = (float8)(0.0f);
-            for (int oy = oy0; oy <= oy1; oy++) {
-                const int ky = iy + P - oy * S, ty = oy * S - P;
-                const float rows = (float)(min(ty + K, H) - max(ty, 0));
-                for (int j = 0; 2 * j < K; j++) {
-                    const int o = tc - j;
-                    const int8 tx = 2 * lane + (2 * o - P);
-                    g0 += pool_weight8(dyp + oy * OW, ap + oy * OW, o, ky * K + 2 * j, tx, rows, W, K, is_max);
-                    if (2 * j + 1 < K)
-                        g1 += pool_weight8(dyp + oy * OW, ap + oy * OW, o, ky * K + 2 * j + 1, tx, rows, W, K,
-                                           is_max);
-                }
-            }
-            /* interleave: inputs 2t - P + r of lanes t, as two runs of 8 */
-            const float8 lo8 = shuffle2(g0, g1, (uint8)(0, 8, 1, 9, 2, 10, 3, 11)),
-                         hi8 = shuffle2(g0, g1, (uint8)(4, 12, 5, 13, 6, 14, 7, 15));
-            __global float *d = dxr + 2 * tc - P;
-            const float8 cur0 = vload8(0, d), cur1 = vload8(0, d + 8);
-            const int done = 2 * (t - tc);
-            vstore8(select(acc ? cur0 + lo8 : lo8, cur0, lane < (int8)done), 0, d);
-            vstore8(select(acc ? cur1 + hi8 : hi8, cur1, lane + 8 < (int8)done), 0, d + 8);
         }
-    }
-    const int lo = S == 1 ? tlo : 2 * tlo - P, hi = S == 1 ? thi : 2 * thi - P;
-    for (int ix = lo == 0 && hi > lo ? hi : 0; ix < W; ix = ix + 1 == lo ? hi : ix + 1) {
-        const float g = pool_gather1(dyp, ap, iy, ix, H, W, OH, OW, K, S, P, is_max);
         dxr[ix] = acc ? dxr[ix] + g : g;
     }
 }
 
-#define POOL_RFWD_ARGS RD_TC(x), RD_T(y), const uint C, const uint n, POOL_GEOM
-#define POOL_RFWD_PASS x, x_off, x_ns, y, y_off, y_ns, C, n, H, W, OH, OW
-#define POOL_RARG_ARGS RD_TC(x), __global uchar *arg, const uint C, const uint n, POOL_GEOM
-#define POOL_RARG_PASS x, x_off, x_ns, arg, C, n, H, W, OH, OW
+#define POOL_RFWD_ARGS RD_TC(x), RD_T(y), const uint C, const uint n, POOL_GEOM, const int K, const int S, const int P
+#define POOL_RFWD_PASS x, x_off, x_ns, y, y_off, y_ns, C, n, H, W, OH, OW, K, S, P
+#define POOL_RARG_ARGS RD_TC(x), __global uchar *arg, const uint C, const uint n, POOL_GEOM, const int K, \
+                       const int S, const int P
+#define POOL_RARG_PASS x, x_off, x_ns, arg, C, n, H, W, OH, OW, K, S, P
 #define POOL_RBWD_ARGS RD_TC(dy), __global const uchar *arg, RD_T(dx), const uint C, const uint n, const int acc, \
-                       POOL_GEOM
-#define POOL_RBWD_PASS dy, dy_off, dy_ns, arg, dx, dx_off, dx_ns, C, n, acc, H, W, OH, OW
+                       POOL_GEOM, const int K, const int S, const int P
+#define POOL_RBWD_PASS dy, dy_off, dy_ns, arg, dx, dx_off, dx_ns, C, n, acc, H, W, OH, OW, K, S, P
 
-#define POOL_ROW_KERNELS(SUFFIX, KARGS, K, S, P, VEC)                                                           \
-    __kernel void pool_max_forward_rows##SUFFIX(POOL_RFWD_ARGS KARGS) {                                    \
-        pool_forward_rows_body(POOL_RFWD_PASS, K, S, P, 1, VEC);                                           \
-    }                                                                                                      \
-    __kernel void pool_avg_forward_rows##SUFFIX(POOL_RFWD_ARGS KARGS) {                                    \
-        pool_forward_rows_body(POOL_RFWD_PASS, K, S, P, 0, VEC);                                           \
-    }                                                                                                      \
-    __kernel void pool_max_argmax_rows##SUFFIX(POOL_RARG_ARGS KARGS) {                                     \
-        pool_argmax_rows_body(POOL_RARG_PASS, K, S, P, VEC);                                               \
-    }                                                                                                      \
-    __kernel void pool_max_backward_rows##SUFFIX(POOL_RBWD_ARGS KARGS) {                                   \
-        pool_backward_rows_body(POOL_RBWD_PASS, K, S, P, 1, VEC);                                          \
-    }                                                                                                      \
-    __kernel void pool_avg_backward_rows##SUFFIX(POOL_RBWD_ARGS KARGS) {                                   \
-        pool_backward_rows_body(POOL_RBWD_PASS, K, S, P, 0, VEC);                                          \
+__kernel void pool_max_forward_rows(POOL_RFWD_ARGS) { pool_forward_rows_body(POOL_RFWD_PASS, 1); }
+__kernel void pool_avg_forward_rows(POOL_RFWD_ARGS) { pool_forward_rows_body(POOL_RFWD_PASS, 0); }
+__kernel void pool_max_argmax_rows(POOL_RARG_ARGS) { pool_argmax_rows_body(POOL_RARG_PASS); }
+__kernel void pool_max_backward_rows(POOL_RBWD_ARGS) { pool_backward_rows_body(POOL_RBWD_PASS, 1); }
+__kernel void pool_avg_backward_rows(POOL_RBWD_ARGS) { pool_backward_rows_body(POOL_RBWD_PASS, 0); }
+
+#define POOL_TFWD_ARGS RD_TC(x), RD_T(y), __local float *tile, const uint C, const uint n, POOL_GEOM
+#define POOL_TFWD_PASS x, x_off, x_ns, y, y_off, y_ns, tile, C, n, H, W, OH, OW
+#define POOL_TARG_ARGS RD_TC(x), __global uchar *arg, __local float *tile, const uint C, const uint n, POOL_GEOM
+#define POOL_TARG_PASS x, x_off, x_ns, arg, tile, C, n, H, W, OH, OW
+#define POOL_TBWD_ARGS RD_TC(dy), __global const uchar *arg, RD_T(dx), __local float *dyt, __local uchar *at, \
+                       __local float *rowbuf, const uint C, const uint n, const int acc, POOL_GEOM
+#define POOL_TBWD_PASS dy, dy_off, dy_ns, arg, dx, dx_off, dx_ns, dyt, at, rowbuf, C, n, acc, H, W, OH, OW
+
+#define POOL_TILE_KERNELS(SUFFIX, K, S, P)                                                                        \
+    __kernel void pool_max_forward_tile##SUFFIX(POOL_TFWD_ARGS) { pool_forward_tile_body(POOL_TFWD_PASS, K, S, P, 1); } \
+    __kernel void pool_avg_forward_tile##SUFFIX(POOL_TFWD_ARGS) { pool_forward_tile_body(POOL_TFWD_PASS, K, S, P, 0); } \
+    __kernel void pool_max_argmax_tile##SUFFIX(POOL_TARG_ARGS) { pool_argmax_tile_body(POOL_TARG_PASS, K, S, P); }       \
+    __kernel void pool_max_backward_tile##SUFFIX(POOL_TBWD_ARGS) {                                                \
+        pool_backward_tile_body(POOL_TBWD_PASS, K, S, P, 1);                                                      \
+    }                                                                                                             \
+    __kernel void pool_avg_backward_tile##SUFFIX(POOL_TBWD_ARGS) {                                                \
+        pool_backward_tile_body(POOL_TBWD_PASS, K, S, P, 0);                                                      \
     }
 
-/* vectors only where K, S, P are the constants that pool_load8's bounds argument assumes */
-POOL_ROW_KERNELS(, POOL_RUNTIME_KSP, K, S, P, 0)
-POOL_ROW_KERNELS(_k3s1, POOL_NO_ARGS, 3, 1, 1, 1)
-POOL_ROW_KERNELS(_k3s2, POOL_NO_ARGS, 3, 2, 1, 1)
-POOL_ROW_KERNELS(_k5s1, POOL_NO_ARGS, 5, 1, 2, 1)
-POOL_ROW_KERNELS(_k5s2, POOL_NO_ARGS, 5, 2, 2, 1)
+POOL_TILE_KERNELS(_k3s1, 3, 1, 1)
+POOL_TILE_KERNELS(_k3s2, 3, 2, 1)
+POOL_TILE_KERNELS(_k5s1, 5, 1, 2)
+POOL_TILE_KERNELS(_k5s2, 5, 2, 2)
 
 /* y[b][c] = mean of the plane x[b][c]: one work-item per plane (planes are small: 7x7 or 8x8). */
 __kernel void global_avgpool_forward(RD_TC(x), RD_T(y), const uint C, const uint n, const uint hw) {

@@ -7,8 +7,8 @@
 
 #include "test_util.h"
 
-/* Each test runs once per kernel layout (CPU and GPU kernels both run on any device). */
-static const char *const layouts[] = {"rows", "items"};
+/* Each test runs once per kernel layout (CPU and GPU kernels all run on any device). */
+static const char *const layouts[] = {"tiles", "rows", "items"};
 static void use_layout(int i) { setenv("RADARS_POOL_KERNELS", layouts[i], 1); }
 
 /* odd sizes, batch 1 and 3, channel counts that are not multiples of anything, and rows
@@ -304,10 +304,10 @@ static Suite *suite(void) {
     TCase *tc = tcase_create("all");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, out_size);
-    tcase_add_loop_test(tc, forward_backward_vs_reference, 0, 2);
-    tcase_add_loop_test(tc, max_ties_first_in_scan_order, 0, 2);
-    tcase_add_loop_test(tc, strided_views, 0, 2);
-    tcase_add_loop_test(tc, supernet_shape_and_scratch, 0, 2);
+    tcase_add_loop_test(tc, forward_backward_vs_reference, 0, 3);
+    tcase_add_loop_test(tc, max_ties_first_in_scan_order, 0, 3);
+    tcase_add_loop_test(tc, strided_views, 0, 3);
+    tcase_add_loop_test(tc, supernet_shape_and_scratch, 0, 3);
     tcase_add_test(tc, global_avgpool);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);

@@ -49,75 +49,118 @@ size_t rd_pool2d_scratch_bytes(rd_ctx *ctx, const rd_pool_params *p, const rd_te
     return p->kind == RD_POOL_MAX ? rd_tensor_numel(y) : 0;
 }
 
-/* Kernel layout: per-element kernels (one work-item per output, or per input
- * pixel for the gathers: coalesced, for GPUs) or row kernels (one work-item per
- * row, float8 along it: for CPUs). RADARS_POOL_KERNELS=items|rows overrides
- * the choice (tests run both; benchmarks compare them). */
-static int use_rows(const rd_ctx *ctx) {
-    const char *env = getenv("RADARS_POOL_KERNELS");
-    if (env && !strcmp(env, "items")) return 0;
-    if (env && !strcmp(env, "rows")) return 1;
-    return !(ctx->dev.type & CL_DEVICE_TYPE_GPU);
+/* Kernel layouts (cl/pool.cl):
+ *  items: one work-item per output (per input pixel for the gathers), coalesced: GPUs;
+ *  tiles: one work-item per plane, padded __local tile, float8: CPUs, for the
+ *         DARTS windows (K = 3, 5, stride 1, 2, padding K/2) when the tiles fit;
+ *  rows:  one work-item per row, scalar: CPUs, any window.
+ * Items come unrolled for the DARTS windows or generic. RADARS_POOL_KERNELS=
+ * items|tiles|rows overrides the choice (tiles falls back to rows where it does
+ * not apply); the tests run every layout. */
+typedef enum { LAYOUT_ITEMS, LAYOUT_TILES, LAYOUT_ROWS } pool_layout;
+enum { TILE_SLACK = 32 };  /* POOL_SLACK in cl/pool.cl */
+
+static int darts_window(const rd_pool_params *p) {
+    return (p->k == 3 || p->k == 5) && (p->stride == 1 || p->stride == 2) && p->pad == p->k / 2;
 }
 
-/* The kernel for base ("pool_max_forward", ...) in the chosen layout, unrolled for
- * the DARTS windows, else generic (K, S, P as arguments). */
-static void kernel_name(const rd_pool_params *p, const char *base, int rows, char *buf, size_t len, int *generic) {
-    *generic = !((p->k == 3 || p->k == 5) && (p->stride == 1 || p->stride == 2) && p->pad == p->k / 2);
-    if (*generic) snprintf(buf, len, "%s%s", base, rows ? "_rows" : "");
-    else snprintf(buf, len, "%s%s_k%ds%d", base, rows ? "_rows" : "", p->k, p->stride);
+/* __local bytes of the tile kernels: the padded x tile (forward, arg-max), or
+ * the gathers' padded dy tile, arg tile and row buffer. */
+typedef struct tile_sizes { size_t x, dy, arg, row; } tile_sizes;
+static tile_sizes tile_bytes(const rd_pool_params *p, const rd_tensor *x, const rd_tensor *y) {
+    tile_sizes t;
+    size_t hp = (size_t)x->h + 2 * (size_t)p->pad, wp = (size_t)x->w + 2 * (size_t)p->pad;
+    size_t tiles = ((size_t)y->h + 2 * (size_t)p->k) * ((size_t)y->w + 2 * (size_t)p->k) + TILE_SLACK;
+    t.x = (hp * wp + TILE_SLACK) * sizeof(float);
+    t.dy = tiles * sizeof(float);
+    t.arg = rd_round_up(tiles, 16);
+    t.row = ((size_t)x->w + 2 * (size_t)p->pad + TILE_SLACK) * sizeof(float);
+    return t;
+}
+
+static pool_layout choose_layout(const rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x,
+                                 const rd_tensor *y) {
+    const char *env = getenv("RADARS_POOL_KERNELS");
+    pool_layout want = ctx->dev.type & CL_DEVICE_TYPE_GPU ? LAYOUT_ITEMS : LAYOUT_TILES;
+    if (env && !strcmp(env, "items")) want = LAYOUT_ITEMS;
+    else if (env && !strcmp(env, "tiles")) want = LAYOUT_TILES;
+    else if (env && !strcmp(env, "rows")) want = LAYOUT_ROWS;
+    if (want == LAYOUT_TILES) {
+        tile_sizes t = tile_bytes(p, x, y);
+        size_t most = t.x > t.dy + t.arg + t.row ? t.x : t.dy + t.arg + t.row;
+        if (!darts_window(p) || most > ctx->dev.local_mem) want = LAYOUT_ROWS;
+    }
+    return want;
 }
 
 typedef enum { POOL_FORWARD, POOL_ARGMAX, POOL_GATHER } pool_pass;
 
-/* One pooling kernel. Forward and arg-max read x and write y or arg; the
- * gathers read dy (and arg) and write dx. xs / ys: input and output shapes. */
+/* One pooling kernel. Forward and arg-max read x (in) and write y (out) or arg;
+ * the gathers read dy (in) and arg and write dx (out). xs / ys: input and output shapes. */
 static rd_status launch(rd_ctx *ctx, const char *op, const rd_pool_params *p, pool_pass pass, const char *base,
                         const rd_tensor *xs, const rd_tensor *ys, const rd_tensor *in, cl_mem arg,
                         const rd_tensor *out, int acc_flag) {
-    int rows = use_rows(ctx), generic;
+    pool_layout layout = choose_layout(ctx, p, xs, ys);
     char name[64];
-    kernel_name(p, base, rows, name, sizeof name, &generic);
-    const rd_tensor *walk = pass == POOL_GATHER ? xs : ys;  /* the shape the work-items cover */
-    size_t per_image = rows ? (size_t)walk->c * walk->h : rd_tensor_chw(walk);
-    if (!rows && per_image >= (1u << 24))
-        return rd_fail(&ctx->err, RD_ERR_ARG, "%s: %zu elements per image, at most 2^24 supported", op, per_image);
+    int generic = !darts_window(p);
+    static const char *const suffix[] = {"", "_tile", "_rows"};
+    if (generic || layout == LAYOUT_ROWS) snprintf(name, sizeof name, "%s%s", base, suffix[layout]);
+    else snprintf(name, sizeof name, "%s%s_k%ds%d", base, suffix[layout], p->k, p->stride);
     cl_uint C = (cl_uint)xs->c, n = (cl_uint)xs->n;
     cl_int H = xs->h, W = xs->w, OH = ys->h, OW = ys->w, K = p->k, S = p->stride, P = p->pad;
     cl_int acc = acc_flag != 0;
-    float rcp_plane = 1.0f / (float)(walk->h * walk->w), rcp_row = 1.0f / (float)walk->w;
-    size_t g[2] = {per_image, (size_t)xs->n};
-    /* rd_launch takes the arguments inline: the 3 passes x 2 layouts x (generic or not) are spelled out */
 #define GEOM RD_ARG(H), RD_ARG(W), RD_ARG(OH), RD_ARG(OW)
 #define KSP RD_ARG(K), RD_ARG(S), RD_ARG(P)
+    if (layout == LAYOUT_TILES) {
+        size_t g[2] = {(size_t)xs->c, (size_t)xs->n}, l[2] = {1, 1};
+        tile_sizes t = tile_bytes(p, xs, ys);
+        switch (pass) {
+        case POOL_FORWARD:
+            return rd_launch(ctx, PROG, name, 2, g, l, RD_TARG(in), RD_TARG(out), RD_LOCAL(t.x), RD_ARG(C), RD_ARG(n),
+                             GEOM, RD_END);
+        case POOL_ARGMAX:
+            return rd_launch(ctx, PROG, name, 2, g, l, RD_TARG(in), RD_ARG(arg), RD_LOCAL(t.x), RD_ARG(C), RD_ARG(n),
+                             GEOM, RD_END);
+        case POOL_GATHER:
+            return rd_launch(ctx, PROG, name, 2, g, l, RD_TARG(in), RD_ARG(arg), RD_TARG(out), RD_LOCAL(t.dy),
+                             RD_LOCAL(t.arg), RD_LOCAL(t.row), RD_ARG(C), RD_ARG(n), RD_ARG(acc), GEOM, RD_END);
+        }
+    }
+    if (layout == LAYOUT_ROWS) {
+        const rd_tensor *walk = pass == POOL_GATHER ? xs : ys;  /* whose rows the work-items take */
+        size_t g[2] = {(size_t)walk->c * walk->h, (size_t)xs->n};
+        switch (pass) {
+        case POOL_FORWARD:
+            return rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_TARG(out), RD_ARG(C), RD_ARG(n), GEOM, KSP,
+                             RD_END);
+        case POOL_ARGMAX:
+            return rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_ARG(C), RD_ARG(n), GEOM, KSP,
+                             RD_END);
+        case POOL_GATHER:
+            return rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_TARG(out), RD_ARG(C),
+                             RD_ARG(n), RD_ARG(acc), GEOM, KSP, RD_END);
+        }
+    }
+    /* items: the kernels split an index with float reciprocals, exact below 2^24 elements per image */
+    const rd_tensor *walk = pass == POOL_GATHER ? xs : ys;
+    size_t per_image = rd_tensor_chw(walk);
+    if (per_image >= (1u << 24))
+        return rd_fail(&ctx->err, RD_ERR_ARG, "%s: %zu elements per image, at most 2^24 supported", op, per_image);
+    float rcp_plane = 1.0f / (float)(walk->h * walk->w), rcp_row = 1.0f / (float)walk->w;
+    size_t g[2] = {per_image, (size_t)xs->n};
 #define SPLIT RD_ARG(rcp_plane), RD_ARG(rcp_row)
     switch (pass) {
     case POOL_FORWARD:
-        if (rows)
-            return generic ? rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_TARG(out), RD_ARG(C), RD_ARG(n),
-                                       GEOM, KSP, RD_END)
-                           : rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_TARG(out), RD_ARG(C), RD_ARG(n),
-                                       GEOM, RD_END);
         return generic ? rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_TARG(out), RD_ARG(C), RD_ARG(n), SPLIT,
                                    GEOM, KSP, RD_END)
                        : rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_TARG(out), RD_ARG(C), RD_ARG(n), SPLIT,
                                    GEOM, RD_END);
     case POOL_ARGMAX:
-        if (rows)
-            return generic ? rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_ARG(C), RD_ARG(n),
-                                       GEOM, KSP, RD_END)
-                           : rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_ARG(C), RD_ARG(n),
-                                       GEOM, RD_END);
         return generic ? rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_ARG(C), RD_ARG(n), SPLIT,
                                    GEOM, KSP, RD_END)
                        : rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_ARG(C), RD_ARG(n), SPLIT,
                                    GEOM, RD_END);
     case POOL_GATHER:
-        if (rows)
-            return generic ? rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_TARG(out), RD_ARG(C),
-                                       RD_ARG(n), RD_ARG(acc), GEOM, KSP, RD_END)
-                           : rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_TARG(out), RD_ARG(C),
-                                       RD_ARG(n), RD_ARG(acc), GEOM, RD_END);
         return generic ? rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_TARG(out), RD_ARG(C),
                                    RD_ARG(n), RD_ARG(acc), SPLIT, GEOM, KSP, RD_END)
                        : rd_launch(ctx, PROG, name, 2, g, NULL, RD_TARG(in), RD_ARG(arg), RD_TARG(out), RD_ARG(C),
