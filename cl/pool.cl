@@ -1,23 +1,24 @@
 /* Pooling kernels (host side: src/ops/pool.c).
  *
  * Square windows of K, stride S, padding P. Padding is never counted (average
- * = sum / valid pixels, as PyTorch's count_include_pad=False) and never read:
- * reads are clamped into the image, which for max (and its arg-max) only
- * repeats pixels of the same window in scan order, and for average is masked.
- * Clamping instead of branching keeps each work-item straight-line code, which
- * CPU compilers vectorize across work-items and GPUs run without divergence.
- *
- * Kernels run on a 2-D range: dim 0 walks one image (c*oh*ow outputs, or
- * c*h*w inputs for the gathers), dim 1 the images. The position in the image
- * is split with a float reciprocal and one correction step, not an integer
- * division (which does not vectorize). The window loops are fully unrolled in
- * the kernels specialised for the DARTS windows (K = 3, 5; S = 1, 2; P = K/2);
- * the generic kernels take K, S, P at run time.
+ * = sum / valid pixels, as PyTorch's count_include_pad=False) and never read.
  *
  * Max backward keeps no index tensor between forward and backward: it
- * recomputes each window's arg-max from x into a byte per output (scratch),
- * then every input pixel gathers dy from the windows whose arg-max it is
- * (OpenCL 1.2 has no float atomics, so no scatter). */
+ * recomputes each window's arg-max (first maximum in scan order) from x into a
+ * byte per output (scratch), then every input pixel gathers dy from the
+ * windows whose arg-max it is (OpenCL 1.2 has no float atomics: no scatter).
+ *
+ * Three layouts of the same passes (the host picks one per device):
+ *  - items (GPUs): one work-item per output, or per input pixel for the
+ *    gathers, on a 2-D range (elements of one image, images): coalesced and
+ *    without divergence. Reads are clamped into the image, which for max (and
+ *    its arg-max) only repeats pixels of the same window in scan order, and
+ *    for average is masked. The position in the image is split with a float
+ *    reciprocal and one correction step rather than an integer division. The
+ *    window loops are unrolled in the kernels specialised for the DARTS
+ *    windows (K = 3, 5; S = 1, 2; P = K/2); the generic ones take K, S, P.
+ *  - tiles (CPUs, DARTS windows): one work-item per plane, float8; see below.
+ *  - rows (CPUs, other windows): one work-item per row, scalar. */
 
 #define POOL_GEOM const int H, const int W, const int OH, const int OW
 /* reciprocals of the divisors used to split an index (see pool_divmod) */
@@ -35,7 +36,7 @@ inline uint pool_divmod(const uint i, const uint d, const float rcp, uint *r) {
 /* First maximum in scan order; a NaN wins and propagates (PyTorch). */
 #define POOL_BETTER(v, m) ((v) > (m) || isnan(v))
 
-/* ---- bodies, inlined into kernels with K, S, P constant or not ---- */
+/* ---- items: bodies, inlined into kernels with K, S, P constant or not ---- */
 
 inline void pool_forward_body(__global const float *x, const ulong x_off, const ulong x_ns, __global float *y,
                               const ulong y_off, const ulong y_ns, const uint C, const uint n, POOL_SPLIT, POOL_GEOM,
