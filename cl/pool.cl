@@ -219,14 +219,46 @@ inline void pool_store8b(__global uchar *p, const uchar8 v, const int count) {
     for (int l = 0; l < count; l++) p[l] = t[l];
 }
 
+/* Window reductions are separable: a row pass reduces each padded row over
+ * the window's columns (K per output column) into h (pitch OW + 8), then a
+ * column pass reduces h over the window's rows: about 2K operations per
+ * output instead of K^2. For the arg-max the row pass keeps, per row, the
+ * first column of the row's maximum (hk) and the column pass the first row of
+ * the maximum, both by the scan rule (strictly greater, or NaN): that is the
+ * first maximum in scan order (with a NaN: the last NaN, as a plain scan). */
+inline void pool_rows_pass(__local const float *tile, __local float *h, __local int *hk, const int HP, const int W,
+                           const int OW, const int K, const int S, const int P, const int is_max, const int want_k) {
+    const int WP = W + 2 * P, HW8 = OW + 8;
+    for (int r = 0; r < HP; r++)
+        for (int o = 0; o < OW; o += 8) {
+            const int oc = pool_chunk(o, OW);
+            float8 a = is_max ? (float8)(-INFINITY) : (float8)(0.0f);
+            int8 k = (int8)(0);
+            for (int kx = 0; kx < K; kx++) {
+                const float8 v = pool_tload8(tile + r * WP, oc * S + kx, S);
+                if (is_max) {
+                    const int8 better = isgreater(v, a) | isnan(v);
+                    a = select(a, v, better);
+                    if (want_k) k = select(k, (int8)kx, better);
+                } else {
+                    a += v;
+                }
+            }
+            vstore8(a, 0, h + r * HW8 + oc);
+            if (want_k) vstore8(k, 0, hk + r * HW8 + oc);
+        }
+}
+
 inline void pool_forward_tile_body(__global const float *x, const ulong x_off, const ulong x_ns, __global float *y,
-                                   const ulong y_off, const ulong y_ns, __local float *tile, const uint C,
-                                   const uint n, POOL_GEOM, const int K, const int S, const int P, const int is_max) {
+                                   const ulong y_off, const ulong y_ns, __local float *tile, __local float *h,
+                                   const uint C, const uint n, POOL_GEOM, const int K, const int S, const int P,
+                                   const int is_max) {
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n) return;
     pool_fill_tile(x + x_off + b * x_ns + (ulong)c * (uint)(H * W), tile, H, W, P, is_max ? -INFINITY : 0.0f);
+    pool_rows_pass(tile, h, NULL, H + 2 * P, W, OW, K, S, P, is_max, 0);
     __global float *yp = y + y_off + b * y_ns + (ulong)c * (uint)(OH * OW);
-    const int WP = W + 2 * P;
+    const int HW8 = OW + 8;
     const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
     for (int oy = 0; oy < OH; oy++) {
         const int ty = oy * S - P;
@@ -234,11 +266,10 @@ inline void pool_forward_tile_body(__global const float *x, const ulong x_off, c
         for (int o = 0; o < OW; o += 8) {
             const int oc = pool_chunk(o, OW);
             float8 a = is_max ? (float8)(-INFINITY) : (float8)(0.0f);
-            for (int ky = 0; ky < K; ky++)
-                for (int kx = 0; kx < K; kx++) {
-                    const float8 v = pool_tload8(tile + (oy * S + ky) * WP, oc * S + kx, S);
-                    a = is_max ? select(a, v, isgreater(v, a) | isnan(v)) : a + v;
-                }
+            for (int ky = 0; ky < K; ky++) {
+                const float8 v = vload8(0, h + (oy * S + ky) * HW8 + oc);
+                a = is_max ? select(a, v, isgreater(v, a) | isnan(v)) : a + v;
+            }
             if (!is_max) {
                 const int8 tx = (lane + oc) * S - P;
                 a /= rows * convert_float8(min(tx + K, (int8)W) - max(tx, (int8)0));
@@ -249,18 +280,16 @@ inline void pool_forward_tile_body(__global const float *x, const ulong x_off, c
 }
 
 inline void pool_argmax_tile_body(__global const float *x, const ulong x_off, const ulong x_ns, __global uchar *arg,
-                                  __local float *tile, const uint C, const uint n, POOL_GEOM, const int K,
-                                  const int S, const int P) {
+                                  __local float *tile, __local float *h, __local int *hk, const uint C, const uint n,
+                                  POOL_GEOM, const int K, const int S, const int P) {
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n) return;
     pool_fill_tile(x + x_off + b * x_ns + (ulong)c * (uint)(H * W), tile, H, W, P, -INFINITY);
+    pool_rows_pass(tile, h, hk, H + 2 * P, W, OW, K, S, P, 1, 1);
     __global uchar *ap = arg + ((ulong)b * C + c) * (uint)(OH * OW);
-    const int WP = W + 2 * P;
+    const int HW8 = OW + 8;
     const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
-    /* each window is visited row by row, left to right, and only a strictly
-     * greater value (or a NaN) replaces the maximum: the first maximum in scan
-     * order is kept. The padding (-inf) never wins: if all valid pixels are
-     * -inf, the first valid pixel is kept. */
+    /* the padding (-inf) never wins: if all valid pixels are -inf, the first valid pixel is kept */
     for (int oy = 0; oy < OH; oy++) {
         const int ty = oy * S - P;
         for (int o = 0; o < OW; o += 8) {
@@ -268,13 +297,13 @@ inline void pool_argmax_tile_body(__global const float *x, const ulong x_off, co
             const int8 tx = (lane + oc) * S - P;
             int8 best = (int8)((max(ty, 0) - ty) * K) + max(tx, (int8)0) - tx;
             float8 m = (float8)(-INFINITY);
-            for (int ky = 0; ky < K; ky++)
-                for (int kx = 0; kx < K; kx++) {
-                    const float8 v = pool_tload8(tile + (oy * S + ky) * WP, oc * S + kx, S);
-                    const int8 better = isgreater(v, m) | isnan(v);
-                    m = select(m, v, better);
-                    best = select(best, (int8)(ky * K + kx), better);
-                }
+            for (int ky = 0; ky < K; ky++) {
+                const int at = (oy * S + ky) * HW8 + oc;
+                const float8 v = vload8(0, h + at);
+                const int8 better = isgreater(v, m) | isnan(v);
+                m = select(m, v, better);
+                best = select(best, (int8)(ky * K) + vload8(0, hk + at), better);
+            }
             pool_store8b(ap + oy * OW + oc, convert_uchar8(best), OW - oc);
         }
     }
@@ -472,10 +501,11 @@ __kernel void pool_max_argmax_rows(POOL_RARG_ARGS) { pool_argmax_rows_body(POOL_
 __kernel void pool_max_backward_rows(POOL_RBWD_ARGS) { pool_backward_rows_body(POOL_RBWD_PASS, 1); }
 __kernel void pool_avg_backward_rows(POOL_RBWD_ARGS) { pool_backward_rows_body(POOL_RBWD_PASS, 0); }
 
-#define POOL_TFWD_ARGS RD_TC(x), RD_T(y), __local float *tile, const uint C, const uint n, POOL_GEOM
-#define POOL_TFWD_PASS x, x_off, x_ns, y, y_off, y_ns, tile, C, n, H, W, OH, OW
-#define POOL_TARG_ARGS RD_TC(x), __global uchar *arg, __local float *tile, const uint C, const uint n, POOL_GEOM
-#define POOL_TARG_PASS x, x_off, x_ns, arg, tile, C, n, H, W, OH, OW
+#define POOL_TFWD_ARGS RD_TC(x), RD_T(y), __local float *tile, __local float *h, const uint C, const uint n, POOL_GEOM
+#define POOL_TFWD_PASS x, x_off, x_ns, y, y_off, y_ns, tile, h, C, n, H, W, OH, OW
+#define POOL_TARG_ARGS RD_TC(x), __global uchar *arg, __local float *tile, __local float *h, __local int *hk, \
+                       const uint C, const uint n, POOL_GEOM
+#define POOL_TARG_PASS x, x_off, x_ns, arg, tile, h, hk, C, n, H, W, OH, OW
 #define POOL_TBWD_ARGS RD_TC(dy), __global const uchar *arg, RD_T(dx), __local float *dyt, __local uchar *at, \
                        __local float *rowbuf, const uint C, const uint n, const int acc, POOL_GEOM
 #define POOL_TBWD_PASS dy, dy_off, dy_ns, arg, dx, dx_off, dx_ns, dyt, at, rowbuf, C, n, acc, H, W, OH, OW

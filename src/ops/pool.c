@@ -64,14 +64,16 @@ static int darts_window(const rd_pool_params *p) {
     return (p->k == 3 || p->k == 5) && (p->stride == 1 || p->stride == 2) && p->pad == p->k / 2;
 }
 
-/* __local bytes of the tile kernels: the padded x tile (forward, arg-max), or
- * the gathers' padded dy tile, arg tile and row buffer. */
-typedef struct tile_sizes { size_t x, dy, arg, row; } tile_sizes;
+/* __local bytes of the tile kernels: the padded x tile and the row pass's
+ * results (forward, arg-max: h, and hk of the same size), or the gathers'
+ * padded dy tile, arg tile and row buffer. */
+typedef struct tile_sizes { size_t x, h, dy, arg, row; } tile_sizes;
 static tile_sizes tile_bytes(const rd_pool_params *p, const rd_tensor *x, const rd_tensor *y) {
     tile_sizes t;
     size_t hp = (size_t)x->h + 2 * (size_t)p->pad, wp = (size_t)x->w + 2 * (size_t)p->pad;
     size_t tiles = ((size_t)y->h + 2 * (size_t)p->k) * ((size_t)y->w + 2 * (size_t)p->k) + TILE_SLACK;
     t.x = (hp * wp + TILE_SLACK) * sizeof(float);
+    t.h = hp * ((size_t)y->w + 8) * sizeof(float);
     t.dy = tiles * sizeof(float);
     t.arg = rd_round_up(tiles, 16);
     t.row = ((size_t)x->w + 2 * (size_t)p->pad + TILE_SLACK) * sizeof(float);
@@ -87,7 +89,7 @@ static pool_layout choose_layout(const rd_ctx *ctx, const rd_pool_params *p, con
     else if (env && !strcmp(env, "rows")) want = LAYOUT_ROWS;
     if (want == LAYOUT_TILES) {
         tile_sizes t = tile_bytes(p, x, y);
-        size_t most = t.x > t.dy + t.arg + t.row ? t.x : t.dy + t.arg + t.row;
+        size_t fwd = t.x + 2 * t.h, bwd = t.dy + t.arg + t.row, most = fwd > bwd ? fwd : bwd;
         if (!darts_window(p) || most > ctx->dev.local_mem) want = LAYOUT_ROWS;
     }
     return want;
@@ -116,11 +118,11 @@ static rd_status launch(rd_ctx *ctx, const char *op, const rd_pool_params *p, po
         tile_sizes t = tile_bytes(p, xs, ys);
         switch (pass) {
         case POOL_FORWARD:
-            return rd_launch(ctx, PROG, name, 2, g, l, RD_TARG(in), RD_TARG(out), RD_LOCAL(t.x), RD_ARG(C), RD_ARG(n),
-                             GEOM, RD_END);
+            return rd_launch(ctx, PROG, name, 2, g, l, RD_TARG(in), RD_TARG(out), RD_LOCAL(t.x), RD_LOCAL(t.h),
+                             RD_ARG(C), RD_ARG(n), GEOM, RD_END);
         case POOL_ARGMAX:
-            return rd_launch(ctx, PROG, name, 2, g, l, RD_TARG(in), RD_ARG(arg), RD_LOCAL(t.x), RD_ARG(C), RD_ARG(n),
-                             GEOM, RD_END);
+            return rd_launch(ctx, PROG, name, 2, g, l, RD_TARG(in), RD_ARG(arg), RD_LOCAL(t.x), RD_LOCAL(t.h),
+                             RD_LOCAL(t.h), RD_ARG(C), RD_ARG(n), GEOM, RD_END);
         case POOL_GATHER:
             return rd_launch(ctx, PROG, name, 2, g, l, RD_TARG(in), RD_ARG(arg), RD_TARG(out), RD_LOCAL(t.dy),
                              RD_LOCAL(t.arg), RD_LOCAL(t.row), RD_ARG(C), RD_ARG(n), RD_ARG(acc), GEOM, RD_END);
