@@ -116,6 +116,9 @@ rd_status rd_pool2d_forward(rd_ctx *ctx, const rd_pool_params *p, const rd_tenso
 /* Max pooling recomputes the arg-max from x (first maximum in scan order), so no index tensor is kept. */
 rd_status rd_pool2d_backward(rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x, const rd_tensor *dy,
                              const rd_tensor *dx, int dx_accumulate);
+/* Scratch slot 0 needed by rd_pool2d_backward (forward needs none): one byte per
+ * output element (each window's arg-max) for max pooling, 0 for average. k <= 15. */
+size_t rd_pool2d_scratch_bytes(rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x, const rd_tensor *y);
 /* y (N x C x 1 x 1) = mean over H, W */
 rd_status rd_global_avgpool_forward(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *y);
 rd_status rd_global_avgpool_backward(rd_ctx *ctx, const rd_tensor *dy, const rd_tensor *dx, int dx_accumulate);
@@ -130,25 +133,33 @@ typedef struct rd_bn_state {
     rd_vec running_mean, running_var;    /* .mem == NULL: not tracked. Running var is unbiased. */
     rd_vec save_mean, save_invstd;       /* len C: written by forward, read by backward */
 } rd_bn_state;
-/* Training mode (batch statistics). y may be x (in place). When accum_out is
- * given, also accum_out += scale[0] * y (scale on the device): the mixed op's
- * "BN, weight, add into the node sum" in one pass. */
+/* Training mode (batch statistics, biased variance; running_var gets the
+ * unbiased one; needs at least 2 values per channel). y may be x (in place).
+ * When accum_out is given, also accum_out += scale[0] * y (scale on the device,
+ * 1 when scale is NULL): the mixed op's "BN, weight, add into the node sum" in
+ * one pass. Writes s->save_mean and s->save_invstd = 1 / sqrt(var + eps). */
 rd_status rd_batchnorm_forward_train(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s,
                                      const rd_tensor *x, const rd_tensor *y,
                                      const rd_vec *scale, const rd_tensor *accum_out);
-/* Evaluation mode (running statistics). */
+/* Evaluation mode (running statistics, which must be given). y may be x. */
 rd_status rd_batchnorm_forward_eval(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s,
                                     const rd_tensor *x, const rd_tensor *y);
 /* Backward of training mode. xhat comes from x (the forward input, if kept) or,
- * when x is NULL, from y: y == xhat when not affine, (y - beta) / gamma otherwise.
- * When scale is given the upstream gradient is scale[0] * dy (mixed-op weight).
- * dx may alias dy only when scale is NULL. dgamma/dbeta accumulate (NULL to skip).
- * dot_out (len C, NULL to skip) receives sum over N,H,W of dy * y per channel:
- * the mixed op's gradient with respect to this op's weight is its channel sum. */
+ * when x is NULL, from y: y == xhat when not affine, (y - beta) / gamma otherwise
+ * (gamma must then be nonzero). Reads s->save_invstd (and s->save_mean when
+ * reading x). When scale is given the upstream gradient is scale[0] * dy
+ * (mixed-op weight). dx (NULL to skip) may alias dy, x or y: the last pass is
+ * element-wise. dgamma/dbeta accumulate (NULL to skip; only when affine).
+ * dot_out (len C, NULL to skip) is overwritten with sum over N,H,W of dy * y per
+ * channel, with dy as passed (unscaled) and y the BN output: the mixed op's
+ * gradient with respect to this op's weight is its channel sum. */
 rd_status rd_batchnorm_backward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s,
                                 const rd_tensor *x, const rd_tensor *y, const rd_tensor *dy,
                                 const rd_vec *scale, const rd_tensor *dx, int dx_accumulate,
                                 const rd_vec *dgamma, const rd_vec *dbeta, const rd_vec *dot_out);
+/* Scratch slot 2 needed by forward (train, eval) and backward at x's shape:
+ * per-channel coefficients and the (channel, chunk) partials of the reductions. */
+size_t rd_batchnorm_scratch_bytes(rd_ctx *ctx, const rd_tensor *x);
 
 /* ---------------- linear, softmax, loss (linear.c, loss.c) ---------------- */
 /* x: N x K (any tensor whose c*h*w == K), w: M x K, b: M or NULL; y: N x M (y.c == M, h == w == 1). */

@@ -1,0 +1,313 @@
+/* Batch normalization kernels (host side: src/ops/batchnorm.c).
+ *
+ * The per-channel reductions run in two stages so that a GPU has work even
+ * with few channels, with no atomics: stage 1 is a 2-D range of work-groups
+ * (chunk, channel); each folds L consecutive values of its channel (in N, H, W
+ * order: chunks cross image boundaries) into a partial; stage 2 merges each
+ * channel's partials in one work-item.
+ *
+ * Statistics are accurate when the mean is large against the spread: a chunk
+ * is read twice (the second read hits the cache), first for its mean, then for
+ * the sum of squared deviations from it; chunks are merged the same way
+ * (see bn_stats_finish). No E[x^2] - E[x]^2 anywhere.
+ *
+ * Scratch ("ws", floats): coef[5 * C], then part[2 * C * chunks].
+ * Forward coef per channel: mean, invstd * gamma, beta (y = (x - mean) * a + beta).
+ * Backward coef per channel: shift, mult (xhat = (v - shift) * mult), k, A / M, B / M
+ * with A = sum dy, B = sum dy * xhat, k = scale * gamma * invstd. */
+
+/* Element e (0 <= e < N*HW) of channel c of a tensor view. */
+inline ulong bn_index(const ulong off, const ulong ns, const uint HW, const uint c, const uint e) {
+    const uint img = e / HW;
+    return off + img * ns + (ulong)c * HW + (e - img * HW);
+}
+
+/* Stage 1 of the statistics: part[c][k] = (mean, M2) of chunk k of channel c. */
+__kernel void bn_stats_partial(RD_TC(x), const uint C, const uint HW, const uint M, const uint L,
+                               __global float *ws) {
+    __local float buf[RD_WG];
+    const uint k = get_group_id(0), c = get_group_id(1), lid = get_local_id(0);
+    if (c >= C) return;  /* uniform over the group */
+    const uint e0 = k * L, e1 = min(e0 + L, M);
+    const float cnt = (float)(e1 - e0);
+    float s = 0.0f;
+    for (uint e = e0 + lid; e < e1; e += RD_WG) s += x[bn_index(x_off, x_ns, HW, c, e)];
+    const float m0 = rd_group_sum(buf, s) / cnt;
+    /* deviations from the chunk's float mean; d1 corrects for its rounding */
+    float d1 = 0.0f, d2 = 0.0f;
+    for (uint e = e0 + lid; e < e1; e += RD_WG) {
+        const float d = x[bn_index(x_off, x_ns, HW, c, e)] - m0;
+        d1 += d;
+        d2 += d * d;
+    }
+    d1 = rd_group_sum(buf, d1);
+    d2 = rd_group_sum(buf, d2);
+    if (lid == 0) {
+        __global float *part = ws + 5 * (ulong)C + 2 * ((ulong)c * get_num_groups(0) + k);
+        part[0] = m0 + d1 / cnt;
+        part[1] = fmax(d2 - d1 * d1 / cnt, 0.0f);
+    }
+}
+
+/* Stage 2: merges each channel's chunk statistics, saves mean and invstd,
+ * updates the running statistics (unbiased variance), writes coef. The merge
+ * is itself two-pass over the chunk means (mean from small deviations against
+ * the first chunk's, then M2 = sum M2_k + n_k (mean_k - mean)^2), which rounds
+ * less than folding chunks one by one (Chan et al.). */
+__kernel void bn_stats_finish(__global float *ws, const uint chunks, const uint C, const uint M,
+                              const uint L, const float eps, const float momentum, const int track, const int affine,
+                              RD_V(save_mean), RD_V(save_invstd), RD_V(run_mean), RD_V(run_var), RD_VC(gamma),
+                              RD_VC(beta)) {
+    const uint c = get_global_id(0);
+    if (c >= C) return;
+    __global const float *p = ws + 5 * (ulong)C + 2 * (ulong)c * chunks;
+    __global float *coef = ws;
+    const float ref = p[0];
+    float s = 0.0f;
+    for (uint k = 0; k < chunks; k++) s += (float)min(L, M - k * L) * (p[2 * k] - ref);
+    const float mean = ref + s / (float)M;
+    float m2 = 0.0f;
+    for (uint k = 0; k < chunks; k++) {
+        const float d = p[2 * k] - mean;
+        m2 += p[2 * k + 1] + (float)min(L, M - k * L) * d * d;
+    }
+    const float var = m2 / (float)M, invstd = 1.0f / sqrt(var + eps);
+    save_mean[save_mean_off + c] = mean;
+    save_invstd[save_invstd_off + c] = invstd;
+    if (track) {
+        const ulong rm = run_mean_off + c, rv = run_var_off + c;
+        run_mean[rm] = (1.0f - momentum) * run_mean[rm] + momentum * mean;
+        run_var[rv] = (1.0f - momentum) * run_var[rv] + momentum * (m2 / (float)(M - 1));
+    }
+    coef[3 * c] = mean;
+    coef[3 * c + 1] = affine ? invstd * gamma[gamma_off + c] : invstd;
+    coef[3 * c + 2] = affine ? beta[beta_off + c] : 0.0f;
+}
+
+/* Evaluation mode: coef from the running statistics. */
+__kernel void bn_eval_coef(const uint C, const float eps, const int affine, RD_VC(run_mean), RD_VC(run_var),
+                           RD_VC(gamma), RD_VC(beta), __global float *coef) {
+    const uint c = get_global_id(0);
+    if (c >= C) return;
+    const float invstd = 1.0f / sqrt(run_var[run_var_off + c] + eps);
+    coef[3 * c] = run_mean[run_mean_off + c];
+    coef[3 * c + 1] = affine ? invstd * gamma[gamma_off + c] : invstd;
+    coef[3 * c + 2] = affine ? beta[beta_off + c] : 0.0f;
+}
+
+/* y = (x - mean) * a + beta; with has_acc also acc += scale * y (scale[0] on the
+ * device, 1 without has_scale). y may be x. */
+__kernel void bn_apply(RD_TC(x), RD_T(y), const uint HW, const uint chw, const uint n,
+                       __global const float *coef, RD_VC(scale), const int has_scale, RD_T(acc),
+                       const int has_acc) {
+    const uint i = get_global_id(0), b = get_global_id(1);
+    if (i >= chw || b >= n) return;
+    const uint c = i / HW;
+    const float v = (x[x_off + b * x_ns + i] - coef[3 * c]) * coef[3 * c + 1] + coef[3 * c + 2];
+    y[y_off + b * y_ns + i] = v;
+    if (has_acc) {
+        const float s = has_scale ? scale[scale_off] : 1.0f;
+        acc[acc_off + b * acc_ns + i] += s * v;
+    }
+}
+
+/* How xhat is read back in backward: mode 0 from x (shift = mean, mult =
+ * invstd), 1 from y without affine (xhat = y), 2 from y with affine
+ * (xhat = (y - beta) / gamma). */
+inline void bn_xhat_map(const int mode, const uint c, __global const float *save_mean, const ulong save_mean_off,
+                        __global const float *save_invstd, const ulong save_invstd_off, __global const float *gamma,
+                        const ulong gamma_off, __global const float *beta, const ulong beta_off, float *shift,
+                        float *mult) {
+    if (mode == 0) {
+        *shift = save_mean[save_mean_off + c];
+        *mult = save_invstd[save_invstd_off + c];
+    } else if (mode == 1) {
+        *shift = 0.0f;
+        *mult = 1.0f;
+    } else {
+        *shift = beta[beta_off + c];
+        *mult = 1.0f / gamma[gamma_off + c];
+    }
+}
+
+/* Stage 1 of backward: part[c][k] = (sum dy, sum dy * xhat) over chunk k of channel c. */
+__kernel void bn_grad_partial(RD_TC(v), RD_TC(dy), const uint C, const uint HW, const uint M, const uint L,
+                              const int mode, RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma), RD_VC(beta),
+                              __global float *ws) {
+    __local float buf[RD_WG];
+    const uint k = get_group_id(0), c = get_group_id(1), lid = get_local_id(0);
+    if (c >= C) return;  /* uniform over the group */
+    float shift, mult;
+    bn_xhat_map(mode, c, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma, gamma_off, beta, beta_off,
+                &shift, &mult);
+    const uint e0 = k * L, e1 = min(e0 + L, M);
+    float sa = 0.0f, sb = 0.0f;
+    for (uint e = e0 + lid; e < e1; e += RD_WG) {
+        const float g = dy[bn_index(dy_off, dy_ns, HW, c, e)];
+        sa += g;
+        sb += g * (v[bn_index(v_off, v_ns, HW, c, e)] - shift);
+    }
+    sa = rd_group_sum(buf, sa);
+    sb = rd_group_sum(buf, sb);
+    if (lid == 0) {
+        __global float *part = ws + 5 * (ulong)C + 2 * ((ulong)c * get_num_groups(0) + k);
+        part[0] = sa;
+        part[1] = sb * mult;
+    }
+}
+
+/* Stage 2 of backward: per channel A, B; dgamma += s B, dbeta += s A,
+ * dot = sum dy * y = gamma B + beta A (written); coef for bn_grad_input. */
+__kernel void bn_grad_finish(__global float *ws, const uint chunks, const uint C, const uint M,
+                             const int mode, const int affine, RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma),
+                             RD_VC(beta), RD_VC(scale), const int has_scale, RD_V(dgamma), const int has_dgamma,
+                             RD_V(dbeta), const int has_dbeta, RD_V(dot), const int has_dot) {
+    const uint c = get_global_id(0);
+    if (c >= C) return;
+    __global const float *p = ws + 5 * (ulong)C + 2 * (ulong)c * chunks;
+    float A = 0.0f, B = 0.0f;
+    for (uint k = 0; k < chunks; k++) {
+        A += p[2 * k];
+        B += p[2 * k + 1];
+    }
+    float shift, mult;
+    bn_xhat_map(mode, c, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma, gamma_off, beta, beta_off,
+                &shift, &mult);
+    const float s = has_scale ? scale[scale_off] : 1.0f;
+    const float g = affine ? gamma[gamma_off + c] : 1.0f, bt = affine ? beta[beta_off + c] : 0.0f;
+    if (has_dgamma) dgamma[dgamma_off + c] += s * B;
+    if (has_dbeta) dbeta[dbeta_off + c] += s * A;
+    if (has_dot) dot[dot_off + c] = g * B + bt * A;
+    __global float *q = ws + 5 * (ulong)c;
+    q[0] = shift;
+    q[1] = mult;
+    q[2] = s * g * save_invstd[save_invstd_off + c];
+    q[3] = A / (float)M;
+    q[4] = B / (float)M;
+}
+
+/* dx (+)= k * (dy - A/M - xhat * B/M): element-wise, so dx may alias dy or v. */
+__kernel void bn_grad_input(RD_TC(v), RD_TC(dy), RD_T(dx), const uint HW, const uint chw, const uint n,
+                            __global const float *coef, const int acc) {
+    const uint i = get_global_id(0), b = get_global_id(1);
+    if (i >= chw || b >= n) return;
+    __global const float *q = coef + 5 * (i / HW);
+    const float xhat = (v[v_off + b * v_ns + i] - q[0]) * q[1];
+    const float g = q[2] * (dy[dy_off + b * dy_ns + i] - q[3] - xhat * q[4]);
+    const ulong d = dx_off + b * dx_ns + i;
+    dx[d] = acc ? dx[d] + g : g;
+}
+
+/* ---- plane kernels, for CPUs ----
+ * One work-item per (channel, image) plane of HW contiguous floats, read in
+ * float8 (what a CPU's SIMD unit runs): no index division, no barriers. The
+ * partials are then one per plane (chunks = N, L = HW) and the same stage-2
+ * kernels merge them. */
+
+inline float bn_hsum8(const float8 v) {
+    const float4 a = v.lo + v.hi;
+    const float2 b = a.lo + a.hi;
+    return b.x + b.y;
+}
+
+__kernel void bn_stats_planes(RD_TC(x), const uint C, const uint n, const uint HW, __global float *ws) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    __global const float *p = x + x_off + b * x_ns + (ulong)c * HW;
+    float8 s8 = (float8)(0.0f);
+    uint j = 0;
+    for (; j + 8 <= HW; j += 8) s8 += vload8(0, p + j);
+    float s = bn_hsum8(s8);
+    for (; j < HW; j++) s += p[j];
+    const float cnt = (float)HW, m0 = s / cnt;
+    float8 a8 = (float8)(0.0f), q8 = (float8)(0.0f);
+    for (j = 0; j + 8 <= HW; j += 8) {
+        const float8 d = vload8(0, p + j) - m0;
+        a8 += d;
+        q8 += d * d;
+    }
+    float d1 = bn_hsum8(a8), d2 = bn_hsum8(q8);
+    for (; j < HW; j++) {
+        const float d = p[j] - m0;
+        d1 += d;
+        d2 += d * d;
+    }
+    __global float *part = ws + 5 * (ulong)C + 2 * ((ulong)c * n + b);
+    part[0] = m0 + d1 / cnt;
+    part[1] = fmax(d2 - d1 * d1 / cnt, 0.0f);
+}
+
+__kernel void bn_apply_planes(RD_TC(x), RD_T(y), const uint C, const uint n, const uint HW,
+                              __global const float *coef, RD_VC(scale), const int has_scale, RD_T(acc),
+                              const int has_acc) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    __global const float *xp = x + x_off + b * x_ns + (ulong)c * HW;
+    __global float *yp = y + y_off + b * y_ns + (ulong)c * HW;
+    const float mean = coef[3 * c], a = coef[3 * c + 1], bt = coef[3 * c + 2];
+    const float s = has_scale ? scale[scale_off] : 1.0f;
+    uint j = 0;
+    if (has_acc) {
+        __global float *ap = acc + acc_off + b * acc_ns + (ulong)c * HW;
+        for (; j + 8 <= HW; j += 8) {
+            const float8 v = (vload8(0, xp + j) - mean) * a + bt;
+            vstore8(v, 0, yp + j);
+            vstore8(vload8(0, ap + j) + s * v, 0, ap + j);
+        }
+        for (; j < HW; j++) {
+            const float v = (xp[j] - mean) * a + bt;
+            yp[j] = v;
+            ap[j] += s * v;
+        }
+    } else {
+        for (; j + 8 <= HW; j += 8) vstore8((vload8(0, xp + j) - mean) * a + bt, 0, yp + j);
+        for (; j < HW; j++) yp[j] = (xp[j] - mean) * a + bt;
+    }
+}
+
+__kernel void bn_grad_planes(RD_TC(v), RD_TC(dy), const uint C, const uint n, const uint HW, const int mode,
+                             RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma), RD_VC(beta), __global float *ws) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    float shift, mult;
+    bn_xhat_map(mode, c, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma, gamma_off, beta, beta_off,
+                &shift, &mult);
+    __global const float *vp = v + v_off + b * v_ns + (ulong)c * HW;
+    __global const float *gp = dy + dy_off + b * dy_ns + (ulong)c * HW;
+    float8 a8 = (float8)(0.0f), b8 = (float8)(0.0f);
+    uint j = 0;
+    for (; j + 8 <= HW; j += 8) {
+        const float8 g = vload8(0, gp + j);
+        a8 += g;
+        b8 += g * (vload8(0, vp + j) - shift);
+    }
+    float sa = bn_hsum8(a8), sb = bn_hsum8(b8);
+    for (; j < HW; j++) {
+        sa += gp[j];
+        sb += gp[j] * (vp[j] - shift);
+    }
+    __global float *part = ws + 5 * (ulong)C + 2 * ((ulong)c * n + b);
+    part[0] = sa;
+    part[1] = sb * mult;
+}
+
+__kernel void bn_grad_input_planes(RD_TC(v), RD_TC(dy), RD_T(dx), const uint C, const uint n, const uint HW,
+                                   __global const float *coef, const int acc) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    __global const float *vp = v + v_off + b * v_ns + (ulong)c * HW;
+    __global const float *gp = dy + dy_off + b * dy_ns + (ulong)c * HW;
+    __global float *dp = dx + dx_off + b * dx_ns + (ulong)c * HW;
+    __global const float *q = coef + 5 * c;
+    const float shift = q[0], mult = q[1], k = q[2], ma = q[3], mb = q[4];
+    uint j = 0;
+    for (; j + 8 <= HW; j += 8) {
+        const float8 xhat = (vload8(0, vp + j) - shift) * mult;
+        const float8 g = k * (vload8(0, gp + j) - ma - xhat * mb);
+        vstore8(acc ? vload8(0, dp + j) + g : g, 0, dp + j);
+    }
+    for (; j < HW; j++) {
+        const float g = k * (gp[j] - ma - (vp[j] - shift) * mult * mb);
+        dp[j] = acc ? dp[j] + g : g;
+    }
+}

@@ -1,0 +1,242 @@
+/* Batch normalization, PyTorch semantics (kernels: cl/batchnorm.cl).
+ *
+ * Training: per-channel statistics over N, H, W in two stages (chunk partials,
+ * then a per-channel merge), then one element-wise pass that normalizes and,
+ * for the mixed op, adds scale[0] * y into the node sum. Backward: two sums per
+ * channel (sum dy, sum dy * xhat) in two stages, then one element-wise pass. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/ops_internal.h"
+
+#define PROG "batchnorm"
+
+/* Coefficient floats per channel at the start of the scratch (backward needs 5, forward 3). */
+enum { BN_COEF = 5 };
+
+/* A vector argument that may be absent: NULL memory is passed to the kernel. */
+static rd_vec opt_vec(const rd_vec *v) {
+    rd_vec none = {NULL, 0, 0};
+    return v && v->mem ? *v : none;
+}
+
+/* Kernel layout: stage-1 work-groups over (chunk, channel) with element-wise
+ * passes over (c*h*w, n) (GPUs: coalesced, many groups), or one work-item per
+ * (channel, image) plane, float8 along it (CPUs: vector loops, no barriers).
+ * RADARS_BN_KERNELS=groups|planes overrides the choice (tests run both). */
+static int use_planes(const rd_ctx *ctx) {
+    const char *env = getenv("RADARS_BN_KERNELS");
+    if (env && !strcmp(env, "groups")) return 0;
+    if (env && !strcmp(env, "planes")) return 1;
+    return !(ctx->dev.type & CL_DEVICE_TYPE_GPU);
+}
+
+/* Number of partials per channel and the values each covers (L). Planes: one
+ * per image. Groups: each work-item folds up to 16 values; fewer when that
+ * leaves less than two work-groups per compute unit (few channels, small images). */
+static size_t bn_chunks(const rd_ctx *ctx, const rd_tensor *x, size_t *chunk_len) {
+    size_t m = (size_t)x->n * x->h * x->w;
+    if (use_planes(ctx)) {
+        *chunk_len = (size_t)x->h * x->w;
+        return x->n > 0 ? (size_t)x->n : 1;
+    }
+    size_t items = 16, want = 2 * (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1);
+    while (items > 1 && (size_t)x->c * ((m + ctx->wg * items - 1) / (ctx->wg * items)) < want) items /= 2;
+    *chunk_len = ctx->wg * items;
+    size_t chunks = (m + *chunk_len - 1) / *chunk_len;
+    return chunks ? chunks : 1;
+}
+
+size_t rd_batchnorm_scratch_bytes(rd_ctx *ctx, const rd_tensor *x) {
+    size_t len, chunks = bn_chunks(ctx, x, &len);
+    return ((size_t)BN_COEF * x->c + 2 * (size_t)x->c * chunks) * sizeof(float);
+}
+
+/* gamma/beta both absent or both of length C; running stats likewise. */
+static rd_status check_state(rd_ctx *ctx, const char *op, const rd_bn_state *s, int C, int *affine, int *track) {
+    size_t c = (size_t)C;
+    *affine = s->gamma.mem != NULL;
+    if ((s->gamma.mem != NULL) != (s->beta.mem != NULL))
+        return rd_fail(&ctx->err, RD_ERR_ARG, "%s: gamma and beta must both be given or both be absent", op);
+    if (*affine) {
+        RD_TRY(rd_check_vec(ctx, op, &s->gamma, "gamma", c));
+        RD_TRY(rd_check_vec(ctx, op, &s->beta, "beta", c));
+    }
+    if (track) {
+        *track = s->running_mean.mem != NULL;
+        if ((s->running_mean.mem != NULL) != (s->running_var.mem != NULL))
+            return rd_fail(&ctx->err, RD_ERR_ARG,
+                           "%s: running_mean and running_var must both be given or both be absent", op);
+        if (*track) {
+            RD_TRY(rd_check_vec(ctx, op, &s->running_mean, "running_mean", c));
+            RD_TRY(rd_check_vec(ctx, op, &s->running_var, "running_var", c));
+        }
+    }
+    return RD_OK;
+}
+
+static rd_status check_params(rd_ctx *ctx, const char *op, const rd_bn_params *p) {
+    if (!(p->eps >= 0.0f) || !(p->momentum >= 0.0f && p->momentum <= 1.0f))
+        return rd_fail(&ctx->err, RD_ERR_ARG, "%s: eps %g must be >= 0 and momentum %g in [0, 1]", op,
+                       (double)p->eps, (double)p->momentum);
+    return RD_OK;
+}
+
+/* The element-wise pass y = (x - mean) * a + b from coef, with the optional accumulate. */
+static rd_status bn_apply(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *y, cl_mem coef, const rd_vec *scale,
+                          const rd_tensor *accum_out) {
+    rd_vec sc = opt_vec(scale);
+    rd_tensor acc = {0};
+    cl_int has_scale = sc.mem != NULL, has_acc = accum_out && accum_out->mem;
+    if (has_acc) acc = *accum_out;
+    cl_uint hw = (cl_uint)(x->h * x->w), n = (cl_uint)x->n;
+    if (use_planes(ctx)) {
+        size_t g[2] = {(size_t)x->c, (size_t)x->n};
+        cl_uint C = (cl_uint)x->c;
+        return rd_launch(ctx, PROG, "bn_apply_planes", 2, g, NULL, RD_TARG(x), RD_TARG(y), RD_ARG(C), RD_ARG(n),
+                         RD_ARG(hw), RD_ARG(coef), RD_VARG(&sc), RD_ARG(has_scale), RD_TARG(&acc), RD_ARG(has_acc),
+                         RD_END);
+    }
+    size_t g[2];
+    rd_tensor_range(x, g);
+    cl_uint chw = (cl_uint)g[0];
+    return rd_launch(ctx, PROG, "bn_apply", 2, g, NULL, RD_TARG(x), RD_TARG(y), RD_ARG(hw), RD_ARG(chw), RD_ARG(n),
+                     RD_ARG(coef), RD_VARG(&sc), RD_ARG(has_scale), RD_TARG(&acc), RD_ARG(has_acc), RD_END);
+}
+
+rd_status rd_batchnorm_forward_train(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s, const rd_tensor *x,
+                                     const rd_tensor *y, const rd_vec *scale, const rd_tensor *accum_out) {
+    const char *op = "batchnorm forward";
+    RD_TRY(check_params(ctx, op, p));
+    RD_TRY(rd_check_shape(ctx, op, x, "x", -1, -1, -1, -1));
+    RD_TRY(rd_check_shape(ctx, op, y, "y", x->n, x->c, x->h, x->w));
+    int affine, track;
+    RD_TRY(check_state(ctx, op, s, x->c, &affine, &track));
+    RD_TRY(rd_check_vec(ctx, op, &s->save_mean, "save_mean", (size_t)x->c));
+    RD_TRY(rd_check_vec(ctx, op, &s->save_invstd, "save_invstd", (size_t)x->c));
+    if (scale && scale->mem) RD_TRY(rd_check_vec(ctx, op, scale, "scale", 1));
+    if (accum_out && accum_out->mem)
+        RD_TRY(rd_check_shape(ctx, op, accum_out, "accum_out", x->n, x->c, x->h, x->w));
+    size_t m = (size_t)x->n * x->h * x->w;
+    if (m < 2) {
+        char sh[64];
+        return rd_fail(&ctx->err, RD_ERR_ARG, "%s: x %s has %zu value per channel; training needs at least 2", op,
+                       rd_tensor_shape_str(x, sh, sizeof sh), m);
+    }
+    if (x->c == 0) return RD_OK;
+
+    size_t L, chunks = bn_chunks(ctx, x, &L);
+    cl_mem ws;
+    RD_TRY(rd_scratch(ctx, RD_SCRATCH_REDUCE, rd_batchnorm_scratch_bytes(ctx, x), &ws));
+    cl_uint C = (cl_uint)x->c, hw = (cl_uint)(x->h * x->w), M = (cl_uint)m, Lu = (cl_uint)L,
+            nch = (cl_uint)chunks, n = (cl_uint)x->n;
+    if (use_planes(ctx)) {
+        size_t g1[2] = {(size_t)x->c, (size_t)x->n};
+        RD_TRY(rd_launch(ctx, PROG, "bn_stats_planes", 2, g1, NULL, RD_TARG(x), RD_ARG(C), RD_ARG(n), RD_ARG(hw),
+                         RD_ARG(ws), RD_END));
+    } else {
+        size_t g1[2] = {chunks * ctx->wg, (size_t)x->c}, l1[2] = {ctx->wg, 1};
+        RD_TRY(rd_launch(ctx, PROG, "bn_stats_partial", 2, g1, l1, RD_TARG(x), RD_ARG(C), RD_ARG(hw), RD_ARG(M),
+                         RD_ARG(Lu), RD_ARG(ws), RD_END));
+    }
+    rd_vec rm = opt_vec(&s->running_mean), rv = opt_vec(&s->running_var), ga = opt_vec(&s->gamma),
+           be = opt_vec(&s->beta);
+    cl_int tr = track, af = affine;
+    float eps = p->eps, mom = p->momentum;
+    size_t g2[1] = {(size_t)x->c};
+    RD_TRY(rd_launch(ctx, PROG, "bn_stats_finish", 1, g2, NULL, RD_ARG(ws), RD_ARG(nch), RD_ARG(C), RD_ARG(M),
+                     RD_ARG(Lu), RD_ARG(eps), RD_ARG(mom), RD_ARG(tr), RD_ARG(af), RD_VARG(&s->save_mean),
+                     RD_VARG(&s->save_invstd), RD_VARG(&rm), RD_VARG(&rv), RD_VARG(&ga), RD_VARG(&be), RD_END));
+    return bn_apply(ctx, x, y, ws, scale, accum_out);
+}
+
+rd_status rd_batchnorm_forward_eval(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s, const rd_tensor *x,
+                                    const rd_tensor *y) {
+    const char *op = "batchnorm eval";
+    RD_TRY(check_params(ctx, op, p));
+    RD_TRY(rd_check_shape(ctx, op, x, "x", -1, -1, -1, -1));
+    RD_TRY(rd_check_shape(ctx, op, y, "y", x->n, x->c, x->h, x->w));
+    int affine, track;
+    RD_TRY(check_state(ctx, op, s, x->c, &affine, &track));
+    if (!track)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "%s: evaluation mode needs running_mean and running_var", op);
+    if (x->c == 0) return RD_OK;
+    cl_mem ws;
+    RD_TRY(rd_scratch(ctx, RD_SCRATCH_REDUCE, (size_t)BN_COEF * x->c * sizeof(float), &ws));
+    rd_vec ga = opt_vec(&s->gamma), be = opt_vec(&s->beta);
+    cl_uint C = (cl_uint)x->c;
+    cl_int af = affine;
+    float eps = p->eps;
+    size_t g[1] = {(size_t)x->c};
+    RD_TRY(rd_launch(ctx, PROG, "bn_eval_coef", 1, g, NULL, RD_ARG(C), RD_ARG(eps), RD_ARG(af),
+                     RD_VARG(&s->running_mean), RD_VARG(&s->running_var), RD_VARG(&ga), RD_VARG(&be), RD_ARG(ws),
+                     RD_END));
+    return bn_apply(ctx, x, y, ws, NULL, NULL);
+}
+
+rd_status rd_batchnorm_backward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s, const rd_tensor *x,
+                                const rd_tensor *y, const rd_tensor *dy, const rd_vec *scale, const rd_tensor *dx,
+                                int dx_accumulate, const rd_vec *dgamma, const rd_vec *dbeta, const rd_vec *dot_out) {
+    const char *op = "batchnorm backward";
+    (void)p;
+    const rd_tensor *v = x && x->mem ? x : y;  /* what xhat is read back from */
+    if (!v || !v->mem) return rd_fail(&ctx->err, RD_ERR_ARG, "%s: neither x nor y is given", op);
+    RD_TRY(rd_check_shape(ctx, op, dy, "dy", v->n, v->c, v->h, v->w));
+    if (dx && dx->mem) RD_TRY(rd_check_shape(ctx, op, dx, "dx", v->n, v->c, v->h, v->w));
+    int affine;
+    RD_TRY(check_state(ctx, op, s, v->c, &affine, NULL));
+    size_t c = (size_t)v->c;
+    if (v == x) RD_TRY(rd_check_vec(ctx, op, &s->save_mean, "save_mean", c));
+    RD_TRY(rd_check_vec(ctx, op, &s->save_invstd, "save_invstd", c));
+    if (scale && scale->mem) RD_TRY(rd_check_vec(ctx, op, scale, "scale", 1));
+    if (dgamma && dgamma->mem) {
+        if (!affine) return rd_fail(&ctx->err, RD_ERR_ARG, "%s: dgamma given but the batch norm is not affine", op);
+        RD_TRY(rd_check_vec(ctx, op, dgamma, "dgamma", c));
+    }
+    if (dbeta && dbeta->mem) {
+        if (!affine) return rd_fail(&ctx->err, RD_ERR_ARG, "%s: dbeta given but the batch norm is not affine", op);
+        RD_TRY(rd_check_vec(ctx, op, dbeta, "dbeta", c));
+    }
+    if (dot_out && dot_out->mem) RD_TRY(rd_check_vec(ctx, op, dot_out, "dot_out", c));
+    size_t m = (size_t)v->n * v->h * v->w;
+    if (m == 0 || c == 0) return RD_OK;
+
+    size_t L, chunks = bn_chunks(ctx, v, &L);
+    cl_mem ws;
+    RD_TRY(rd_scratch(ctx, RD_SCRATCH_REDUCE, rd_batchnorm_scratch_bytes(ctx, v), &ws));
+    cl_uint C = (cl_uint)v->c, hw = (cl_uint)(v->h * v->w), M = (cl_uint)m, Lu = (cl_uint)L, nch = (cl_uint)chunks,
+            n = (cl_uint)v->n;
+    cl_int mode = v == x ? 0 : affine ? 2 : 1, af = affine;
+    rd_vec sm = opt_vec(&s->save_mean), ga = opt_vec(&s->gamma), be = opt_vec(&s->beta);
+    int planes = use_planes(ctx);
+    if (planes) {
+        size_t g1[2] = {(size_t)v->c, (size_t)v->n};
+        RD_TRY(rd_launch(ctx, PROG, "bn_grad_planes", 2, g1, NULL, RD_TARG(v), RD_TARG(dy), RD_ARG(C), RD_ARG(n),
+                         RD_ARG(hw), RD_ARG(mode), RD_VARG(&sm), RD_VARG(&s->save_invstd), RD_VARG(&ga), RD_VARG(&be),
+                         RD_ARG(ws), RD_END));
+    } else {
+        size_t g1[2] = {chunks * ctx->wg, (size_t)v->c}, l1[2] = {ctx->wg, 1};
+        RD_TRY(rd_launch(ctx, PROG, "bn_grad_partial", 2, g1, l1, RD_TARG(v), RD_TARG(dy), RD_ARG(C), RD_ARG(hw),
+                         RD_ARG(M), RD_ARG(Lu), RD_ARG(mode), RD_VARG(&sm), RD_VARG(&s->save_invstd), RD_VARG(&ga),
+                         RD_VARG(&be), RD_ARG(ws), RD_END));
+    }
+    rd_vec sc = opt_vec(scale), dg = opt_vec(dgamma), db = opt_vec(dbeta), dot = opt_vec(dot_out);
+    cl_int has_sc = sc.mem != NULL, has_dg = dg.mem != NULL, has_db = db.mem != NULL, has_dot = dot.mem != NULL;
+    size_t g2[1] = {(size_t)v->c};
+    RD_TRY(rd_launch(ctx, PROG, "bn_grad_finish", 1, g2, NULL, RD_ARG(ws), RD_ARG(nch), RD_ARG(C), RD_ARG(M),
+                     RD_ARG(mode), RD_ARG(af), RD_VARG(&sm), RD_VARG(&s->save_invstd), RD_VARG(&ga), RD_VARG(&be),
+                     RD_VARG(&sc), RD_ARG(has_sc), RD_VARG(&dg), RD_ARG(has_dg), RD_VARG(&db), RD_ARG(has_db),
+                     RD_VARG(&dot), RD_ARG(has_dot), RD_END));
+    if (!dx || !dx->mem) return RD_OK;
+    cl_int acc = dx_accumulate != 0;
+    if (planes) {
+        size_t g[2] = {(size_t)v->c, (size_t)v->n};
+        return rd_launch(ctx, PROG, "bn_grad_input_planes", 2, g, NULL, RD_TARG(v), RD_TARG(dy), RD_TARG(dx),
+                         RD_ARG(C), RD_ARG(n), RD_ARG(hw), RD_ARG(ws), RD_ARG(acc), RD_END);
+    }
+    size_t g[2];
+    rd_tensor_range(v, g);
+    cl_uint chw = (cl_uint)g[0];
+    return rd_launch(ctx, PROG, "bn_grad_input", 2, g, NULL, RD_TARG(v), RD_TARG(dy), RD_TARG(dx), RD_ARG(hw),
+                     RD_ARG(chw), RD_ARG(n), RD_ARG(ws), RD_ARG(acc), RD_END);
+}
