@@ -30,6 +30,16 @@ extern "C" {
 typedef struct rd_ops_scratch_need { size_t bytes[RD_SCRATCH_SLOTS]; } rd_ops_scratch_need;
 /* Two-stage reductions (sums, dot products, norms). */
 void rd_reduce_scratch(rd_ctx *ctx, rd_ops_scratch_need *need);
+/* Per-slot needs of the op families (src/ops/scratch.c). */
+struct rd_conv_params;
+struct rd_pool_params;
+void rd_conv2d_scratch(rd_ctx *ctx, const struct rd_conv_params *p, const rd_tensor *x, const rd_tensor *y,
+                       rd_ops_scratch_need *need);
+void rd_pool2d_scratch(rd_ctx *ctx, const struct rd_pool_params *p, const rd_tensor *x, const rd_tensor *y,
+                       rd_ops_scratch_need *need);
+void rd_batchnorm_scratch(rd_ctx *ctx, const rd_tensor *x, rd_ops_scratch_need *need);
+void rd_clip_grad_norm_scratch(rd_ctx *ctx, rd_ops_scratch_need *need);
+void rd_linear_scratch(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *y, rd_ops_scratch_need *need);
 
 /* ---------------- element-wise (elementwise.c) ---------------- */
 rd_status rd_fill(rd_ctx *ctx, const rd_tensor *t, float value);

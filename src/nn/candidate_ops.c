@@ -111,6 +111,13 @@ static void need_pool(rd_ctx *ctx, rd_scratch_need *need, const rd_pool_params *
         if (s.bytes[i] > need->bytes[i]) need->bytes[i] = s.bytes[i];
 }
 
+static void need_bn(rd_ctx *ctx, rd_scratch_need *need, const rd_tensor *x) {
+    rd_ops_scratch_need s;
+    rd_batchnorm_scratch(ctx, x, &s);
+    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
+        if (s.bytes[i] > need->bytes[i]) need->bytes[i] = s.bytes[i];
+}
+
 static rd_bn_state plan_bn_tmp(rd_arena *acts, int C) {
     rd_bn_state s;
     memset(&s, 0, sizeof s);
@@ -180,6 +187,8 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
         break;
     }
     }
+    /* every BN of the op normalizes a tensor of the op's output shape */
+    if (op->n_act) need_bn(ctx, need, &op->act[op->n_act - 1]);
 }
 
 size_t rd_op_temp_floats(const rd_op_inst *op, const rd_tensor *x, int h_out, int w_out) {

@@ -49,7 +49,7 @@ rd_status rd_opset_parse(const char *spec, rd_opset *out, rd_err *err) {
     snprintf(buf, sizeof buf, "%s", spec);
     char *save = NULL;
     for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        rd_op_id op;
+        rd_op_id op = RD_OP_NONE;
         RD_TRY(rd_op_from_name(tok, &op, err));
         if (rd_opset_find(out, op) >= 0) return rd_fail(err, RD_ERR_ARG, "op '%s' listed twice in the op set", tok);
         if (out->count == RD_MAX_OPS) return rd_fail(err, RD_ERR_ARG, "more than %d ops in the op set", RD_MAX_OPS);

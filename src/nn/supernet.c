@@ -311,6 +311,8 @@ static void layout(rd_supernet *net, int n, int bind) {
     rd_conv_params stem = rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0);
     rd_conv2d_scratch(ctx, &stem, &in_shape, &net->stem_conv, &s);
     merge_need(&net->scratch, &s);
+    rd_batchnorm_scratch(ctx, &net->stem_conv, &s);
+    merge_need(&net->scratch, &s);
 
     size_t max_out = (size_t)n * stem_c * c->in_h * c->in_w, max_state = 0, max_temp = 0;
     for (int i = 0; i < c->layers; i++) {
@@ -347,6 +349,8 @@ static void layout(rd_supernet *net, int n, int bind) {
         rd_conv_params pw = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 1);
         rd_conv2d_scratch(ctx, &pw, &s1, &cell->s1p, &s);
         merge_need(&net->scratch, &s);
+        rd_batchnorm_scratch(ctx, &cell->s1p, &s);
+        merge_need(&net->scratch, &s);
         /* ops of active edges */
         for (int e = 0; e < RD_CELL_EDGES; e++) {
             int node, input;
@@ -358,7 +362,7 @@ static void layout(rd_supernet *net, int n, int bind) {
                     op->n_act = 0;
                     continue;
                 }
-                int ho = op->stride == 2 ? cell->h_out : cell->h, wo = op->stride == 2 ? cell->w_out : cell->w;
+                int ho = op->stride == 2 ? cell->h_out : x.h, wo = op->stride == 2 ? cell->w_out : x.w;
                 rd_op_plan(ctx, op, &x, ho, wo, A, &net->scratch);
                 size_t t = rd_op_temp_floats(op, &x, ho, wo);
                 if (t > max_temp) max_temp = t;
@@ -392,12 +396,10 @@ static void layout(rd_supernet *net, int n, int bind) {
     }
     net->g_pooled = rd_arena_tensor(G, n, net->c_final, 1, 1);
     net->g_logits = rd_arena_tensor(G, n, c->classes, 1, 1);
-    /* classifier scratch */
-    rd_gemm_scratch(ctx, 0, 1, (size_t)n, (size_t)c->classes, (size_t)net->c_final, &s);
+    /* classifier, and the weight step's gradient clip */
+    rd_linear_scratch(ctx, &net->pooled, &net->logits, &s);
     merge_need(&net->scratch, &s);
-    rd_gemm_scratch(ctx, 1, 0, (size_t)c->classes, (size_t)net->c_final, (size_t)n, &s);
-    merge_need(&net->scratch, &s);
-    rd_gemm_scratch(ctx, 0, 0, (size_t)n, (size_t)net->c_final, (size_t)c->classes, &s);
+    rd_clip_grad_norm_scratch(ctx, &s);
     merge_need(&net->scratch, &s);
     rd_reduce_scratch(ctx, &s);
     merge_need(&net->scratch, &s);
@@ -500,7 +502,7 @@ static double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * (1.0 / 
 static double rng_normal(rng *r) {
     double u1 = rng_uniform(r), u2 = rng_uniform(r);
     if (u1 < 1e-300) u1 = 1e-300;
-    return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+    return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
 static rd_status init_values(rd_supernet *net, uint64_t seed) {
@@ -908,12 +910,16 @@ void rd_supernet_active_cost(const rd_supernet *net, double *params, double *flo
             for (int o = 0; o < cell->n_ops[e]; o++) {
                 const rd_op_inst *op = &cell->ops[e][o];
                 if (!(net->active.edge[cell->reduction][e] & (1u << op->k))) continue;
-                int ho = op->stride == 2 ? cell->h_out : cell->h, wo = op->stride == 2 ? cell->w_out : cell->w;
+                int node, input;
+                rd_edge_endpoints(e, &node, &input);
+                /* inputs 0, 1 are at the cell's input size, nodes at its output size */
+                int hi = input < 2 ? cell->h : cell->h_out, wi = input < 2 ? cell->w : cell->w_out;
+                int ho = op->stride == 2 ? cell->h_out : hi, wo = op->stride == 2 ? cell->w_out : wi;
                 for (int w = 0; w < op->n_w; w++) {
                     double n = (double)op->w_len[w];
                     int first_of_71 = op->id == RD_OP_CONV_7X1_1X7 && w == 0;
                     p += n;
-                    f += 2 * n * (first_of_71 ? cell->h : ho) * wo;
+                    f += 2 * n * (first_of_71 ? hi : ho) * wo;
                 }
             }
     }

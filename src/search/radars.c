@@ -247,7 +247,7 @@ static rd_status rl_phase(search *s, int prune) {
                 RD_TRY(rd_loader_next(s->loaders[W_LOADER], &tb, s->err));
                 CTX_TRY(rd_darts_weight_step(s->darts, &tb, (float)c->w_lr, &loss, NULL));
             }
-            double acc, ms, params, flops;
+            double acc = 0, ms = 0, params = 0, flops = 0;
             RD_TRY(reward_of_path(s, &acc, &ms));
             rd_supernet_active_cost(s->net, &params, &flops);
             double reward = acc - c->latency_weight * ms - c->params_weight * params / 1e6 - c->flops_weight * flops / 1e9;
@@ -615,9 +615,9 @@ static rd_status run(search *s, rd_search_result *res) {
         if (s->interrupted) return RD_OK;
     } else if (c->strategy == RD_STRATEGY_RL && !s->net) {
         /* resumed after the RL phase finished: rebuild to evaluate */
-        rd_arch_mask path;
-        rd_largest_single_path(&s->ctrl.alive, &s->ncfg.ops, &path);
-        CTX_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &path, (uint64_t)c->seed, &s->net));
+        rd_arch_mask one;
+        rd_largest_single_path(&s->ctrl.alive, &s->ncfg.ops, &one);
+        CTX_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &one, (uint64_t)c->seed, &s->net));
         rd_checkpoint_parts parts = {s->net, NULL, NULL, NULL, NULL, NULL, 0};
         RD_TRY(rd_checkpoint_load(s->ckpt, &parts, s->err));
     } else if (s->st.phase == RD_PHASE_DONE && !s->net) {

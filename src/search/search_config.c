@@ -1,4 +1,4 @@
-/* The search recipe schema: every key a configs/*.ini file may set, with its
+/* The search recipe schema: every key a configs/ recipe file may set, with its
  * default, range and documentation (rd_config_write prints them as comments). */
 #include <stddef.h>
 #include <stdio.h>
