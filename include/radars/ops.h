@@ -106,7 +106,8 @@ typedef struct rd_pool_params {
 } rd_pool_params;
 int rd_pool_out_size(const rd_pool_params *p, int in);
 rd_status rd_pool2d_forward(rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x, const rd_tensor *y);
-/* Max pooling recomputes the arg-max from x (first maximum in scan order), so no index tensor is kept. */
+/* Max pooling recomputes the arg-max from x (first maximum in scan order), so no index tensor is kept.
+ * As in PyTorch, a NaN in a window wins: the output is NaN and the last NaN of the window takes dy. */
 rd_status rd_pool2d_backward(rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x, const rd_tensor *dy,
                              const rd_tensor *dx, int dx_accumulate);
 /* Scratch slot 0 needed by rd_pool2d_backward (forward needs none): one byte per
