@@ -135,7 +135,8 @@ typedef struct rd_bn_state {
 rd_status rd_batchnorm_forward_train(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s,
                                      const rd_tensor *x, const rd_tensor *y,
                                      const rd_vec *scale, const rd_tensor *accum_out);
-/* Evaluation mode (running statistics, which must be given). y may be x. */
+/* Evaluation mode: running statistics; without them (PyTorch's track_running_stats=False)
+ * batch statistics as in training, saved in s->save_mean/save_invstd. y may be x. */
 rd_status rd_batchnorm_forward_eval(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s,
                                     const rd_tensor *x, const rd_tensor *y);
 /* Backward of training mode. xhat comes from x (the forward input, if kept) or,
