@@ -212,6 +212,17 @@ START_TEST(eval_mode) {
             double rm[17];
             tu_vec_read(&b.s.running_mean, rm);
             tu_assert_close("running_mean unchanged", rm, b.rm, (size_t)s.c, 0, 0);
+            /* without running statistics: batch statistics, as PyTorch's track_running_stats=False */
+            if (ref_numel(s) / (size_t)s.c >= 2) {
+                rd_bn_state untracked = b.s;
+                untracked.running_mean.mem = untracked.running_var.mem = NULL;
+                tu_write(&tx, x);
+                TU_OK(rd_batchnorm_forward_eval(tu_ctx(), &BN, &untracked, &tx, &ty));
+                ref_batchnorm_train(x, s, affine ? b.gamma : NULL, affine ? b.beta : NULL, BN.eps, BN.momentum, NULL,
+                                    NULL, y);
+                tu_read(&ty, got);
+                tu_assert_close("eval without running statistics", got, y, n, 1e-5, 1e-5);
+            }
             free(x); free(y); free(got);
             free_state(&b);
             tu_free_all();
@@ -417,9 +428,9 @@ START_TEST(errors) {
     ck_assert_int_eq(rd_batchnorm_forward_train(ctx, &BN, &b.s, &one, &one, NULL, NULL), RD_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(rd_ctx_error(ctx), "at least 2"));
     bad = b.s;
-    bad.running_mean.mem = bad.running_var.mem = NULL;
+    bad.running_mean.mem = NULL;
     ck_assert_int_eq(rd_batchnorm_forward_eval(ctx, &BN, &bad, &x, &y), RD_ERR_ARG);
-    ck_assert_ptr_nonnull(strstr(rd_ctx_error(ctx), "running_mean"));
+    ck_assert_ptr_nonnull(strstr(rd_ctx_error(ctx), "running_mean and running_var"));
     rd_bn_params badp = {-1.0f, 0.1f};
     ck_assert_int_eq(rd_batchnorm_forward_train(ctx, &badp, &b.s, &x, &y, NULL, NULL), RD_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(rd_ctx_error(ctx), "eps"));

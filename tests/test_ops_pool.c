@@ -1,6 +1,7 @@
 /* Pooling (max, average, global average) against the host reference; backward
  * passes against central finite differences of the reference forward. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,30 @@ START_TEST(forward_backward_vs_reference) {
 }
 END_TEST
 
+/* dx of max pooling by a plain scan of each window: the first maximum in scan
+ * order, where a NaN always wins (PyTorch's rule: v > m || isnan(v)). */
+static void scan_max_backward(const rd_pool_params *p, const double *x, ref_shape xs, const double *dy, ref_shape ys,
+                              double *dx) {
+    memset(dx, 0, ref_numel(xs) * sizeof *dx);
+    for (int n = 0; n < xs.n; n++)
+        for (int c = 0; c < xs.c; c++)
+            for (int oy = 0; oy < ys.h; oy++)
+                for (int ox = 0; ox < ys.w; ox++) {
+                    size_t plane = ((size_t)n * xs.c + c) * xs.h * xs.w, best = SIZE_MAX;
+                    double m = -INFINITY;
+                    for (int iy = oy * p->stride - p->pad; iy < oy * p->stride - p->pad + p->k; iy++)
+                        for (int ix = ox * p->stride - p->pad; ix < ox * p->stride - p->pad + p->k; ix++) {
+                            if (iy < 0 || iy >= xs.h || ix < 0 || ix >= xs.w) continue;
+                            double v = x[plane + iy * xs.w + ix];
+                            if (best == SIZE_MAX || v > m || isnan(v)) {
+                                m = v;
+                                best = plane + iy * xs.w + ix;
+                            }
+                        }
+                    dx[best] += dy[(((size_t)n * ys.c + c) * ys.h + oy) * ys.w + ox];
+                }
+}
+
 /* Ties: the gradient goes to the first maximum of each window in scan order. */
 START_TEST(max_ties_first_in_scan_order) {
     use_layout(_i);
@@ -106,35 +131,57 @@ START_TEST(max_ties_first_in_scan_order) {
     for (int ki = 0; ki < 2; ki++)
         for (int si = 0; si < 2; si++) {
             rd_pool_params p = {RD_POOL_MAX, ks[ki], strides[si], ks[ki] / 2};
-            ref_shape xs = {2, 3, 9, 7}, ys = pooled(&p, xs);
+            ref_shape xs = {2, 3, 9, 21}, ys = pooled(&p, xs);
             size_t nx = ref_numel(xs), ny = ref_numel(ys);
             double *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy), *got = malloc(nx * sizeof *got),
-                   *want = calloc(nx, sizeof *want);
+                   *want = malloc(nx * sizeof *want);
             /* few levels, so most windows hold their maximum more than once */
             for (size_t i = 0; i < nx; i++) x[i] = floor(tu_uniform(&r, 0, 3));
             tu_fill(&r, dy, ny, -1, 1);
-            for (int n = 0; n < xs.n; n++)
-                for (int c = 0; c < xs.c; c++)
-                    for (int oy = 0; oy < ys.h; oy++)
-                        for (int ox = 0; ox < ys.w; ox++) {
-                            size_t plane = ((size_t)n * xs.c + c) * xs.h * xs.w, best = 0;
-                            double m = -INFINITY;
-                            for (int iy = oy * p.stride - p.pad; iy < oy * p.stride - p.pad + p.k; iy++)
-                                for (int ix = ox * p.stride - p.pad; ix < ox * p.stride - p.pad + p.k; ix++) {
-                                    if (iy < 0 || iy >= xs.h || ix < 0 || ix >= xs.w) continue;
-                                    if (x[plane + iy * xs.w + ix] > m) {
-                                        m = x[plane + iy * xs.w + ix];
-                                        best = plane + iy * xs.w + ix;
-                                    }
-                                }
-                            want[best] += dy[(((size_t)n * ys.c + c) * ys.h + oy) * ys.w + ox];
-                        }
+            scan_max_backward(&p, x, xs, dy, ys, want);
             rd_tensor tx = tu_tensor_from(x, xs.n, xs.c, xs.h, xs.w), tdy = tu_tensor_from(dy, ys.n, ys.c, ys.h, ys.w),
                       tdx = tu_tensor(xs.n, xs.c, xs.h, xs.w);
             TU_OK(rd_pool2d_backward(tu_ctx(), &p, &tx, &tdy, &tdx, 0));
             tu_read(&tdx, got);
             tu_assert_close("max backward with ties", got, want, nx, 1e-6, 1e-6);
             free(x); free(dy); free(got); free(want);
+            tu_free_all();
+        }
+}
+END_TEST
+
+/* NaN wins a window: the output is NaN and the window's last NaN takes dy; -inf
+ * everywhere gives the first pixel the gradient. */
+START_TEST(max_nan_and_infinities) {
+    use_layout(_i);
+    tu_rng r = {6};
+    for (int ki = 0; ki < 2; ki++)
+        for (int si = 0; si < 2; si++) {
+            rd_pool_params p = {RD_POOL_MAX, ks[ki], strides[si], ks[ki] / 2};
+            ref_shape xs = {1, 2, 11, 19}, ys = pooled(&p, xs);
+            size_t nx = ref_numel(xs), ny = ref_numel(ys);
+            double *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y), *dy = malloc(ny * sizeof *dy),
+                   *got = malloc(nx * sizeof *got), *want = malloc(nx * sizeof *want);
+            tu_fill_distinct(&r, x, nx, 4.0);
+            for (size_t i = 0; i < nx; i++) {
+                double u = tu_uniform(&r, 0, 1);
+                if (u < 0.04) x[i] = NAN;
+                else if (u < 0.5 && i >= nx / 2) x[i] = -INFINITY;  /* whole windows of -inf in the second channel */
+            }
+            tu_fill(&r, dy, ny, -1, 1);
+            rd_tensor tx = tu_tensor_from(x, xs.n, xs.c, xs.h, xs.w), ty = tu_tensor(ys.n, ys.c, ys.h, ys.w);
+            TU_OK(rd_pool2d_forward(tu_ctx(), &p, &tx, &ty));
+            tu_read(&ty, got);
+            ref_pool2d(&p, x, xs, y, ys);
+            for (size_t i = 0; i < ny; i++)
+                ck_assert_msg(isnan(got[i]) ? isnan(y[i]) : got[i] == y[i], "max forward with NaN: output %zu: got %g, want %g",
+                              i, got[i], y[i]);
+            scan_max_backward(&p, x, xs, dy, ys, want);
+            rd_tensor tdy = tu_tensor_from(dy, ys.n, ys.c, ys.h, ys.w), tdx = tu_tensor(xs.n, xs.c, xs.h, xs.w);
+            TU_OK(rd_pool2d_backward(tu_ctx(), &p, &tx, &tdy, &tdx, 0));
+            tu_read(&tdx, got);
+            tu_assert_close("max backward with NaN and -inf", got, want, nx, 1e-6, 1e-6);
+            free(x); free(y); free(dy); free(got); free(want);
             tu_free_all();
         }
 }
@@ -306,6 +353,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, out_size);
     tcase_add_loop_test(tc, forward_backward_vs_reference, 0, 3);
     tcase_add_loop_test(tc, max_ties_first_in_scan_order, 0, 3);
+    tcase_add_loop_test(tc, max_nan_and_infinities, 0, 3);
     tcase_add_loop_test(tc, strided_views, 0, 3);
     tcase_add_loop_test(tc, supernet_shape_and_scratch, 0, 3);
     tcase_add_test(tc, global_avgpool);

@@ -123,7 +123,8 @@ typedef struct rd_pool_params {
 } rd_pool_params;
 int rd_pool_out_size(const rd_pool_params *p, int in);
 rd_status rd_pool2d_forward(rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x, const rd_tensor *y);
-/* Max pooling recomputes the arg-max from x (first maximum in scan order), so no index tensor is kept. */
+/* Max pooling recomputes the arg-max from x (first maximum in scan order), so no index tensor is kept.
+ * As in PyTorch, a NaN in a window wins: the output is NaN and the last NaN of the window takes dy. */
 rd_status rd_pool2d_backward(rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x, const rd_tensor *dy,
                              const rd_tensor *dx, int dx_accumulate);
 /* Scratch slot 0 needed by rd_pool2d_backward (forward needs none): one byte per
@@ -151,7 +152,8 @@ typedef struct rd_bn_state {
 rd_status rd_batchnorm_forward_train(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s,
                                      const rd_tensor *x, const rd_tensor *y,
                                      const rd_vec *scale, const rd_tensor *accum_out);
-/* Evaluation mode (running statistics, which must be given). y may be x. */
+/* Evaluation mode: running statistics; without them (PyTorch's track_running_stats=False)
+ * batch statistics as in training, saved in s->save_mean/save_invstd. y may be x. */
 rd_status rd_batchnorm_forward_eval(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s,
                                     const rd_tensor *x, const rd_tensor *y);
 /* Backward of training mode. xhat comes from x (the forward input, if kept) or,

@@ -158,8 +158,8 @@ rd_status rd_batchnorm_forward_eval(rd_ctx *ctx, const rd_bn_params *p, const rd
     RD_TRY(rd_check_shape(ctx, op, y, "y", x->n, x->c, x->h, x->w));
     int affine, track;
     RD_TRY(check_state(ctx, op, s, x->c, &affine, &track));
-    if (!track)
-        return rd_fail(&ctx->err, RD_ERR_ARG, "%s: evaluation mode needs running_mean and running_var", op);
+    if (!track)  /* PyTorch's track_running_stats=False: batch statistics, nothing updated */
+        return rd_batchnorm_forward_train(ctx, p, s, x, y, NULL, NULL);
     if (x->c == 0) return RD_OK;
     cl_mem ws;
     RD_TRY(rd_scratch(ctx, RD_SCRATCH_REDUCE, (size_t)BN_COEF * x->c * sizeof(float), &ws));
