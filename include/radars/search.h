@@ -148,11 +148,11 @@ int rd_controller_prune(rd_controller *c, int per_edge, double fraction, int min
 void rd_controller_weights(const rd_controller *c, float *out);
 
 /* ---- checkpoints (checkpoint.c) ----
- * One safetensors file: the supernet's tensors under PyTorch DARTS names
- * (SEARCH.md), the optimizer state ("radars.*" tensors), the controller, the
- * op masks, and in "__metadata__" where the search stands (phase, round,
- * epoch, step, loader positions, RNG state) plus the resolved config. Written
- * to a temporary file and renamed. */
+ * One safetensors file: as tensors, exactly the supernet's state dict under
+ * PyTorch DARTS names (SEARCH.md), so PyTorch code loads it as is; in its
+ * "__metadata__", the optimizer state (base64), the controller, the op masks,
+ * where the search stands (phase, round, epoch, step, loader positions, RNG
+ * state) and the resolved config. Written to a temporary file and renamed. */
 typedef enum rd_search_phase { RD_PHASE_RL, RD_PHASE_DARTS, RD_PHASE_DONE } rd_search_phase;
 typedef struct rd_search_state {
     int phase;                     /* rd_search_phase */

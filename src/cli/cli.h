@@ -43,6 +43,7 @@ int cmd_devices(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_genotype(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 int cmd_selfcheck(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const command commands[] = {
     {"search", cmd_search, "search an architecture: RADARS (default), DARTS or RL"},
     {"plan", cmd_plan, "predict a search's peak device memory per op set, and whether it fits"},
     {"genotype", cmd_genotype, "print the genotype of a checkpoint or run directory"},
+    {"config", cmd_config, "print a resolved search recipe with every key documented"},
 };
 
 static void usage(FILE *f) {

@@ -1,6 +1,6 @@
 /* Search checkpoints: one safetensors file a PyTorch DARTS user can load
- * (supernet tensors under DARTS' names) that also holds everything a resumed
- * search needs to continue exactly where it stopped. */
+ * (supernet tensors under DARTS' names, nothing else) that also holds, in its
+ * metadata, everything a resumed search needs to continue exactly where it stopped. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -49,14 +49,76 @@ static rd_status meta(rd_st_writer *w, const char *key, rd_err *err, const char 
     return rd_st_add_metadata(w, key, buf, err);
 }
 
-static void mask_to_i32(const rd_arch_mask *m, int32_t *out) {
-    for (int t = 0; t < 2; t++)
-        for (int e = 0; e < RD_CELL_EDGES; e++) out[t * RD_CELL_EDGES + e] = (int32_t)m->edge[t][e];
+
+/* Search state goes into "__metadata__" (strings), never into tensors, so the
+ * file holds exactly the PyTorch model's state dict: PyTorch DARTS code loads
+ * it with load_state_dict. Binary vectors are base64 of little-endian values. */
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static rd_status put_blob(rd_st_writer *w, const char *key, const void *data, size_t bytes, rd_err *err) {
+    const unsigned char *p = data;
+    size_t n = 4 * ((bytes + 2) / 3);
+    char *out = malloc(n + 1);
+    if (!out) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
+    size_t o = 0;
+    for (size_t i = 0; i < bytes; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < bytes ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < bytes ? p[i + 2] : 0);
+        out[o++] = B64[v >> 18 & 63];
+        out[o++] = B64[v >> 12 & 63];
+        out[o++] = i + 1 < bytes ? B64[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < bytes ? B64[v & 63] : '=';
+    }
+    out[o] = 0;
+    rd_status s = rd_st_add_metadata(w, key, out, err);
+    free(out);
+    return s;
 }
 
-static void i32_to_mask(const int32_t *in, rd_arch_mask *m) {
+static int b64_value(char c) {
+    const char *q = c ? strchr(B64, c) : NULL;
+    return q ? (int)(q - B64) : -1;
+}
+
+static rd_status get_blob(const rd_st_file *f, const char *path, const char *key, void *dst, size_t bytes, rd_err *err) {
+    const char *in = rd_st_metadata(f, key);
+    if (!in) return rd_fail(err, RD_ERR_FORMAT, "%s: no metadata '%s'", path, key);
+    size_t len = strlen(in);
+    if (len != 4 * ((bytes + 2) / 3))
+        return rd_fail(err, RD_ERR_FORMAT, "%s: metadata '%s' holds %zu characters, expected %zu", path, key, len,
+                       4 * ((bytes + 2) / 3));
+    unsigned char *out = dst;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4];
+        for (int j = 0; j < 4; j++) {
+            v[j] = in[i + j] == '=' ? 0 : b64_value(in[i + j]);
+            if (v[j] < 0) return rd_fail(err, RD_ERR_FORMAT, "%s: metadata '%s' is not base64", path, key);
+        }
+        uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        for (int j = 0; j < 3 && o < bytes; j++) out[o++] = (unsigned char)(x >> (16 - 8 * j));
+    }
+    return RD_OK;
+}
+
+static rd_status put_mask(rd_st_writer *w, const char *key, const rd_arch_mask *m, rd_err *err) {
+    char buf[2 * RD_CELL_EDGES * 9 + 1];
+    size_t o = 0;
     for (int t = 0; t < 2; t++)
-        for (int e = 0; e < RD_CELL_EDGES; e++) m->edge[t][e] = (rd_edge_mask)in[t * RD_CELL_EDGES + e];
+        for (int e = 0; e < RD_CELL_EDGES; e++) o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%x", o ? " " : "", m->edge[t][e]);
+    return rd_st_add_metadata(w, key, buf, err);
+}
+
+static rd_status read_mask(const rd_st_file *f, const char *key, rd_arch_mask *m, const char *path, rd_err *err) {
+    const char *v = rd_st_metadata(f, key);
+    if (!v) return rd_fail(err, RD_ERR_FORMAT, "%s: no metadata '%s'", path, key);
+    for (int i = 0; i < 2 * RD_CELL_EDGES; i++) {
+        char *end;
+        unsigned long x = strtoul(v, &end, 16);
+        if (end == v || x == 0 || x > 0xffffffffu) return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata '%s'", path, key);
+        m->edge[i / RD_CELL_EDGES][i % RD_CELL_EDGES] = (rd_edge_mask)x;
+        v = end;
+    }
+    return RD_OK;
 }
 
 static rd_status write_all(const char *path, const rd_checkpoint_parts *parts, rd_st_writer *w, holder *h,
@@ -77,41 +139,28 @@ static rd_status write_all(const char *path, const rd_checkpoint_parts *parts, r
         for (int d = 0; d < t->ndim; d++) shape[d] = t->shape[d];
         RD_TRY(rd_st_add(w, t->name, RD_ST_F32, t->ndim, shape, base + t->offset, err));
     }
-    int K = c->ops.count;
-    int64_t ashape[3] = {2, RD_CELL_EDGES, K};
     if (parts->darts) {
         float *mom, *am, *av;
         RD_TRY(read_vec(ctx, rd_darts_momentum(parts->darts), h, &mom, err));
         RD_TRY(read_vec(ctx, rd_darts_adam_m(parts->darts), h, &am, err));
         RD_TRY(read_vec(ctx, rd_darts_adam_v(parts->darts), h, &av, err));
-        int64_t nw = (int64_t)rd_supernet_weights(net).len;
-        RD_TRY(rd_st_add(w, "radars.sgd_momentum", RD_ST_F32, 1, &nw, mom, err));
-        RD_TRY(rd_st_add(w, "radars.adam_m", RD_ST_F32, 3, ashape, am, err));
-        RD_TRY(rd_st_add(w, "radars.adam_v", RD_ST_F32, 3, ashape, av, err));
+        size_t na = rd_supernet_alphas(net).len * sizeof(float);
+        RD_TRY(put_blob(w, "sgd_momentum", mom, rd_supernet_weights(net).len * sizeof(float), err));
+        RD_TRY(put_blob(w, "adam_m", am, na, err));
+        RD_TRY(put_blob(w, "adam_v", av, na, err));
         RD_TRY(meta(w, "adam_step", err, "%d", *rd_darts_adam_step_count(parts->darts)));
     }
-    int64_t mshape[2] = {2, RD_CELL_EDGES};
-    int32_t *alive = hold(h, 2 * RD_CELL_EDGES * sizeof(int32_t));
-    if (!alive) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
-    mask_to_i32(rd_supernet_alive(net), alive);
-    RD_TRY(rd_st_add(w, "radars.supernet_alive", RD_ST_I32, 2, mshape, alive, err));
+    RD_TRY(put_mask(w, "supernet_alive", rd_supernet_alive(net), err));
     if (parts->controller) {
         rd_controller *k = parts->controller;
-        int64_t lshape[3] = {2, RD_CELL_EDGES, RD_MAX_OPS};
-        RD_TRY(rd_st_add(w, "radars.controller_logits", RD_ST_F64, 3, lshape, k->logits, err));
-        int32_t *calive = hold(h, 2 * RD_CELL_EDGES * sizeof(int32_t));
-        if (!calive) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
-        mask_to_i32(&k->alive, calive);
-        RD_TRY(rd_st_add(w, "radars.controller_alive", RD_ST_I32, 2, mshape, calive, err));
+        RD_TRY(put_blob(w, "controller_logits", k->logits, sizeof k->logits, err));
+        RD_TRY(put_mask(w, "controller_alive", &k->alive, err));
         RD_TRY(meta(w, "controller", err, "%.17g %d %" PRIu64 " %.17g %.17g %.17g", k->baseline, k->have_baseline,
                     k->rng, k->lr, k->baseline_decay, k->entropy_weight));
     }
     if (parts->state) {
         rd_search_state *s = parts->state;
-        int32_t *salive = hold(h, 2 * RD_CELL_EDGES * sizeof(int32_t));
-        if (!salive) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
-        mask_to_i32(&s->alive, salive);
-        RD_TRY(rd_st_add(w, "radars.search_alive", RD_ST_I32, 2, mshape, salive, err));
+        RD_TRY(put_mask(w, "search_alive", &s->alive, err));
         RD_TRY(meta(w, "state", err, "%d %d %d %d %" PRId64 " %" PRId64 " %.17g %.17g", s->phase, s->round, s->sample,
                     s->epoch, s->step, s->global_step, s->seconds[0], s->seconds[1]));
         for (int i = 0; i < RD_SEARCH_LOADERS; i++) {
@@ -122,7 +171,7 @@ static rd_status write_all(const char *path, const rd_checkpoint_parts *parts, r
         }
     }
     char ops[1024] = "";
-    for (int k = 0; k < K; k++) {
+    for (int k = 0; k < c->ops.count; k++) {
         if (k) strncat(ops, ",", sizeof ops - strlen(ops) - 1);
         strncat(ops, rd_op_name(c->ops.ops[k]), sizeof ops - strlen(ops) - 1);
     }
@@ -148,15 +197,6 @@ rd_status rd_checkpoint_save(const char *path, const rd_checkpoint_parts *parts,
 }
 
 /* ---- reading ---- */
-static rd_status read_mask(const rd_st_file *f, const char *name, rd_arch_mask *m, const char *path, rd_err *err) {
-    int32_t v[2 * RD_CELL_EDGES];
-    int64_t shape[2] = {2, RD_CELL_EDGES};
-    if (!rd_st_find(f, name)) return rd_fail(err, RD_ERR_FORMAT, "%s: no tensor '%s'", path, name);
-    RD_TRY(rd_st_read(f, name, RD_ST_I32, 2, shape, v, sizeof v, err));
-    i32_to_mask(v, m);
-    return RD_OK;
-}
-
 static rd_status read_state(const rd_st_file *f, const char *path, rd_search_state *s, rd_err *err) {
     memset(s, 0, sizeof *s);
     const char *st = rd_st_metadata(f, "state");
@@ -173,7 +213,7 @@ static rd_status read_state(const rd_st_file *f, const char *path, rd_search_sta
                          &s->loaders[i].position) != 3)
             return rd_fail(err, RD_ERR_FORMAT, "%s: missing or malformed metadata '%s'", path, key);
     }
-    return read_mask(f, "radars.search_alive", &s->alive, path, err);
+    return read_mask(f, "search_alive", &s->alive, path, err);
 }
 
 static rd_status read_controller(const rd_st_file *f, const char *path, rd_controller *k, rd_err *err) {
@@ -182,9 +222,8 @@ static rd_status read_controller(const rd_st_file *f, const char *path, rd_contr
     if (sscanf(v, "%lf %d %" SCNu64 " %lf %lf %lf", &k->baseline, &k->have_baseline, &k->rng, &k->lr,
                &k->baseline_decay, &k->entropy_weight) != 6)
         return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata 'controller' = '%s'", path, v);
-    int64_t lshape[3] = {2, RD_CELL_EDGES, RD_MAX_OPS};
-    RD_TRY(rd_st_read(f, "radars.controller_logits", RD_ST_F64, 3, lshape, k->logits, sizeof k->logits, err));
-    RD_TRY(read_mask(f, "radars.controller_alive", &k->alive, path, err));
+    RD_TRY(get_blob(f, path, "controller_logits", k->logits, sizeof k->logits, err));
+    RD_TRY(read_mask(f, "controller_alive", &k->alive, path, err));
     const char *ops = rd_st_metadata(f, "ops");
     rd_opset set;
     if (!ops || rd_opset_parse(ops, &set, err) != RD_OK)
@@ -217,14 +256,10 @@ static rd_status upload(rd_ctx *ctx, rd_vec v, const float *host, rd_err *err) {
     return RD_OK;
 }
 
-static rd_status load_vec(const rd_st_file *f, const char *path, const char *name, rd_ctx *ctx, rd_vec v, rd_err *err) {
-    const rd_st_info *info = rd_st_find(f, name);
-    if (!info) return rd_fail(err, RD_ERR_FORMAT, "%s: no tensor '%s'", path, name);
-    if (info->numel != v.len)
-        return rd_fail(err, RD_ERR_FORMAT, "%s: tensor '%s' has %" PRIu64 " values, expected %zu", path, name, info->numel, v.len);
+static rd_status load_vec(const rd_st_file *f, const char *path, const char *key, rd_ctx *ctx, rd_vec v, rd_err *err) {
     float *host = malloc(v.len * sizeof(float) + 1);
     if (!host) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
-    rd_status s = rd_st_read(f, name, RD_ST_F32, -1, NULL, host, v.len * sizeof(float), err);
+    rd_status s = get_blob(f, path, key, host, v.len * sizeof(float), err);
     if (s == RD_OK) s = upload(ctx, v, host, err);
     free(host);
     return s;
@@ -269,9 +304,9 @@ rd_status rd_checkpoint_load(const char *path, const rd_checkpoint_parts *parts,
     rd_status s = load_net(f, path, parts->net, err);
     rd_ctx *ctx = rd_supernet_context(parts->net);
     if (s == RD_OK && parts->darts) {
-        s = load_vec(f, path, "radars.sgd_momentum", ctx, rd_darts_momentum(parts->darts), err);
-        if (s == RD_OK) s = load_vec(f, path, "radars.adam_m", ctx, rd_darts_adam_m(parts->darts), err);
-        if (s == RD_OK) s = load_vec(f, path, "radars.adam_v", ctx, rd_darts_adam_v(parts->darts), err);
+        s = load_vec(f, path, "sgd_momentum", ctx, rd_darts_momentum(parts->darts), err);
+        if (s == RD_OK) s = load_vec(f, path, "adam_m", ctx, rd_darts_adam_m(parts->darts), err);
+        if (s == RD_OK) s = load_vec(f, path, "adam_v", ctx, rd_darts_adam_v(parts->darts), err);
         const char *v = rd_st_metadata(f, "adam_step");
         if (s == RD_OK && (!v || sscanf(v, "%d", rd_darts_adam_step_count(parts->darts)) != 1))
             s = rd_fail(err, RD_ERR_FORMAT, "%s: missing metadata 'adam_step'", path);
@@ -315,7 +350,7 @@ rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err
         if (s == RD_OK)
             s = rd_st_read(f, "alphas_reduce", RD_ST_F32, 2, shape, a + RD_CELL_EDGES * K, sizeof(float) * RD_CELL_EDGES * K, err);
         if (s == RD_OK) {
-            if (rd_st_find(f, "radars.supernet_alive")) s = read_mask(f, "radars.supernet_alive", &alive, path, err);
+            if (rd_st_metadata(f, "supernet_alive")) s = read_mask(f, "supernet_alive", &alive, path, err);
             else rd_arch_mask_all(&alive, &set);
         }
         for (int row = 0; s == RD_OK && row < 2 * RD_CELL_EDGES; row++) {

@@ -561,8 +561,9 @@ static rd_status run(search *s, rd_search_result *res) {
 
     const rd_device_info *dev = rd_ctx_device(s->ctx);
     s->cap = rd_search_cap(c, dev);
+    char b3[32];
     say(s, "device %s: global memory %s, largest buffer %s; memory cap %s%s", dev->name,
-        mib(dev->global_mem, b1, sizeof b1), mib(dev->max_alloc, b2, sizeof b2), mib(s->cap, b2, sizeof b2),
+        mib(dev->global_mem, b1, sizeof b1), mib(dev->max_alloc, b2, sizeof b2), mib(s->cap, b3, sizeof b3),
         c->mem_cap ? " (set by the user)" : "");
     if (rd_mem_set_cap(s->ctx, s->cap) != RD_OK) return from_ctx(s);
     RD_TRY(setup_data(s));
