@@ -11,6 +11,8 @@
 #define CL_TARGET_OPENCL_VERSION 120
 #endif
 #include <CL/cl.h>
+#include <stdio.h>
+
 #include "radars/common.h"
 
 #ifdef __cplusplus
@@ -60,6 +62,7 @@ typedef struct rd_ctx_options {
                                 $XDG_CACHE_HOME/radars-cl, else ~/.cache/radars-cl; "" disables */
     uint64_t mem_cap;        /* 0 = the device's global memory */
     int verbose;             /* print builds and cache hits to stderr */
+    int profile;             /* time every kernel with OpenCL events (also: RADARS_PROFILE=1) */
 } rd_ctx_options;
 
 typedef struct rd_ctx rd_ctx;
@@ -76,6 +79,14 @@ rd_err *rd_ctx_err(rd_ctx *ctx);
 const char *rd_ctx_error(const rd_ctx *ctx);
 /* Waits for all queued work; reports asynchronous failures. */
 rd_status rd_finish(rd_ctx *ctx);
+
+/* ---- per-kernel profile (when profiling is on) ----
+ * Device time of every kernel launch, summed per kernel name (CLBlast GEMMs
+ * under "clblast_sgemm"). rd_profile_print waits for the device. */
+int rd_profile_enabled(const rd_ctx *ctx);
+void rd_profile_reset(rd_ctx *ctx);
+/* Prints the kernels by total time, with launches and share, to f. */
+rd_status rd_profile_print(rd_ctx *ctx, FILE *f);
 
 /* ---- program cache statistics (for tests and -v output) ---- */
 typedef struct rd_build_stats {

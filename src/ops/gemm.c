@@ -37,9 +37,11 @@ rd_status rd_gemm(rd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, siz
     if (st != CLBlastSuccess) return blas_fail(ctx, st, "temporary size of SGEMM", m, n, k);
     cl_mem scratch;
     RD_TRY(rd_scratch(ctx, RD_SCRATCH_GEMM, temp ? temp : sizeof(float), &scratch));
+    cl_event ev = NULL;
     st = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha, a, a_off, lda, b, b_off, ldb,
-                                    beta, c, c_off, ldc, &ctx->queue, NULL, scratch);
+                                    beta, c, c_off, ldc, &ctx->queue, rd_profile_event(ctx, &ev), scratch);
     if (st != CLBlastSuccess) return blas_fail(ctx, st, "SGEMM", m, n, k);
+    if (ev) rd_profile_track(ctx, NULL, ev);
     return RD_OK;
 }
 

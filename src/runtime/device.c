@@ -195,7 +195,12 @@ rd_status rd_ctx_create(const rd_ctx_options *opt, rd_ctx **out, rd_err *err) {
         free(ctx);
         return RD_ERR_CL;
     }
-    ctx->queue = clCreateCommandQueue(ctx->context, ctx->dev.device, 0, &rc);
+    const char *prof = getenv("RADARS_PROFILE");
+    ctx->profile = opt->profile || (prof && *prof && strcmp(prof, "0"));
+    snprintf(ctx->blas_slot.name, sizeof ctx->blas_slot.name, "clblast_sgemm");
+    ctx->blas_slot.program = "clblast";
+    ctx->queue = clCreateCommandQueue(ctx->context, ctx->dev.device,
+                                      ctx->profile ? CL_QUEUE_PROFILING_ENABLE : 0, &rc);
     if (rc != CL_SUCCESS) {
         rd_fail(err, RD_ERR_CL, "cannot create a command queue on '%s': %s", ctx->dev.name, rd_cl_error_name(rc));
         clReleaseContext(ctx->context);
@@ -218,6 +223,7 @@ rd_status rd_ctx_create(const rd_ctx_options *opt, rd_ctx **out, rd_err *err) {
 void rd_ctx_free(rd_ctx *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    for (int i = 0; i < ctx->n_pending; i++) clReleaseEvent(ctx->pending[i]);
     rd_scratch_release(ctx);
     for (int i = 0; i < RD_KERNEL_TABLE; i++)
         if (ctx->kernels[i].kernel) clReleaseKernel(ctx->kernels[i].kernel);

@@ -270,6 +270,74 @@ cl_kernel rd_kernel(rd_ctx *ctx, const char *program, const char *name) {
     return NULL;
 }
 
+static rd_kernel_slot *slot_of(rd_ctx *ctx, cl_kernel k) {
+    for (int i = 0; i < RD_KERNEL_TABLE; i++)
+        if (ctx->kernels[i].kernel == k) return &ctx->kernels[i];
+    return NULL;
+}
+
+/* ---- profiling ---- */
+int rd_profile_enabled(const rd_ctx *ctx) { return ctx->profile; }
+
+cl_event *rd_profile_event(rd_ctx *ctx, cl_event *ev) {
+    *ev = NULL;
+    return ctx->profile ? ev : NULL;
+}
+
+static void profile_fold(rd_ctx *ctx) {
+    if (!ctx->n_pending) return;
+    clWaitForEvents((cl_uint)ctx->n_pending, ctx->pending);
+    for (int i = 0; i < ctx->n_pending; i++) {
+        cl_ulong t0 = 0, t1 = 0;
+        clGetEventProfilingInfo(ctx->pending[i], CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+        clGetEventProfilingInfo(ctx->pending[i], CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+        if (ctx->pending_slot[i]) {
+            ctx->pending_slot[i]->seconds += (t1 > t0 ? t1 - t0 : 0) * 1e-9;
+            ctx->pending_slot[i]->launches++;
+        }
+        clReleaseEvent(ctx->pending[i]);
+    }
+    ctx->n_pending = 0;
+}
+
+void rd_profile_track(rd_ctx *ctx, rd_kernel_slot *slot, cl_event ev) {
+    if (ctx->n_pending == RD_PROFILE_PENDING) profile_fold(ctx);
+    ctx->pending[ctx->n_pending] = ev;
+    ctx->pending_slot[ctx->n_pending++] = slot ? slot : &ctx->blas_slot;
+}
+
+void rd_profile_reset(rd_ctx *ctx) {
+    profile_fold(ctx);
+    for (int i = 0; i < RD_KERNEL_TABLE; i++) ctx->kernels[i].seconds = 0, ctx->kernels[i].launches = 0;
+    ctx->blas_slot.seconds = 0;
+    ctx->blas_slot.launches = 0;
+}
+
+static int by_time(const void *a, const void *b) {
+    double x = (*(rd_kernel_slot *const *)a)->seconds, y = (*(rd_kernel_slot *const *)b)->seconds;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+rd_status rd_profile_print(rd_ctx *ctx, FILE *f) {
+    if (!ctx->profile) return rd_fail(&ctx->err, RD_ERR_ARG, "profiling is off (RADARS_PROFILE=1 turns it on)");
+    profile_fold(ctx);
+    rd_kernel_slot *rows[RD_KERNEL_TABLE + 1];
+    int n = 0;
+    double total = 0;
+    for (int i = 0; i < RD_KERNEL_TABLE; i++)
+        if (ctx->kernels[i].launches) rows[n++] = &ctx->kernels[i];
+    if (ctx->blas_slot.launches) rows[n++] = &ctx->blas_slot;
+    for (int i = 0; i < n; i++) total += rows[i]->seconds;
+    qsort(rows, (size_t)n, sizeof *rows, by_time);
+    fprintf(f, "%-14s %-34s %10s %10s %9s %6s\n", "program", "kernel", "launches", "total s", "mean us", "share");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%-14s %-34s %10llu %10.3f %9.1f %5.1f%%\n", rows[i]->program, rows[i]->name,
+                (unsigned long long)rows[i]->launches, rows[i]->seconds, 1e6 * rows[i]->seconds / rows[i]->launches,
+                total > 0 ? 100 * rows[i]->seconds / total : 0);
+    fprintf(f, "%-49s %10s %10.3f\n", "device time of all kernels", "", total);
+    return RD_OK;
+}
+
 rd_status rd_launch(rd_ctx *ctx, const char *program, const char *kernel, int dims, const size_t *global,
                     const size_t *local, ...) {
     cl_kernel k = rd_kernel(ctx, program, kernel);
@@ -294,7 +362,10 @@ rd_status rd_launch(rd_ctx *ctx, const char *program, const char *kernel, int di
         if (global[d] == 0) return RD_OK;  /* empty launch */
         glob[d] = rd_round_up(global[d], loc[d]);
     }
-    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, glob, loc, 0, NULL, NULL);
+    cl_event ev = NULL;
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, glob, loc, 0, NULL,
+                                       rd_profile_event(ctx, &ev));
     if (rc != CL_SUCCESS) return rd_cl_fail(ctx, rc, "launching kernel '%s'", kernel);
+    if (ev) rd_profile_track(ctx, slot_of(ctx, k), ev);
     return RD_OK;
 }

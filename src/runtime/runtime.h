@@ -19,7 +19,11 @@ typedef struct rd_kernel_slot {
     char name[64];
     uint64_t hash;
     cl_kernel kernel;
+    double seconds;         /* profiling: device time summed over launches */
+    uint64_t launches;
 } rd_kernel_slot;
+
+enum { RD_PROFILE_PENDING = 2048 };
 
 struct rd_ctx {
     rd_device_info dev;
@@ -36,6 +40,13 @@ struct rd_ctx {
     int n_programs;
     rd_kernel_slot kernels[RD_KERNEL_TABLE];
     size_t wg;              /* preferred 1-D work-group size for this device */
+
+    /* profiling: events not yet read, and the slot each belongs to */
+    int profile;
+    cl_event pending[RD_PROFILE_PENDING];
+    rd_kernel_slot *pending_slot[RD_PROFILE_PENDING];
+    int n_pending;
+    rd_kernel_slot blas_slot;
 
     /* allocator */
     uint64_t mem_current, mem_peak, mem_cap, mem_refused, mem_total_allocs, mem_live;
@@ -54,6 +65,11 @@ cl_kernel rd_kernel(rd_ctx *ctx, const char *program, const char *name);
 #define RD_END (size_t)0
 rd_status rd_launch(rd_ctx *ctx, const char *program, const char *kernel, int dims,
                     const size_t *global, const size_t *local, ...);
+
+/* Profiling: an event to attach to the next command of slot (NULL when not
+ * profiling); rd_profile_track takes ownership of the event. */
+cl_event *rd_profile_event(rd_ctx *ctx, cl_event *ev);
+void rd_profile_track(rd_ctx *ctx, rd_kernel_slot *slot, cl_event ev);
 
 /* Records an OpenCL failure: "what: CL_ERROR_NAME (code)". */
 rd_status rd_cl_fail(rd_ctx *ctx, cl_int code, const char *fmt, ...)

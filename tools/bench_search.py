@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""Seconds per DARTS search step and peak memory: radars-cl against the PyTorch peer,
+run one after the other in this one invocation on the same machine and configs.
+
+  tools/bench_search.py [--build build] [--steps 5] [--threads 2] [--configs all|NAME,...] [--device SEL]
+
+radars-cl's peak is the peak device memory counted by its allocator (POCL's device
+memory is host memory); PyTorch's is its peak resident set size. Ratios below 1 favour
+radars-cl. The project's targets: step time <= 0.8x PyTorch, peak memory <= 0.5x.
+"""
+import argparse, os, re, subprocess, sys
+
+CONFIGS = [  # name, ops, C, layers, batch
+    ("darts-C8-L5-B32", "darts", 8, 5, 32),
+    ("darts-C16-L8-B16", "darts", 16, 8, 16),
+    ("darts-C16-L8-B64", "darts", 16, 8, 64),
+    ("large-C16-L8-B16", "large", 16, 8, 16),
+]
+
+def run(cmd):
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"bench_search: {' '.join(cmd)} failed:\n{out.stderr}")
+    return out.stdout
+
+def field(text, key):
+    m = re.search(key + r"=([0-9.]+)", text)
+    if not m:
+        sys.exit(f"bench_search: no {key} in: {text}")
+    return float(m.group(1))
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(here, "..", "build"))
+    ap.add_argument("--peer", default=os.path.join(here, "..", "..", "shared", "peers", "torch_darts_ref.py"))
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--configs", default="all")
+    ap.add_argument("--device")
+    ap.add_argument("--profile", action="store_true", help="print radars-cl's per-kernel profile too")
+    a = ap.parse_args()
+    chosen = [c for c in CONFIGS if a.configs == "all" or c[0] in a.configs.split(",")]
+    rows = []
+    for name, ops, C, L, B in chosen:
+        base = ["--C", str(C), "--layers", str(L), "--batch", str(B), "--ops", ops, "--steps", str(a.steps)]
+        ours_cmd = [os.path.join(a.build, "bench_step")] + base + (["--device", a.device] if a.device else [])
+        if a.profile:
+            ours_cmd.append("--profile")
+        ours = run(ours_cmd)
+        if a.profile:
+            print(ours)
+        peer = run(["/usr/bin/python3", a.peer, "--threads", str(a.threads)] + base)
+        r = (field(ours, "step_s_median"), field(ours, "peak_device_mb"),
+             field(peer, "step_s_median"), field(peer, "peak_rss_mb"))
+        rows.append((name,) + r)
+        print(f"{name:18s} radars-cl {r[0]:7.3f} s/step {r[1]:7.0f} MB | PyTorch {r[2]:7.3f} s/step {r[3]:7.0f} MB"
+              f" | time x{r[0] / r[2]:.2f}  memory x{r[1] / r[3]:.2f}", flush=True)
+    print("\nconfig              ours s/step  peer s/step  ratio   ours MB  peer MB  ratio")
+    for name, ts, tm, ps, pm in rows:
+        print(f"{name:18s} {ts:11.3f} {ps:12.3f} {ts / ps:6.2f} {tm:9.0f} {pm:8.0f} {tm / pm:6.2f}")
+
+if __name__ == "__main__":
+    main()
