@@ -1,0 +1,222 @@
+/* Searches end to end on real Fashion-MNIST (Debian's dataset-fashion-mnist):
+ * resume gives the same genotype as an uninterrupted run; RADARS prunes a
+ * space that does not fit until it does and stays under the cap; DARTS
+ * refuses an over-cap space at once; the RL baseline runs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "radars/search.h"
+#include "test_util.h"
+
+static int have_fmnist(void) {
+    return access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0;
+}
+
+static void tiny(rd_search_config *c, const char *strategy, const char *ops) {
+    char s1[64], s2[600];
+    snprintf(s1, sizeof s1, "search.strategy=%s", strategy);
+    snprintf(s2, sizeof s2, "model.ops=%s", ops);
+    const char *sets[] = {s1, s2, "model.C=4", "model.layers=3", "data.batch=16", "data.train_limit=1024",
+                          "search.epochs=2", "search.steps_per_epoch=6", "search.eval_batches=2", "rl.samples=4",
+                          "rl.train_steps=1", "rl.reward_batches=1", "rl.rounds=6", "rl.prune_per_round=4",
+                          "output.checkpoint_every=2"};
+    rd_err err;
+    ck_assert_msg(rd_search_config_load(c, NULL, sets, (int)(sizeof sets / sizeof *sets), &err) == RD_OK, "%s", err.msg);
+}
+
+static void temp_dir(char *out, size_t len) {
+    snprintf(out, len, "/tmp/radars-e2e-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(out));
+}
+
+static void rm_dir(const char *d) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", d);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static rd_status run(const rd_search_config *c, const char *dir, int resume, int64_t stop, rd_search_result *res,
+                     rd_err *err) {
+    rd_search_options o;
+    memset(&o, 0, sizeof o);
+    o.run_dir = dir;
+    o.resume = resume;
+    o.stop_after_steps = stop;
+    return rd_search_run(tu_ctx(), c, &o, res, err);
+}
+
+static void read_alphas(const char *dir, float *out, size_t n) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    rd_st_file *f;
+    rd_err err;
+    ck_assert_msg(rd_st_open(path, &f, &err) == RD_OK, "%s", err.msg);
+    ck_assert_int_eq(rd_st_read(f, "alphas_normal", RD_ST_F32, -1, NULL, out, n / 2 * sizeof(float), &err), RD_OK);
+    ck_assert_int_eq(rd_st_read(f, "alphas_reduce", RD_ST_F32, -1, NULL, out + n / 2, n / 2 * sizeof(float), &err), RD_OK);
+    rd_st_close(f);
+}
+
+static void check_resume(const char *strategy, const char *ops, int64_t stop) {
+    if (!have_fmnist()) {
+        printf("resume (%s): skipped, no Fashion-MNIST (apt-get install dataset-fashion-mnist)\n", strategy);
+        return;
+    }
+    rd_search_config c;
+    tiny(&c, strategy, ops);
+    char a[64], b[64];
+    temp_dir(a, sizeof a);
+    temp_dir(b, sizeof b);
+    rd_search_result r1, r2;
+    rd_err err;
+    ck_assert_msg(run(&c, a, 0, 0, &r1, &err) == RD_OK, "%s", err.msg);
+    ck_assert(!r1.interrupted);
+    ck_assert_msg(run(&c, b, 0, stop, &r2, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(r2.interrupted, "the run did not stop after %lld steps", (long long)stop);
+    ck_assert_msg(run(&c, b, 1, 0, &r2, &err) == RD_OK, "%s", err.msg);
+    ck_assert(!r2.interrupted);
+    printf("resume (%s, stopped after %lld steps): %s\n", strategy, (long long)stop, r2.genotype_text);
+    ck_assert_msg(rd_genotype_equal(&r1.genotype, &r2.genotype), "resumed genotype differs:\n%s\n%s",
+                  r1.genotype_text, r2.genotype_text);
+    if (strcmp(strategy, "rl")) {
+        rd_opset set;
+        rd_opset_parse(ops, &set, NULL);
+        size_t n = 2 * RD_CELL_EDGES * set.count;
+        float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+        read_alphas(a, x, n);
+        read_alphas(b, y, n);
+        ck_assert_msg(memcmp(x, y, n * sizeof *x) == 0, "resumed alphas differ from the uninterrupted run's");
+        free(x);
+        free(y);
+    }
+    rm_dir(a);
+    rm_dir(b);
+}
+
+START_TEST(darts_resume_mid_epoch_same_genotype) { check_resume("darts", "darts", 3); }
+END_TEST
+
+START_TEST(darts_resume_at_epoch_end_same_genotype) { check_resume("darts", "darts", 6); }
+END_TEST
+
+START_TEST(radars_resume_in_rl_phase_same_genotype) { check_resume("radars", "large", 2); }
+END_TEST
+
+/* The lowest cap that the space minus its 4 heaviest ops per edge still exceeds:
+ * RADARS must prune at least twice. */
+static uint64_t cap_for_two_rounds(const rd_search_config *c) {
+    rd_err err;
+    rd_supernet_config nc;
+    ck_assert_int_eq(rd_search_supernet_config(c, 1, 28, 28, 10, &nc, &err), RD_OK);
+    rd_arch_mask m;
+    rd_arch_mask_all(&m, &nc.ops);
+    const rd_op_id heavy[] = {RD_OP_SEP_CONV_3X3, RD_OP_SEP_CONV_5X5, RD_OP_SEP_CONV_7X7, RD_OP_DIL_CONV_7X7};
+    for (int t = 0; t < 2; t++)
+        for (int e = 0; e < RD_CELL_EDGES; e++)
+            for (int h = 0; h < 4; h++) m.edge[t][e] &= ~(1u << rd_opset_find(&nc.ops, heavy[h]));
+    rd_search_memory mem;
+    TU_OK(rd_search_predict(tu_ctx(), c, &nc, &m, NULL, &mem));
+    return mem.total - 4096;
+}
+
+START_TEST(radars_prunes_until_it_fits) {
+    if (!have_fmnist()) {
+        printf("radars: skipped, no Fashion-MNIST\n");
+        return;
+    }
+    rd_search_config c;
+    tiny(&c, "radars", "large");
+    c.epochs = 1;
+    c.mem_cap = cap_for_two_rounds(&c);
+    char d[64];
+    temp_dir(d, sizeof d);
+    rd_search_result r;
+    rd_err err;
+    ck_assert_msg(run(&c, d, 0, 0, &r, &err) == RD_OK, "%s", err.msg);
+    char b1[32], b2[32], b3[32];
+    printf("radars: %d RL rounds, peak %s (predicted %s), cap %s\n%s\n", r.rl_rounds,
+           rd_format_bytes(r.peak, b1, sizeof b1), rd_format_bytes(r.predicted_peak, b2, sizeof b2),
+           rd_format_bytes(r.cap, b3, sizeof b3), r.genotype_text);
+    ck_assert_int_ge(r.rl_rounds, 2);
+    ck_assert_uint_le(r.peak, r.cap);
+    ck_assert_uint_eq(r.cap, c.mem_cap);
+    /* the genotype is valid: it parses back, and every op it names survived pruning */
+    rd_genotype g;
+    ck_assert_int_eq(rd_genotype_parse(r.genotype_text, &g, &err), RD_OK);
+    rd_opset set;
+    rd_opset_parse("large", &set, NULL);
+    int none_alive = 0;
+    for (int t = 0; t < 2; t++)
+        for (int e = 0; e < RD_CELL_EDGES; e++) {
+            ck_assert_int_ge(rd_arch_mask_count(&r.alive, t, e), 1);
+            ck_assert_int_lt(rd_arch_mask_count(&r.alive, t, e), 15);
+            none_alive += r.alive.edge[t][e] == 1u;
+        }
+    (void)none_alive;
+    char path[600];
+    snprintf(path, sizeof path, "%s/report.json", d);
+    ck_assert_int_eq(access(path, R_OK), 0);
+    snprintf(path, sizeof path, "%s/genotype.txt", d);
+    ck_assert_int_eq(access(path, R_OK), 0);
+    rm_dir(d);
+}
+END_TEST
+
+START_TEST(darts_refuses_an_over_cap_space_at_once) {
+    if (!have_fmnist()) return;
+    rd_search_config c;
+    tiny(&c, "darts", "large");
+    c.mem_cap = cap_for_two_rounds(&c);
+    char d[64];
+    temp_dir(d, sizeof d);
+    rd_search_result r;
+    rd_err err;
+    ck_assert_int_eq(run(&c, d, 0, 0, &r, &err), RD_ERR_OVER_CAP);
+    ck_assert_msg(strstr(err.msg, "needs") && strstr(err.msg, "cap") && strstr(err.msg, "radars"), "%s", err.msg);
+    /* nothing was searched */
+    char path[600];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", d);
+    ck_assert_int_ne(access(path, R_OK), 0);
+    rm_dir(d);
+}
+END_TEST
+
+START_TEST(rl_baseline_runs) {
+    if (!have_fmnist()) return;
+    rd_search_config c;
+    tiny(&c, "rl", "large");
+    c.rl_rounds = 2;
+    char d[64];
+    temp_dir(d, sizeof d);
+    rd_search_result r;
+    rd_err err;
+    ck_assert_msg(run(&c, d, 0, 0, &r, &err) == RD_OK, "%s", err.msg);
+    ck_assert_int_eq(r.rl_rounds, 2);
+    rd_genotype g;
+    ck_assert_int_eq(rd_genotype_parse(r.genotype_text, &g, &err), RD_OK);
+    char path[600];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", d);
+    rd_genotype g2;
+    ck_assert_int_eq(rd_checkpoint_genotype(path, &g2, &err), RD_OK);
+    ck_assert(rd_genotype_equal(&g, &g2));
+    rm_dir(d);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("search_e2e");
+    TCase *tc = tcase_create("all");
+    tcase_set_timeout(tc, 1500);
+    tcase_add_test(tc, darts_resume_mid_epoch_same_genotype);
+    tcase_add_test(tc, darts_resume_at_epoch_end_same_genotype);
+    tcase_add_test(tc, radars_resume_in_rl_phase_same_genotype);
+    tcase_add_test(tc, radars_prunes_until_it_fits);
+    tcase_add_test(tc, darts_refuses_an_over_cap_space_at_once);
+    tcase_add_test(tc, rl_baseline_runs);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run_suite(suite()); }
