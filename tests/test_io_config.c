@@ -394,6 +394,7 @@ END_TEST
 /* The schemas that files under configs/ may declare ("schema = name"). The lead
  * adds each real schema (e.g. the search recipe's) here. */
 static const rd_cfg_schema *const config_schemas[] = {
+    &rd_search_schema,
     NULL,
 };
 
