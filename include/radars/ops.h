@@ -227,6 +227,11 @@ size_t rd_clip_grad_norm_scratch_bytes(rd_ctx *ctx);
 /* lr_min + (lr_max - lr_min) * (1 + cos(pi * epoch / epochs)) / 2 */
 double rd_cosine_lr(double lr_max, double lr_min, int epoch, int epochs);
 
+/* ---------------- self-check (selfcheck.c) ---------------- */
+/* Runs each op family once on small random inputs against its host reference;
+ * one line per check to log (NULL: quiet). *failures of *checks differ. */
+rd_status rd_selfcheck(rd_ctx *ctx, FILE *log, int *failures, int *checks);
+
 #ifdef __cplusplus
 }
 #endif

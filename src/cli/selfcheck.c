@@ -10,8 +10,9 @@ int cmd_selfcheck(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             printf("usage: radars selfcheck [--device SEL] [-v]\n"
-                   "Builds (or loads from the binary cache) every kernel program for the device and\n"
-                   "reports build time and cache use.\n");
+                   "Builds (or loads from the binary cache) every kernel program for the device,\n"
+                   "reports build time and cache use, then runs each op family once on small random\n"
+                   "inputs against its plain-C host reference. Exit status 1 if any differs.\n");
             return 0;
         }
         int r = cli_common_option(&common, argc, argv, &i);
@@ -30,6 +31,13 @@ int cmd_selfcheck(int argc, char **argv) {
     rd_build_stats bs = rd_ctx_build_stats(ctx);
     printf("kernels: %d programs built, %d loaded from cache (%s), %.2f s\n", bs.programs_built, bs.cache_hits,
            rd_ctx_cache_dir(ctx), bs.build_seconds);
+    printf("ops against their host references:\n");
+    int failures = 0, checks = 0;
+    rd_status st = rd_selfcheck(ctx, stdout, &failures, &checks);
+    int rc = 0;
+    if (st != RD_OK) rc = cli_error("selfcheck: %s", rd_ctx_error(ctx));
+    else if (failures) rc = cli_error("selfcheck: %d of %d ops differ from their references on '%s'", failures, checks, d->name);
+    else printf("all %d checks passed\n", checks);
     rd_ctx_free(ctx);
-    return 0;
+    return rc;
 }
