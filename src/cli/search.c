@@ -130,6 +130,10 @@ int cmd_search(int argc, char **argv) {
             return cli_error("search: --resume takes the recipe saved in %s/config.ini; drop --config", resume);
         }
         snprintf(cfg_path, sizeof cfg_path, "%s/config.ini", resume);
+        if (access(cfg_path, R_OK) != 0) {
+            cli_config_free(&cargs);
+            return cli_error("search --resume %s: not a run directory (no readable config.ini)", resume);
+        }
         cargs.config = cfg_path;
     }
     rd_search_config cfg;

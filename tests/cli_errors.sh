@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The CLI on bad input: one clear line naming what is wrong, a non-zero exit, never a crash.
+#   tests/cli_errors.sh BUILD_DIR SOURCE_DIR
+set -u
+B=$1/radars
+SRC=$2
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+
+# expect STATUS-CLASS PATTERN -- command...   (nonzero: exit status 1..125, not a signal)
+expect() {
+  local pattern=$1; shift
+  local out rc
+  out=$("$@" 2>&1 >/dev/null); rc=$?
+  if [ $rc -eq 0 ] || [ $rc -ge 126 ]; then
+    echo "FAIL ($rc): $* -> expected an error"; echo "$out"; fails=$((fails + 1)); return
+  fi
+  if ! grep -qE "$pattern" <<<"$out"; then
+    echo "FAIL: $* -> message lacks /$pattern/:"; echo "$out"; fails=$((fails + 1)); return
+  fi
+  if [ "$(grep -c '^radars:' <<<"$out")" -lt 1 ]; then
+    echo "FAIL: $* -> no 'radars:' error line"; echo "$out"; fails=$((fails + 1)); return
+  fi
+  echo "ok: $*"
+}
+
+expect "unknown command 'serch'" "$B" serch
+expect "search.epoch.*did you mean 'search.epochs'" "$B" search --set search.epoch=3 --out "$T/a"
+expect "search.epochs.*out of range" "$B" search --set search.epochs=-2 --out "$T/b"
+expect "not an integer" "$B" search --set model.C=sixteen --out "$T/c"
+expect "unknown op 'sep_conv_9x9'" "$B" search --set model.ops=none,sep_conv_9x9 --out "$T/d"
+printf 'schema = search\n[search]\nepochs = 3\nbogus = 1\n' > "$T/bad.ini"
+expect "bad.ini:4: unknown key" "$B" search --config "$T/bad.ini" --out "$T/e"
+expect "no such file|cannot open|not found" "$B" search --config "$T/missing.ini" --out "$T/f"
+expect "idx|train-images" "$B" search --set "data.dataset=idx:$T/nothing" --out "$T/g"
+printf 'garbage' > "$T/train-images-idx3-ubyte"
+printf 'garbage' > "$T/train-labels-idx1-ubyte"
+expect "train-images-idx3-ubyte" "$B" search --set "data.dataset=idx:$T" --out "$T/h"
+expect "RADARS_DEVICE=no-such-gpu|no device name matches" env RADARS_DEVICE=no-such-gpu "$B" devices
+expect "no device name matches" "$B" selfcheck --device no-such-gpu
+expect "not a memory size|unknown unit" "$B" search --mem-cap 2parsecs --out "$T/i"
+expect "checkpoint.safetensors|No such file|cannot open" "$B" genotype "$T/nope"
+printf 'not a safetensors file at all' > "$T/bad.safetensors"
+expect "bad.safetensors" "$B" genotype "$T/bad.safetensors"
+expect "resume" "$B" search --resume "$T/never-ran"
+mkdir -p "$T/full" && touch "$T/full/x"
+expect "not empty|non-empty" "$B" search --out "$T/full"
+expect "unknown option" "$B" plan --frobnicate
+
+# the good paths answer --help and exit 0
+for c in devices selfcheck search plan genotype config; do
+  if ! "$B" $c --help >/dev/null 2>&1; then echo "FAIL: radars $c --help"; fails=$((fails + 1)); fi
+done
+"$B" config --config "$SRC/configs/default.ini" >/dev/null || { echo "FAIL: config of default.ini"; fails=$((fails + 1)); }
+
+echo "$fails failures"
+[ $fails -eq 0 ]
