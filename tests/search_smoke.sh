@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# A short real search: configs/quick.ini (DARTS, C=4, 3 cells, batch 32) on Fashion-MNIST for
+# 4 epochs x 60 steps. The validation accuracy of the supernet (alpha half of the training set)
+# must rise well above chance (10%): we require 50%.
+#   tests/search_smoke.sh BUILD_DIR SOURCE_DIR
+set -eu
+B=$1/radars
+SRC=$2
+if [ ! -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  echo "search_smoke: skipped (apt-get install dataset-fashion-mnist)"; exit 0
+fi
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+"$B" search --config "$SRC/configs/quick.ini" --set search.epochs=4 --out "$T/run" > "$T/genotype" 2> "$T/log"
+cat "$T/log" | grep -E "epoch|cap|genotype" || true
+acc=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['final']['valid_acc'])" "$T/run/report.json")
+first=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['darts_epochs'][0]['valid_acc'])" "$T/run/report.json")
+echo "search_smoke: validation accuracy after the first epoch $first, at the end $acc (chance 0.10)"
+/usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > 0.5 else 1)" "$acc"
+grep -q "^Genotype(normal=" "$T/genotype"
