@@ -85,6 +85,10 @@ void rd_darts_free(rd_darts *d);
 /* Architect step on a validation batch, then weight step on a training batch (SEARCH.md 2). */
 typedef struct rd_step_stats { float train_loss, valid_loss; int train_correct, valid_correct, n_train, n_valid; } rd_step_stats;
 rd_status rd_darts_step(rd_darts *d, const rd_batch *train, const rd_batch *valid, float lr, rd_step_stats *st);
+/* The architect's gradient d(valid loss)/d(alphas) into out (alphas-sized),
+ * first order or through the unrolled step (second order), without updating anything;
+ * the weights are left as they were. */
+rd_status rd_darts_arch_grad(rd_darts *d, const rd_batch *train, const rd_batch *valid, float lr, const rd_vec *out);
 /* Weight step only (SGD, clip) on the active ops: also the RL phase's training of a sampled path. */
 rd_status rd_darts_weight_step(rd_darts *d, const rd_batch *train, float lr, float *loss, int *correct);
 /* Mean loss and accuracy over up to max_batches (0 = all) of one pass of loader, train: batch statistics. */

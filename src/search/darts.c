@@ -95,7 +95,8 @@ static rd_status adam_alphas(rd_darts *d, const rd_vec *grad) {
 /* Second order (DARTS' unrolled architect): w' = w - xi (momentum buf + g_train(w) + wd w);
  * dalpha = d L_val(w', a)/da - xi (d L_train(w+, a)/da - d L_train(w-, a)/da) / (2 eps),
  * w+- = w +- eps v, v = d L_val(w', a)/dw', eps = 0.01 / ||v||. */
-static rd_status architect_second_order(rd_darts *d, const rd_batch *train, const rd_batch *valid, float lr) {
+static rd_status architect_second_order(rd_darts *d, const rd_batch *train, const rd_batch *valid, float lr,
+                                        const rd_vec *out) {
     rd_ctx *ctx = d->ctx;
     rd_supernet *net = d->net;
     rd_vec w = rd_supernet_weights(net), g = rd_supernet_weight_grads(net), ga = rd_supernet_alpha_grads(net);
@@ -128,7 +129,14 @@ static rd_status architect_second_order(rd_darts *d, const rd_batch *train, cons
         RD_TRY(rd_vec_axpy(ctx, c, &ga, &d->dalpha));
     }
     RD_TRY(rd_vec_copy(ctx, &d->backup, &w));
-    return adam_alphas(d, &d->dalpha);
+    return rd_vec_copy(ctx, &d->dalpha, out);
+}
+
+rd_status rd_darts_arch_grad(rd_darts *d, const rd_batch *train, const rd_batch *valid, float lr, const rd_vec *out) {
+    if (d->cfg->order == RD_DARTS_SECOND_ORDER) return architect_second_order(d, train, valid, lr, out);
+    RD_TRY(forward_backward(d, valid, RD_GRAD_ALPHAS));
+    rd_vec ga = rd_supernet_alpha_grads(d->net);
+    return rd_vec_copy(d->ctx, &ga, out);
 }
 
 rd_status rd_darts_weight_step(rd_darts *d, const rd_batch *train, float lr, float *loss, int *correct) {
@@ -150,7 +158,8 @@ rd_status rd_darts_weight_step(rd_darts *d, const rd_batch *train, float lr, flo
 rd_status rd_darts_step(rd_darts *d, const rd_batch *train, const rd_batch *valid, float lr, rd_step_stats *st) {
     memset(st, 0, sizeof *st);
     if (d->cfg->order == RD_DARTS_SECOND_ORDER) {
-        RD_TRY(architect_second_order(d, train, valid, lr));
+        RD_TRY(architect_second_order(d, train, valid, lr, &d->dalpha));
+        RD_TRY(adam_alphas(d, &d->dalpha));
         /* the loss of the last forward is a training one: measure the validation loss apart */
         RD_TRY(rd_supernet_forward(d->net, &valid->x, valid->labels, 1));
     } else {

@@ -233,8 +233,8 @@ static rd_status rl_phase(search *s, int prune) {
             RD_TRY(predict(s, &s->ctrl.alive, NULL, &need));
             if (need.total <= s->cap) break;
             if (s->st.sample == 0)
-                say(s, "RL round %d: DARTS over the %s alive ops would need %s > cap %s", s->st.round + 1,
-                    s->st.round ? "surviving" : "", mib(need.total, b1, sizeof b1), mib(s->cap, b2, sizeof b2));
+                say(s, "RL round %d: DARTS over the %s ops would need %s > cap %s", s->st.round + 1,
+                    s->st.round ? "surviving" : "alive", mib(need.total, b1, sizeof b1), mib(s->cap, b2, sizeof b2));
         }
         double round_start = now();
         for (; s->st.sample < c->rl_samples; s->st.sample++) {
