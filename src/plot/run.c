@@ -128,8 +128,10 @@ static pl_rgb op_color(rd_op_id op) {
 }
 static int op_dashed(rd_op_id op) { return op == RD_OP_NONE || op >= RD_OP_SEP_CONV_7X7; }
 
-static const pl_rgb BLUE = {0.12, 0.47, 0.71}, ORANGE = {1.0, 0.50, 0.05}, GREEN = {0.17, 0.63, 0.17},
-                    RED = {0.84, 0.15, 0.16}, PURPLE = {0.58, 0.40, 0.74};
+/* matplotlib's tab10: people know these, and the tests look for them */
+#define HEX_RGB(h) {((h) >> 16 & 255) / 255.0, ((h) >> 8 & 255) / 255.0, ((h) & 255) / 255.0}
+static const pl_rgb BLUE = HEX_RGB(0x1f77b4), ORANGE = HEX_RGB(0xff7f0e), GREEN = HEX_RGB(0x2ca02c),
+                    RED = HEX_RGB(0xd62728), PURPLE = HEX_RGB(0x9467bd);
 
 static double *doubles(int n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(double)); }
 
