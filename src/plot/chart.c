@@ -56,12 +56,12 @@ void pl_nice_ticks(double lo, double hi, int target, int integer, double *first,
 
 static void tick_label(double v, double step, char *buf, size_t len) {
     if (fabs(v) < step * 1e-6) v = 0; /* -0.000 */
-    double a = fabs(v);
-    if ((a >= 1e6 || (a > 0 && step < 1e-4))) {
-        snprintf(buf, len, "%.2g", v);
+    if (fabs(v) >= 1e6) {
+        snprintf(buf, len, "%.3g", v);
         return;
     }
-    int decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+    /* as many decimals as the step needs, so neighbouring ticks never read the same */
+    int decimals = step >= 1 ? 0 : (int)fmin(10, ceil(-log10(step) - 1e-9));
     snprintf(buf, len, "%.*f", decimals, v);
 }
 

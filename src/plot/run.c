@@ -261,7 +261,6 @@ static rd_status plot_alphas(run *r, int reduce) {
         free(y);
         return rd_fail(r->err, RD_ERR_OUT_OF_MEMORY, "plots: out of host memory");
     }
-    double ymax = 0;
     for (int i = 0; i < n; i++) {
         x[i] = r->epochs.v[i].k1;
         int k = read_matrix(r->epochs.v[i].o, key, m, CAP);
@@ -269,7 +268,6 @@ static rd_status plot_alphas(run *r, int reduce) {
             for (int c = 0; c < K; c++) {
                 double v = k ? m[e * CAP + c] : NAN;
                 y[((size_t)e * K + c) * n + i] = v;
-                if (isfinite(v)) ymax = fmax(ymax, v);
             }
     }
     char names[CAP][32];
@@ -288,9 +286,21 @@ static rd_status plot_alphas(run *r, int reduce) {
         free(y);
         return st;
     }
+    /* an op whose weight is 0 in every epoch was pruned before DARTS (RADARS): not drawn,
+     * and each panel scales to what is left, so that small moves of the alphas show */
+    int drawn[RD_CELL_EDGES][CAP] = {{0}}, any_drawn[CAP] = {0}, pruned = 0;
+    for (int e = 0; e < RD_CELL_EDGES; e++)
+        for (int c = 0; c < K; c++) {
+            for (int i = 0; i < n; i++)
+                if (y[((size_t)e * K + c) * n + i] > 0) drawn[e][c] = 1;
+            any_drawn[c] |= drawn[e][c];
+            pruned |= !drawn[e][c];
+        }
     pl_series legend[CAP];
+    int n_legend = 0;
     for (int c = 0; c < K; c++)
-        legend[c] = (pl_series){names[c], NULL, NULL, 1, op_color(ids[c]), PL_LINE, op_dashed(ids[c]), 2.2};
+        if (any_drawn[c])
+            legend[n_legend++] = (pl_series){names[c], NULL, NULL, 1, op_color(ids[c]), PL_LINE, op_dashed(ids[c]), 2.2};
     for (int e = 0; e < RD_CELL_EDGES; e++) {
         int node, input;
         rd_edge_endpoints(e, &node, &input);
@@ -301,17 +311,15 @@ static rd_status plot_alphas(run *r, int reduce) {
                       .xlabel = node == RD_CELL_NODES - 1 ? "epoch" : NULL,
                       .ylabel = input == 0 ? "softmax weight" : NULL,
                       .x_integer = 1,
-                      .fix_y = 1,
-                      .y_min = 0,
-                      .y_max = ymax > 0 ? ymax * 1.05 : 1,
                       .font = 12};
-        for (int c = 0; c < K && c < PL_MAX_SERIES; c++)
-            p.series[p.n_series++] = (pl_series){names[c], x, y + ((size_t)e * K + c) * n, n, op_color(ids[c]),
+        for (int c = 0; c < K && p.n_series < PL_MAX_SERIES; c++)
+            if (drawn[e][c]) p.series[p.n_series++] = (pl_series){names[c], x, y + ((size_t)e * K + c) * n, n, op_color(ids[c]),
                                                  PL_LINE | (n == 1 ? PL_MARKERS : 0), op_dashed(ids[c]), 1.8};
         pl_panel_draw(&f, left + input * cw, top + node * ch, cw, ch, &p);
     }
-    /* the legend in the empty triangle above the diagonal (node 0 reads two states) */
-    pl_legend_draw(&f, left + 2 * cw + 30, top + 10, 3 * cw - 60, ch * 1.9, legend, K, "ops", 14);
+    /* the legend in the empty corner right of node 0's two panels */
+    pl_legend_draw(&f, left + 2 * cw + 30, top + 10, 3 * cw - 60, ch - 20, legend, n_legend,
+                   pruned ? "ops (those pruned before DARTS are not drawn)" : "ops", 14);
     free(x);
     free(y);
     return write_figure(r, &f, reduce ? "alphas_reduce.png" : "alphas_normal.png");
