@@ -7,6 +7,7 @@
 #include <math.h>
 #include <png.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "plot/chart.h"
 #include "radars/plot.h"
@@ -289,8 +290,8 @@ START_TEST(search_run_gets_every_picture) {
     ck_assert_msg(rd_plot_run_dir(dir, &res, &err) == RD_OK, "%s", err.msg);
     const char *want[] = {"cell_normal.dot", "cell_normal.png", "cell_reduce.dot", "cell_reduce.png",
                           "loss.png", "accuracy.png", "lr.png", "alphas_normal.png",
-                          "alphas_reduce.png", "rl_reward.png", "rl_rounds.png"};
-    ck_assert_int_eq(res.count, 11);
+                          "alphas_reduce.png", "rl_reward.png", "rl_rounds.png", "rl_pruning.png"};
+    ck_assert_int_eq(res.count, 12);
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) ck_assert_msg(wrote(&res, want[i]), "no %s", want[i]);
 
     char path[700];
@@ -327,6 +328,13 @@ START_TEST(search_run_gets_every_picture) {
     check_colour(&im, "alive normal", 0x1f77b4, 100);
     check_colour(&im, "alive reduce", 0xff7f0e, 100);
     check_colour(&im, "memory", 0x9467bd, 100);
+    free(im.rgb);
+    /* pruning map: after 3 rounds 2 of 8 ops survive per normal edge, 3 per reduction edge:
+     * 14 x 5 green cells; the grey ones carry the round (1, 2, 3) */
+    snprintf(path, sizeof path, "%s/plots/rl_pruning.png", dir);
+    im = check_png(path, 800, 400);
+    long green = pixels_of(&im, 0x2ca02c);
+    ck_assert_msg(green > 5000, "pruning map: %ld green pixels", green);
     free(im.rgb);
     snprintf(path, sizeof path, "%s/plots/cell_reduce.png", dir);
     im = check_png(path, 300, 150);
@@ -429,6 +437,13 @@ START_TEST(errors_are_clear) {
     ck_assert_int_eq(rd_plot_run_dir(alpha, &res, &err), RD_ERR_FORMAT);
     IO_ASSERT_HAS(err.msg, "alpha/metrics.jsonl: epoch 1: 'alphas_normal_softmax' is not a 14 x K matrix");
 
+    /* an RL round naming an op that does not exist */
+    const char *alive = new_dir("alive");
+    snprintf(path, sizeof path, "%s/metrics.jsonl", alive);
+    io_write_text(path, "{\"type\":\"rl_round\",\"round\":0,\"alive_normal\":\"sep_conv_3x3;conv_9x9\",\"alive_reduce\":\"\"}\n");
+    ck_assert_int_eq(rd_plot_run_dir(alive, &res, &err), RD_ERR_FORMAT);
+    IO_ASSERT_HAS(err.msg, "alive/metrics.jsonl: round 1: alive_normal: unknown op 'conv_9x9'");
+
     /* a genotype that does not parse names the file */
     const char *geno = new_dir("geno");
     snprintf(path, sizeof path, "%s/genotype.txt", geno);
@@ -436,6 +451,39 @@ START_TEST(errors_are_clear) {
     ck_assert_int_eq(rd_plot_run_dir(geno, &res, &err) != RD_OK, 1);
     IO_ASSERT_HAS(err.msg, "geno/genotype.txt: ");
     IO_ASSERT_HAS(err.msg, "sep_conv_9x9");
+}
+END_TEST
+
+/* radars plot: lists what it wrote; one-line errors; --help. Needs the built CLI (ctest sets RADARS_BUILD_DIR). */
+START_TEST(cli_plot) {
+    const char *build = getenv("RADARS_BUILD_DIR");
+    if (!build) return;
+    const char *dir = new_dir("cli");
+    write_search_run(dir, 1);
+    char cmd[1600], out[600], *text = NULL;
+    size_t len;
+    rd_err err = {0};
+    snprintf(out, sizeof out, "%s", io_tmp_path("cli.out"));
+    snprintf(cmd, sizeof cmd, "%s/radars plot %s > %s 2>&1", build, dir, out);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(rd_read_file(out, &text, &len, &err), RD_OK);
+    ck_assert_int_eq(count_of(text, "/plots/"), 12);
+    IO_ASSERT_HAS(text, "/plots/alphas_reduce.png\n");
+    free(text);
+    snprintf(cmd, sizeof cmd, "%s/radars plot %s/absent > %s 2>&1", build, dir, out);
+    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 1);
+    ck_assert_int_eq(rd_read_file(out, &text, &len, &err), RD_OK);
+    IO_ASSERT_HAS(text, "radars: plot: ");
+    IO_ASSERT_HAS(text, "/absent: no such run directory\n");
+    ck_assert_int_eq(count_of(text, "\n"), 1);
+    free(text);
+    snprintf(cmd, sizeof cmd, "%s/radars plot --help > %s 2>&1", build, out);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(rd_read_file(out, &text, &len, &err), RD_OK);
+    IO_ASSERT_HAS(text, "usage: radars plot");
+    free(text);
+    snprintf(cmd, sizeof cmd, "%s/radars plot > %s 2>&1", build, out);
+    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 1);
 }
 END_TEST
 
@@ -465,6 +513,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, run_in_progress_uses_last_epoch_genotype);
     tcase_add_test(tc, training_run_gets_curves_only);
     tcase_add_test(tc, errors_are_clear);
+    tcase_add_test(tc, cli_plot);
     tcase_add_test(tc, nice_ticks);
     suite_add_tcase(s, tc);
     return s;

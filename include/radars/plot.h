@@ -8,6 +8,7 @@
  *   loss.png, accuracy.png, lr.png               per epoch ("epoch" records: search or training)
  *   rl_reward.png                                the reward of every RL sample, rounds marked
  *   rl_rounds.png                                ops alive and memory (DARTS need, peak, cap) per round
+ *   rl_pruning.png                               per edge and op: the round that removed it, or alive
  *   alphas_normal.png, alphas_reduce.png         the alpha softmax of each edge over the epochs
  *
  * A picture whose data are absent is skipped (a training run has no alphas, a

@@ -17,6 +17,7 @@ int cmd_plot(int argc, char **argv) {
                    "  alphas_normal.png, alphas_reduce.png      softmax of the alphas per edge over the epochs\n"
                    "  rl_reward.png                             reward of every RL sample, rounds marked\n"
                    "  rl_rounds.png                             ops alive and device memory per RL round\n"
+                   "  rl_pruning.png                            per edge and op: the round that removed it\n"
                    "Pictures whose data the run does not have are skipped. Works on a run in progress.\n"
                    "  -q, --quiet   do not list the files written\n");
             return 0;

@@ -12,6 +12,10 @@
 #include "radars/plot.h"
 #include "radars/search.h"
 
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
 /* ---- records: collected by type, ordered, the last of equal keys kept ---- */
 
 typedef struct mrec {
@@ -468,6 +472,140 @@ done:
     return st;
 }
 
+/* The ops alive on each edge, from "a,b;c;..." into masks over rd_op_id. */
+static rd_status parse_alive(run *r, const char *text, double round, const char *key, uint32_t *mask) {
+    memset(mask, 0, RD_CELL_EDGES * sizeof *mask);
+    int e = 0;
+    const char *p = text;
+    while (*p) {
+        size_t len = strcspn(p, ",;");
+        char name[48];
+        if (len) {
+            snprintf(name, sizeof name, "%.*s", (int)(len < 47 ? len : 47), p);
+            rd_op_id op;
+            rd_err e2;
+            if (rd_op_from_name(name, &op, &e2) != RD_OK)
+                return rd_fail(r->err, RD_ERR_FORMAT, "%s/metrics.jsonl: round %g: %s: unknown op '%s'", r->dir, round + 1,
+                               key, name);
+            mask[e] |= 1u << op;
+        }
+        p += len;
+        if (*p == ';' && ++e >= RD_CELL_EDGES)
+            return rd_fail(r->err, RD_ERR_FORMAT, "%s/metrics.jsonl: round %g: %s has more than 14 edges", r->dir,
+                           round + 1, key);
+        if (*p) p++;
+    }
+    return RD_OK;
+}
+
+/* Which op each RL round removed from each edge: a table per cell, rows =
+ * edges, columns = ops; a survivor is green, a removed op grey with the round
+ * that removed it (darker = later). */
+static rd_status plot_pruning(run *r) {
+    int n = r->rounds.n;
+    if (!n) return RD_OK;
+    uint32_t (*alive)[2][RD_CELL_EDGES] = calloc((size_t)n, sizeof *alive);
+    if (!alive) return rd_fail(r->err, RD_ERR_OUT_OF_MEMORY, "plots: out of host memory");
+    uint32_t seen = 0;
+    int have = 0;
+    for (int i = 0; i < n; i++)
+        for (int t = 0; t < 2; t++) {
+            const char *key = t ? "alive_reduce" : "alive_normal", *text = str(r->rounds.v[i].o, key);
+            if (!text) {
+                free(alive);
+                return RD_OK; /* an older record without the names: nothing to draw from */
+            }
+            rd_status st = parse_alive(r, text, r->rounds.v[i].k1, key, alive[i][t]);
+            if (st != RD_OK) {
+                free(alive);
+                return st;
+            }
+            for (int e = 0; e < RD_CELL_EDGES; e++) seen |= alive[i][t][e];
+            have = 1;
+        }
+    /* columns: the search's op set, else every op any round names, in catalogue order */
+    rd_op_id cols[RD_OP_COUNT];
+    int K = 0;
+    if (r->ops.count)
+        for (int k = 0; k < r->ops.count && K < RD_OP_COUNT; k++) cols[K++] = r->ops.ops[k];
+    else
+        for (int op = 0; op < RD_OP_COUNT; op++)
+            if (seen >> op & 1) cols[K++] = (rd_op_id)op;
+    if (!have || !K) {
+        free(alive);
+        return RD_OK;
+    }
+    const int W = 1500, H = 620;
+    pl_figure f;
+    rd_status st = pl_figure_begin(&f, W, H, "RL rounds: which round removed each op", r->name, r->err);
+    if (st != RD_OK) {
+        free(alive);
+        return st;
+    }
+    cairo_t *cr = f.cr;
+    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    const double label_w = 150, head_h = 105, top = 44, foot = 40, gap = 30;
+    const double pw = (W - 2 * gap - 2 * label_w - 60) / 2.0, cw = pw / K, chh = (H - top - head_h - foot) / RD_CELL_EDGES;
+    for (int t = 0; t < 2; t++) {
+        double x0 = 10 + t * (label_w + pw + gap) + label_w, y0 = top + head_h;
+        cairo_set_source_rgb(cr, 0.13, 0.13, 0.13);
+        cairo_set_font_size(cr, 14);
+        cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+        cairo_move_to(cr, x0 - label_w, top + 14);
+        cairo_show_text(cr, t ? "Reduction cell" : "Normal cell");
+        cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+        cairo_set_font_size(cr, 11.5);
+        for (int k = 0; k < K; k++) { /* op names, slanted above their column */
+            cairo_save(cr);
+            cairo_move_to(cr, x0 + (k + 0.5) * cw - 3, y0 - 6);
+            cairo_rotate(cr, -M_PI / 3);
+            cairo_show_text(cr, rd_op_name(cols[k]));
+            cairo_restore(cr);
+        }
+        for (int e = 0; e < RD_CELL_EDGES; e++) {
+            int node, input;
+            rd_edge_endpoints(e, &node, &input);
+            char from[32], label[64];
+            state_label(input, from, sizeof from);
+            snprintf(label, sizeof label, "%s \xe2\x86\x92 node %d", from, node);
+            cairo_text_extents_t te;
+            cairo_set_source_rgb(cr, 0.13, 0.13, 0.13);
+            cairo_text_extents(cr, label, &te);
+            cairo_move_to(cr, x0 - 8 - te.x_advance, y0 + (e + 0.5) * chh + 4);
+            cairo_show_text(cr, label);
+            for (int k = 0; k < K; k++) {
+                int removed = 0; /* the first round without it; 0: alive after the last round */
+                for (int i = 0; i < n && !removed; i++)
+                    if (!(alive[i][t][e] >> cols[k] & 1)) removed = (int)r->rounds.v[i].k1 + 1;
+                double shade = n > 1 ? 0.93 - 0.35 * (removed - 1) / (double)(n - 1) : 0.8;
+                if (removed) cairo_set_source_rgb(cr, shade, shade, shade);
+                else cairo_set_source_rgb(cr, 0x2c / 255.0, 0xa0 / 255.0, 0x2c / 255.0);
+                cairo_rectangle(cr, x0 + k * cw + 1, y0 + e * chh + 1, cw - 2, chh - 2);
+                cairo_fill(cr);
+                if (removed) {
+                    char num_text[16];
+                    snprintf(num_text, sizeof num_text, "%d", removed);
+                    cairo_text_extents(cr, num_text, &te);
+                    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+                    cairo_move_to(cr, x0 + (k + 0.5) * cw - te.x_advance / 2, y0 + (e + 0.5) * chh + 4);
+                    cairo_show_text(cr, num_text);
+                }
+            }
+        }
+    }
+    /* the key */
+    char key_text[160];
+    snprintf(key_text, sizeof key_text,
+             "green: alive after round %g (what DARTS searches);  grey with a number: removed by that round (darker = later)",
+             r->rounds.v[n - 1].k1 + 1);
+    cairo_set_font_size(cr, 13);
+    cairo_set_source_rgb(cr, 0.13, 0.13, 0.13);
+    cairo_move_to(cr, 10 + label_w, H - 14);
+    cairo_show_text(cr, key_text);
+    free(alive);
+    return write_figure(r, &f, "rl_pruning.png");
+}
+
 /* ---- cells ---- */
 
 static rd_status plot_cells(run *r) {
@@ -608,6 +746,7 @@ rd_status rd_plot_run_dir(const char *run_dir, rd_plot_result *res, rd_err *err)
     if (st == RD_OK) st = plot_alphas(r, 1);
     if (st == RD_OK) st = plot_rewards(r);
     if (st == RD_OK) st = plot_rounds(r);
+    if (st == RD_OK) st = plot_pruning(r);
     rec_list_free(&r->epochs);
     rec_list_free(&r->samples);
     rec_list_free(&r->rounds);
