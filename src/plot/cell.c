@@ -80,11 +80,21 @@ static int gv_capture(char *msg) {
     return 0;
 }
 
+/* One Graphviz context for the whole process, never freed: Graphviz 2.42's
+ * pango plugin caches a pointer to the last font name, a string the context
+ * owns, and compares against it on the next layout, so a context freed between
+ * two drawings is read after free (seen under AddressSanitizer). */
+static GVC_t *gv_context(void) {
+    static GVC_t *gvc;
+    if (!gvc) gvc = gvContext();
+    return gvc;
+}
+
 rd_status rd_plot_dot_to_png(const char *dot, const char *path, rd_err *err) {
     gv_message[0] = 0;
     agusererrf previous = agseterrf(gv_capture);
     rd_status st = RD_OK;
-    GVC_t *gvc = gvContext();
+    GVC_t *gvc = gv_context();
     Agraph_t *g = NULL;
     char *data = NULL;
     unsigned int len = 0;
@@ -115,7 +125,6 @@ done:
     if (data) gvFreeRenderData(data);
     if (laid_out) gvFreeLayout(gvc, g);
     if (g) agclose(g);
-    if (gvc) gvFreeContext(gvc);
     agseterrf(previous);
     return st;
 }
