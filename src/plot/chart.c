@@ -367,7 +367,13 @@ void pl_panel_draw(pl_figure *f, double x, double y, double w, double h, const p
         ylo = p->y_min;
         yhi = p->y_max;
     } else {
+        int from_zero = p->y_zero && isfinite(ylo) && ylo >= 0; /* no padding below 0 then */
+        if (p->y_zero && isfinite(ylo)) {
+            ylo = fmin(ylo, 0);
+            yhi = fmax(yhi, 0);
+        }
         pad_range(&ylo, &yhi, 0.06, 1);
+        if (from_zero) ylo = 0;
     }
     if (p->x_integer && isfinite(xlo) && xhi - xlo < 1) {
         xlo -= 0.5;

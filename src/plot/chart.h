@@ -45,6 +45,7 @@ typedef struct pl_panel {
     pl_rgb hmark_color;
     int legend;            /* draw a legend inside, in the emptiest corner */
     int x_integer;         /* ticks only at whole numbers (epochs, rounds) */
+    int y_zero;            /* the y range reaches down (or up) to 0: amounts such as MiB or counts */
     int fix_y;             /* use y_min..y_max instead of the data's range */
     double y_min, y_max;
     double font;           /* base text size in pixels (0: 13) */

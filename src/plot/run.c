@@ -431,6 +431,7 @@ static rd_status plot_rounds(run *r) {
                       .xlabel = n0 ? "round (0 = before pruning)" : "round",
                       .ylabel = "ops alive",
                       .legend = 1,
+                      .y_zero = 1,
                       .x_integer = 1,
                       .font = 14};
     if (any_finite(an, m)) alive.series[alive.n_series++] = (pl_series){"normal cell", x, an, m, BLUE, PL_LINE | PL_MARKERS, 0, 2.2};
@@ -440,6 +441,7 @@ static rd_status plot_rounds(run *r) {
                     .xlabel = "round",
                     .ylabel = "MiB",
                     .legend = 1,
+                    .y_zero = 1,
                     .x_integer = 1,
                     .font = 14,
                     .hmark_color = RED};
