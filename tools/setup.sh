@@ -10,6 +10,7 @@ PACKAGES=(
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo
   libclblast-dev clblast-utils
   libpng-dev zlib1g-dev libjson-c-dev libinih-dev
+  libcairo2-dev libgraphviz-dev fonts-dejavu-core
   check
   dataset-fashion-mnist
   python3 python3-torch

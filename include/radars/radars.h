@@ -10,4 +10,5 @@
 #include "radars/supernet.h"
 #include "radars/genotype.h"
 #include "radars/search.h"
+#include "radars/plot.h"
 #endif

@@ -45,5 +45,6 @@ int cmd_plan(int argc, char **argv);
 int cmd_genotype(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_selfcheck(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 #endif

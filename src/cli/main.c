@@ -19,6 +19,7 @@ static const command commands[] = {
     {"plan", cmd_plan, "predict a search's peak device memory per op set, and whether it fits"},
     {"genotype", cmd_genotype, "print the genotype of a checkpoint or run directory"},
     {"config", cmd_config, "print a resolved search recipe with every key documented"},
+    {"plot", cmd_plot, "draw a run directory's curves, alphas, RL rounds and cells into RUN_DIR/plots/"},
 };
 
 static void usage(FILE *f) {
