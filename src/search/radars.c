@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "radars/plot.h"
 #include "radars/search.h"
 
 typedef struct search {
@@ -627,7 +628,10 @@ static rd_status run(search *s, rd_search_result *res) {
         RD_TRY(rd_checkpoint_load(s->ckpt, &parts, s->err));
     }
     RD_TRY(finish(s, res));
-    return rd_search_write_report(s->opt->run_dir, s->err);
+    RD_TRY(rd_search_write_report(s->opt->run_dir, s->err));
+    rd_err plot_err = {0};
+    if (rd_plot_run_dir(s->opt->run_dir, NULL, &plot_err) != RD_OK) say(s, "pictures not drawn: %s", plot_err.msg);
+    return RD_OK;
 }
 
 rd_status rd_search_run(rd_ctx *ctx, const rd_search_config *cfg, const rd_search_options *opt,
