@@ -49,7 +49,7 @@ expect "not empty|non-empty" "$B" search --out "$T/full"
 expect "unknown option" "$B" plan --frobnicate
 
 # the good paths answer --help and exit 0
-for c in devices selfcheck search plan genotype config; do
+for c in devices selfcheck search plan genotype config plot; do
   if ! "$B" $c --help >/dev/null 2>&1; then echo "FAIL: radars $c --help"; fails=$((fails + 1)); fi
 done
 "$B" config --config "$SRC/configs/default.ini" >/dev/null || { echo "FAIL: config of default.ini"; fails=$((fails + 1)); }
