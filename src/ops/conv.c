@@ -20,7 +20,7 @@
 #define PROG "conv"
 
 /* Must match cl/conv.cl. */
-enum { VL = 8, DWC_RB = 4, CONV_COB = 8, CONV_CIB = 8, CONV_CIB2 = 4, PW_DW_COB = 4, PW_DW_CIB = 2 };
+enum { VL = 8, DWC_RB = 7, CONV_COB = 8, CONV_CIB = 8, CONV_CIB2 = 4, PW_DW_COB = 4, PW_DW_CIB = 2 };
 
 static rd_conv_mode g_mode = RD_CONV_AUTO;
 
@@ -80,8 +80,8 @@ typedef struct plan {
 
 /* Row-path variants compiled in cl/conv.cl (CONV_VARIANT) and their dw tile width. */
 static const struct { int kh, kw, sh, sw, cobw; const char *tag; } row_variants[] = {
-    {1, 1, 2, 2, 8, "k1x1s2"}, {3, 3, 1, 1, 4, "k3x3s1"}, {3, 3, 2, 2, 4, "k3x3s2"}, {1, 7, 1, 1, 2, "k1x7s1"},
-    {1, 7, 1, 2, 2, "k1x7s2"}, {7, 1, 1, 1, 8, "k7x1s1"}, {7, 1, 2, 1, 8, "k7x1s2"},
+    {1, 1, 2, 2, 6, "k1x1s2"}, {3, 3, 1, 1, 3, "k3x3s1"}, {3, 3, 2, 2, 3, "k3x3s2"}, {1, 7, 1, 1, 1, "k1x7s1"},
+    {1, 7, 1, 2, 1, "k1x7s2"}, {7, 1, 1, 1, 6, "k7x1s1"}, {7, 1, 2, 1, 6, "k7x1s2"},
 };
 
 static void choose_path(const rd_conv_params *p, plan *pl) {
