@@ -96,12 +96,13 @@ RD_INLINE float hsum8(vec v) {
     return b.x + b.y;
 }
 
-/* dx epilogue for n lanes at column iw0 of row (plane, ih): mask by x > 0
- * under relu, add the old dx when accumulating, store. */
-RD_INLINE void dx_store(__global const float *x, long xi, __global float *dx, long di, vec g, int n, const int RELU,
-                        const int ACC) {
-    if (RELU) g = select(ZERO, g, ld8_tail(x, xi, n) > ZERO);
-    if (ACC) g += ld8_tail(dx, di, n);
+/* dx epilogue for n lanes at x[xi], dx[di]: mask by x > 0 under relu, add
+ * the old dx when accumulating, store n lanes. Reads are whole vectors when
+ * they stay inside the views (x_hi, dx_hi: ends of their spans). */
+RD_INLINE void dx_store(__global const float *x, long xi, long x_hi, __global float *dx, long di, long dx_hi, vec g,
+                        int n, const int RELU, const int ACC) {
+    if (RELU) g = select(ZERO, g, (xi + VL <= x_hi ? vload8(0, x + xi) : ld8_tail(x, xi, n)) > ZERO);
+    if (ACC) g += di + VL <= dx_hi ? vload8(0, dx + di) : ld8_tail(dx, di, n);
     st8(dx, di, g, n);
 }
 
@@ -140,42 +141,44 @@ RD_INLINE void segment_range(const int OW, const int W, const int PL, const int 
 /* Work-item: 8 output columns x DWC_RB output rows of one (image, channel)
  * plane; out-of-range input rows are skipped (uniform branches). */
 RD_INLINE void dwc_fwd_tile(__global const float *x, long plane, long lo, long hi, __global const float *wc,
-                            vec *acc, const int H, const int W, const int OH, const int PT, const int D,
-                            const float fl, const int oh0, const int iw0, const int K, const int S, const int EDGE,
-                            const int SAFE) {
+                            vec *acc, const int H, const int W, const int PT, const float fl, const int oh0,
+                            const int iw0, const int K, const int S, const int D, const int EDGE, const int SAFE) {
+    /* each input row vector is loaded once and used by every output row of the tile that reads it */
+    const int ih0 = oh0 * S - PT;
     #pragma unroll
-    for (int kh = 0; kh < K; kh++) {
+    for (int r = 0; r < (DWC_RB - 1) * S + (K - 1) * D + 1; r++) {
+        const int ih = ih0 + r;
+        if (ih < 0 || ih >= H) continue;
+        const long row = plane + (long)ih * W;
         #pragma unroll
-        for (int i = 0; i < DWC_RB; i++) {
-            const int ih = (oh0 + i) * S - PT + kh * D;
-            if (oh0 + i >= OH || ih < 0 || ih >= H) continue;
-            const long row = plane + (long)ih * W;
+        for (int kw = 0; kw < K; kw++) {
+            const int col = iw0 + kw * D;
+            const vec v = max(ldrow(x, row + col, col, S, W, EDGE, SAFE, lo, hi), (vec)(fl));
             #pragma unroll
-            for (int kw = 0; kw < K; kw++) {
-                const int col = iw0 + kw * D;
-                const vec v = max(ldrow(x, row + col, col, S, W, EDGE, SAFE, lo, hi), (vec)(fl));
-                acc[i] = fma(v, (vec)(wc[kh * K + kw]), acc[i]);
+            for (int i = 0; i < DWC_RB; i++) {
+                const int t = r - i * S;   /* = kh * D */
+                if (t >= 0 && t % D == 0 && t / D < K) acc[i] = fma(v, (vec)(wc[(t / D) * K + kw]), acc[i]);
             }
         }
     }
 }
 
 RD_INLINE void dwc_fwd(__global const float *x, ulong x_off, ulong x_ns, __global const float *w, ulong w_off,
-                       __global float *y, ulong y_off, ulong y_ns, CONV_GEOM, const int K, const int S) {
+                       __global float *y, ulong y_off, ulong y_ns, CONV_GEOM, const int K, const int S, const int D) {
     const int ow0 = get_global_id(0) * VL, oh0 = get_global_id(1) * DWC_RB, z = get_global_id(2);
     if (ow0 >= OW || oh0 >= OH || z >= N * CI) return;
     const int n = z / CI, c = z - n * CI;
     const long lo = x_off, hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W;
     const long plane = x_off + n * x_ns + (long)c * H * W;
     const int iw0 = ow0 * S - PL;
-    const int interior = iw0 >= 0 && iw0 + (VL - 1) * S + (K - 1) * DH < W;
-    const int safe = plane + iw0 >= lo && plane + (long)(H - 1) * W + iw0 + (K - 1) * DH + span8(S) <= hi;
+    const int interior = iw0 >= 0 && iw0 + (VL - 1) * S + (K - 1) * D < W;
+    const int safe = plane + iw0 >= lo && plane + (long)(H - 1) * W + iw0 + (K - 1) * D + span8(S) <= hi;
     __global const float *wc = w + w_off + (long)c * K * K;
     const float fl = RELU ? 0.0f : -INFINITY;
     vec acc[DWC_RB];
     #pragma unroll
     for (int i = 0; i < DWC_RB; i++) acc[i] = ZERO;
-#define DWC_FWD_CALL(E, SF) dwc_fwd_tile(x, plane, lo, hi, wc, acc, H, W, OH, PT, DH, fl, oh0, iw0, K, S, E, SF)
+#define DWC_FWD_CALL(E, SF) dwc_fwd_tile(x, plane, lo, hi, wc, acc, H, W, PT, fl, oh0, iw0, K, S, D, E, SF)
     TILE_DISPATCH(interior, safe, DWC_FWD_CALL);
 #undef DWC_FWD_CALL
     const long ybase = y_off + n * y_ns + (long)c * OH * OW + ow0;
@@ -187,19 +190,23 @@ RD_INLINE void dwc_fwd(__global const float *x, ulong x_off, ulong x_ns, __globa
 /* dx, stride 1: dx[ih][iw] = sum dy[ih + PT - kh*D][iw + PL - kw*D] * w[kh][kw].
  * Work-item: 8 input columns x DWC_RB input rows of one plane. */
 RD_INLINE void dwc_dx1_tile(__global const float *dy, long dplane, long lo, long hi, __global const float *wc,
-                            vec *acc, const int H, const int OH, const int OW, const int PT, const int PL,
-                            const int D, const int iw0, const int ih0, const int K, const int EDGE, const int SAFE) {
+                            vec *acc, const int OH, const int OW, const int PT, const int PL, const int iw0,
+                            const int ih0, const int K, const int D, const int EDGE, const int SAFE) {
+    /* dy row q0 + r feeds dx row i through tap kh = K - 1 - (r - i) / D: loaded once for all of them */
+    const int q0 = ih0 + PT - (K - 1) * D;
     #pragma unroll
-    for (int kh = 0; kh < K; kh++) {
+    for (int r = 0; r < DWC_RB + (K - 1) * D; r++) {
+        const int q = q0 + r;
+        if (q < 0 || q >= OH) continue;
+        const long row = dplane + (long)q * OW;
         #pragma unroll
-        for (int i = 0; i < DWC_RB; i++) {
-            const int r = ih0 + i + PT - kh * D;
-            if (ih0 + i >= H || r < 0 || r >= OH) continue;
-            const long row = dplane + (long)r * OW;
+        for (int kw = 0; kw < K; kw++) {
+            const int col = iw0 + PL - kw * D;
+            const vec v = ldrow(dy, row + col, col, 1, OW, EDGE, SAFE, lo, hi);
             #pragma unroll
-            for (int kw = 0; kw < K; kw++) {
-                const int col = iw0 + PL - kw * D;
-                acc[i] = fma(ldrow(dy, row + col, col, 1, OW, EDGE, SAFE, lo, hi), (vec)(wc[kh * K + kw]), acc[i]);
+            for (int i = 0; i < DWC_RB; i++) {
+                const int t = r - i;   /* = (K - 1 - kh) * D */
+                if (t >= 0 && t % D == 0 && t / D < K) acc[i] = fma(v, (vec)(wc[(K - 1 - t / D) * K + kw]), acc[i]);
             }
         }
     }
@@ -237,14 +244,14 @@ RD_INLINE void dwc_dx2_tile(__global const float *dy, long dplane, long lo, long
 
 RD_INLINE void dwc_dx(__global const float *x, ulong x_off, ulong x_ns, __global const float *w, ulong w_off,
                       __global const float *dy, ulong dy_off, ulong dy_ns, __global float *dx, ulong dx_off,
-                      ulong dx_ns, CONV_GEOM, const int ACC, const int K, const int S) {
+                      ulong dx_ns, CONV_GEOM, const int ACC, const int K, const int S, const int D) {
     const int iw0 = get_global_id(0) * VL * S, ih0 = get_global_id(1) * DWC_RB, z = get_global_id(2);
     if (iw0 >= W || ih0 >= H || z >= N * CI) return;
     const int n = z / CI, c = z - n * CI;
     const long lo = dy_off, hi = dy_off + (long)(N - 1) * dy_ns + (long)CI * OH * OW;
     const long dplane = dy_off + n * dy_ns + (long)c * OH * OW;
     /* dy columns read: from cmin to cmax + 7 */
-    const int cmin = S == 1 ? iw0 + PL - (K - 1) * DH : ((iw0 + PL - (K - 1) * DH) >> 1);
+    const int cmin = S == 1 ? iw0 + PL - (K - 1) * D : ((iw0 + PL - (K - 1) * D) >> 1);
     const int cmax = S == 1 ? iw0 + PL : ((iw0 + PL + 1) >> 1);
     const int interior = cmin >= 0 && cmax + VL - 1 < OW;
     const int safe = dplane + cmin >= lo && dplane + (long)(OH - 1) * OW + cmax + VL <= hi;
@@ -252,24 +259,25 @@ RD_INLINE void dwc_dx(__global const float *x, ulong x_off, ulong x_ns, __global
     vec acc0[DWC_RB], acc1[DWC_RB];
     #pragma unroll
     for (int i = 0; i < DWC_RB; i++) acc0[i] = acc1[i] = ZERO;
-#define DWC_DX1_CALL(E, SF) dwc_dx1_tile(dy, dplane, lo, hi, wc, acc0, H, OH, OW, PT, PL, DH, iw0, ih0, K, E, SF)
+#define DWC_DX1_CALL(E, SF) dwc_dx1_tile(dy, dplane, lo, hi, wc, acc0, OH, OW, PT, PL, iw0, ih0, K, D, E, SF)
 #define DWC_DX2_CALL(E, SF) \
-    dwc_dx2_tile(dy, dplane, lo, hi, wc, acc0, acc1, H, OH, OW, PT, PL, DH, iw0, ih0, K, E, SF)
+    dwc_dx2_tile(dy, dplane, lo, hi, wc, acc0, acc1, H, OH, OW, PT, PL, D, iw0, ih0, K, E, SF)
     if (S == 1) TILE_DISPATCH(interior, safe, DWC_DX1_CALL);
     else TILE_DISPATCH(interior, safe, DWC_DX2_CALL);
 #undef DWC_DX1_CALL
 #undef DWC_DX2_CALL
+    const long x_hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W, dx_hi = dx_off + (long)(N - 1) * dx_ns + (long)CI * H * W;
     const long xplane = x_off + n * x_ns + (long)c * H * W, dxplane = dx_off + n * dx_ns + (long)c * H * W;
     #pragma unroll
     for (int i = 0; i < DWC_RB; i++) {
         if (ih0 + i >= H) break;
         const long xr = xplane + (long)(ih0 + i) * W + iw0, dr = dxplane + (long)(ih0 + i) * W + iw0;
         if (S == 1) {
-            dx_store(x, xr, dx, dr, acc0[i], W - iw0, RELU, ACC);
+            dx_store(x, xr, x_hi, dx, dr, dx_hi, acc0[i], W - iw0, RELU, ACC);
         } else {
-            dx_store(x, xr, dx, dr, interleave_lo(acc0[i], acc1[i]), W - iw0, RELU, ACC);
+            dx_store(x, xr, x_hi, dx, dr, dx_hi, interleave_lo(acc0[i], acc1[i]), W - iw0, RELU, ACC);
             if (iw0 + VL < W)
-                dx_store(x, xr + VL, dx, dr + VL, interleave_hi(acc0[i], acc1[i]), W - iw0 - VL, RELU, ACC);
+                dx_store(x, xr + VL, x_hi, dx, dr + VL, dx_hi, interleave_hi(acc0[i], acc1[i]), W - iw0 - VL, RELU, ACC);
         }
     }
 }
@@ -314,7 +322,7 @@ RD_INLINE void valid_rows(const int H, const int OH, const int PT, const int S, 
 /* Work-item (channel c, tap row kh) over the images of chunk g:
  * partial[g][c][kh][kw] = sum over (n, oh, ow) of dy * relu?(x). */
 RD_INLINE void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global const float *dy, ulong dy_off,
-                      ulong dy_ns, __global float *partial, CONV_GEOM, const int IPC, const int K, const int S) {
+                      ulong dy_ns, __global float *partial, CONV_GEOM, const int IPC, const int K, const int S, const int D) {
     const int t = get_global_id(0), g = get_global_id(1);
     if (t >= CI * K) return;
     const int c = t / K, kh = t - c * K;
@@ -327,18 +335,18 @@ RD_INLINE void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global
     for (int kw = 0; kw < K; kw++) acc[kw] = ZERO;
     /* column stripes [0, i0) and [i1, OW) are edges (padding, row end), [i0, i1) interior */
     int i0 = 0, i1 = 0, oh_lo = 0, oh_hi = 0;
-    segment_range(OW, W, PL, S, (K - 1) * DH, &i0, &i1);
-    valid_rows(H, OH, PT, S, kh * DH, &oh_lo, &oh_hi);
+    segment_range(OW, W, PL, S, (K - 1) * D, &i0, &i1);
+    valid_rows(H, OH, PT, S, kh * D, &oh_lo, &oh_hi);
     const int last = (OW - 1) / VL * VL;
     for (int n = n0; n < n1; n++) {
         const long xplane = x_off + n * x_ns + (long)c * H * W;
         const long dplane = dy_off + n * dy_ns + (long)c * OH * OW;
         const int safe = xplane - PL >= xlo &&
-                         xplane + (long)(H - 1) * W + last * S - PL + (K - 1) * DH + span8(S) <= xhi &&
+                         xplane + (long)(H - 1) * W + last * S - PL + (K - 1) * D + span8(S) <= xhi &&
                          dplane + (long)(OH - 1) * OW + last + VL <= dhi;
         for (int ow0 = 0; ow0 < OW; ow0 += VL) {
 #define DWC_DW_STRIPE(E, SF) \
-    dwc_dw_stripe(x, xplane, xlo, xhi, dy, dplane, dlo, dhi, acc, W, OW, PT, PL, DH, fl, kh, oh_lo, oh_hi, ow0, K, S, E, SF)
+    dwc_dw_stripe(x, xplane, xlo, xhi, dy, dplane, dlo, dhi, acc, W, OW, PT, PL, D, fl, kh, oh_lo, oh_hi, ow0, K, S, E, SF)
             TILE_DISPATCH(ow0 >= i0 && ow0 < i1, safe, DWC_DW_STRIPE);
 #undef DWC_DW_STRIPE
         }
@@ -348,23 +356,29 @@ RD_INLINE void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global
     for (int kw = 0; kw < K; kw++) out[kw] = hsum8(acc[kw]);
 }
 
-#define DWC_VARIANT(TAG, K, S)                                                                                      \
+#define DWC_VARIANT(TAG, K, S, D)                                                                                    \
     __kernel void dwc_fwd_##TAG(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {                                           \
-        dwc_fwd(x, x_off, x_ns, w, w_off, y, y_off, y_ns, CONV_GEOM_PASS, K, S);                                    \
+        dwc_fwd(x, x_off, x_ns, w, w_off, y, y_off, y_ns, CONV_GEOM_PASS, K, S, D);                                 \
     }                                                                                                                \
     __kernel void dwc_dx_##TAG(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {                 \
-        dwc_dx(x, x_off, x_ns, w, w_off, dy, dy_off, dy_ns, dx, dx_off, dx_ns, CONV_GEOM_PASS, ACC, K, S);         \
+        dwc_dx(x, x_off, x_ns, w, w_off, dy, dy_off, dy_ns, dx, dx_off, dx_ns, CONV_GEOM_PASS, ACC, K, S, D);      \
     }                                                                                                                \
     __kernel void dwc_dw_##TAG(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {            \
-        dwc_dw(x, x_off, x_ns, dy, dy_off, dy_ns, partial, CONV_GEOM_PASS, IPC, K, S);                              \
+        dwc_dw(x, x_off, x_ns, dy, dy_off, dy_ns, partial, CONV_GEOM_PASS, IPC, K, S, D);                           \
     }
 
-DWC_VARIANT(k3s1, 3, 1)
-DWC_VARIANT(k3s2, 3, 2)
-DWC_VARIANT(k5s1, 5, 1)
-DWC_VARIANT(k5s2, 5, 2)
-DWC_VARIANT(k7s1, 7, 1)
-DWC_VARIANT(k7s2, 7, 2)
+DWC_VARIANT(k3s1d1, 3, 1, 1)
+DWC_VARIANT(k3s1d2, 3, 1, 2)
+DWC_VARIANT(k3s2d1, 3, 2, 1)
+DWC_VARIANT(k3s2d2, 3, 2, 2)
+DWC_VARIANT(k5s1d1, 5, 1, 1)
+DWC_VARIANT(k5s1d2, 5, 1, 2)
+DWC_VARIANT(k5s2d1, 5, 2, 1)
+DWC_VARIANT(k5s2d2, 5, 2, 2)
+DWC_VARIANT(k7s1d1, 7, 1, 1)
+DWC_VARIANT(k7s1d2, 7, 1, 2)
+DWC_VARIANT(k7s2d1, 7, 2, 1)
+DWC_VARIANT(k7s2d2, 7, 2, 2)
 
 /* ================= dense (groups == 1), row-tiled ================= */
 
@@ -492,17 +506,18 @@ RD_INLINE void conv_dx(__global const float *x, ulong x_off, ulong x_ns, __globa
     conv_dx_tile(dy, dbase, lo, hi, w, wcol, acc0, acc1, CO, OH, OW, PT, PL, DH, DW, ih, iw0, KH, KW, SH, SW, CIB, E, SF)
     TILE_DISPATCH(interior, safe, CONV_DX_CALL);
 #undef CONV_DX_CALL
+    const long x_hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W, dx_hi = dx_off + (long)(N - 1) * dx_ns + (long)CI * H * W;
     #pragma unroll
     for (int j = 0; j < CIB; j++) {
         if (ci0 + j >= CI) break;
         const long xr = x_off + n * x_ns + ((long)(ci0 + j) * H + ih) * W + iw0;
         const long dr = dx_off + n * dx_ns + ((long)(ci0 + j) * H + ih) * W + iw0;
         if (SW == 1) {
-            dx_store(x, xr, dx, dr, acc0[j], W - iw0, RELU, ACC);
+            dx_store(x, xr, x_hi, dx, dr, dx_hi, acc0[j], W - iw0, RELU, ACC);
         } else {
-            dx_store(x, xr, dx, dr, interleave_lo(acc0[j], acc1[j]), W - iw0, RELU, ACC);
+            dx_store(x, xr, x_hi, dx, dr, dx_hi, interleave_lo(acc0[j], acc1[j]), W - iw0, RELU, ACC);
             if (iw0 + VL < W)
-                dx_store(x, xr + VL, dx, dr + VL, interleave_hi(acc0[j], acc1[j]), W - iw0 - VL, RELU, ACC);
+                dx_store(x, xr + VL, x_hi, dx, dr + VL, dx_hi, interleave_hi(acc0[j], acc1[j]), W - iw0 - VL, RELU, ACC);
         }
     }
 }
@@ -668,11 +683,12 @@ __kernel void pw_dx(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const in
     }
     if (safe) pw_dx_tile(dy, dbase, lo, hi, w, wcol, acc, CO, CI, P, 1);
     else pw_dx_tile(dy, dbase, lo, hi, w, wcol, acc, CO, CI, P, 0);
+    const long x_hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W, dx_hi = dx_off + (long)(N - 1) * dx_ns + (long)CI * H * W;
 #pragma unroll
     for (int j = 0; j < CONV_CIB; j++) {
         if (ci0 + j >= CI) break;
-        dx_store(x, x_off + n * x_ns + (long)(ci0 + j) * P + p0, dx, dx_off + n * dx_ns + (long)(ci0 + j) * P + p0,
-                 acc[j], P - p0, RELU, ACC);
+        dx_store(x, x_off + n * x_ns + (long)(ci0 + j) * P + p0, x_hi, dx, dx_off + n * dx_ns + (long)(ci0 + j) * P + p0,
+                 dx_hi, acc[j], P - p0, RELU, ACC);
     }
 }
 

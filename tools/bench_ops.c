@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "ops/ops_internal.h"
@@ -301,6 +302,14 @@ static double now_s(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* Process CPU time (all threads): steadier than wall time on a shared machine. */
+static double cpu_s(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec * 1e-6 + (double)u.ru_stime.tv_sec +
+           (double)u.ru_stime.tv_usec * 1e-6;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -309,10 +318,12 @@ static int cmp_double(const void *a, const void *b) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: bench_ops [--device SEL] [--batch N] [--reps R] [--filter TEXT] [--generic] [--list]\n"
-            "  Times forward+backward of each op case at the DARTS supernet's shapes (median of R runs\n"
-            "  after a warm-up, rd_finish after each), with GFLOP/s, compulsory bytes, GB/s and the\n"
-            "  case's peak device memory. --filter keeps cases whose group or name contains TEXT;\n"
-            "  --generic forces the generic (one item per element) convolution kernels.\n"
+            "  Times forward+backward of each op case at the DARTS supernet's shapes: median wall time of\n"
+            "  R runs after a warm-up (rd_finish after each), process CPU time per run (all threads; a\n"
+            "  steadier figure when other programs share the cores), GFLOP/s, compulsory bytes, GB/s and\n"
+            "  the case's peak device memory (tensors + scratch).\n"
+            "  --filter TEXT keeps cases whose group or name contains TEXT; --generic forces the generic\n"
+            "  (one work-item per element) convolution kernels; --list prints the cases.\n"
             "  defaults: batch 64, reps 10, device as rd_select_device ($RADARS_DEVICE, else first GPU).\n");
 }
 
@@ -369,7 +380,8 @@ int main(int argc, char **argv) {
     }
     const rd_device_info *dev = rd_ctx_device(ctx);
     printf("device: %s (%s), batch %d, median of %d reps\n", dev->name, dev->platform_name, batch, reps);
-    printf("%-5s %-38s %9s %8s %9s %7s %9s\n", "group", "case", "ms", "GFLOP/s", "MB moved", "GB/s", "peak MiB");
+    printf("%-5s %-38s %9s %9s %8s %9s %7s %9s\n", "group", "case", "ms", "cpu ms", "GFLOP/s", "MB moved", "GB/s",
+           "peak MiB");
     double *times = malloc((size_t)reps * sizeof *times);
     int failed = 0;
     for (size_t i = 0; i < ncases; i++) {
@@ -380,6 +392,7 @@ int main(int argc, char **argv) {
         rd_status s = c->setup(&b, c->arg);
         if (s == RD_OK) s = c->run(&b);   /* warm-up: builds kernels, grows scratch */
         if (s == RD_OK) s = rd_finish(ctx);
+        double c0 = cpu_s();
         for (int r = 0; r < reps && s == RD_OK; r++) {
             double t0 = now_s();
             s = c->run(&b);
@@ -390,10 +403,12 @@ int main(int argc, char **argv) {
             printf("%-5s %-38s failed: %s\n", c->group, c->name, rd_ctx_error(ctx));
             failed = 1;
         } else {
+            double cpu = (cpu_s() - c0) / reps;
             qsort(times, (size_t)reps, sizeof *times, cmp_double);
             double t = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
             rd_mem_stats ms = rd_mem_get_stats(ctx);
-            printf("%-5s %-38s %9.3f %8.2f %9.2f %7.2f %9.2f%s%s\n", c->group, c->name, t * 1e3, b.flops / t * 1e-9,
+            printf("%-5s %-38s %9.3f %9.3f %8.2f %9.2f %7.2f %9.2f%s%s\n", c->group, c->name, t * 1e3, cpu * 1e3,
+                   b.flops / t * 1e-9,
                    b.bytes * 1e-6, b.bytes / t * 1e-9, (double)ms.peak / (1024.0 * 1024.0), b.note ? "  " : "",
                    b.note ? b.note : "");
         }

@@ -5,7 +5,7 @@
  *  - pw:  dense 1x1, stride 1, no padding: flat pixels, 8 pixels x 8 channels per work-item;
  *  - row: dense kernels DARTS uses (1x1 stride 2, 3x3, 1x7, 7x1 with their strides):
  *         8 columns of a row x 8 channels per work-item, window unrolled;
- *  - dwc: depthwise 3x3 / 5x5 / 7x7, stride 1 or 2, any dilation: 8 columns x 4 rows;
+ *  - dwc: depthwise 3x3 / 5x5 / 7x7, stride 1 or 2, dilation 1 or 2: 8 columns x 7 rows;
  *  - gen: anything else (one work-item per element), also the reference path of the tests.
  * dw is always two stages without float atomics: per chunk of images, partial
  * sums into scratch slot RD_SCRATCH_CONV0, then conv_dw_finish adds them into dw.
@@ -107,9 +107,10 @@ static void choose_path(const rd_conv_params *p, plan *pl) {
         return;
     }
     if (pl->groups == g->ci && g->ci == g->co && p->kh == p->kw && (p->kh == 3 || p->kh == 5 || p->kh == 7) &&
-        p->stride_h == p->stride_w && (p->stride_h == 1 || p->stride_h == 2) && p->dil_h == p->dil_w) {
+        p->stride_h == p->stride_w && (p->stride_h == 1 || p->stride_h == 2) && p->dil_h == p->dil_w &&
+        (p->dil_h == 1 || p->dil_h == 2)) {
         pl->path = PATH_DWC;
-        snprintf(pl->tag, sizeof pl->tag, "k%ds%d", p->kh, p->stride_h);
+        snprintf(pl->tag, sizeof pl->tag, "k%ds%dd%d", p->kh, p->stride_h, p->dil_h);
     }
 }
 
