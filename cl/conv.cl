@@ -696,21 +696,31 @@ __kernel void pw_dx(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const in
  * channels) over the images of chunk g; dy lanes past the plane are masked. */
 #define PW_DW_COB 4
 #define PW_DW_CIB 2
-RD_INLINE void pw_dw_img(__global const float *x, long xb, long xlo, long xhi, __global const float *dy, long db,
-                      long dlo, long dhi, const int *co_of, const int *ci_of, vec *acc, const int P, const float fl,
-                      const int SAFE) {
-    for (int p0 = 0; p0 < P; p0 += VL) {
-        const ivec m = colmask(p0, 1, P);
-        vec g[PW_DW_COB], v[PW_DW_CIB];
+RD_INLINE void pw_dw_seg(__global const float *x, long xb, long xlo, long xhi, __global const float *dy, long db,
+                         long dlo, long dhi, const int *co_of, const int *ci_of, vec *acc, const int P, const float fl,
+                         const int p0, const int TAIL, const int SAFE) {
+    const ivec m = colmask(p0, 1, P);
+    vec g[PW_DW_COB], v[PW_DW_CIB];
 #pragma unroll
-        for (int j = 0; j < PW_DW_COB; j++) g[j] = select(ZERO, ld8(dy, db + (long)co_of[j] * P + p0, 1, SAFE, dlo, dhi), m);
-#pragma unroll
-        for (int i = 0; i < PW_DW_CIB; i++) v[i] = max(ld8(x, xb + (long)ci_of[i] * P + p0, 1, SAFE, xlo, xhi), (vec)(fl));
-#pragma unroll
-        for (int j = 0; j < PW_DW_COB; j++)
-#pragma unroll
-            for (int i = 0; i < PW_DW_CIB; i++) acc[j * PW_DW_CIB + i] = fma(g[j], v[i], acc[j * PW_DW_CIB + i]);
+    for (int j = 0; j < PW_DW_COB; j++) {
+        g[j] = ld8(dy, db + (long)co_of[j] * P + p0, 1, SAFE, dlo, dhi);
+        if (TAIL) g[j] = select(ZERO, g[j], m);
     }
+#pragma unroll
+    for (int i = 0; i < PW_DW_CIB; i++) v[i] = max(ld8(x, xb + (long)ci_of[i] * P + p0, 1, SAFE, xlo, xhi), (vec)(fl));
+#pragma unroll
+    for (int j = 0; j < PW_DW_COB; j++)
+#pragma unroll
+        for (int i = 0; i < PW_DW_CIB; i++) acc[j * PW_DW_CIB + i] = fma(g[j], v[i], acc[j * PW_DW_CIB + i]);
+}
+
+/* One image: full 8-pixel segments unmasked, the tail segment (dy lanes past the plane) masked. */
+RD_INLINE void pw_dw_img(__global const float *x, long xb, long xlo, long xhi, __global const float *dy, long db,
+                         long dlo, long dhi, const int *co_of, const int *ci_of, vec *acc, const int P, const float fl,
+                         const int SAFE) {
+    int p0 = 0;
+    for (; p0 + VL <= P; p0 += VL) pw_dw_seg(x, xb, xlo, xhi, dy, db, dlo, dhi, co_of, ci_of, acc, P, fl, p0, 0, 1);
+    if (p0 < P) pw_dw_seg(x, xb, xlo, xhi, dy, db, dlo, dhi, co_of, ci_of, acc, P, fl, p0, 1, SAFE);
 }
 
 __kernel void pw_dw(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {
