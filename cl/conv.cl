@@ -17,6 +17,14 @@
  * span [off, off + (N-1)*ns + C*H*W): lanes outside a row are loaded from
  * neighbouring valid memory (or clamped) and masked to zero. */
 
+/* POCL keeps large helpers out of line, which turns their compile-time
+ * arguments (kernel size, SAFE) into run-time branches: force inlining. */
+#if defined(__clang__)
+#define RD_INLINE static inline __attribute__((always_inline))
+#else
+#define RD_INLINE static inline
+#endif
+
 #define VL 8
 typedef float8 vec;
 typedef int8 ivec;
@@ -24,7 +32,7 @@ typedef int8 ivec;
 #define ZERO ((vec)(0.0f))
 
 /* output rows per depthwise work-item, output (input) channels per dense one */
-#define DWC_RB 4
+#define DWC_RB 7
 #define CONV_COB 8
 #define CONV_CIB 8
 #define CONV_CIB2 4   /* dx with column stride 2 keeps two phase vectors per channel */
@@ -35,11 +43,11 @@ typedef int8 ivec;
 #define CONV_GEOM_PASS N, CI, H, W, CO, OH, OW, KH_, KW_, SH_, SW_, PT, PL, DH, DW, RELU
 
 /* Floats touched from the first lane by an 8-lane load with stride S. */
-inline int span8(const int S) { return S == 2 ? 2 * VL : (VL - 1) * S + 1; }
+RD_INLINE int span8(const int S) { return S == 2 ? 2 * VL : (VL - 1) * S + 1; }
 
 /* p[i + j*S] for lanes j < 8. SAFE: the caller checked that the span lies in
  * [lo, hi): one vector load. Otherwise each lane is clamped into [lo, hi). */
-inline vec ld8(__global const float *p, long i, const int S, const int SAFE, long lo, long hi) {
+RD_INLINE vec ld8(__global const float *p, long i, const int S, const int SAFE, long lo, long hi) {
     if (SAFE && S == 1) return vload8(0, p + i);
     if (SAFE && S == 2) return vload16(0, p + i).even;
     float t[VL];
@@ -48,30 +56,31 @@ inline vec ld8(__global const float *p, long i, const int S, const int SAFE, lon
 }
 
 /* Lanes whose column col + j*S lies in [0, len). */
-inline ivec colmask(int col, const int S, int len) {
+RD_INLINE ivec colmask(int col, const int S, int len) {
     const ivec c = (ivec)(col) + LANES * S;
     return (c >= (ivec)(0)) & (c < (ivec)(len));
 }
 
 /* All lanes when ok, none otherwise. */
-inline ivec allmask(int ok) { return (ivec)(ok ? -1 : 0); }
+RD_INLINE ivec allmask(int ok) { return (ivec)(ok ? -1 : 0); }
 
-/* Masked load with the ReLU floor fl (0 for relu, -inf for none): zero outside the row. */
-inline vec ldm(__global const float *p, long i, int col, const int S, int len, ivec rowm, float fl, const int SAFE,
-               long lo, long hi) {
-    const vec v = fmax(ld8(p, i, S, SAFE, lo, hi), (vec)(fl));
-    return select(ZERO, v, colmask(col, S, len) & rowm);
+/* A row load for a tile variant: EDGE masks lanes whose column col + j*S is
+ * outside [0, len) to zero (padding); interior tiles skip the mask. */
+RD_INLINE vec ldrow(__global const float *p, long i, int col, const int S, int len, const int EDGE, const int SAFE,
+                    long lo, long hi) {
+    const vec v = ld8(p, i, S, SAFE, lo, hi);
+    return EDGE ? select(ZERO, v, colmask(col, S, len)) : v;
 }
 
 /* The first n (< 8 allowed) lanes at p + i, zero beyond: never reads past them. */
-inline vec ld8_tail(__global const float *p, long i, int n) {
+RD_INLINE vec ld8_tail(__global const float *p, long i, int n) {
     if (n >= VL) return vload8(0, p + i);
     float t[VL];
     for (int j = 0; j < VL; j++) t[j] = j < n ? p[i + j] : 0.0f;
     return vload8(0, t);
 }
 
-inline void st8(__global float *p, long i, vec v, int n) {
+RD_INLINE void st8(__global float *p, long i, vec v, int n) {
     if (n >= VL) {
         vstore8(v, 0, p + i);
         return;
@@ -81,88 +90,123 @@ inline void st8(__global float *p, long i, vec v, int n) {
     for (int j = 0; j < n && j < VL; j++) p[i + j] = t[j];
 }
 
-inline float hsum8(vec v) {
+RD_INLINE float hsum8(vec v) {
     const float4 a = v.lo + v.hi;
     const float2 b = a.lo + a.hi;
     return b.x + b.y;
 }
 
-/* dx epilogue for n lanes at column iw0 of row (plane, ih): mask by x > 0
- * under relu, add the old dx when accumulating, store. */
-inline void dx_store(__global const float *x, long xi, __global float *dx, long di, vec g, int n, const int RELU,
-                     const int ACC) {
-    if (RELU) g = select(ZERO, g, ld8_tail(x, xi, n) > ZERO);
-    if (ACC) g += ld8_tail(dx, di, n);
+/* dx epilogue for n lanes at x[xi], dx[di]: mask by x > 0 under relu, add
+ * the old dx when accumulating, store n lanes. Reads are whole vectors when
+ * they stay inside the views (x_hi, dx_hi: ends of their spans). */
+RD_INLINE void dx_store(__global const float *x, long xi, long x_hi, __global float *dx, long di, long dx_hi, vec g,
+                        int n, const int RELU, const int ACC) {
+    if (RELU) g = select(ZERO, g, (xi + VL <= x_hi ? vload8(0, x + xi) : ld8_tail(x, xi, n)) > ZERO);
+    if (ACC) g += di + VL <= dx_hi ? vload8(0, dx + di) : ld8_tail(dx, di, n);
     st8(dx, di, g, n);
 }
 
 /* Stride-2 columns: even/odd phase vectors to 16 consecutive columns. */
-inline vec interleave_lo(vec a, vec b) { return shuffle2(a, b, (uint8)(0, 8, 1, 9, 2, 10, 3, 11)); }
-inline vec interleave_hi(vec a, vec b) { return shuffle2(a, b, (uint8)(4, 12, 5, 13, 6, 14, 7, 15)); }
+RD_INLINE vec interleave_lo(vec a, vec b) { return shuffle2(a, b, (uint8)(0, 8, 1, 9, 2, 10, 3, 11)); }
+RD_INLINE vec interleave_hi(vec a, vec b) { return shuffle2(a, b, (uint8)(4, 12, 5, 13, 6, 14, 7, 15)); }
+
+/* Tile variants: interior tiles (every lane of every tap inside its row) load
+ * without masks; edge tiles mask, and clamp their loads (SAFE == 0) only
+ * where a vector would leave the tensor's span (first / last plane). */
+#define TILE_DISPATCH(interior, safe, CALL) \
+    do {                                    \
+        if (interior) CALL(0, 1);           \
+        else if (safe) CALL(1, 1);          \
+        else CALL(1, 0);                    \
+    } while (0)
+
+/* Interior 8-column output segments of a row for the dw kernels: [*i0, *i1)
+ * (multiples of VL) where the segment is full and every tap column
+ * ow*S - PL + [0, ext] of it lies in [0, W). Empty: *i0 == *i1 == 0. */
+RD_INLINE void segment_range(const int OW, const int W, const int PL, const int S, const int ext, int *i0, int *i1) {
+    int a = -1, b = -1;
+    for (int ow0 = 0; ow0 + VL <= OW; ow0 += VL) {
+        const int col0 = ow0 * S - PL;
+        if (col0 >= 0 && col0 + (VL - 1) * S + ext < W) {
+            if (a < 0) a = ow0;
+            b = ow0 + VL;
+        }
+    }
+    *i0 = a < 0 ? 0 : a;
+    *i1 = a < 0 ? 0 : b;
+}
 
 /* ================= depthwise (groups == C == CO) ================= */
 
-/* Work-item: 8 output columns x DWC_RB output rows of one (image, channel) plane. */
-inline void dwc_fwd_tile(__global const float *x, long plane, long lo, long hi, __global const float *wc,
-                         __global float *y, long ybase, const int H, const int W, const int OH, const int OW,
-                         const int PT, const int D, const float fl, const int ow0, const int oh0, const int iw0,
-                         const int K, const int S, const int SAFE) {
-    vec acc[DWC_RB];
-#pragma unroll
-    for (int i = 0; i < DWC_RB; i++) acc[i] = ZERO;
-#pragma unroll
-    for (int kh = 0; kh < K; kh++) {
-#pragma unroll
+/* Work-item: 8 output columns x DWC_RB output rows of one (image, channel)
+ * plane; out-of-range input rows are skipped (uniform branches). */
+RD_INLINE void dwc_fwd_tile(__global const float *x, long plane, long lo, long hi, __global const float *wc,
+                            vec *acc, const int H, const int W, const int PT, const float fl, const int oh0,
+                            const int iw0, const int K, const int S, const int D, const int EDGE, const int SAFE) {
+    /* each input row vector is loaded once and used by every output row of the tile that reads it */
+    const int ih0 = oh0 * S - PT;
+    #pragma unroll
+    for (int r = 0; r < (DWC_RB - 1) * S + (K - 1) * D + 1; r++) {
+        const int ih = ih0 + r;
+        if (ih < 0 || ih >= H) continue;
+        const long row = plane + (long)ih * W;
+        #pragma unroll
         for (int kw = 0; kw < K; kw++) {
-            const vec wv = (vec)(wc[kh * K + kw]);
             const int col = iw0 + kw * D;
-            const ivec cm = colmask(col, S, W);
-#pragma unroll
+            const vec v = max(ldrow(x, row + col, col, S, W, EDGE, SAFE, lo, hi), (vec)(fl));
+            #pragma unroll
             for (int i = 0; i < DWC_RB; i++) {
-                const int ih = (oh0 + i) * S - PT + kh * D, ihc = clamp(ih, 0, H - 1);
-                const vec v = fmax(ld8(x, plane + (long)ihc * W + col, S, SAFE, lo, hi), (vec)(fl));
-                acc[i] = fma(select(ZERO, v, cm & allmask(ih == ihc)), wv, acc[i]);
+                const int t = r - i * S;   /* = kh * D */
+                if (t >= 0 && t % D == 0 && t / D < K) acc[i] = fma(v, (vec)(wc[(t / D) * K + kw]), acc[i]);
             }
         }
     }
-#pragma unroll
-    for (int i = 0; i < DWC_RB; i++)
-        if (oh0 + i < OH) st8(y, ybase + (long)(oh0 + i) * OW + ow0, acc[i], OW - ow0);
 }
 
-inline void dwc_fwd(__global const float *x, ulong x_off, ulong x_ns, __global const float *w, ulong w_off,
-                    __global float *y, ulong y_off, ulong y_ns, CONV_GEOM, const int K, const int S) {
+RD_INLINE void dwc_fwd(__global const float *x, ulong x_off, ulong x_ns, __global const float *w, ulong w_off,
+                       __global float *y, ulong y_off, ulong y_ns, CONV_GEOM, const int K, const int S, const int D) {
     const int ow0 = get_global_id(0) * VL, oh0 = get_global_id(1) * DWC_RB, z = get_global_id(2);
     if (ow0 >= OW || oh0 >= OH || z >= N * CI) return;
     const int n = z / CI, c = z - n * CI;
     const long lo = x_off, hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W;
     const long plane = x_off + n * x_ns + (long)c * H * W;
     const int iw0 = ow0 * S - PL;
-    const int safe = plane + iw0 >= lo && plane + (long)(H - 1) * W + iw0 + (K - 1) * DH + span8(S) <= hi;
+    const int interior = iw0 >= 0 && iw0 + (VL - 1) * S + (K - 1) * D < W;
+    const int safe = plane + iw0 >= lo && plane + (long)(H - 1) * W + iw0 + (K - 1) * D + span8(S) <= hi;
     __global const float *wc = w + w_off + (long)c * K * K;
-    const long ybase = y_off + n * y_ns + (long)c * OH * OW;
     const float fl = RELU ? 0.0f : -INFINITY;
-    if (safe) dwc_fwd_tile(x, plane, lo, hi, wc, y, ybase, H, W, OH, OW, PT, DH, fl, ow0, oh0, iw0, K, S, 1);
-    else dwc_fwd_tile(x, plane, lo, hi, wc, y, ybase, H, W, OH, OW, PT, DH, fl, ow0, oh0, iw0, K, S, 0);
+    vec acc[DWC_RB];
+    #pragma unroll
+    for (int i = 0; i < DWC_RB; i++) acc[i] = ZERO;
+#define DWC_FWD_CALL(E, SF) dwc_fwd_tile(x, plane, lo, hi, wc, acc, H, W, PT, fl, oh0, iw0, K, S, D, E, SF)
+    TILE_DISPATCH(interior, safe, DWC_FWD_CALL);
+#undef DWC_FWD_CALL
+    const long ybase = y_off + n * y_ns + (long)c * OH * OW + ow0;
+    #pragma unroll
+    for (int i = 0; i < DWC_RB; i++)
+        if (oh0 + i < OH) st8(y, ybase + (long)(oh0 + i) * OW, acc[i], OW - ow0);
 }
 
 /* dx, stride 1: dx[ih][iw] = sum dy[ih + PT - kh*D][iw + PL - kw*D] * w[kh][kw].
  * Work-item: 8 input columns x DWC_RB input rows of one plane. */
-inline void dwc_dx1_tile(__global const float *dy, long dplane, long lo, long hi, __global const float *wc,
-                         vec *acc, const int OH, const int OW, const int PT, const int PL, const int D,
-                         const int iw0, const int ih0, const int K, const int SAFE) {
-#pragma unroll
-    for (int kh = 0; kh < K; kh++) {
-#pragma unroll
+RD_INLINE void dwc_dx1_tile(__global const float *dy, long dplane, long lo, long hi, __global const float *wc,
+                            vec *acc, const int OH, const int OW, const int PT, const int PL, const int iw0,
+                            const int ih0, const int K, const int D, const int EDGE, const int SAFE) {
+    /* dy row q0 + r feeds dx row i through tap kh = K - 1 - (r - i) / D: loaded once for all of them */
+    const int q0 = ih0 + PT - (K - 1) * D;
+    #pragma unroll
+    for (int r = 0; r < DWC_RB + (K - 1) * D; r++) {
+        const int q = q0 + r;
+        if (q < 0 || q >= OH) continue;
+        const long row = dplane + (long)q * OW;
+        #pragma unroll
         for (int kw = 0; kw < K; kw++) {
-            const vec wv = (vec)(wc[kh * K + kw]);
             const int col = iw0 + PL - kw * D;
-            const ivec cm = colmask(col, 1, OW);
-#pragma unroll
+            const vec v = ldrow(dy, row + col, col, 1, OW, EDGE, SAFE, lo, hi);
+            #pragma unroll
             for (int i = 0; i < DWC_RB; i++) {
-                const int r = ih0 + i + PT - kh * D, rc = clamp(r, 0, OH - 1);
-                const vec v = ld8(dy, dplane + (long)rc * OW + col, 1, SAFE, lo, hi);
-                acc[i] = fma(select(ZERO, v, cm & allmask(r == rc)), wv, acc[i]);
+                const int t = r - i;   /* = (K - 1 - kh) * D */
+                if (t >= 0 && t % D == 0 && t / D < K) acc[i] = fma(v, (vec)(wc[(K - 1 - t / D) * K + kw]), acc[i]);
             }
         }
     }
@@ -171,95 +215,114 @@ inline void dwc_dx1_tile(__global const float *dy, long dplane, long lo, long hi
 /* dx, stride 2: 16 input columns iw0 + 2m + p as two phase vectors (p = 0, 1);
  * column iw takes tap kw only when iw + PL - kw*D is even, row ih tap kh only
  * when ih + PT - kh*D is even: uniform branches, no wasted loads. */
-inline void dwc_dx2_tile(__global const float *dy, long dplane, long lo, long hi, __global const float *wc,
-                         vec *acc0, vec *acc1, const int OH, const int OW, const int PT, const int PL, const int D,
-                         const int iw0, const int ih0, const int K, const int SAFE) {
-#pragma unroll
+RD_INLINE void dwc_dx2_tile(__global const float *dy, long dplane, long lo, long hi, __global const float *wc,
+                            vec *acc0, vec *acc1, const int H, const int OH, const int OW, const int PT,
+                            const int PL, const int D, const int iw0, const int ih0, const int K, const int EDGE,
+                            const int SAFE) {
+    #pragma unroll
     for (int kh = 0; kh < K; kh++) {
-#pragma unroll
+        #pragma unroll
         for (int i = 0; i < DWC_RB; i++) {
             const int r = ih0 + i + PT - kh * D;
-            if (r & 1) continue;
-            const int r2 = r >> 1, rc = clamp(r2, 0, OH - 1);
-            const ivec rm = allmask(r2 == rc);
-            const long row = dplane + (long)rc * OW;
-#pragma unroll
+            if (ih0 + i >= H || (r & 1) || r < 0 || (r >> 1) >= OH) continue;
+            const long row = dplane + (long)(r >> 1) * OW;
+            #pragma unroll
             for (int kw = 0; kw < K; kw++) {
                 const vec wv = (vec)(wc[kh * K + kw]);
                 const int t0 = iw0 + PL - kw * D;
                 if (t0 & 1) {
                     const int col = (t0 + 1) >> 1;
-                    const vec v = ld8(dy, row + col, 1, SAFE, lo, hi);
-                    acc1[i] = fma(select(ZERO, v, colmask(col, 1, OW) & rm), wv, acc1[i]);
+                    acc1[i] = fma(ldrow(dy, row + col, col, 1, OW, EDGE, SAFE, lo, hi), wv, acc1[i]);
                 } else {
                     const int col = t0 >> 1;
-                    const vec v = ld8(dy, row + col, 1, SAFE, lo, hi);
-                    acc0[i] = fma(select(ZERO, v, colmask(col, 1, OW) & rm), wv, acc0[i]);
+                    acc0[i] = fma(ldrow(dy, row + col, col, 1, OW, EDGE, SAFE, lo, hi), wv, acc0[i]);
                 }
             }
         }
     }
 }
 
-inline void dwc_dx(__global const float *x, ulong x_off, ulong x_ns, __global const float *w, ulong w_off,
-                   __global const float *dy, ulong dy_off, ulong dy_ns, __global float *dx, ulong dx_off,
-                   ulong dx_ns, CONV_GEOM, const int ACC, const int K, const int S) {
+RD_INLINE void dwc_dx(__global const float *x, ulong x_off, ulong x_ns, __global const float *w, ulong w_off,
+                      __global const float *dy, ulong dy_off, ulong dy_ns, __global float *dx, ulong dx_off,
+                      ulong dx_ns, CONV_GEOM, const int ACC, const int K, const int S, const int D) {
     const int iw0 = get_global_id(0) * VL * S, ih0 = get_global_id(1) * DWC_RB, z = get_global_id(2);
     if (iw0 >= W || ih0 >= H || z >= N * CI) return;
     const int n = z / CI, c = z - n * CI;
     const long lo = dy_off, hi = dy_off + (long)(N - 1) * dy_ns + (long)CI * OH * OW;
     const long dplane = dy_off + n * dy_ns + (long)c * OH * OW;
-    const int cmin = S == 1 ? iw0 + PL - (K - 1) * DH : ((iw0 + PL - (K - 1) * DH) >> 1);
-    const int safe = dplane + cmin >= lo && dplane + (long)(OH - 1) * OW + cmin + (K - 1) * DH + 2 * VL <= hi;
+    /* dy columns read: from cmin to cmax + 7 */
+    const int cmin = S == 1 ? iw0 + PL - (K - 1) * D : ((iw0 + PL - (K - 1) * D) >> 1);
+    const int cmax = S == 1 ? iw0 + PL : ((iw0 + PL + 1) >> 1);
+    const int interior = cmin >= 0 && cmax + VL - 1 < OW;
+    const int safe = dplane + cmin >= lo && dplane + (long)(OH - 1) * OW + cmax + VL <= hi;
     __global const float *wc = w + w_off + (long)c * K * K;
-    const long xplane = x_off + n * x_ns + (long)c * H * W, dxplane = dx_off + n * dx_ns + (long)c * H * W;
     vec acc0[DWC_RB], acc1[DWC_RB];
-#pragma unroll
+    #pragma unroll
     for (int i = 0; i < DWC_RB; i++) acc0[i] = acc1[i] = ZERO;
-    if (S == 1) {
-        if (safe) dwc_dx1_tile(dy, dplane, lo, hi, wc, acc0, OH, OW, PT, PL, DH, iw0, ih0, K, 1);
-        else dwc_dx1_tile(dy, dplane, lo, hi, wc, acc0, OH, OW, PT, PL, DH, iw0, ih0, K, 0);
-    } else {
-        if (safe) dwc_dx2_tile(dy, dplane, lo, hi, wc, acc0, acc1, OH, OW, PT, PL, DH, iw0, ih0, K, 1);
-        else dwc_dx2_tile(dy, dplane, lo, hi, wc, acc0, acc1, OH, OW, PT, PL, DH, iw0, ih0, K, 0);
-    }
-#pragma unroll
+#define DWC_DX1_CALL(E, SF) dwc_dx1_tile(dy, dplane, lo, hi, wc, acc0, OH, OW, PT, PL, iw0, ih0, K, D, E, SF)
+#define DWC_DX2_CALL(E, SF) \
+    dwc_dx2_tile(dy, dplane, lo, hi, wc, acc0, acc1, H, OH, OW, PT, PL, D, iw0, ih0, K, E, SF)
+    if (S == 1) TILE_DISPATCH(interior, safe, DWC_DX1_CALL);
+    else TILE_DISPATCH(interior, safe, DWC_DX2_CALL);
+#undef DWC_DX1_CALL
+#undef DWC_DX2_CALL
+    const long x_hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W, dx_hi = dx_off + (long)(N - 1) * dx_ns + (long)CI * H * W;
+    const long xplane = x_off + n * x_ns + (long)c * H * W, dxplane = dx_off + n * dx_ns + (long)c * H * W;
+    #pragma unroll
     for (int i = 0; i < DWC_RB; i++) {
         if (ih0 + i >= H) break;
         const long xr = xplane + (long)(ih0 + i) * W + iw0, dr = dxplane + (long)(ih0 + i) * W + iw0;
         if (S == 1) {
-            dx_store(x, xr, dx, dr, acc0[i], W - iw0, RELU, ACC);
+            dx_store(x, xr, x_hi, dx, dr, dx_hi, acc0[i], W - iw0, RELU, ACC);
         } else {
-            dx_store(x, xr, dx, dr, interleave_lo(acc0[i], acc1[i]), W - iw0, RELU, ACC);
-            if (iw0 + VL < W) dx_store(x, xr + VL, dx, dr + VL, interleave_hi(acc0[i], acc1[i]), W - iw0 - VL, RELU, ACC);
+            dx_store(x, xr, x_hi, dx, dr, dx_hi, interleave_lo(acc0[i], acc1[i]), W - iw0, RELU, ACC);
+            if (iw0 + VL < W)
+                dx_store(x, xr + VL, x_hi, dx, dr + VL, dx_hi, interleave_hi(acc0[i], acc1[i]), W - iw0 - VL, RELU, ACC);
         }
     }
 }
 
-/* dw partial sums: work-item (channel c, tap row kh) over the images of chunk g:
+/* dw partial sums over one image's output rows oh_lo..oh_hi-1 (those whose
+ * input row is inside x) for the 8-column stripe at ow0:
+ * acc[kw] += dy[oh][ow0..] * relu?(x[ih][col..]). Edge stripes apply masks
+ * computed once per stripe (dy: row end; x: padding columns). */
+RD_INLINE void dwc_dw_stripe(__global const float *x, long xplane, long xlo, long xhi, __global const float *dy,
+                             long dplane, long dlo, long dhi, vec *acc, const int W, const int OW, const int PT,
+                             const int PL, const int D, const float fl, const int kh, const int oh_lo,
+                             const int oh_hi, const int ow0, const int K, const int S, const int EDGE,
+                             const int SAFE) {
+    const int col0 = ow0 * S - PL;
+    ivec xm[7];
+    const ivec gm = colmask(ow0, 1, OW);
+    #pragma unroll
+    for (int kw = 0; kw < K; kw++) xm[kw] = colmask(col0 + kw * D, S, W);
+    for (int oh = oh_lo; oh < oh_hi; oh++) {
+        const long xrow = xplane + (long)(oh * S - PT + kh * D) * W + col0;
+        vec g = ld8(dy, dplane + (long)oh * OW + ow0, 1, SAFE, dlo, dhi);
+        if (EDGE) g = select(ZERO, g, gm);
+        #pragma unroll
+        for (int kw = 0; kw < K; kw++) {
+            vec v = ld8(x, xrow + kw * D, S, SAFE, xlo, xhi);
+            if (EDGE) v = select(ZERO, v, xm[kw]);
+            acc[kw] = fma(g, max(v, (vec)(fl)), acc[kw]);
+        }
+    }
+}
+
+/* Output rows whose input row oh*S - PT + kh*D lies in [0, H): [*lo, *hi). */
+RD_INLINE void valid_rows(const int H, const int OH, const int PT, const int S, const int off, int *lo, int *hi) {
+    const int a = PT - off;                     /* oh*S >= a */
+    const int b = H - 1 + PT - off;             /* oh*S <= b */
+    int l = a <= 0 ? 0 : (a + S - 1) / S;
+    int h = b < 0 ? 0 : b / S + 1;
+    *lo = l;
+    *hi = h < OH ? h : OH;
+}
+
+/* Work-item (channel c, tap row kh) over the images of chunk g:
  * partial[g][c][kh][kw] = sum over (n, oh, ow) of dy * relu?(x). */
-inline void dwc_dw_rows(__global const float *x, long xplane, long xlo, long xhi, __global const float *dy,
-                        long dplane, long dlo, long dhi, vec *acc, const int H, const int W, const int OH,
-                        const int OW, const int PT, const int PL, const int D, const float fl, const int kh,
-                        const int K, const int S, const int SAFE) {
-    for (int oh = 0; oh < OH; oh++) {
-        const int ih = oh * S - PT + kh * D;
-        if (ih < 0 || ih >= H) continue;
-        const long xrow = xplane + (long)ih * W, drow = dplane + (long)oh * OW;
-        for (int ow0 = 0; ow0 < OW; ow0 += VL) {
-            const vec g = ldm(dy, drow + ow0, ow0, 1, OW, allmask(1), -INFINITY, SAFE, dlo, dhi);
-            const int col0 = ow0 * S - PL;
-#pragma unroll
-            for (int kw = 0; kw < K; kw++) {
-                const int col = col0 + kw * D;
-                acc[kw] = fma(g, ldm(x, xrow + col, col, S, W, allmask(1), fl, SAFE, xlo, xhi), acc[kw]);
-            }
-        }
-    }
-}
-
-inline void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global const float *dy, ulong dy_off,
-                   ulong dy_ns, __global float *partial, CONV_GEOM, const int IPC, const int K, const int S) {
+RD_INLINE void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global const float *dy, ulong dy_off,
+                      ulong dy_ns, __global float *partial, CONV_GEOM, const int IPC, const int K, const int S, const int D) {
     const int t = get_global_id(0), g = get_global_id(1);
     if (t >= CI * K) return;
     const int c = t / K, kh = t - c * K;
@@ -268,68 +331,84 @@ inline void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global co
     const long dlo = dy_off, dhi = dy_off + (long)(N - 1) * dy_ns + (long)CI * OH * OW;
     const float fl = RELU ? 0.0f : -INFINITY;
     vec acc[7];
-#pragma unroll
+    #pragma unroll
     for (int kw = 0; kw < K; kw++) acc[kw] = ZERO;
+    /* column stripes [0, i0) and [i1, OW) are edges (padding, row end), [i0, i1) interior */
+    int i0 = 0, i1 = 0, oh_lo = 0, oh_hi = 0;
+    segment_range(OW, W, PL, S, (K - 1) * D, &i0, &i1);
+    valid_rows(H, OH, PT, S, kh * D, &oh_lo, &oh_hi);
+    const int last = (OW - 1) / VL * VL;
     for (int n = n0; n < n1; n++) {
         const long xplane = x_off + n * x_ns + (long)c * H * W;
         const long dplane = dy_off + n * dy_ns + (long)c * OH * OW;
-        const int safe = xplane - PL >= xlo && xplane + (long)(H - 1) * W + (OW - 1) * S - PL + (K - 1) * DH +
-                                                   span8(S) + VL * S <= xhi &&
-                         dplane + (long)OH * OW + VL <= dhi;
-        if (safe) dwc_dw_rows(x, xplane, xlo, xhi, dy, dplane, dlo, dhi, acc, H, W, OH, OW, PT, PL, DH, fl, kh, K, S, 1);
-        else dwc_dw_rows(x, xplane, xlo, xhi, dy, dplane, dlo, dhi, acc, H, W, OH, OW, PT, PL, DH, fl, kh, K, S, 0);
+        const int safe = xplane - PL >= xlo &&
+                         xplane + (long)(H - 1) * W + last * S - PL + (K - 1) * D + span8(S) <= xhi &&
+                         dplane + (long)(OH - 1) * OW + last + VL <= dhi;
+        for (int ow0 = 0; ow0 < OW; ow0 += VL) {
+#define DWC_DW_STRIPE(E, SF) \
+    dwc_dw_stripe(x, xplane, xlo, xhi, dy, dplane, dlo, dhi, acc, W, OW, PT, PL, D, fl, kh, oh_lo, oh_hi, ow0, K, S, E, SF)
+            TILE_DISPATCH(ow0 >= i0 && ow0 < i1, safe, DWC_DW_STRIPE);
+#undef DWC_DW_STRIPE
+        }
     }
     __global float *out = partial + (long)g * CI * K * K + (long)t * K;
-#pragma unroll
+    #pragma unroll
     for (int kw = 0; kw < K; kw++) out[kw] = hsum8(acc[kw]);
 }
 
-#define DWC_VARIANT(TAG, K, S)                                                                                      \
+#define DWC_VARIANT(TAG, K, S, D)                                                                                    \
     __kernel void dwc_fwd_##TAG(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {                                           \
-        dwc_fwd(x, x_off, x_ns, w, w_off, y, y_off, y_ns, CONV_GEOM_PASS, K, S);                                    \
+        dwc_fwd(x, x_off, x_ns, w, w_off, y, y_off, y_ns, CONV_GEOM_PASS, K, S, D);                                 \
     }                                                                                                                \
     __kernel void dwc_dx_##TAG(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {                 \
-        dwc_dx(x, x_off, x_ns, w, w_off, dy, dy_off, dy_ns, dx, dx_off, dx_ns, CONV_GEOM_PASS, ACC, K, S);         \
+        dwc_dx(x, x_off, x_ns, w, w_off, dy, dy_off, dy_ns, dx, dx_off, dx_ns, CONV_GEOM_PASS, ACC, K, S, D);      \
     }                                                                                                                \
     __kernel void dwc_dw_##TAG(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {            \
-        dwc_dw(x, x_off, x_ns, dy, dy_off, dy_ns, partial, CONV_GEOM_PASS, IPC, K, S);                              \
+        dwc_dw(x, x_off, x_ns, dy, dy_off, dy_ns, partial, CONV_GEOM_PASS, IPC, K, S, D);                           \
     }
 
-DWC_VARIANT(k3s1, 3, 1)
-DWC_VARIANT(k3s2, 3, 2)
-DWC_VARIANT(k5s1, 5, 1)
-DWC_VARIANT(k5s2, 5, 2)
-DWC_VARIANT(k7s1, 7, 1)
-DWC_VARIANT(k7s2, 7, 2)
+DWC_VARIANT(k3s1d1, 3, 1, 1)
+DWC_VARIANT(k3s1d2, 3, 1, 2)
+DWC_VARIANT(k3s2d1, 3, 2, 1)
+DWC_VARIANT(k3s2d2, 3, 2, 2)
+DWC_VARIANT(k5s1d1, 5, 1, 1)
+DWC_VARIANT(k5s1d2, 5, 1, 2)
+DWC_VARIANT(k5s2d1, 5, 2, 1)
+DWC_VARIANT(k5s2d2, 5, 2, 2)
+DWC_VARIANT(k7s1d1, 7, 1, 1)
+DWC_VARIANT(k7s1d2, 7, 1, 2)
+DWC_VARIANT(k7s2d1, 7, 2, 1)
+DWC_VARIANT(k7s2d2, 7, 2, 2)
 
 /* ================= dense (groups == 1), row-tiled ================= */
 
 /* Forward work-item: 8 output columns of row oh x CONV_COB output channels. */
-inline void conv_fwd_tile(__global const float *x, long xbase, long lo, long hi, __global const float *w,
-                          const long *wrow, vec *acc, const int CI, const int H, const int W, const int PT,
-                          const int DH, const int DW, const float fl, const int oh, const int iw0, const int KH,
-                          const int KW, const int SH, const int SW, const int SAFE) {
+RD_INLINE void conv_fwd_tile(__global const float *x, long xbase, long lo, long hi, __global const float *w,
+                             const long *wrow, vec *acc, const int CI, const int H, const int W, const int PT,
+                             const int DH, const int DW, const float fl, const int oh, const int iw0, const int KH,
+                             const int KW, const int SH, const int SW, const int EDGE, const int SAFE) {
     for (int ci = 0; ci < CI; ci++) {
         const long plane = xbase + (long)ci * H * W;
-#pragma unroll
+        #pragma unroll
         for (int kh = 0; kh < KH; kh++) {
-            const int ih = oh * SH - PT + kh * DH, ihc = clamp(ih, 0, H - 1);
-            const ivec rm = allmask(ih == ihc);
-#pragma unroll
+            const int ih = oh * SH - PT + kh * DH;
+            if (ih < 0 || ih >= H) continue;
+            const long row = plane + (long)ih * W;
+            #pragma unroll
             for (int kw = 0; kw < KW; kw++) {
                 const int col = iw0 + kw * DW;
-                const vec v = ldm(x, plane + (long)ihc * W + col, col, SW, W, rm, fl, SAFE, lo, hi);
+                const vec v = max(ldrow(x, row + col, col, SW, W, EDGE, SAFE, lo, hi), (vec)(fl));
                 const int k = (ci * KH + kh) * KW + kw;
-#pragma unroll
+                #pragma unroll
                 for (int j = 0; j < CONV_COB; j++) acc[j] = fma(v, (vec)(w[wrow[j] + k]), acc[j]);
             }
         }
     }
 }
 
-inline void conv_fwd(__global const float *x, ulong x_off, ulong x_ns, __global const float *w, ulong w_off,
-                     __global float *y, ulong y_off, ulong y_ns, CONV_GEOM, const int KH, const int KW, const int SH,
-                     const int SW) {
+RD_INLINE void conv_fwd(__global const float *x, ulong x_off, ulong x_ns, __global const float *w, ulong w_off,
+                        __global float *y, ulong y_off, ulong y_ns, CONV_GEOM, const int KH, const int KW,
+                        const int SH, const int SW) {
     const int ow0 = get_global_id(0) * VL, oh = get_global_id(1), z = get_global_id(2);
     const int ncb = (CO + CONV_COB - 1) / CONV_COB;
     if (ow0 >= OW || oh >= OH || z >= N * ncb) return;
@@ -337,61 +416,63 @@ inline void conv_fwd(__global const float *x, ulong x_off, ulong x_ns, __global 
     const long lo = x_off, hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W;
     const long xbase = x_off + n * x_ns;
     const int iw0 = ow0 * SW - PL;
-    const int safe = xbase + iw0 >= lo &&
-                     xbase + (long)CI * H * W - W + iw0 + (KW - 1) * DW + span8(SW) <= hi;
+    const int interior = iw0 >= 0 && iw0 + (VL - 1) * SW + (KW - 1) * DW < W;
+    const int safe = xbase + iw0 >= lo && xbase + (long)CI * H * W - W + iw0 + (KW - 1) * DW + span8(SW) <= hi;
     long wrow[CONV_COB];
     vec acc[CONV_COB];
-#pragma unroll
+    #pragma unroll
     for (int j = 0; j < CONV_COB; j++) {
         wrow[j] = w_off + (long)min(co0 + j, CO - 1) * CI * KH * KW;
         acc[j] = ZERO;
     }
     const float fl = RELU ? 0.0f : -INFINITY;
-    if (safe) conv_fwd_tile(x, xbase, lo, hi, w, wrow, acc, CI, H, W, PT, DH, DW, fl, oh, iw0, KH, KW, SH, SW, 1);
-    else conv_fwd_tile(x, xbase, lo, hi, w, wrow, acc, CI, H, W, PT, DH, DW, fl, oh, iw0, KH, KW, SH, SW, 0);
+#define CONV_FWD_CALL(E, SF) \
+    conv_fwd_tile(x, xbase, lo, hi, w, wrow, acc, CI, H, W, PT, DH, DW, fl, oh, iw0, KH, KW, SH, SW, E, SF)
+    TILE_DISPATCH(interior, safe, CONV_FWD_CALL);
+#undef CONV_FWD_CALL
     const long ybase = y_off + n * y_ns + (long)oh * OW + ow0;
-#pragma unroll
+    #pragma unroll
     for (int j = 0; j < CONV_COB; j++)
         if (co0 + j < CO) st8(y, ybase + (long)(co0 + j) * OH * OW, acc[j], OW - ow0);
 }
 
 /* dx work-item: 8 input columns (16 with column stride 2, as two phases) of row
  * ih x CIB input channels; row taps with SH == 2 skip odd rows (uniform). */
-inline void conv_dx_tile(__global const float *dy, long dbase, long lo, long hi, __global const float *w,
-                         const long *wcol, vec *acc0, vec *acc1, const int CO, const int OH, const int OW,
-                         const int PT, const int PL, const int DH, const int DW, const int ih, const int iw0,
-                         const int KH, const int KW, const int SH, const int SW, const int CIB, const int SAFE) {
+RD_INLINE void conv_dx_tile(__global const float *dy, long dbase, long lo, long hi, __global const float *w,
+                            const long *wcol, vec *acc0, vec *acc1, const int CO, const int OH, const int OW,
+                            const int PT, const int PL, const int DH, const int DW, const int ih, const int iw0,
+                            const int KH, const int KW, const int SH, const int SW, const int CIB, const int EDGE,
+                            const int SAFE) {
     const int kk = KH * KW;
     for (int co = 0; co < CO; co++) {
         const long plane = dbase + (long)co * OH * OW;
         const long wco = (long)co * (long)wcol[CIB] * kk;
-#pragma unroll
+        #pragma unroll
         for (int kh = 0; kh < KH; kh++) {
             int r = ih + PT - kh * DH;
             if (SH == 2) {
                 if (r & 1) continue;
                 r >>= 1;
             }
-            const int rc = clamp(r, 0, OH - 1);
-            const ivec rm = allmask(r == rc);
-            const long row = plane + (long)rc * OW;
-#pragma unroll
+            if (r < 0 || r >= OH) continue;
+            const long row = plane + (long)r * OW;
+            #pragma unroll
             for (int kw = 0; kw < KW; kw++) {
                 const int k = kh * KW + kw;
                 const int t0 = iw0 + PL - kw * DW;
                 if (SW == 1) {
-                    const vec v = select(ZERO, ld8(dy, row + t0, 1, SAFE, lo, hi), colmask(t0, 1, OW) & rm);
-#pragma unroll
+                    const vec v = ldrow(dy, row + t0, t0, 1, OW, EDGE, SAFE, lo, hi);
+                    #pragma unroll
                     for (int j = 0; j < CIB; j++) acc0[j] = fma(v, (vec)(w[wco + wcol[j] + k]), acc0[j]);
                 } else if (t0 & 1) {
                     const int col = (t0 + 1) >> 1;
-                    const vec v = select(ZERO, ld8(dy, row + col, 1, SAFE, lo, hi), colmask(col, 1, OW) & rm);
-#pragma unroll
+                    const vec v = ldrow(dy, row + col, col, 1, OW, EDGE, SAFE, lo, hi);
+                    #pragma unroll
                     for (int j = 0; j < CIB; j++) acc1[j] = fma(v, (vec)(w[wco + wcol[j] + k]), acc1[j]);
                 } else {
                     const int col = t0 >> 1;
-                    const vec v = select(ZERO, ld8(dy, row + col, 1, SAFE, lo, hi), colmask(col, 1, OW) & rm);
-#pragma unroll
+                    const vec v = ldrow(dy, row + col, col, 1, OW, EDGE, SAFE, lo, hi);
+                    #pragma unroll
                     for (int j = 0; j < CIB; j++) acc0[j] = fma(v, (vec)(w[wco + wcol[j] + k]), acc0[j]);
                 }
             }
@@ -399,10 +480,10 @@ inline void conv_dx_tile(__global const float *dy, long dbase, long lo, long hi,
     }
 }
 
-inline void conv_dx(__global const float *x, ulong x_off, ulong x_ns, __global const float *w, ulong w_off,
-                    __global const float *dy, ulong dy_off, ulong dy_ns, __global float *dx, ulong dx_off, ulong dx_ns,
-                    CONV_GEOM, const int ACC, const int KH, const int KW, const int SH, const int SW) {
-    const int CIB = SW == 2 ? CONV_CIB2 : CONV_CIB;
+RD_INLINE void conv_dx(__global const float *x, ulong x_off, ulong x_ns, __global const float *w, ulong w_off,
+                       __global const float *dy, ulong dy_off, ulong dy_ns, __global float *dx, ulong dx_off,
+                       ulong dx_ns, CONV_GEOM, const int ACC, const int KH, const int KW, const int SH,
+                       const int SW, const int CIB) {
     const int iw0 = get_global_id(0) * VL * SW, ih = get_global_id(1), z = get_global_id(2);
     const int ncb = (CI + CIB - 1) / CIB;
     if (iw0 >= W || ih >= H || z >= N * ncb) return;
@@ -410,63 +491,73 @@ inline void conv_dx(__global const float *x, ulong x_off, ulong x_ns, __global c
     const long lo = dy_off, hi = dy_off + (long)(N - 1) * dy_ns + (long)CO * OH * OW;
     const long dbase = dy_off + n * dy_ns;
     const int cmin = SW == 1 ? iw0 + PL - (KW - 1) * DW : ((iw0 + PL - (KW - 1) * DW) >> 1);
-    const int safe = dbase + cmin >= lo && dbase + (long)CO * OH * OW - OW + cmin + (KW - 1) * DW + 2 * VL <= hi;
+    const int cmax = SW == 1 ? iw0 + PL : ((iw0 + PL + 1) >> 1);
+    const int interior = cmin >= 0 && cmax + VL - 1 < OW;
+    const int safe = dbase + cmin >= lo && dbase + (long)CO * OH * OW - OW + cmax + VL <= hi;
     /* wcol[j]: offset of input channel ci0 + j within an output channel's weights; wcol[CIB] = CI */
     long wcol[CONV_CIB + 1];
-#pragma unroll
+    #pragma unroll
     for (int j = 0; j < CIB; j++) wcol[j] = w_off + (long)min(ci0 + j, CI - 1) * KH * KW;
     wcol[CIB] = CI;
     vec acc0[CONV_CIB], acc1[CONV_CIB];
-#pragma unroll
+    #pragma unroll
     for (int j = 0; j < CIB; j++) acc0[j] = acc1[j] = ZERO;
-    if (safe) conv_dx_tile(dy, dbase, lo, hi, w, wcol, acc0, acc1, CO, OH, OW, PT, PL, DH, DW, ih, iw0, KH, KW, SH, SW, CIB, 1);
-    else conv_dx_tile(dy, dbase, lo, hi, w, wcol, acc0, acc1, CO, OH, OW, PT, PL, DH, DW, ih, iw0, KH, KW, SH, SW, CIB, 0);
-#pragma unroll
+#define CONV_DX_CALL(E, SF) \
+    conv_dx_tile(dy, dbase, lo, hi, w, wcol, acc0, acc1, CO, OH, OW, PT, PL, DH, DW, ih, iw0, KH, KW, SH, SW, CIB, E, SF)
+    TILE_DISPATCH(interior, safe, CONV_DX_CALL);
+#undef CONV_DX_CALL
+    const long x_hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W, dx_hi = dx_off + (long)(N - 1) * dx_ns + (long)CI * H * W;
+    #pragma unroll
     for (int j = 0; j < CIB; j++) {
         if (ci0 + j >= CI) break;
         const long xr = x_off + n * x_ns + ((long)(ci0 + j) * H + ih) * W + iw0;
         const long dr = dx_off + n * dx_ns + ((long)(ci0 + j) * H + ih) * W + iw0;
         if (SW == 1) {
-            dx_store(x, xr, dx, dr, acc0[j], W - iw0, RELU, ACC);
+            dx_store(x, xr, x_hi, dx, dr, dx_hi, acc0[j], W - iw0, RELU, ACC);
         } else {
-            dx_store(x, xr, dx, dr, interleave_lo(acc0[j], acc1[j]), W - iw0, RELU, ACC);
-            if (iw0 + VL < W) dx_store(x, xr + VL, dx, dr + VL, interleave_hi(acc0[j], acc1[j]), W - iw0 - VL, RELU, ACC);
+            dx_store(x, xr, x_hi, dx, dr, dx_hi, interleave_lo(acc0[j], acc1[j]), W - iw0, RELU, ACC);
+            if (iw0 + VL < W)
+                dx_store(x, xr + VL, x_hi, dx, dr + VL, dx_hi, interleave_hi(acc0[j], acc1[j]), W - iw0 - VL, RELU, ACC);
         }
     }
 }
 
-/* dw partial sums: work-item (block of COBW output channels, input channel ci,
- * tap row kh) over the images of chunk g, all KW taps of the row at once. */
-inline void conv_dw_rows(__global const float *x, long xplane, long xlo, long xhi, __global const float *dy,
-                         long dimg, long dlo, long dhi, const int *co_of, vec *acc, const int H, const int W,
-                         const int OH, const int OW, const int PT, const int PL, const int DH, const int DW,
-                         const float fl, const int kh, const int KW, const int SH, const int SW, const int COBW,
-                         const int SAFE) {
-    for (int oh = 0; oh < OH; oh++) {
-        const int ih = oh * SH - PT + kh * DH;
-        if (ih < 0 || ih >= H) continue;
-        const long xrow = xplane + (long)ih * W;
-        for (int ow0 = 0; ow0 < OW; ow0 += VL) {
-            vec g[8];
-#pragma unroll
-            for (int j = 0; j < COBW; j++)
-                g[j] = ldm(dy, dimg + ((long)co_of[j] * OH + oh) * OW + ow0, ow0, 1, OW, allmask(1), -INFINITY, SAFE,
-                           dlo, dhi);
-            const int col0 = ow0 * SW - PL;
-#pragma unroll
-            for (int kw = 0; kw < KW; kw++) {
-                const int col = col0 + kw * DW;
-                const vec v = ldm(x, xrow + col, col, SW, W, allmask(1), fl, SAFE, xlo, xhi);
-#pragma unroll
-                for (int j = 0; j < COBW; j++) acc[j * KW + kw] = fma(g[j], v, acc[j * KW + kw]);
-            }
+/* dw partial sums over one image's valid output rows for the 8-column stripe
+ * at ow0, COBW output channels x the KW taps of input row kh. */
+RD_INLINE void conv_dw_stripe(__global const float *x, long xplane, long xlo, long xhi, __global const float *dy,
+                              long dimg, long dlo, long dhi, const long *dstep, vec *acc, const int W, const int OW,
+                              const int PT, const int PL, const int DH, const int DW, const float fl, const int kh,
+                              const int oh_lo, const int oh_hi, const int ow0, const int KW, const int SH,
+                              const int SW, const int COBW, const int EDGE, const int SAFE) {
+    const int col0 = ow0 * SW - PL;
+    ivec xm[7];
+    const ivec gm = colmask(ow0, 1, OW);
+    #pragma unroll
+    for (int kw = 0; kw < KW; kw++) xm[kw] = colmask(col0 + kw * DW, SW, W);
+    for (int oh = oh_lo; oh < oh_hi; oh++) {
+        const long xrow = xplane + (long)(oh * SH - PT + kh * DH) * W + col0, drow = dimg + (long)oh * OW + ow0;
+        vec g[8];
+        #pragma unroll
+        for (int j = 0; j < COBW; j++) {
+            g[j] = ld8(dy, drow + dstep[j], 1, SAFE, dlo, dhi);
+            if (EDGE) g[j] = select(ZERO, g[j], gm);
+        }
+        #pragma unroll
+        for (int kw = 0; kw < KW; kw++) {
+            vec v = ld8(x, xrow + kw * DW, SW, SAFE, xlo, xhi);
+            if (EDGE) v = select(ZERO, v, xm[kw]);
+            v = max(v, (vec)(fl));
+            #pragma unroll
+            for (int j = 0; j < COBW; j++) acc[j * KW + kw] = fma(g[j], v, acc[j * KW + kw]);
         }
     }
 }
 
-inline void conv_dw(__global const float *x, ulong x_off, ulong x_ns, __global const float *dy, ulong dy_off,
-                    ulong dy_ns, __global float *partial, CONV_GEOM, const int IPC, const int KH, const int KW,
-                    const int SH, const int SW, const int COBW) {
+/* Work-item (block of COBW output channels, input channel ci, tap row kh) over
+ * the images of chunk g, all KW taps of the row at once. */
+RD_INLINE void conv_dw(__global const float *x, ulong x_off, ulong x_ns, __global const float *dy, ulong dy_off,
+                       ulong dy_ns, __global float *partial, CONV_GEOM, const int IPC, const int KH, const int KW,
+                       const int SH, const int SW, const int COBW) {
     const int t = get_global_id(0), g = get_global_id(1);
     const int ncb = (CO + COBW - 1) / COBW;
     if (t >= ncb * CI * KH) return;
@@ -476,26 +567,36 @@ inline void conv_dw(__global const float *x, ulong x_off, ulong x_ns, __global c
     const long xlo = x_off, xhi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W;
     const long dlo = dy_off, dhi = dy_off + (long)(N - 1) * dy_ns + (long)CO * OH * OW;
     const float fl = RELU ? 0.0f : -INFINITY;
-    int co_of[8];
-#pragma unroll
-    for (int j = 0; j < COBW; j++) co_of[j] = min(co0 + j, CO - 1);
+    long dstep[8];
+    #pragma unroll
+    for (int j = 0; j < COBW; j++) dstep[j] = (long)min(co0 + j, CO - 1) * OH * OW;
     vec acc[16];
-#pragma unroll
+    #pragma unroll
     for (int j = 0; j < COBW * KW; j++) acc[j] = ZERO;
+    int i0 = 0, i1 = 0, oh_lo = 0, oh_hi = 0;
+    segment_range(OW, W, PL, SW, (KW - 1) * DW, &i0, &i1);
+    valid_rows(H, OH, PT, SH, kh * DH, &oh_lo, &oh_hi);
+    const int last = (OW - 1) / VL * VL;
     for (int n = n0; n < n1; n++) {
         const long xplane = x_off + n * x_ns + (long)ci * H * W, dimg = dy_off + n * dy_ns;
         const int safe = xplane - PL >= xlo &&
-                         xplane + (long)(H - 1) * W + (OW - 1) * SW - PL + (KW - 1) * DW + span8(SW) + VL * SW <= xhi &&
-                         dimg + (long)CO * OH * OW + VL <= dhi;
-        if (safe) conv_dw_rows(x, xplane, xlo, xhi, dy, dimg, dlo, dhi, co_of, acc, H, W, OH, OW, PT, PL, DH, DW, fl, kh, KW, SH, SW, COBW, 1);
-        else conv_dw_rows(x, xplane, xlo, xhi, dy, dimg, dlo, dhi, co_of, acc, H, W, OH, OW, PT, PL, DH, DW, fl, kh, KW, SH, SW, COBW, 0);
+                         xplane + (long)(H - 1) * W + last * SW - PL + (KW - 1) * DW + span8(SW) <= xhi &&
+                         dimg + dstep[COBW - 1] + (long)(OH - 1) * OW + last + VL <= dhi;
+        for (int ow0 = 0; ow0 < OW; ow0 += VL) {
+#define CONV_DW_STRIPE(E, SF)                                                                                        \
+    conv_dw_stripe(x, xplane, xlo, xhi, dy, dimg, dlo, dhi, dstep, acc, W, OW, PT, PL, DH, DW, fl, kh, oh_lo, oh_hi, \
+                   ow0, KW, SH, SW, COBW, E, SF)
+            TILE_DISPATCH(ow0 >= i0 && ow0 < i1, safe, CONV_DW_STRIPE);
+#undef CONV_DW_STRIPE
+        }
     }
     __global float *out = partial + (long)g * CO * CI * KH * KW;
-#pragma unroll
+    #pragma unroll
     for (int j = 0; j < COBW; j++) {
         if (co0 + j >= CO) break;
-#pragma unroll
-        for (int kw = 0; kw < KW; kw++) out[(((long)(co0 + j) * CI + ci) * KH + kh) * KW + kw] = hsum8(acc[j * KW + kw]);
+        #pragma unroll
+        for (int kw = 0; kw < KW; kw++)
+            out[(((long)(co0 + j) * CI + ci) * KH + kh) * KW + kw] = hsum8(acc[j * KW + kw]);
     }
 }
 
@@ -504,28 +605,29 @@ inline void conv_dw(__global const float *x, ulong x_off, ulong x_ns, __global c
         conv_fwd(x, x_off, x_ns, w, w_off, y, y_off, y_ns, CONV_GEOM_PASS, KH, KW, SH, SW);                         \
     }                                                                                                                \
     __kernel void conv_dx_##TAG(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {                \
-        conv_dx(x, x_off, x_ns, w, w_off, dy, dy_off, dy_ns, dx, dx_off, dx_ns, CONV_GEOM_PASS, ACC, KH, KW, SH, SW); \
+        conv_dx(x, x_off, x_ns, w, w_off, dy, dy_off, dy_ns, dx, dx_off, dx_ns, CONV_GEOM_PASS, ACC, KH, KW, SH, SW, \
+                (SW) == 2 ? CONV_CIB2 : CONV_CIB);                                                                   \
     }                                                                                                                \
     __kernel void conv_dw_##TAG(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {           \
         conv_dw(x, x_off, x_ns, dy, dy_off, dy_ns, partial, CONV_GEOM_PASS, IPC, KH, KW, SH, SW, COBW);             \
     }
 
-/* COBW * KW <= 16 accumulators */
-CONV_VARIANT(k1x1s2, 1, 1, 2, 2, 8)
-CONV_VARIANT(k3x3s1, 3, 3, 1, 1, 4)
-CONV_VARIANT(k3x3s2, 3, 3, 2, 2, 4)
-CONV_VARIANT(k1x7s1, 1, 7, 1, 1, 2)
-CONV_VARIANT(k1x7s2, 1, 7, 1, 2, 2)
-CONV_VARIANT(k7x1s1, 7, 1, 1, 1, 8)
-CONV_VARIANT(k7x1s2, 7, 1, 2, 1, 8)
+/* dw tile: COBW * KW accumulators + COBW dy vectors + 1 must fit 16 AVX registers */
+CONV_VARIANT(k1x1s2, 1, 1, 2, 2, 6)
+CONV_VARIANT(k3x3s1, 3, 3, 1, 1, 3)
+CONV_VARIANT(k3x3s2, 3, 3, 2, 2, 3)
+CONV_VARIANT(k1x7s1, 1, 7, 1, 1, 1)
+CONV_VARIANT(k1x7s2, 1, 7, 1, 2, 1)
+CONV_VARIANT(k7x1s1, 7, 1, 1, 1, 6)
+CONV_VARIANT(k7x1s2, 7, 1, 2, 1, 6)
 
 /* ================= dense 1x1, stride 1, no padding: flat pixels ================= */
 
 /* Work-item: 8 pixels x CONV_COB output channels of image n; P = H*W. */
-inline void pw_fwd_tile(__global const float *x, long xbase, long lo, long hi, __global const float *w,
+RD_INLINE void pw_fwd_tile(__global const float *x, long xbase, long lo, long hi, __global const float *w,
                         const long *wrow, vec *acc, const int CI, const long P, const float fl, const int SAFE) {
     for (int ci = 0; ci < CI; ci++) {
-        const vec v = fmax(ld8(x, xbase + ci * P, 1, SAFE, lo, hi), (vec)(fl));
+        const vec v = max(ld8(x, xbase + ci * P, 1, SAFE, lo, hi), (vec)(fl));
 #pragma unroll
         for (int j = 0; j < CONV_COB; j++) acc[j] = fma(v, (vec)(w[wrow[j] + ci]), acc[j]);
     }
@@ -555,7 +657,7 @@ __kernel void pw_fwd(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {
         if (co0 + j < CO) st8(y, ybase + (long)(co0 + j) * P, acc[j], P - p0);
 }
 
-inline void pw_dx_tile(__global const float *dy, long dbase, long lo, long hi, __global const float *w,
+RD_INLINE void pw_dx_tile(__global const float *dy, long dbase, long lo, long hi, __global const float *w,
                        const long *wcol, vec *acc, const int CO, const int CI, const long P, const int SAFE) {
     for (int co = 0; co < CO; co++) {
         const vec v = ld8(dy, dbase + co * P, 1, SAFE, lo, hi);
@@ -581,11 +683,12 @@ __kernel void pw_dx(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const in
     }
     if (safe) pw_dx_tile(dy, dbase, lo, hi, w, wcol, acc, CO, CI, P, 1);
     else pw_dx_tile(dy, dbase, lo, hi, w, wcol, acc, CO, CI, P, 0);
+    const long x_hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W, dx_hi = dx_off + (long)(N - 1) * dx_ns + (long)CI * H * W;
 #pragma unroll
     for (int j = 0; j < CONV_CIB; j++) {
         if (ci0 + j >= CI) break;
-        dx_store(x, x_off + n * x_ns + (long)(ci0 + j) * P + p0, dx, dx_off + n * dx_ns + (long)(ci0 + j) * P + p0,
-                 acc[j], P - p0, RELU, ACC);
+        dx_store(x, x_off + n * x_ns + (long)(ci0 + j) * P + p0, x_hi, dx, dx_off + n * dx_ns + (long)(ci0 + j) * P + p0,
+                 dx_hi, acc[j], P - p0, RELU, ACC);
     }
 }
 
@@ -593,21 +696,31 @@ __kernel void pw_dx(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const in
  * channels) over the images of chunk g; dy lanes past the plane are masked. */
 #define PW_DW_COB 4
 #define PW_DW_CIB 2
-inline void pw_dw_img(__global const float *x, long xb, long xlo, long xhi, __global const float *dy, long db,
-                      long dlo, long dhi, const int *co_of, const int *ci_of, vec *acc, const int P, const float fl,
-                      const int SAFE) {
-    for (int p0 = 0; p0 < P; p0 += VL) {
-        const ivec m = colmask(p0, 1, P);
-        vec g[PW_DW_COB], v[PW_DW_CIB];
+RD_INLINE void pw_dw_seg(__global const float *x, long xb, long xlo, long xhi, __global const float *dy, long db,
+                         long dlo, long dhi, const int *co_of, const int *ci_of, vec *acc, const int P, const float fl,
+                         const int p0, const int TAIL, const int SAFE) {
+    const ivec m = colmask(p0, 1, P);
+    vec g[PW_DW_COB], v[PW_DW_CIB];
 #pragma unroll
-        for (int j = 0; j < PW_DW_COB; j++) g[j] = select(ZERO, ld8(dy, db + (long)co_of[j] * P + p0, 1, SAFE, dlo, dhi), m);
-#pragma unroll
-        for (int i = 0; i < PW_DW_CIB; i++) v[i] = fmax(ld8(x, xb + (long)ci_of[i] * P + p0, 1, SAFE, xlo, xhi), (vec)(fl));
-#pragma unroll
-        for (int j = 0; j < PW_DW_COB; j++)
-#pragma unroll
-            for (int i = 0; i < PW_DW_CIB; i++) acc[j * PW_DW_CIB + i] = fma(g[j], v[i], acc[j * PW_DW_CIB + i]);
+    for (int j = 0; j < PW_DW_COB; j++) {
+        g[j] = ld8(dy, db + (long)co_of[j] * P + p0, 1, SAFE, dlo, dhi);
+        if (TAIL) g[j] = select(ZERO, g[j], m);
     }
+#pragma unroll
+    for (int i = 0; i < PW_DW_CIB; i++) v[i] = max(ld8(x, xb + (long)ci_of[i] * P + p0, 1, SAFE, xlo, xhi), (vec)(fl));
+#pragma unroll
+    for (int j = 0; j < PW_DW_COB; j++)
+#pragma unroll
+        for (int i = 0; i < PW_DW_CIB; i++) acc[j * PW_DW_CIB + i] = fma(g[j], v[i], acc[j * PW_DW_CIB + i]);
+}
+
+/* One image: full 8-pixel segments unmasked, the tail segment (dy lanes past the plane) masked. */
+RD_INLINE void pw_dw_img(__global const float *x, long xb, long xlo, long xhi, __global const float *dy, long db,
+                         long dlo, long dhi, const int *co_of, const int *ci_of, vec *acc, const int P, const float fl,
+                         const int SAFE) {
+    int p0 = 0;
+    for (; p0 + VL <= P; p0 += VL) pw_dw_seg(x, xb, xlo, xhi, dy, db, dlo, dhi, co_of, ci_of, acc, P, fl, p0, 0, 1);
+    if (p0 < P) pw_dw_seg(x, xb, xlo, xhi, dy, db, dlo, dhi, co_of, ci_of, acc, P, fl, p0, 1, SAFE);
 }
 
 __kernel void pw_dw(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {

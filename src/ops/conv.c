@@ -5,7 +5,7 @@
  *  - pw:  dense 1x1, stride 1, no padding: flat pixels, 8 pixels x 8 channels per work-item;
  *  - row: dense kernels DARTS uses (1x1 stride 2, 3x3, 1x7, 7x1 with their strides):
  *         8 columns of a row x 8 channels per work-item, window unrolled;
- *  - dwc: depthwise 3x3 / 5x5 / 7x7, stride 1 or 2, any dilation: 8 columns x 4 rows;
+ *  - dwc: depthwise 3x3 / 5x5 / 7x7, stride 1 or 2, dilation 1 or 2: 8 columns x 7 rows;
  *  - gen: anything else (one work-item per element), also the reference path of the tests.
  * dw is always two stages without float atomics: per chunk of images, partial
  * sums into scratch slot RD_SCRATCH_CONV0, then conv_dw_finish adds them into dw.
@@ -20,7 +20,7 @@
 #define PROG "conv"
 
 /* Must match cl/conv.cl. */
-enum { VL = 8, DWC_RB = 4, CONV_COB = 8, CONV_CIB = 8, CONV_CIB2 = 4, PW_DW_COB = 4, PW_DW_CIB = 2 };
+enum { VL = 8, DWC_RB = 7, CONV_COB = 8, CONV_CIB = 8, CONV_CIB2 = 4, PW_DW_COB = 4, PW_DW_CIB = 2 };
 
 static rd_conv_mode g_mode = RD_CONV_AUTO;
 
@@ -80,8 +80,8 @@ typedef struct plan {
 
 /* Row-path variants compiled in cl/conv.cl (CONV_VARIANT) and their dw tile width. */
 static const struct { int kh, kw, sh, sw, cobw; const char *tag; } row_variants[] = {
-    {1, 1, 2, 2, 8, "k1x1s2"}, {3, 3, 1, 1, 4, "k3x3s1"}, {3, 3, 2, 2, 4, "k3x3s2"}, {1, 7, 1, 1, 2, "k1x7s1"},
-    {1, 7, 1, 2, 2, "k1x7s2"}, {7, 1, 1, 1, 8, "k7x1s1"}, {7, 1, 2, 1, 8, "k7x1s2"},
+    {1, 1, 2, 2, 6, "k1x1s2"}, {3, 3, 1, 1, 3, "k3x3s1"}, {3, 3, 2, 2, 3, "k3x3s2"}, {1, 7, 1, 1, 1, "k1x7s1"},
+    {1, 7, 1, 2, 1, "k1x7s2"}, {7, 1, 1, 1, 6, "k7x1s1"}, {7, 1, 2, 1, 6, "k7x1s2"},
 };
 
 static void choose_path(const rd_conv_params *p, plan *pl) {
@@ -107,9 +107,10 @@ static void choose_path(const rd_conv_params *p, plan *pl) {
         return;
     }
     if (pl->groups == g->ci && g->ci == g->co && p->kh == p->kw && (p->kh == 3 || p->kh == 5 || p->kh == 7) &&
-        p->stride_h == p->stride_w && (p->stride_h == 1 || p->stride_h == 2) && p->dil_h == p->dil_w) {
+        p->stride_h == p->stride_w && (p->stride_h == 1 || p->stride_h == 2) && p->dil_h == p->dil_w &&
+        (p->dil_h == 1 || p->dil_h == 2)) {
         pl->path = PATH_DWC;
-        snprintf(pl->tag, sizeof pl->tag, "k%ds%d", p->kh, p->stride_h);
+        snprintf(pl->tag, sizeof pl->tag, "k%ds%dd%d", p->kh, p->stride_h, p->dil_h);
     }
 }
 
