@@ -98,10 +98,29 @@ __kernel void partial_dot(RD_TC(a), RD_TC(b), const uint chw, const uint n, __gl
     __local float buf[RD_WG];
     float s = 0.0f;
     const ulong total = (ulong)chw * n;
+#if RD_GPU
     for (ulong i = get_global_id(0); i < total; i += get_global_size(0)) {
         const ulong img = i / chw, j = i - img * chw;
         s += a[a_off + img * a_ns + j] * b[b_off + img * b_ns + j];
     }
+#else
+    /* CPU: each work-item streams its own run, one division per image it touches
+     * (the grid-stride loop above divides per element: 5x slower on POCL) */
+    const ulong items = get_global_size(0), per = (total + items - 1) / items;
+    ulong i = get_global_id(0) * per;
+    const ulong end = min(i + per, total);
+    float s1 = 0.0f;
+    while (i < end) {
+        const ulong img = i / chw, stop = min(end, (img + 1) * chw);
+        __global const float *pa = a + a_off + img * a_ns - img * chw, *pb = b + b_off + img * b_ns - img * chw;
+        for (; i + 2 <= stop; i += 2) {
+            s += pa[i] * pb[i];
+            s1 += pa[i + 1] * pb[i + 1];
+        }
+        for (; i < stop; i++) s += pa[i] * pb[i];
+    }
+    s += s1;
+#endif
     s = rd_group_sum(buf, s);
     if (get_local_id(0) == 0) partial[get_group_id(0)] = s;
 }
