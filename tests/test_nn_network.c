@@ -203,7 +203,7 @@ static void check_weight_grads(fixture *f, int stride) {
     for (int i = 0, seen = 0; i < f->n_names; i++) {
         const rd_named_tensor *t = &f->names[i];
         if (t->kind != RD_PARAM_WEIGHT) continue;
-        int always = !strncmp(t->name, "stem", 4) || strstr(t->name, "classifier") != NULL;
+        int always = !strncmp(t->name, "stem", 4) || strstr(t->name, "classifier") || strstr(t->name, "auxiliary");
         if (!always && seen++ % stride) continue;
         tensors++;
         size_t idx[2] = {t->offset, t->offset + t->count / 2};
@@ -501,6 +501,25 @@ START_TEST(names_follow_pytorch_darts) {
 }
 END_TEST
 
+/* DARTS' published evaluation network: DARTS_V2, C 36, 20 cells, CIFAR-10 with the
+ * auxiliary head; its train.py logs "param size = 3.349342MB" (auxiliary head excluded). */
+START_TEST(darts_v2_cifar10_parameter_count) {
+    rd_network_config c;
+    rd_network_config_default(&c);
+    c.in_channels = 3;
+    c.in_h = c.in_w = 32;
+    c.batch = 2;
+    c.auxiliary = 1;
+    rd_network *net;
+    TU_OK(rd_network_create(tu_ctx(), &c, 1, &net));
+    double params, flops;
+    rd_network_cost(net, &params, &flops);
+    printf("DARTS_V2 CIFAR-10: %.0f parameters, %.1f MFLOPs per image\n", params, flops / 1e6);
+    ck_assert_msg(params == 3349342.0, "%.0f parameters, DARTS has 3349342", params);
+    rd_network_free(net);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("nn_network");
     TCase *tc = tcase_create("all");
@@ -513,6 +532,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, darts_v2_forward_and_grads);
     tcase_add_test(tc, auxiliary_head_32x32);
     tcase_add_test(tc, memory_plan_matches_allocation);
+    tcase_add_test(tc, darts_v2_cifar10_parameter_count);
     suite_add_tcase(s, tc);
     return s;
 }
