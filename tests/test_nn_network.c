@@ -279,7 +279,9 @@ START_TEST(drop_path_forward_and_grads) {
     ck_assert(rd_network_drop_path_scale(0.0f, 1234, 41, 0, 0, 0) == 1.0f);
     check_weight_grads(&f, 1);
     /* evaluation ignores drop-path and leaves the counter */
+    uint64_t counter = rd_network_drop_path_counter(f.net);
     compare_forward(&f, 0, "drop-path eval");
+    ck_assert_uint_eq(rd_network_drop_path_counter(f.net), counter);
     teardown(&f);
 }
 END_TEST
