@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "nn/candidate_ops.h"
 #include "ops/ops_internal.h"
 #include "radars/radars.h"
 
@@ -29,6 +30,7 @@ typedef struct bench {
     double flops, bytes;
     void *state;       /* per-case data (malloc'ed, freed after the case) */
     const char *note;  /* printed after the figures */
+    void (*release)(struct bench *b);  /* frees what setup allocated besides bufs (NULL: nothing) */
 } bench;
 
 typedef struct bench_case {
@@ -226,10 +228,129 @@ static const gemm_arg g_big = {1024, 1024, 1024, 0, 0, 0},
                       g_pre256_img = {64, 49, 256, 0, 1, 0};
 static const conv_arg pwf16 = PW(16, 16, 28, 0, 0), pwf64 = PW(64, 64, 7, 0, 0), pwf256 = PW(256, 64, 7, 0, 0);
 
+
+/* ---------------- one whole mixed op (all candidates of an edge) ----------------
+ * The supernet's own candidate-op code (src/nn/candidate_ops.c): every op of the
+ * set forward into the node sum (BN, times its softmax weight, accumulated), then
+ * every op backward into dx with weight gradients and the alpha partial sums. */
+
+typedef struct mixed_arg {
+    const char *ops;   /* op set: "darts" or "large" */
+    int C, hw, stride;
+} mixed_arg;
+
+typedef struct mixed_state {
+    rd_op_inst ops[RD_MAX_OPS];
+    int K;
+    rd_arena acts;
+    rd_op_exec exec;
+    rd_tensor x, dx, node, dnode, ta, tb;
+} mixed_state;
+
+static void mixed_layout(bench *b, mixed_state *s, int bind, rd_scratch_need *need) {
+    rd_arena_begin(&s->acts, bind);
+    int ho = s->node.h, wo = s->node.w;
+    for (int k = 0; k < s->K; k++) rd_op_plan(b->ctx, &s->ops[k], &s->x, ho, wo, &s->acts, need);
+}
+
+static void mixed_release(bench *b) {
+    mixed_state *s = b->state;
+    if (s) rd_arena_free(b->ctx, &s->acts);
+}
+
+static rd_status mixed_setup(bench *b, const void *arg) {
+    const mixed_arg *a = arg;
+    rd_ctx *ctx = b->ctx;
+    mixed_state *s = calloc(1, sizeof *s);
+    if (!s) return rd_fail(rd_ctx_err(ctx), RD_ERR_OUT_OF_MEMORY, "bench: out of host memory");
+    b->state = s;
+    b->release = mixed_release;
+    rd_opset set;
+    RD_TRY(rd_opset_parse(a->ops, &set, rd_ctx_err(ctx)));
+    int n = b->batch, C = a->C, hi = a->hw, ho = a->hw / a->stride;
+    size_t n_w = 0, n_bn = 0;
+    double macs = 0;
+    s->K = set.count;
+    for (int k = 0; k < s->K; k++) {
+        rd_op_inst *op = &s->ops[k];
+        op->id = set.ops[k];
+        op->k = k;
+        op->stride = a->stride;
+        op->C = C;
+        op->pool_bn = 1;
+        op->mix_slot = (size_t)k;
+        op->partial_off = (size_t)k * C;
+        rd_param_desc pd[RD_OP_MAX_WEIGHTS];
+        op->n_w = rd_op_params(op->id, C, a->stride, pd);
+        for (int w = 0; w < op->n_w; w++) {
+            op->w_off[w] = n_w;
+            op->w_len[w] = (size_t)pd[w].shape[0] * pd[w].shape[1] * pd[w].shape[2] * pd[w].shape[3];
+            n_w += op->w_len[w];
+            /* conv_7x1_1x7's first (1x7) stage runs at the input height */
+            int rows = op->id == RD_OP_CONV_7X1_1X7 && w == 0 ? hi : ho;
+            macs += (double)op->w_len[w] * rows * ho;
+        }
+        const char *names[RD_OP_MAX_BN];
+        op->n_bn = rd_op_bn_names(op->id, a->stride, 1, names);
+        for (int i = 0; i < op->n_bn; i++, n_bn += 2 * (size_t)C) op->bn_off[i] = n_bn;
+    }
+    RD_TRY(new_tensor(b, n, C, hi, hi, 0.5f, &s->x));
+    RD_TRY(new_tensor(b, n, C, hi, hi, 0.0f, &s->dx));
+    /* the node is one of the four channel slices of the cell output, as in the supernet */
+    RD_TRY(new_view(b, n, C, ho, ho, 3 * C, 0.0f, &s->node));
+    RD_TRY(new_view(b, n, C, ho, ho, 3 * C, 0.01f, &s->dnode));
+    rd_op_exec *e = &s->exec;
+    e->bn = (rd_bn_params){1e-5f, 0.1f};
+    e->train = 1;
+    RD_TRY(new_vec(b, n_w, 0.01f, &e->weights));
+    RD_TRY(new_vec(b, n_w, 0.0f, &e->weight_grads));
+    RD_TRY(new_vec(b, n_bn ? n_bn : 1, 1.0f, &e->bn_state));
+    RD_TRY(new_vec(b, (size_t)s->K, 1.0f / s->K, &e->mix_weights));
+    RD_TRY(new_vec(b, (size_t)s->K * C, 0.0f, &e->alpha_partials));
+    size_t temp = 1;
+    for (int k = 0; k < s->K; k++) {
+        size_t t = rd_op_temp_floats(&s->ops[k], &s->x, ho, ho);
+        if (t > temp) temp = t;
+    }
+    RD_TRY(new_tensor(b, 1, 1, 1, (int)temp, 0.0f, &s->ta));
+    RD_TRY(new_tensor(b, 1, 1, 1, (int)temp, 0.0f, &s->tb));
+    /* activations: plan, allocate through the counted allocator, bind (as the supernet does) */
+    rd_scratch_need need;
+    memset(&need, 0, sizeof need);
+    s->acts.name = "bench mixed activations";
+    s->acts.chunk_limit = rd_ctx_device(ctx)->max_alloc / sizeof(float);
+    mixed_layout(b, s, 0, &need);
+    RD_TRY(rd_arena_allocate(ctx, &s->acts, s->acts.name));
+    mixed_layout(b, s, 1, &need);
+    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
+        if (need.bytes[i]) RD_TRY(rd_scratch_reserve(ctx, i, need.bytes[i]));
+    b->flops = 2 * macs * n * 3;  /* forward, input gradient, weight gradient of every conv */
+    double t_in = 4.0 * n * C * hi * hi, t_out = 4.0 * n * C * ho * ho;
+    b->bytes = t_in + t_out + t_out + t_in;  /* x read, node written, dnode read, dx written */
+    b->note = "all candidates";
+    return RD_OK;
+}
+
+static rd_status mixed_run(bench *b) {
+    mixed_state *s = b->state;
+    RD_TRY(rd_fill(b->ctx, &s->node, 0.0f));
+    for (int k = 0; k < s->K; k++) RD_TRY(rd_op_forward(b->ctx, &s->exec, &s->ops[k], &s->x, &s->node));
+    RD_TRY(rd_fill(b->ctx, &s->dx, 0.0f));
+    for (int k = s->K - 1; k >= 0; k--)
+        RD_TRY(rd_op_backward(b->ctx, &s->exec, &s->ops[k], &s->x, &s->dnode, &s->dx, &s->ta, &s->tb));
+    return RD_OK;
+}
+
+
+static const mixed_arg m_darts16 = {"darts", 16, 28, 1}, m_darts32 = {"darts", 32, 14, 1},
+                       m_darts64 = {"darts", 64, 7, 1}, m_darts32s2 = {"darts", 32, 28, 2},
+                       m_large16 = {"large", 16, 28, 1}, m_large32s2 = {"large", 32, 28, 2};
+
 /* ---------------- the table ---------------- */
 
 #define CONV(name, arg) {"conv", name, conv_setup, conv_run, &arg}
 #define GEMM(name, arg) {"gemm", name, gemm_setup, gemm_run, &arg}
+#define MIXED(name, arg) {"mixed", name, mixed_setup, mixed_run, &arg}
 
 static const bench_case cases[] = {
     CONV("dw3x3 s1 C16 28x28 relu", dw3_28),
@@ -292,6 +413,12 @@ static const bench_case cases[] = {
     GEMM("pw fwd 64->64 7x7: strided batched", g_pw64_bat),
     {"alt", "pw fwd 256->64 7x7: pw kernel", pw_fwd_setup, pw_fwd_run, &pwf256},
     GEMM("pw fwd 256->64 7x7: sgemm/image", g_pre256_img),
+    MIXED("darts (8 ops) C16 28x28", m_darts16),
+    MIXED("darts (8 ops) C32 14x14", m_darts32),
+    MIXED("darts (8 ops) C64 7x7", m_darts64),
+    MIXED("darts (8 ops) s2 C32 28->14", m_darts32s2),
+    MIXED("large (15 ops) C16 28x28", m_large16),
+    MIXED("large (15 ops) s2 C32 28->14", m_large32s2),
 };
 
 /* ---------------- driver ---------------- */
@@ -328,6 +455,7 @@ static void usage(FILE *f) {
 }
 
 static void release_case(bench *b) {
+    if (b->state && b->release) b->release(b);
     for (int i = 0; i < b->nbufs; i++) rd_free(b->ctx, b->bufs[i]);
     b->nbufs = 0;
     free(b->state);
@@ -387,7 +515,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < ncases; i++) {
         const bench_case *c = &cases[i];
         if (filter && !strstr(c->name, filter) && !strstr(c->group, filter)) continue;
-        bench b = {ctx, batch, {0}, 0, 0, 0, NULL, NULL};
+        bench b = {ctx, batch, {0}, 0, 0, 0, NULL, NULL, NULL};
         rd_mem_reset_peak(ctx);
         rd_status s = c->setup(&b, c->arg);
         if (s == RD_OK) s = c->run(&b);   /* warm-up: builds kernels, grows scratch */
