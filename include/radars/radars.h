@@ -11,6 +11,5 @@
 #include "radars/genotype.h"
 #include "radars/search.h"
 #include "radars/plot.h"
-#include "radars/network.h"
 #include "radars/train.h"
 #endif
