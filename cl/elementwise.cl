@@ -36,6 +36,15 @@ __kernel void axpy_dev(RD_VC(w), RD_TC(x), RD_T(y), const uint chw, const uint n
     y[y_off + b * y_ns + i] += w[w_off] * x[x_off + b * x_ns + i];
 }
 
+/* drop-path: one scale per image */
+__kernel void scale_images(RD_VC(s), RD_TC(x), RD_T(y), const uint chw, const uint n, const int acc) {
+    const uint i = get_global_id(0), b = get_global_id(1);
+    if (i >= chw || b >= n) return;
+    const ulong o = y_off + b * y_ns + i;
+    const float v = s[s_off + b] * x[x_off + b * x_ns + i];
+    y[o] = acc ? y[o] + v : v;
+}
+
 /* copy with channel offset: y[:, c0:c0+xc] = x  or, with dir = 1, y = x[:, c0:c0+yc] */
 __kernel void copy_tensor(RD_TC(x), RD_T(y), const uint chw, const uint n) {
     const uint i = get_global_id(0), b = get_global_id(1);

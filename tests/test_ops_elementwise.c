@@ -84,6 +84,44 @@ START_TEST(strided_views_concat_slice_axpy) {
 }
 END_TEST
 
+/* drop-path's per-image scale, dense and into a strided view, overwrite and accumulate */
+START_TEST(scale_images_per_image) {
+    tu_rng r = {17};
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+        ref_shape sh = shapes[si];
+        size_t n = ref_numel(sh);
+        double *x = malloc(n * sizeof *x), *y0 = malloc(n * sizeof *y0), *want = malloc(n * sizeof *want),
+               *got = malloc(n * sizeof *got), *s = malloc((size_t)sh.n * sizeof *s);
+        tu_fill(&r, x, n, -1, 1);
+        tu_fill(&r, y0, n, -1, 1);
+        for (int b = 0; b < sh.n; b++) s[b] = b % 2 ? 0.0 : tu_uniform(&r, 0.5, 2.0);
+        rd_tensor tx = tu_tensor_from(x, sh.n, sh.c, sh.h, sh.w);
+        rd_vec ts = tu_vec_from(s, (size_t)sh.n);
+        for (int acc = 0; acc < 2; acc++) {
+            /* y is the second half of a wider tensor: a strided view */
+            rd_tensor wide = tu_tensor(sh.n, 2 * sh.c, sh.h, sh.w);
+            rd_tensor ty = rd_tensor_channels(wide, sh.c, sh.c);
+            tu_write(&ty, y0);
+            TU_OK(rd_scale_images(tu_ctx(), &ts, &tx, &ty, acc));
+            tu_read(&ty, got);
+            memcpy(want, y0, n * sizeof *want);
+            ref_scale_images(s, x, sh, want, acc);
+            tu_assert_close(acc ? "scale images (accumulate)" : "scale images", got, want, n, 1e-6, 1e-6);
+        }
+        /* in place */
+        TU_OK(rd_scale_images(tu_ctx(), &ts, &tx, &tx, 0));
+        tu_read(&tx, got);
+        ref_scale_images(s, x, sh, want, 0);
+        tu_assert_close("scale images in place", got, want, n, 1e-6, 1e-6);
+        /* one scale per image: a vector of another length is refused */
+        rd_vec wrong = tu_vec((size_t)sh.n + 1);
+        ck_assert_int_eq(rd_scale_images(tu_ctx(), &wrong, &tx, &tx, 0), RD_ERR_ARG);
+        free(x); free(y0); free(want); free(got); free(s);
+        tu_free_all();
+    }
+}
+END_TEST
+
 START_TEST(zero_op_and_fill) {
     int strides[] = {1, 2};
     for (int si = 0; si < 2; si++) {
@@ -137,6 +175,7 @@ static Suite *suite(void) {
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, relu_forward_backward);
     tcase_add_test(tc, strided_views_concat_slice_axpy);
+    tcase_add_test(tc, scale_images_per_image);
     tcase_add_test(tc, zero_op_and_fill);
     tcase_add_test(tc, sums);
     suite_add_tcase(s, tc);

@@ -4,6 +4,9 @@
  * Every op with a final batch-norm ends with the fused "BN, times the edge's
  * softmax weight, add into the node sum" kernel, and its backward's
  * per-channel sum of dnode * y gives the gradient of its mixed-op weight.
+ * The evaluation network (network.c) runs the same ops with affine BNs, no BN
+ * after pools, a plain sum into the node and, in training, drop-path's
+ * per-image scales (rd_op_exec.plain_sum / drop_scales).
  * ReLUs are fused into the following convolution's input, so no ReLU output is
  * ever stored; batch-norms run in place on their convolution's output. */
 #include <stdio.h>
@@ -50,10 +53,13 @@ int rd_op_params(rd_op_id op, int C, int stride, rd_param_desc *out) {
     return 0;
 }
 
-int rd_op_bn_names(rd_op_id op, int stride, const char **out) {
+int rd_op_bn_names(rd_op_id op, int stride, int pool_bn, const char **out) {
     switch (rd_op_get_info(op)->kind) {
     case RD_KIND_NONE: return 0;
-    case RD_KIND_POOL: out[0] = "1"; return 1;
+    case RD_KIND_POOL:
+        if (!pool_bn) return 0;
+        out[0] = "1";
+        return 1;
     case RD_KIND_SKIP:
         if (stride == 1) return 0;
         out[0] = "bn";
@@ -135,7 +141,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
     case RD_KIND_NONE: break;
     case RD_KIND_POOL: {
         op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
-        op->bn_tmp[0] = plan_bn_tmp(acts, C);
+        if (op->pool_bn) op->bn_tmp[0] = plan_bn_tmp(acts, C);
         rd_pool_params p = pool_params(op);
         need_pool(ctx, need, &p, x, &op->act[0]);
         break;
@@ -209,6 +215,10 @@ static rd_vec wvec(const rd_op_exec *e, const rd_op_inst *op, int i) {
 static rd_bn_state bn_state(const rd_op_exec *e, const rd_op_inst *op, int i) {
     rd_bn_state s = op->bn_tmp[i];
     s.gamma.mem = s.beta.mem = NULL;
+    if (op->affine) {
+        s.gamma = rd_vec_slice(e->weights, op->gamma_off[i], (size_t)op->C);
+        s.beta = rd_vec_slice(e->weights, op->beta_off[i], (size_t)op->C);
+    }
     if (e->bn_state.mem) {
         s.running_mean = rd_vec_slice(e->bn_state, op->bn_off[i], (size_t)op->C);
         s.running_var = rd_vec_slice(e->bn_state, op->bn_off[i] + (size_t)op->C, (size_t)op->C);
@@ -218,14 +228,40 @@ static rd_bn_state bn_state(const rd_op_exec *e, const rd_op_inst *op, int i) {
     return s;
 }
 
-/* The op's last stage: BN over t, then node += w * t. */
+/* This op's drop-path scales for the images of t (.mem NULL: none). */
+static rd_vec drop_scales(const rd_op_exec *e, const rd_op_inst *op, const rd_tensor *t) {
+    rd_vec none = {NULL, 0, 0};
+    if (!e->plain_sum || !e->train || !e->drop_scales.mem) return none;
+    return rd_vec_slice(e->drop_scales, op->drop_off, (size_t)t->n);
+}
+
+/* node += the op's output t: times the mixed-op weight (supernet), the drop-path
+ * scale of each image, or plainly. */
+static rd_status accumulate(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, const rd_tensor *t,
+                            const rd_tensor *node) {
+    if (!e->plain_sum) {
+        rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
+        return rd_axpy_dev(ctx, &w, t, node);
+    }
+    rd_vec d = drop_scales(e, op, t);
+    if (d.mem) return rd_scale_images(ctx, &d, t, node, 1);
+    return rd_axpy(ctx, 1.0f, t, node, 1);
+}
+
+/* The op's last stage: BN over t, then node += w * t (fused where the BN kernel can). */
 static rd_status bn_accumulate(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, int bn, const rd_tensor *t,
                                const rd_tensor *node) {
     rd_bn_state s = bn_state(e, op, bn);
-    rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
-    if (e->train) return rd_batchnorm_forward_train(ctx, &e->bn, &s, t, t, &w, node);
-    RD_TRY(rd_batchnorm_forward_eval(ctx, &e->bn, &s, t, t));
-    return rd_axpy_dev(ctx, &w, t, node);
+    if (!e->plain_sum) {
+        rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
+        if (e->train) return rd_batchnorm_forward_train(ctx, &e->bn, &s, t, t, &w, node);
+        RD_TRY(rd_batchnorm_forward_eval(ctx, &e->bn, &s, t, t));
+        return rd_axpy_dev(ctx, &w, t, node);
+    }
+    if (e->train && !drop_scales(e, op, t).mem) return rd_batchnorm_forward_train(ctx, &e->bn, &s, t, t, NULL, node);
+    if (e->train) RD_TRY(rd_batchnorm_forward_train(ctx, &e->bn, &s, t, t, NULL, NULL));
+    else RD_TRY(rd_batchnorm_forward_eval(ctx, &e->bn, &s, t, t));
+    return accumulate(ctx, e, op, t, node);
 }
 
 static rd_status bn_inner(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, int bn, const rd_tensor *t) {
@@ -243,10 +279,12 @@ rd_status rd_op_forward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, 
     case RD_KIND_POOL: {
         rd_pool_params p = pool_params(op);
         RD_TRY(rd_pool2d_forward(ctx, &p, x, &a[0]));
+        if (!op->pool_bn) return accumulate(ctx, e, op, &a[0], node);
         return bn_accumulate(ctx, e, op, 0, &a[0], node);
     }
     case RD_KIND_SKIP: {
         if (op->stride == 1) {
+            if (e->plain_sum) return rd_axpy(ctx, 1.0f, x, node, 1); /* the identity: never dropped */
             rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
             return rd_axpy_dev(ctx, &w, x, node);
         }
@@ -294,19 +332,79 @@ rd_status rd_op_forward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, 
 }
 
 /* ---- backward ---- */
-/* Through the op's last BN: temp = d(pre-BN) from dnode scaled by the op's weight;
- * the per-channel dnode * y sums go to the alpha partials when wanted. */
+/* Gradients of an affine BN's gamma and beta (NULL when not affine or not wanted). */
+static void bn_param_grads(const rd_op_exec *e, const rd_op_inst *op, int bn, rd_vec *dg, rd_vec *db,
+                           const rd_vec **dgp, const rd_vec **dbp) {
+    *dgp = *dbp = NULL;
+    if (!op->affine || !e->weight_grads.mem) return;
+    *dg = rd_vec_slice(e->weight_grads, op->gamma_off[bn], (size_t)op->C);
+    *db = rd_vec_slice(e->weight_grads, op->beta_off[bn], (size_t)op->C);
+    *dgp = dg;
+    *dbp = db;
+}
+
+/* An inner BN, in place on the gradient g (y: its output). */
+static rd_status bn_backward_inplace(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, int bn,
+                                     const rd_tensor *y, const rd_tensor *g) {
+    rd_bn_state s = bn_state(e, op, bn);
+    rd_vec dg, db;
+    const rd_vec *dgp, *dbp;
+    bn_param_grads(e, op, bn, &dg, &db, &dgp, &dbp);
+    return rd_batchnorm_backward(ctx, &e->bn, &s, NULL, y, g, NULL, g, 0, dgp, dbp, NULL);
+}
+
+/* The gradient of the op's output t from dnode, into temp, for ops without a final
+ * BN: w * dnode (supernet; with the alpha partial), s[b] * dnode[b] (drop-path), or
+ * dnode itself (returned without a copy). */
+static rd_status output_grad(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, const rd_tensor *t,
+                             const rd_tensor *dnode, const rd_tensor *temp, rd_tensor *g) {
+    if (!e->plain_sum) {
+        rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
+        if (e->alpha_partials.mem) {
+            rd_vec dot = rd_vec_slice(e->alpha_partials, op->partial_off, 1);
+            RD_TRY(rd_tensor_dot(ctx, dnode, t, &dot));
+        }
+        RD_TRY(rd_fill(ctx, temp, 0.0f));
+        RD_TRY(rd_axpy_dev(ctx, &w, dnode, temp));
+        *g = *temp;
+        return RD_OK;
+    }
+    rd_vec d = drop_scales(e, op, t);
+    if (!d.mem) {
+        *g = *dnode;
+        return RD_OK;
+    }
+    RD_TRY(rd_scale_images(ctx, &d, dnode, temp, 0));
+    *g = *temp;
+    return RD_OK;
+}
+
+/* Through the op's last BN: temp = d(pre-BN) from dnode scaled by the op's weight
+ * (or drop-path scale); the per-channel dnode * y sums go to the alpha partials
+ * when wanted, gamma / beta gradients to the weight gradients when affine. */
 static rd_status bn_accumulate_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, int bn,
                                         const rd_tensor *y, const rd_tensor *dnode, const rd_tensor *temp) {
     rd_bn_state s = bn_state(e, op, bn);
+    rd_vec dg, db;
+    const rd_vec *dgp, *dbp;
+    bn_param_grads(e, op, bn, &dg, &db, &dgp, &dbp);
+    rd_tensor tv = *temp;
+    if (e->plain_sum) {
+        rd_vec d = drop_scales(e, op, y);
+        const rd_tensor *dy = dnode;
+        if (d.mem) {
+            RD_TRY(rd_scale_images(ctx, &d, dnode, &tv, 0));
+            dy = &tv;
+        }
+        return rd_batchnorm_backward(ctx, &e->bn, &s, NULL, y, dy, NULL, &tv, 0, dgp, dbp, NULL);
+    }
     rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
     rd_vec dot, *dotp = NULL;
     if (e->alpha_partials.mem) {
         dot = rd_vec_slice(e->alpha_partials, op->partial_off, (size_t)op->C);
         dotp = &dot;
     }
-    rd_tensor tv = *temp;
-    return rd_batchnorm_backward(ctx, &e->bn, &s, NULL, y, dnode, &w, &tv, 0, NULL, NULL, dotp);
+    return rd_batchnorm_backward(ctx, &e->bn, &s, NULL, y, dnode, &w, &tv, 0, dgp, dbp, dotp);
 }
 
 static rd_status conv_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_conv_params *p, const rd_op_inst *op,
@@ -332,12 +430,14 @@ rd_status rd_op_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op,
     case RD_KIND_NONE: return RD_OK;  /* zero output: no gradient, and d(loss)/d(weight) = 0 */
     case RD_KIND_POOL: {
         rd_tensor g = temp_like(ta, &a[0]);
-        RD_TRY(bn_accumulate_backward(ctx, e, op, 0, &a[0], dnode, &g));
+        if (op->pool_bn) RD_TRY(bn_accumulate_backward(ctx, e, op, 0, &a[0], dnode, &g));
+        else RD_TRY(output_grad(ctx, e, op, &a[0], dnode, &g, &g));
         rd_pool_params p = pool_params(op);
         return rd_pool2d_backward(ctx, &p, x, &g, dx, 1);
     }
     case RD_KIND_SKIP: {
         if (op->stride == 1) {
+            if (e->plain_sum) return rd_axpy(ctx, 1.0f, dnode, dx, 1);
             rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
             if (e->alpha_partials.mem) {
                 rd_vec dot = rd_vec_slice(e->alpha_partials, op->partial_off, 1);
@@ -361,8 +461,7 @@ rd_status rd_op_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op,
         RD_TRY(bn_accumulate_backward(ctx, e, op, 1, &a[3], dnode, &g3));
         RD_TRY(conv_backward(ctx, e, &pw, op, 3, &a[2], &g3, &g2, 0));
         RD_TRY(conv_backward(ctx, e, &d1, op, 2, &a[1], &g2, &g1, 0));
-        rd_bn_state s = bn_state(e, op, 0);
-        RD_TRY(rd_batchnorm_backward(ctx, &e->bn, &s, NULL, &a[1], &g1, NULL, &g1, 0, NULL, NULL, NULL));
+        RD_TRY(bn_backward_inplace(ctx, e, op, 0, &a[1], &g1));
         RD_TRY(conv_backward(ctx, e, &pw, op, 1, &a[0], &g1, &g0, 0));
         return conv_backward(ctx, e, &d0, op, 0, x, &g0, dx, 1);
     }

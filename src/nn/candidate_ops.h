@@ -13,6 +13,12 @@ typedef struct rd_op_exec {
     rd_vec alpha_partials;  /* .mem NULL: alpha gradients not wanted */
     rd_bn_params bn;
     int train;
+    /* The evaluation network (network.c): node += op(x) with no mixed-op weight
+     * (mix_weights and alpha_partials unused), and in training, when drop_scales
+     * is given, node[b] += drop_scales[op->drop_off + b] * op(x)[b] for every op but
+     * the identity (DARTS' drop_path). */
+    int plain_sum;
+    rd_vec drop_scales;
 } rd_op_exec;
 
 /* Plans the op's kept activations (and its scratch needs) for input x and output size. */

@@ -60,6 +60,10 @@ typedef struct rd_op_inst {
     rd_tensor act[RD_OP_MAX_ACTS];      /* activations kept for backward (current active plan) */
     int n_act;
     rd_bn_state bn_tmp[RD_OP_MAX_BN];   /* save_mean / save_invstd vectors in the arena */
+    int affine;                         /* BN weight (gamma) and bias (beta) live in the weights vector */
+    size_t gamma_off[RD_OP_MAX_BN], beta_off[RD_OP_MAX_BN];
+    int pool_bn;                        /* a BN after pooling: the supernet's ops have one, DARTS' OPS not */
+    size_t drop_off;                    /* evaluation network: first of its per-image drop-path scales */
     size_t mix_slot;                    /* index of this op's weight in the mixed-weight vector */
     size_t partial_off;                 /* alpha-gradient partial sums (C floats) */
 } rd_op_inst;
@@ -69,6 +73,6 @@ struct rd_supernet_s;
 typedef struct rd_param_desc { const char *suffix; int ndim; int shape[4]; int fan_in; } rd_param_desc;
 int rd_op_params(rd_op_id op, int C, int stride, rd_param_desc *out /* RD_OP_MAX_WEIGHTS */);
 /* Names of the op's batch-norm modules (for running stats), e.g. "op.3". */
-int rd_op_bn_names(rd_op_id op, int stride, const char **out /* RD_OP_MAX_BN */);
+int rd_op_bn_names(rd_op_id op, int stride, int pool_bn, const char **out /* RD_OP_MAX_BN */);
 
 #endif

@@ -247,7 +247,8 @@ static rd_status build_structure(rd_supernet *net, const rd_arch_mask *alive, rd
                     op->w_len[w] = (size_t)pd[w].shape[0] * pd[w].shape[1] * pd[w].shape[2] * pd[w].shape[3];
                 }
                 const char *bn_names[RD_OP_MAX_BN];
-                op->n_bn = rd_op_bn_names(op->id, stride, bn_names);
+                op->pool_bn = 1;
+                op->n_bn = rd_op_bn_names(op->id, stride, op->pool_bn, bn_names);
                 for (int b = 0; b < op->n_bn; b++) {
                     char bp[128];
                     snprintf(bp, sizeof bp, "%s%s.", prefix, bn_names[b]);

@@ -85,6 +85,17 @@ rd_status rd_axpy_dev(rd_ctx *ctx, const rd_vec *w, const rd_tensor *x, const rd
                      RD_ARG(n), RD_END);
 }
 
+rd_status rd_scale_images(rd_ctx *ctx, const rd_vec *s, const rd_tensor *x, const rd_tensor *y, int accumulate) {
+    RD_TRY(rd_check_same_shape(ctx, "scale images", x, "x", y, "y"));
+    RD_TRY(rd_check_vec(ctx, "scale images", s, "s", (size_t)x->n));
+    size_t g[2];
+    rd_tensor_range(x, g);
+    cl_uint chw = (cl_uint)g[0], n = (cl_uint)g[1];
+    cl_int acc = accumulate != 0;
+    return rd_launch(ctx, PROG, "scale_images", 2, g, NULL, RD_VARG(s), RD_TARG(x), RD_TARG(y), RD_ARG(chw),
+                     RD_ARG(n), RD_ARG(acc), RD_END);
+}
+
 rd_status rd_vec_axpy(rd_ctx *ctx, float a, const rd_vec *x, const rd_vec *y) {
     if (x->len != y->len)
         return rd_fail(&ctx->err, RD_ERR_ARG, "vec_axpy: lengths %zu and %zu differ", x->len, y->len);

@@ -14,6 +14,8 @@ static inline size_t ref_numel(ref_shape s) { return (size_t)s.n * s.c * s.h * s
 
 /* element-wise */
 void ref_relu(const double *x, double *y, size_t len);
+/* y[b] (+)= s[b] * x[b] per image b of x (shape xs) */
+void ref_scale_images(const double *s, const double *x, ref_shape xs, double *y, int accumulate);
 
 /* convolution: y has shape (xs.n, out_c, rd_conv_out_h, rd_conv_out_w) */
 void ref_conv2d(const rd_conv_params *p, const double *x, ref_shape xs, const double *w, int out_c, double *y,
