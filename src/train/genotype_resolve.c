@@ -90,8 +90,7 @@ rd_status rd_genotype_resolve(const char *spec, const char *const *dirs, rd_geno
     if (!*s) return rd_fail(err, RD_ERR_CONFIG, "genotype: empty (give a name such as DARTS_V2, a file or a run directory)");
     if (!strncmp(s, "Genotype", 8) || *s == '{') {
         set_source(source, source_len, "%s", "given as text");
-        if (rd_genotype_parse(s, out, err) != RD_OK) return rd_err_prefix(err, "genotype");
-        return RD_OK;
+        return rd_genotype_parse(s, out, err); /* its errors start with "genotype:" */
     }
     char path[4200];
     if (is_dir(s)) {
