@@ -303,7 +303,7 @@ static const char *python(void) {
 
 START_TEST(checkpoint_loads_in_pytorch_with_the_same_logits) {
     const char *src = getenv("RADARS_SOURCE_DIR");
-    char peer[1024], cmd[4096];
+    char peer[1024], cmd[8192];
     snprintf(peer, sizeof peer, "%s/tools/torch_darts_eval.py", src ? src : ".");
     snprintf(cmd, sizeof cmd, "%s -c 'import torch' >/dev/null 2>&1", python());
     if (access(peer, R_OK) != 0 || system(cmd) != 0) {
@@ -359,8 +359,8 @@ START_TEST(checkpoint_loads_in_pytorch_with_the_same_logits) {
     }
     fclose(f);
     snprintf(cmd, sizeof cmd,
-             "%s %s --load %s --input %s --genotype \"%s\" --C %d --layers %d --cin %d --hw %d --classes %d > %s 2> %s",
-             python(), peer, ckpt, in, info.genotype_text, nc.C, nc.layers, nc.in_channels, nc.in_h, nc.classes, out, errf);
+             "%s %s --load %s --input %s --genotype %s/genotype.txt --C %d --layers %d --cin %d --hw %d --classes %d > %s 2> %s",
+             python(), peer, ckpt, in, dir, nc.C, nc.layers, nc.in_channels, nc.in_h, nc.classes, out, errf);
     int rc = system(cmd);
     if (rc != 0) {
         size_t len;
@@ -378,7 +378,19 @@ START_TEST(checkpoint_loads_in_pytorch_with_the_same_logits) {
         ck_assert_msg(fabs(v - mine[i]) <= 1e-3 * fmax(1.0, fabs(v)), "logit %d: radars-cl %.6g, PyTorch %.6g", i, mine[i], v);
     }
     fclose(f);
-    printf("PyTorch logits (eval mode, strict load): worst relative difference %.2g\n", worst);
+    printf("PyTorch logits (eval mode): worst relative difference %.2g\n", worst);
+    /* load_state_dict(strict=True) of PyTorch's own module takes the file as is, num_batches_tracked included */
+    snprintf(cmd, sizeof cmd,
+             "%s -c \"import sys; sys.path.insert(0, '%s/tools'); import torch_darts_eval as t; "
+             "net = t.NetworkCIFAR(t.load_genotype('%s/genotype.txt'), %d, %d, %d, %d, False); "
+             "r = net.load_state_dict(t.load_safetensors('%s'), strict=True); print('strict load:', r)\" 2> %s",
+             python(), src ? src : ".", dir, nc.in_channels, nc.C, nc.classes, nc.layers, ckpt, errf);
+    rc = system(cmd);
+    if (rc != 0) {
+        size_t len;
+        unsigned char *e = fx_read(errf, &len);
+        ck_abort_msg("PyTorch's load_state_dict(strict=True) refused the checkpoint (%d): %.*s", rc, (int)len, e);
+    }
     rd_free(tu_ctx(), lb);
     rd_network_free(net);
     free(x);
