@@ -398,6 +398,55 @@ START_TEST(checkpoint_loads_in_pytorch_with_the_same_logits) {
 }
 END_TEST
 
+
+/* radars search --then-train: the found genotype trained from scratch, its test
+ * accuracy in the search's report. */
+START_TEST(search_then_train_reports_test_accuracy) {
+    make_data();
+    char ds[300];
+    snprintf(ds, sizeof ds, "data.dataset=idx:%s", data_dir);
+    const char *sets[] = {ds, "search.strategy=darts", "model.ops=darts", "model.C=4", "model.layers=3", "data.batch=16",
+                          "search.epochs=1", "search.steps_per_epoch=2", "search.eval_batches=1"};
+    rd_search_config sc;
+    rd_err err;
+    ck_assert_msg(rd_search_config_load(&sc, NULL, sets, (int)(sizeof sets / sizeof *sets), &err) == RD_OK, "%s", err.msg);
+    char dir[] = "/tmp/radars-then-train-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    rd_search_options so;
+    memset(&so, 0, sizeof so);
+    so.run_dir = dir;
+    rd_search_result sr;
+    ck_assert_msg(rd_search_run(tu_ctx(), &sc, &so, &sr, &err) == RD_OK, "%s", err.msg);
+    rd_train_options to;
+    memset(&to, 0, sizeof to);
+    to.no_plots = 1;
+    rd_train_result tr;
+    ck_assert_msg(rd_search_then_train(tu_ctx(), &sc, dir, 2, &to, &tr, &err) == RD_OK, "%s", err.msg);
+    ck_assert(!tr.interrupted);
+    ck_assert_int_eq(tr.epochs, 2);
+    ck_assert_msg(rd_genotype_equal(&tr.genotype, &sr.genotype), "trained another genotype than the search found");
+    char p[600];
+    snprintf(p, sizeof p, "%s/train", dir);
+    exists(p, "checkpoint.safetensors");
+    exists(p, "report.json");
+    snprintf(p, sizeof p, "%s/report.json", dir);
+    json_object *rep = json_object_from_file(p), *tt;
+    ck_assert_ptr_nonnull(rep);
+    ck_assert_msg(json_object_object_get_ex(rep, "then_train", &tt), "the search's report has no then_train");
+    ck_assert(jnum(tt, "test_acc") == tr.test_accuracy);
+    ck_assert(jnum(tt, "C") == 4 && jnum(tt, "layers") == 3);
+    json_object_put(rep);
+    size_t len;
+    snprintf(p, sizeof p, "%s/report.txt", dir);
+    unsigned char *txt = fx_read(p, &len);
+    txt[len] = 0;
+    ck_assert_msg(strstr((char *)txt, "trained       test top-1"), "report.txt lacks the training line");
+    free(txt);
+    printf("then-train: test accuracy %.3f after %d epochs\n", tr.test_accuracy, tr.epochs);
+    fx_rmdir(dir);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("train_e2e");
     TCase *tc = tcase_create("all");
@@ -407,6 +456,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, resume_at_epoch_end_bit_identical);
     tcase_add_test(tc, eval_reports_the_final_accuracy);
     tcase_add_test(tc, checkpoint_loads_in_pytorch_with_the_same_logits);
+    tcase_add_test(tc, search_then_train_reports_test_accuracy);
     suite_add_tcase(s, tc);
     return s;
 }
