@@ -72,6 +72,12 @@ const rd_memory_plan *rd_network_memory(const rd_network *net);
  * forward then advances counter by one, so a resumed run draws the same masks. */
 void rd_network_set_drop_path(rd_network *net, float prob, uint64_t seed, uint64_t counter);
 uint64_t rd_network_drop_path_counter(const rd_network *net);
+/* The drop-path scale of one image at one op in the training forward run with
+ * this counter: 0 (dropped, with probability prob) or 1 / (1 - prob), from a
+ * counter-based hash of (seed, counter, cell, op = position in the genotype's
+ * edge list, image); 1 when prob is 0. The identity (skip_connect, stride 1) and
+ * evaluation forwards ignore it. */
+float rd_network_drop_path_scale(float prob, uint64_t seed, uint64_t counter, int cell, int op, int image);
 
 /* Forward pass on x (n <= batch images) with int32 labels on the device:
  * logits, mean cross-entropy (plus the weighted auxiliary loss in training),

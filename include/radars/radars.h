@@ -9,6 +9,7 @@
 #include "radars/data.h"
 #include "radars/supernet.h"
 #include "radars/genotype.h"
+#include "radars/network.h"
 #include "radars/search.h"
 #include "radars/plot.h"
 #include "radars/train.h"

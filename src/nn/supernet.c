@@ -571,7 +571,9 @@ static rd_status bind(rd_supernet *net, int n) {
     RD_TRY(rd_arena_allocate(net->ctx, &net->acts, "activations"));
     RD_TRY(rd_arena_allocate(net->ctx, &net->grad_arena, "gradients"));
     layout(net, n, 1);
-    for (int i = 0; i < RD_SCRATCH_SLOTS; i++) RD_TRY(rd_scratch_reserve(net->ctx, i, net->scratch.bytes[i]));
+    /* an unused slot stays unallocated (a reservation of 0 bytes would still allocate) */
+    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
+        if (net->scratch.bytes[i]) RD_TRY(rd_scratch_reserve(net->ctx, i, net->scratch.bytes[i]));
     return RD_OK;
 }
 

@@ -115,8 +115,9 @@ static void choose_path(const rd_conv_params *p, plan *pl) {
 }
 
 /* Checks the parameters and x -> (out_c, y shape); fills the plan. */
+/* need_mem 0: shapes only (a memory plan sizes scratch before anything is allocated). */
 static rd_status make_plan(rd_ctx *ctx, const rd_conv_params *p, const rd_tensor *x, const rd_tensor *y,
-                           const char *yname, plan *pl) {
+                           const char *yname, int need_mem, plan *pl) {
     char sx[64], sy[64];
     if (!p || !x || !y) return rd_fail(&ctx->err, RD_ERR_ARG, "conv2d: missing parameters or tensors");
     int groups = p->groups > 0 ? p->groups : 1;
@@ -125,7 +126,7 @@ static rd_status make_plan(rd_ctx *ctx, const rd_conv_params *p, const rd_tensor
         return rd_fail(&ctx->err, RD_ERR_ARG,
                        "conv2d: kernel %dx%d, stride %dx%d, dilation %dx%d and groups %d must all be >= 1", p->kh,
                        p->kw, p->stride_h, p->stride_w, p->dil_h, p->dil_w, p->groups);
-    if (!x->mem || !y->mem)
+    if (need_mem && (!x->mem || !y->mem))
         return rd_fail(&ctx->err, RD_ERR_ARG, "conv2d: %s has no device memory", !x->mem ? "x" : yname);
     if (x->n < 1 || x->c < 1 || x->h < 1 || x->w < 1 || x->c % groups || y->c < 1 || y->c % groups)
         return rd_fail(&ctx->err, RD_ERR_ARG, "conv2d: x %s and %s %s do not fit %d groups",
@@ -215,7 +216,7 @@ static size_t dw_partial_bytes(const rd_ctx *ctx, const plan *pl) {
 
 size_t rd_conv2d_scratch_bytes(rd_ctx *ctx, const rd_conv_params *p, const rd_tensor *x, const rd_tensor *y) {
     plan pl;
-    if (make_plan(ctx, p, x, y, "y", &pl) != RD_OK) return 0;
+    if (make_plan(ctx, p, x, y, "y", 0, &pl) != RD_OK) return 0;
     return dw_partial_bytes(ctx, &pl);   /* forward and dx need none */
 }
 
@@ -224,7 +225,7 @@ size_t rd_conv2d_scratch_bytes(rd_ctx *ctx, const rd_conv_params *p, const rd_te
 rd_status rd_conv2d_forward(rd_ctx *ctx, const rd_conv_params *p, const rd_tensor *x, const rd_vec *w,
                             const rd_tensor *y) {
     plan pl;
-    RD_TRY(make_plan(ctx, p, x, y, "y", &pl));
+    RD_TRY(make_plan(ctx, p, x, y, "y", 1, &pl));
     RD_TRY(check_weights(ctx, w, "w", &pl, x));
     const geom g = pl.g;
     char name[48];
@@ -337,7 +338,7 @@ static rd_status backward_dw(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
 rd_status rd_conv2d_backward(rd_ctx *ctx, const rd_conv_params *p, const rd_tensor *x, const rd_vec *w,
                              const rd_tensor *dy, const rd_tensor *dx, int dx_accumulate, const rd_vec *dw) {
     plan pl;
-    RD_TRY(make_plan(ctx, p, x, dy, "dy", &pl));
+    RD_TRY(make_plan(ctx, p, x, dy, "dy", 1, &pl));
     if (dx) {
         RD_TRY(check_weights(ctx, w, "w", &pl, x));
         RD_TRY(rd_check_same_shape(ctx, "conv2d backward", x, "x", dx, "dx"));

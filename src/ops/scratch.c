@@ -30,5 +30,7 @@ void rd_clip_grad_norm_scratch(rd_ctx *ctx, rd_ops_scratch_need *need) {
 
 void rd_linear_scratch(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *y, rd_ops_scratch_need *need) {
     memset(need, 0, sizeof *need);
-    need->bytes[RD_SCRATCH_GEMM] = rd_linear_scratch_bytes(ctx, x, y);
+    /* rd_gemm always takes at least one float of scratch, as rd_gemm_scratch plans */
+    size_t b = rd_linear_scratch_bytes(ctx, x, y);
+    need->bytes[RD_SCRATCH_GEMM] = b ? b : sizeof(float);
 }

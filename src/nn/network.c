@@ -1,0 +1,1046 @@
+/* The discrete evaluation network (DARTS' NetworkCIFAR) a genotype describes:
+ * structure, memory plan, initialization, forward and backward.
+ *
+ * It reuses the supernet's pieces: the candidate ops of candidate_ops.c (run
+ * with affine BNs, no BN after pools, a plain sum into each node and drop-path
+ * scales), the planner arena (layout() runs in PLAN mode to size the arenas
+ * and in BIND mode to hand out tensors), and the supernet's memory rules: one
+ * weights vector, one gradients vector, one BN-state vector. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "radars/network.h"
+#include "nn/candidate_ops.h"
+#include "nn/nn_internal.h"
+
+enum { AUX_MID = 128, AUX_WIDE = 768, AUX_POOL_K = 5, AUX_POOL_STRIDE = 3 };
+enum { LOSS_MAIN, LOSS_CORRECT, LOSS_AUX, LOSS_AUX_CORRECT, LOSS_FLOATS };
+
+static const rd_bn_params BN = {1e-5f, 0.1f};
+
+/* An affine batch-norm's place: gamma and beta in the weights vector, running
+ * mean then var (C each) in the BN-state vector. */
+typedef struct affine_bn {
+    size_t gamma, beta, stats;
+} affine_bn;
+
+typedef struct net_cell {
+    const rd_geno_cell *g;       /* the genotype's normal or reduction cell */
+    int reduction, reduction_prev;
+    int C, C_pp, C_p, multiplier;
+    int h_pp, w_pp;              /* resolution of s0 */
+    int h, w;                    /* resolution of s1 and of the preprocessed states */
+    int h_out, w_out;
+    /* preprocess: [0] for s0 (FactorizedReduce when the previous cell reduced), [1] for s1 */
+    size_t pre_w[2][2], pre_wlen[2][2];
+    int pre_nw[2];
+    affine_bn pre_bn[2];
+    rd_bn_state pre_tmp[2];
+    rd_tensor s0p, s1p;
+    rd_tensor out;               /* n x multiplier*C x h_out x w_out: the concatenated states */
+    rd_tensor nodes[RD_GENO_MAX_NODES];
+    int concat_pos[RD_GENO_MAX_NODES]; /* node's place in the output, -1 when not concatenated */
+    int gnode[RD_GENO_MAX_NODES];      /* nodes outside the output: their gradient buffer */
+    rd_op_inst ops[2 * RD_GENO_MAX_NODES];
+} net_cell;
+
+struct rd_network {
+    rd_ctx *ctx;
+    rd_network_config cfg;
+    net_cell *cells;
+    int c_final;                 /* channels into the classifier */
+    int aux_cell, c_aux, aux_h, aux_w;
+
+    /* parameters */
+    size_t n_weights, n_bn;
+    size_t stem_w, cls_w, cls_b;
+    affine_bn stem_bn;
+    size_t aux_w1, aux_w2, aux_cls_w, aux_cls_b;
+    affine_bn aux_bn1, aux_bn2;
+    rd_named_tensor *names;
+    float *init;                 /* per named tensor: > 0 uniform(+-init), 0 zeros, -1 ones */
+    int n_names, cap_names;
+    size_t n_drop_ops;           /* ops with a drop-path slot (every op of every cell) */
+    rd_buffer *weights_buf, *grads_buf, *bn_buf;
+    rd_vec weights, grads, bn_state;
+
+    /* drop-path */
+    float drop_prob;
+    uint64_t drop_seed, drop_counter;
+    float *drop_host;            /* n_drop_ops x batch scales, uploaded per training forward */
+    int drop_in_forward;
+
+    /* planned memory */
+    rd_arena acts, grad_arena;
+    rd_scratch_need scratch;
+    int cur_n;
+    rd_tensor input;
+    cl_mem labels;
+    rd_tensor stem_conv, stem_out, pooled, logits;
+    rd_bn_state stem_tmp;
+    rd_vec loss, drop;           /* loss: LOSS_* floats; drop: per-image scales */
+    rd_tensor aux_relu, aux_pool, aux_c1, aux_c2, aux_r2, aux_logits;
+    rd_bn_state aux_tmp[2];
+    rd_tensor g_out[3], g_stem, g_s0p, g_s1p, g_ta, g_tb, g_pooled, g_logits;
+    rd_tensor g_nodes[RD_GENO_MAX_NODES];
+    rd_tensor g_aux_logits, g_aux_r2, g_aux_c2, g_aux_c1, g_aux_pool, g_aux_relu;
+    rd_memory_plan plan;
+    int have_forward, aux_in_forward;
+};
+
+/* ---- configuration ---- */
+static const char *DARTS_V2 =
+    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
+    "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], "
+    "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+    "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])";
+
+void rd_network_config_default(rd_network_config *c) {
+    memset(c, 0, sizeof *c);
+    c->C = 36;
+    c->layers = 20;
+    c->stem_multiplier = 3;
+    c->in_channels = 1;
+    c->in_h = c->in_w = 28;
+    c->classes = 10;
+    c->batch = 64;
+    c->auxiliary = 0;
+    c->auxiliary_weight = 0.4f;
+    rd_genotype_parse(DARTS_V2, &c->genotype, NULL);
+}
+
+static int is_reduction(const rd_network_config *c, int i) { return i == c->layers / 3 || i == 2 * c->layers / 3; }
+
+static rd_status check_cell(const rd_geno_cell *g, const char *kind, rd_err *err) {
+    if (g->steps < 1 || g->steps > RD_GENO_MAX_NODES)
+        return rd_fail(err, RD_ERR_ARG, "genotype %s: %d nodes, must be in [1, %d]", kind, g->steps, RD_GENO_MAX_NODES);
+    for (int k = 0; k < 2 * g->steps; k++) {
+        int node = k / 2;
+        if ((unsigned)g->edges[k].op >= RD_OP_COUNT)
+            return rd_fail(err, RD_ERR_ARG, "genotype %s: op %d of edge %d is not a known op", kind,
+                           (int)g->edges[k].op, k);
+        if (g->edges[k].input < 0 || g->edges[k].input >= node + 2)
+            return rd_fail(err, RD_ERR_ARG, "genotype %s: edge %d (node %d) reads state %d, must be in [0, %d]", kind,
+                           k, node, g->edges[k].input, node + 1);
+    }
+    if (g->n_concat < 1 || g->n_concat > g->steps)
+        return rd_fail(err, RD_ERR_ARG, "genotype %s_concat: %d states, must be in [1, %d]", kind, g->n_concat,
+                       g->steps);
+    for (int q = 0; q < g->n_concat; q++) {
+        int s = g->concat[q];
+        if (s == 0 || s == 1)
+            return rd_fail(err, RD_ERR_ARG,
+                           "genotype %s_concat: state %d is a cell input; only nodes 2..%d can be concatenated", kind,
+                           s, g->steps + 1);
+        if (s < 2 || s >= g->steps + 2)
+            return rd_fail(err, RD_ERR_ARG, "genotype %s_concat: state %d out of range [2, %d]", kind, s,
+                           g->steps + 1);
+        for (int r = 0; r < q; r++)
+            if (g->concat[r] == s)
+                return rd_fail(err, RD_ERR_ARG, "genotype %s_concat: state %d listed twice", kind, s);
+    }
+    return RD_OK;
+}
+
+rd_status rd_network_config_check(const rd_network_config *c, rd_err *err) {
+    if (c->C < 2 || c->C % 2) return rd_fail(err, RD_ERR_ARG, "C = %d: must be even and >= 2 (FactorizedReduce halves it)", c->C);
+    if (c->layers < 1 || c->layers > RD_MAX_LAYERS) return rd_fail(err, RD_ERR_ARG, "layers = %d: must be in [1, %d]", c->layers, RD_MAX_LAYERS);
+    if (c->stem_multiplier < 1) return rd_fail(err, RD_ERR_ARG, "stem multiplier = %d: must be >= 1", c->stem_multiplier);
+    if (c->in_channels < 1 || c->in_h < 1 || c->in_w < 1) return rd_fail(err, RD_ERR_ARG, "input %dx%dx%d: must be positive", c->in_channels, c->in_h, c->in_w);
+    if (c->classes < 2) return rd_fail(err, RD_ERR_ARG, "classes = %d: must be >= 2", c->classes);
+    if (c->batch < 1) return rd_fail(err, RD_ERR_ARG, "batch = %d: must be >= 1", c->batch);
+    if (c->auxiliary && !(c->auxiliary_weight >= 0.0f))
+        return rd_fail(err, RD_ERR_ARG, "auxiliary weight = %g: must be >= 0", (double)c->auxiliary_weight);
+    RD_TRY(check_cell(&c->genotype.normal, "normal", err));
+    RD_TRY(check_cell(&c->genotype.reduce, "reduce", err));
+    int h = c->in_h, w = c->in_w, aux_h = 0, aux_w = 0;
+    for (int i = 0; i < c->layers; i++) {
+        if (is_reduction(c, i)) {
+            if (h % 2 || w % 2)
+                return rd_fail(err, RD_ERR_ARG, "cell %d reduces a %dx%d input: reductions need even sizes", i, h, w);
+            h /= 2;
+            w /= 2;
+        }
+        if (i == 2 * c->layers / 3) {
+            aux_h = h;
+            aux_w = w;
+        }
+    }
+    /* AuxiliaryHeadCIFAR's 5x5 stride-3 pool must leave exactly 2x2 for its 2x2 conv */
+    if (c->auxiliary && (aux_h < 8 || aux_h > 10 || aux_w < 8 || aux_w > 10))
+        return rd_fail(err, RD_ERR_ARG,
+                       "auxiliary head: cell %d's output is %dx%d; the head needs 8..10 pixels there (32x32 inputs)",
+                       2 * c->layers / 3, aux_h, aux_w);
+    return RD_OK;
+}
+
+/* ---- structure and names ---- */
+#define INIT_ZERO 0.0f
+#define INIT_ONE (-1.0f)
+
+static int add_name(rd_network *net, rd_param_kind kind, size_t off, int ndim, const int *shape, float init,
+                    const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static int add_name(rd_network *net, rd_param_kind kind, size_t off, int ndim, const int *shape, float init,
+                    const char *fmt, ...) {
+    if (net->n_names == net->cap_names) {
+        int cap = net->cap_names ? 2 * net->cap_names : 256;
+        rd_named_tensor *grown = realloc(net->names, (size_t)cap * sizeof *grown);
+        if (!grown) return 0;
+        net->names = grown;
+        float *gi = realloc(net->init, (size_t)cap * sizeof *gi);
+        if (!gi) return 0;
+        net->init = gi;
+        net->cap_names = cap;
+    }
+    rd_named_tensor *t = &net->names[net->n_names];
+    net->init[net->n_names++] = init;
+    memset(t, 0, sizeof *t);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->name, sizeof t->name, fmt, ap);
+    va_end(ap);
+    t->kind = kind;
+    t->offset = off;
+    t->ndim = ndim;
+    t->count = 1;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        t->count *= (size_t)shape[i];
+    }
+    return 1;
+}
+
+/* A conv or linear weight, kaiming-uniform(a = sqrt(5)): bound 1 / sqrt(fan_in). */
+static size_t add_weight(rd_network *net, const rd_param_desc *d, const char *prefix) {
+    size_t off = net->n_weights, count = 1;
+    for (int i = 0; i < d->ndim; i++) count *= (size_t)d->shape[i];
+    net->n_weights += count;
+    add_name(net, RD_PARAM_WEIGHT, off, d->ndim, d->shape, (float)(1.0 / sqrt((double)d->fan_in)), "%s%s", prefix,
+             d->suffix);
+    return off;
+}
+
+static size_t add_conv(rd_network *net, const char *prefix, int out, int in, int kh, int kw) {
+    rd_param_desc d = {"weight", 4, {out, in, kh, kw}, in * kh * kw};
+    return add_weight(net, &d, prefix);
+}
+
+/* An affine BN (prefix ends with '.'): weight, bias, running_mean, running_var. */
+static affine_bn add_bn(rd_network *net, int C, const char *prefix) {
+    affine_bn b;
+    int shape[1] = {C};
+    b.gamma = net->n_weights;
+    add_name(net, RD_PARAM_WEIGHT, b.gamma, 1, shape, INIT_ONE, "%sweight", prefix);
+    b.beta = b.gamma + (size_t)C;
+    add_name(net, RD_PARAM_WEIGHT, b.beta, 1, shape, INIT_ZERO, "%sbias", prefix);
+    net->n_weights += 2 * (size_t)C;
+    b.stats = net->n_bn;
+    add_name(net, RD_PARAM_BN_STATE, b.stats, 1, shape, INIT_ZERO, "%srunning_mean", prefix);
+    add_name(net, RD_PARAM_BN_STATE, b.stats + (size_t)C, 1, shape, INIT_ONE, "%srunning_var", prefix);
+    net->n_bn += 2 * (size_t)C;
+    return b;
+}
+
+/* Linear layer: weight and bias both uniform(+-1/sqrt(in)) as PyTorch. */
+static void add_linear(rd_network *net, const char *prefix, int out, int in, size_t *w, size_t *b) {
+    rd_param_desc dw = {"weight", 2, {out, in, 0, 0}, in}, db = {"bias", 1, {out, 0, 0, 0}, in};
+    *w = add_weight(net, &dw, prefix);
+    *b = add_weight(net, &db, prefix);
+}
+
+static rd_status build_structure(rd_network *net, rd_err *err) {
+    const rd_network_config *c = &net->cfg;
+    net->cells = calloc((size_t)c->layers, sizeof *net->cells);
+    if (!net->cells) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    int stem_c = c->stem_multiplier * c->C;
+    net->stem_w = add_conv(net, "stem.0.", stem_c, c->in_channels, 3, 3);
+    net->stem_bn = add_bn(net, stem_c, "stem.1.");
+
+    int cpp = stem_c, cp = stem_c, cc = c->C, red_prev = 0;
+    int h_pp = c->in_h, w_pp = c->in_w, h_p = c->in_h, w_p = c->in_w;
+    size_t drop_slot = 0;
+    net->aux_cell = 2 * c->layers / 3;
+    for (int i = 0; i < c->layers; i++) {
+        net_cell *cell = &net->cells[i];
+        int red = is_reduction(c, i);
+        if (red) cc *= 2;
+        cell->g = red ? &c->genotype.reduce : &c->genotype.normal;
+        cell->reduction = red;
+        cell->reduction_prev = red_prev;
+        cell->C = cc;
+        cell->C_pp = cpp;
+        cell->C_p = cp;
+        cell->multiplier = cell->g->n_concat;
+        cell->h_pp = h_pp;
+        cell->w_pp = w_pp;
+        cell->h = h_p;
+        cell->w = w_p;
+        cell->h_out = red ? h_p / 2 : h_p;
+        cell->w_out = red ? w_p / 2 : w_p;
+        char prefix[96];
+        if (red_prev) {
+            snprintf(prefix, sizeof prefix, "cells.%d.preprocess0.conv_1.", i);
+            cell->pre_w[0][0] = add_conv(net, prefix, cc / 2, cpp, 1, 1);
+            snprintf(prefix, sizeof prefix, "cells.%d.preprocess0.conv_2.", i);
+            cell->pre_w[0][1] = add_conv(net, prefix, cc / 2, cpp, 1, 1);
+            cell->pre_wlen[0][0] = cell->pre_wlen[0][1] = (size_t)(cc / 2) * cpp;
+            cell->pre_nw[0] = 2;
+            snprintf(prefix, sizeof prefix, "cells.%d.preprocess0.bn.", i);
+            cell->pre_bn[0] = add_bn(net, cc, prefix);
+        } else {
+            snprintf(prefix, sizeof prefix, "cells.%d.preprocess0.op.1.", i);
+            cell->pre_w[0][0] = add_conv(net, prefix, cc, cpp, 1, 1);
+            cell->pre_wlen[0][0] = (size_t)cc * cpp;
+            cell->pre_nw[0] = 1;
+            snprintf(prefix, sizeof prefix, "cells.%d.preprocess0.op.2.", i);
+            cell->pre_bn[0] = add_bn(net, cc, prefix);
+        }
+        snprintf(prefix, sizeof prefix, "cells.%d.preprocess1.op.1.", i);
+        cell->pre_w[1][0] = add_conv(net, prefix, cc, cp, 1, 1);
+        cell->pre_wlen[1][0] = (size_t)cc * cp;
+        cell->pre_nw[1] = 1;
+        snprintf(prefix, sizeof prefix, "cells.%d.preprocess1.op.2.", i);
+        cell->pre_bn[1] = add_bn(net, cc, prefix);
+
+        for (int k = 0; k < cell->g->steps; k++) cell->concat_pos[k] = -1;
+        for (int q = 0; q < cell->g->n_concat; q++) cell->concat_pos[cell->g->concat[q] - 2] = q;
+        for (int k = 0, gn = 0; k < cell->g->steps; k++) cell->gnode[k] = cell->concat_pos[k] < 0 ? gn++ : -1;
+
+        for (int k = 0; k < 2 * cell->g->steps; k++) {
+            int input = cell->g->edges[k].input;
+            int stride = (red && input < 2) ? 2 : 1;
+            rd_op_inst *op = &cell->ops[k];
+            memset(op, 0, sizeof *op);
+            op->id = cell->g->edges[k].op;
+            op->k = k;
+            op->stride = stride;
+            op->C = cc;
+            op->affine = 1;
+            op->pool_bn = 0;
+            op->drop_off = drop_slot++ * (size_t)c->batch;
+            rd_param_desc pd[RD_OP_MAX_WEIGHTS];
+            op->n_w = rd_op_params(op->id, cc, stride, pd);
+            snprintf(prefix, sizeof prefix, "cells.%d._ops.%d.", i, k);
+            for (int w = 0; w < op->n_w; w++) {
+                op->w_off[w] = add_weight(net, &pd[w], prefix);
+                op->w_len[w] = (size_t)pd[w].shape[0] * pd[w].shape[1] * pd[w].shape[2] * pd[w].shape[3];
+            }
+            const char *bn_names[RD_OP_MAX_BN];
+            op->n_bn = rd_op_bn_names(op->id, stride, op->pool_bn, bn_names);
+            for (int b = 0; b < op->n_bn; b++) {
+                char bp[128];
+                snprintf(bp, sizeof bp, "%s%s.", prefix, bn_names[b]);
+                affine_bn ab = add_bn(net, cc, bp);
+                op->gamma_off[b] = ab.gamma;
+                op->beta_off[b] = ab.beta;
+                op->bn_off[b] = ab.stats;
+            }
+        }
+        red_prev = red;
+        cpp = cp;
+        cp = cell->multiplier * cc;
+        h_pp = h_p;
+        w_pp = w_p;
+        h_p = cell->h_out;
+        w_p = cell->w_out;
+        if (i == net->aux_cell) {
+            net->c_aux = cp;
+            net->aux_h = h_p;
+            net->aux_w = w_p;
+        }
+    }
+    net->n_drop_ops = drop_slot;
+    net->c_final = cp;
+    if (c->auxiliary) {
+        net->aux_w1 = add_conv(net, "auxiliary_head.features.2.", AUX_MID, net->c_aux, 1, 1);
+        net->aux_bn1 = add_bn(net, AUX_MID, "auxiliary_head.features.3.");
+        net->aux_w2 = add_conv(net, "auxiliary_head.features.5.", AUX_WIDE, AUX_MID, 2, 2);
+        net->aux_bn2 = add_bn(net, AUX_WIDE, "auxiliary_head.features.6.");
+        add_linear(net, "auxiliary_head.classifier.", c->classes, AUX_WIDE, &net->aux_cls_w, &net->aux_cls_b);
+    }
+    add_linear(net, "classifier.", c->classes, cp, &net->cls_w, &net->cls_b);
+    if (net->n_names == 0 || !net->init) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    return RD_OK;
+}
+
+/* ---- memory layout: the one function that both plans and binds ---- */
+static void merge_need(rd_scratch_need *need, const rd_ops_scratch_need *s) {
+    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
+        if (s->bytes[i] > need->bytes[i]) need->bytes[i] = s->bytes[i];
+}
+
+static rd_tensor cell_input(const rd_network *net, int i, int which /* 0: s0, 1: s1 */) {
+    int src = which ? i - 1 : i - 2;
+    return src < 0 ? net->stem_out : net->cells[src].out;
+}
+
+static const rd_tensor *cell_state(const net_cell *cell, int s) {
+    return s == 0 ? &cell->s0p : s == 1 ? &cell->s1p : &cell->nodes[s - 2];
+}
+
+static rd_pool_params aux_pool_params(void) {
+    rd_pool_params p = {RD_POOL_AVG, AUX_POOL_K, AUX_POOL_STRIDE, 0};
+    return p;
+}
+static rd_conv_params aux_conv1_params(void) { return rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0); }
+static rd_conv_params aux_conv2_params(void) { return rd_conv_dense_params(2, 2, 1, 1, 0, 0, 1, 1); }
+
+static rd_bn_state plan_bn_tmp(rd_arena *a, int C) {
+    rd_bn_state s;
+    memset(&s, 0, sizeof s);
+    s.save_mean = rd_arena_vec(a, (size_t)C);
+    s.save_invstd = rd_arena_vec(a, (size_t)C);
+    return s;
+}
+
+static rd_tensor flat(rd_arena *a, size_t len) {
+    rd_vec v = rd_arena_vec(a, len);
+    return rd_tensor_make(v.mem, v.off, 1, 1, 1, (int)len);
+}
+
+static void layout(rd_network *net, int n, int bind) {
+    rd_ctx *ctx = net->ctx;
+    const rd_network_config *c = &net->cfg;
+    rd_arena *A = &net->acts, *G = &net->grad_arena;
+    rd_arena_begin(A, bind);
+    rd_arena_begin(G, bind);
+    memset(&net->scratch, 0, sizeof net->scratch);
+    rd_ops_scratch_need s;
+
+    int stem_c = c->stem_multiplier * c->C;
+    rd_tensor in_shape = rd_tensor_make(NULL, 0, n, c->in_channels, c->in_h, c->in_w);
+    net->stem_conv = rd_arena_tensor(A, n, stem_c, c->in_h, c->in_w);
+    net->stem_out = rd_arena_tensor(A, n, stem_c, c->in_h, c->in_w);
+    net->stem_tmp = plan_bn_tmp(A, stem_c);
+    rd_conv_params stem = rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0);
+    rd_conv2d_scratch(ctx, &stem, &in_shape, &net->stem_conv, &s);
+    merge_need(&net->scratch, &s);
+    rd_batchnorm_scratch(ctx, &net->stem_conv, &s);
+    merge_need(&net->scratch, &s);
+
+    size_t max_out = (size_t)n * stem_c * c->in_h * c->in_w, max_state = 0, max_temp = 0;
+    int max_gnodes = 0;
+    for (int i = 0; i < c->layers; i++) {
+        net_cell *cell = &net->cells[i];
+        int C = cell->C;
+        cell->s0p = rd_arena_tensor(A, n, C, cell->h, cell->w);
+        cell->s1p = rd_arena_tensor(A, n, C, cell->h, cell->w);
+        for (int p = 0; p < 2; p++) cell->pre_tmp[p] = plan_bn_tmp(A, C);
+        cell->out = rd_arena_tensor(A, n, cell->multiplier * C, cell->h_out, cell->w_out);
+        int gnodes = 0;
+        for (int k = 0; k < cell->g->steps; k++) {
+            if (cell->concat_pos[k] >= 0) {
+                cell->nodes[k] = rd_tensor_channels(cell->out, cell->concat_pos[k] * C, C);
+            } else {
+                cell->nodes[k] = rd_arena_tensor(A, n, C, cell->h_out, cell->w_out);
+                gnodes++;
+            }
+        }
+        if (gnodes > max_gnodes) max_gnodes = gnodes;
+        /* preprocess scratch */
+        rd_tensor s0 = cell_input(net, i, 0), s1 = cell_input(net, i, 1);
+        s0.n = s1.n = n;
+        if (cell->reduction_prev) {
+            rd_conv_params fr = rd_conv_dense_params(1, 1, 2, 2, 0, 0, 1, 1);
+            rd_tensor half = rd_tensor_channels(cell->s0p, 0, C / 2);
+            rd_conv2d_scratch(ctx, &fr, &s0, &half, &s);
+            merge_need(&net->scratch, &s);
+            fr.pad_top = fr.pad_left = -1;
+            rd_conv2d_scratch(ctx, &fr, &s0, &half, &s);
+            merge_need(&net->scratch, &s);
+        } else {
+            rd_conv_params pw = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 1);
+            rd_conv2d_scratch(ctx, &pw, &s0, &cell->s0p, &s);
+            merge_need(&net->scratch, &s);
+        }
+        rd_conv_params pw = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 1);
+        rd_conv2d_scratch(ctx, &pw, &s1, &cell->s1p, &s);
+        merge_need(&net->scratch, &s);
+        rd_batchnorm_scratch(ctx, &cell->s1p, &s);
+        merge_need(&net->scratch, &s);
+        /* the genotype's ops */
+        for (int k = 0; k < 2 * cell->g->steps; k++) {
+            rd_op_inst *op = &cell->ops[k];
+            rd_tensor x = *cell_state(cell, cell->g->edges[k].input);
+            int ho = op->stride == 2 ? cell->h_out : x.h, wo = op->stride == 2 ? cell->w_out : x.w;
+            rd_op_plan(ctx, op, &x, ho, wo, A, &net->scratch);
+            size_t t = rd_op_temp_floats(op, &x, ho, wo);
+            if (t > max_temp) max_temp = t;
+        }
+        size_t out_f = rd_tensor_numel(&cell->out), st = (size_t)n * C * cell->h * cell->w;
+        if (out_f > max_out) max_out = out_f;
+        if (st > max_state) max_state = st;
+        if (c->auxiliary && i == net->aux_cell) {
+            rd_pool_params pp = aux_pool_params();
+            rd_conv_params p1 = aux_conv1_params(), p2 = aux_conv2_params();
+            int ph = rd_pool_out_size(&pp, net->aux_h), pw2 = rd_pool_out_size(&pp, net->aux_w);
+            net->aux_relu = rd_arena_tensor(A, n, net->c_aux, net->aux_h, net->aux_w);
+            net->aux_pool = rd_arena_tensor(A, n, net->c_aux, ph, pw2);
+            net->aux_c1 = rd_arena_tensor(A, n, AUX_MID, ph, pw2);
+            net->aux_c2 = rd_arena_tensor(A, n, AUX_WIDE, rd_conv_out_h(&p2, ph), rd_conv_out_w(&p2, pw2));
+            net->aux_r2 = rd_arena_tensor(A, n, AUX_WIDE, net->aux_c2.h, net->aux_c2.w);
+            net->aux_logits = rd_arena_tensor(A, n, c->classes, 1, 1);
+            net->aux_tmp[0] = plan_bn_tmp(A, AUX_MID);
+            net->aux_tmp[1] = plan_bn_tmp(A, AUX_WIDE);
+            rd_pool2d_scratch(ctx, &pp, &net->aux_relu, &net->aux_pool, &s);
+            merge_need(&net->scratch, &s);
+            rd_conv2d_scratch(ctx, &p1, &net->aux_pool, &net->aux_c1, &s);
+            merge_need(&net->scratch, &s);
+            rd_conv2d_scratch(ctx, &p2, &net->aux_c1, &net->aux_c2, &s);
+            merge_need(&net->scratch, &s);
+            rd_batchnorm_scratch(ctx, &net->aux_c1, &s);
+            merge_need(&net->scratch, &s);
+            rd_batchnorm_scratch(ctx, &net->aux_c2, &s);
+            merge_need(&net->scratch, &s);
+            rd_linear_scratch(ctx, &net->aux_r2, &net->aux_logits, &s);
+            merge_need(&net->scratch, &s);
+        }
+    }
+    net->pooled = rd_arena_tensor(A, n, net->c_final, 1, 1);
+    net->logits = rd_arena_tensor(A, n, c->classes, 1, 1);
+    net->loss = rd_arena_vec(A, LOSS_FLOATS);
+    net->drop = rd_arena_vec(A, net->n_drop_ops * (size_t)c->batch);
+
+    /* gradients: three rotating cell-output gradients, the stem's, the preprocessed
+     * states', two op temporaries, nodes outside the outputs, the heads' */
+    for (int r = 0; r < 3; r++) net->g_out[r] = flat(G, max_out);
+    net->g_stem = rd_arena_tensor(G, n, stem_c, c->in_h, c->in_w);
+    net->g_s0p = flat(G, max_state);
+    net->g_s1p = flat(G, max_state);
+    if (max_temp < max_state) max_temp = max_state;
+    if (max_temp < (size_t)n * stem_c * c->in_h * c->in_w) max_temp = (size_t)n * stem_c * c->in_h * c->in_w;
+    net->g_ta = flat(G, max_temp);
+    net->g_tb = flat(G, max_temp);
+    for (int k = 0; k < max_gnodes; k++) net->g_nodes[k] = flat(G, max_out);
+    net->g_pooled = rd_arena_tensor(G, n, net->c_final, 1, 1);
+    net->g_logits = rd_arena_tensor(G, n, c->classes, 1, 1);
+    if (c->auxiliary) {
+        net->g_aux_logits = rd_arena_tensor(G, n, c->classes, 1, 1);
+        net->g_aux_r2 = rd_arena_tensor(G, n, AUX_WIDE, net->aux_r2.h, net->aux_r2.w);
+        net->g_aux_c2 = rd_arena_tensor(G, n, AUX_WIDE, net->aux_c2.h, net->aux_c2.w);
+        net->g_aux_c1 = rd_arena_tensor(G, n, AUX_MID, net->aux_c1.h, net->aux_c1.w);
+        net->g_aux_pool = rd_arena_tensor(G, n, net->c_aux, net->aux_pool.h, net->aux_pool.w);
+        net->g_aux_relu = rd_arena_tensor(G, n, net->c_aux, net->aux_h, net->aux_w);
+    }
+    /* classifier, and the weight step's gradient clip */
+    rd_linear_scratch(ctx, &net->pooled, &net->logits, &s);
+    merge_need(&net->scratch, &s);
+    rd_clip_grad_norm_scratch(ctx, &s);
+    merge_need(&net->scratch, &s);
+    rd_reduce_scratch(ctx, &s);
+    merge_need(&net->scratch, &s);
+    net->cur_n = n;
+}
+
+static void fill_plan(rd_network *net) {
+    rd_memory_plan *p = &net->plan;
+    memset(p, 0, sizeof *p);
+    p->n_weights = net->n_weights;
+    p->weights = net->n_weights * sizeof(float);
+    p->grads = p->weights;
+    p->bn_state = net->n_bn * sizeof(float);
+    p->arch = 0;
+    p->activations = rd_arena_bytes(&net->acts);
+    p->gradients = rd_arena_bytes(&net->grad_arena);
+    for (int i = 0; i < RD_SCRATCH_SLOTS; i++) p->scratch += net->scratch.bytes[i];
+    p->total = p->weights + p->grads + p->bn_state + p->activations + p->gradients + p->scratch;
+    uint64_t largest = p->weights > p->bn_state ? p->weights : p->bn_state;
+    for (int i = 0; i < net->acts.n_chunks; i++)
+        if (net->acts.used[i] * sizeof(float) > largest) largest = net->acts.used[i] * sizeof(float);
+    for (int i = 0; i < net->grad_arena.n_chunks; i++)
+        if (net->grad_arena.used[i] * sizeof(float) > largest) largest = net->grad_arena.used[i] * sizeof(float);
+    p->largest_buffer = largest;
+}
+
+static rd_status net_init(rd_network *net, rd_ctx *ctx, const rd_network_config *cfg, rd_err *err) {
+    memset(net, 0, sizeof *net);
+    net->ctx = ctx;
+    net->cfg = *cfg;
+    RD_TRY(rd_network_config_check(cfg, err));
+    RD_TRY(build_structure(net, err));
+    size_t limit = rd_ctx_device(ctx)->max_alloc / sizeof(float);
+    limit -= limit % RD_ALIGN_FLOATS;
+    net->acts.chunk_limit = net->grad_arena.chunk_limit = limit;
+    net->acts.name = "activations";
+    net->grad_arena.name = "gradients";
+    layout(net, cfg->batch, 0);
+    if (net->acts.failed || net->grad_arena.failed)
+        return rd_fail(err, RD_ERR_TOO_LARGE, "network: one activation tensor exceeds the device's largest allocation");
+    fill_plan(net);
+    return RD_OK;
+}
+
+static void net_release(rd_network *net) {
+    if (net->ctx) {
+        rd_arena_free(net->ctx, &net->acts);
+        rd_arena_free(net->ctx, &net->grad_arena);
+        rd_buffer *bufs[] = {net->weights_buf, net->grads_buf, net->bn_buf};
+        for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) rd_free(net->ctx, bufs[i]);
+    }
+    free(net->cells);
+    free(net->names);
+    free(net->init);
+    free(net->drop_host);
+}
+
+rd_status rd_network_plan(rd_ctx *ctx, const rd_network_config *cfg, rd_memory_plan *plan) {
+    rd_network *net = calloc(1, sizeof *net);
+    if (!net) return rd_fail(rd_ctx_err(ctx), RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    rd_status s = net_init(net, ctx, cfg, rd_ctx_err(ctx));
+    if (s == RD_OK) *plan = net->plan;
+    net->ctx = NULL; /* nothing allocated */
+    net_release(net);
+    free(net);
+    return s;
+}
+
+/* ---- initialization (PyTorch defaults, deterministic per seed) ---- */
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+typedef struct rng { uint64_t s; } rng;
+static uint64_t rng_next(rng *r) { return mix64(r->s += 0x9e3779b97f4a7c15ull); }
+static double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
+
+static rd_status init_values(rd_network *net, uint64_t seed) {
+    rd_ctx *ctx = net->ctx;
+    float *w = calloc(net->n_weights ? net->n_weights : 1, sizeof *w);
+    float *bn = calloc(net->n_bn ? net->n_bn : 1, sizeof *bn);
+    if (!w || !bn) {
+        free(w);
+        free(bn);
+        return rd_fail(&ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    rng r = {seed};
+    for (int i = 0; i < net->n_names; i++) {
+        const rd_named_tensor *t = &net->names[i];
+        float *dst = (t->kind == RD_PARAM_WEIGHT ? w : bn) + t->offset, init = net->init[i];
+        for (size_t j = 0; j < t->count; j++)
+            dst[j] = init > 0 ? (float)((2 * rng_uniform(&r) - 1) * init) : init == INIT_ONE ? 1.0f : 0.0f;
+    }
+    rd_status s = rd_vec_write(ctx, &net->weights, w);
+    if (s == RD_OK) s = rd_vec_write(ctx, &net->bn_state, bn);
+    free(w);
+    free(bn);
+    return s;
+}
+
+static rd_status alloc_vec(rd_ctx *ctx, size_t len, const char *what, rd_buffer **buf, rd_vec *v) {
+    RD_TRY(rd_alloc(ctx, (len ? len : 1) * sizeof(float), what, buf));
+    *v = rd_vec_make(rd_buffer_mem(*buf), 0, len);
+    return RD_OK;
+}
+
+/* Allocates the arenas for the current plan and binds every tensor, then reserves scratch. */
+static rd_status bind(rd_network *net, int n) {
+    RD_TRY(rd_arena_allocate(net->ctx, &net->acts, "activations"));
+    RD_TRY(rd_arena_allocate(net->ctx, &net->grad_arena, "gradients"));
+    layout(net, n, 1);
+    /* an unused slot stays unallocated (a reservation of 0 bytes would still allocate) */
+    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
+        if (net->scratch.bytes[i]) RD_TRY(rd_scratch_reserve(net->ctx, i, net->scratch.bytes[i]));
+    return RD_OK;
+}
+
+rd_status rd_network_create(rd_ctx *ctx, const rd_network_config *cfg, uint64_t seed, rd_network **out) {
+    *out = NULL;
+    rd_network *net = calloc(1, sizeof *net);
+    if (!net) return rd_fail(&ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    rd_status s = net_init(net, ctx, cfg, &ctx->err);
+    if (s == RD_OK) {
+        net->drop_host = calloc(net->n_drop_ops * (size_t)cfg->batch + 1, sizeof *net->drop_host);
+        if (!net->drop_host) s = rd_fail(&ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    if (s == RD_OK) s = alloc_vec(ctx, net->n_weights, "weights", &net->weights_buf, &net->weights);
+    if (s == RD_OK) s = alloc_vec(ctx, net->n_weights, "weight gradients", &net->grads_buf, &net->grads);
+    if (s == RD_OK) s = alloc_vec(ctx, net->n_bn, "batch-norm running statistics", &net->bn_buf, &net->bn_state);
+    if (s == RD_OK) s = bind(net, cfg->batch);
+    if (s == RD_OK) s = init_values(net, seed);
+    if (s == RD_OK) s = rd_network_zero_grads(net);
+    if (s == RD_OK) s = rd_vec_fill(ctx, &net->loss, 0.0f);
+    if (s != RD_OK) {
+        net_release(net);
+        free(net);
+        return s;
+    }
+    *out = net;
+    return RD_OK;
+}
+
+void rd_network_free(rd_network *net) {
+    if (!net) return;
+    net_release(net);
+    free(net);
+}
+
+const rd_network_config *rd_network_get_config(const rd_network *net) { return &net->cfg; }
+rd_ctx *rd_network_context(const rd_network *net) { return net->ctx; }
+const rd_memory_plan *rd_network_memory(const rd_network *net) { return &net->plan; }
+rd_vec rd_network_weights(const rd_network *net) { return net->weights; }
+rd_vec rd_network_weight_grads(const rd_network *net) { return net->grads; }
+rd_vec rd_network_bn_state(const rd_network *net) { return net->bn_state; }
+rd_status rd_network_zero_grads(rd_network *net) { return rd_vec_fill(net->ctx, &net->grads, 0.0f); }
+const rd_named_tensor *rd_network_named_tensors(const rd_network *net, int *count) {
+    *count = net->n_names;
+    return net->names;
+}
+
+/* ---- drop-path ---- */
+float rd_network_drop_path_scale(float prob, uint64_t seed, uint64_t counter, int cell, int op, int image) {
+    if (!(prob > 0.0f)) return 1.0f;
+    uint64_t h = mix64(seed + 0x9e3779b97f4a7c15ull);
+    h = mix64(h ^ (counter + 0x632be59bd9b4e019ull));
+    h = mix64(h ^ ((uint64_t)(uint32_t)cell << 40 | (uint64_t)(uint32_t)op << 24 | (uint64_t)(uint32_t)image));
+    double u = (double)(h >> 11) * (1.0 / 9007199254740992.0);
+    double keep = 1.0 - (double)prob;
+    return u < keep ? (float)(1.0 / keep) : 0.0f;
+}
+
+void rd_network_set_drop_path(rd_network *net, float prob, uint64_t seed, uint64_t counter) {
+    /* a probability of 1 would scale by infinity: clamp into [0, 0.999] */
+    if (!(prob > 0.0f)) prob = 0.0f;
+    if (prob > 0.999f) prob = 0.999f;
+    net->drop_prob = prob;
+    net->drop_seed = seed;
+    net->drop_counter = counter;
+}
+
+uint64_t rd_network_drop_path_counter(const rd_network *net) { return net->drop_counter; }
+
+/* This forward's scales for n images, uploaded once (the op rows of images >= n are 0). */
+static rd_status upload_drop_scales(rd_network *net, int n) {
+    const rd_network_config *c = &net->cfg;
+    for (int i = 0; i < c->layers; i++) {
+        const net_cell *cell = &net->cells[i];
+        for (int k = 0; k < 2 * cell->g->steps; k++) {
+            float *row = net->drop_host + cell->ops[k].drop_off;
+            for (int b = 0; b < c->batch; b++)
+                row[b] = b < n ? rd_network_drop_path_scale(net->drop_prob, net->drop_seed, net->drop_counter, i, k, b)
+                               : 0.0f;
+        }
+    }
+    return rd_vec_write(net->ctx, &net->drop, net->drop_host);
+}
+
+/* ---- forward ---- */
+static rd_op_exec exec_for(const rd_network *net, int train, int grads) {
+    rd_op_exec e;
+    memset(&e, 0, sizeof e);
+    e.weights = net->weights;
+    if (grads) e.weight_grads = net->grads;
+    e.bn_state = net->bn_state;
+    e.bn = BN;
+    e.train = train;
+    e.plain_sum = 1;
+    if (train && net->drop_in_forward) e.drop_scales = net->drop;
+    return e;
+}
+
+static rd_bn_state affine_state(const rd_network *net, const affine_bn *b, const rd_bn_state *tmp, int C) {
+    rd_bn_state s = *tmp;
+    s.gamma = rd_vec_slice(net->weights, b->gamma, (size_t)C);
+    s.beta = rd_vec_slice(net->weights, b->beta, (size_t)C);
+    s.running_mean = rd_vec_slice(net->bn_state, b->stats, (size_t)C);
+    s.running_var = rd_vec_slice(net->bn_state, b->stats + (size_t)C, (size_t)C);
+    return s;
+}
+
+static rd_status bn_fwd(rd_ctx *ctx, int train, const rd_bn_state *s, const rd_tensor *x, const rd_tensor *y) {
+    if (train) return rd_batchnorm_forward_train(ctx, &BN, s, x, y, NULL, NULL);
+    return rd_batchnorm_forward_eval(ctx, &BN, s, x, y);
+}
+
+/* In-place BN backward on dy (y: the BN output), accumulating gamma / beta gradients. */
+static rd_status bn_bwd(rd_network *net, const affine_bn *b, const rd_bn_state *tmp, int C, const rd_tensor *y,
+                        const rd_tensor *dy) {
+    rd_bn_state s = affine_state(net, b, tmp, C);
+    rd_vec dg = rd_vec_slice(net->grads, b->gamma, (size_t)C), db = rd_vec_slice(net->grads, b->beta, (size_t)C);
+    return rd_batchnorm_backward(net->ctx, &BN, &s, NULL, y, dy, NULL, dy, 0, &dg, &db, NULL);
+}
+
+static rd_conv_params fr_params(int shifted) {
+    rd_conv_params p = rd_conv_dense_params(1, 1, 2, 2, 0, 0, 1, 1);
+    if (shifted) p.pad_top = p.pad_left = -1;
+    return p;
+}
+
+static rd_status preprocess_forward(rd_network *net, const net_cell *cell, int p, const rd_tensor *x,
+                                    const rd_tensor *y, int train) {
+    rd_ctx *ctx = net->ctx;
+    if (p == 0 && cell->reduction_prev) {
+        for (int h = 0; h < 2; h++) {
+            rd_conv_params fr = fr_params(h);
+            rd_tensor half = rd_tensor_channels(*y, h * (cell->C / 2), cell->C / 2);
+            rd_vec w = rd_vec_slice(net->weights, cell->pre_w[0][h], cell->pre_wlen[0][h]);
+            RD_TRY(rd_conv2d_forward(ctx, &fr, x, &w, &half));
+        }
+    } else {
+        rd_conv_params pw = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 1);
+        rd_vec w = rd_vec_slice(net->weights, cell->pre_w[p][0], cell->pre_wlen[p][0]);
+        RD_TRY(rd_conv2d_forward(ctx, &pw, x, &w, y));
+    }
+    rd_bn_state s = affine_state(net, &cell->pre_bn[p], &cell->pre_tmp[p], cell->C);
+    return bn_fwd(ctx, train, &s, y, y);
+}
+
+static rd_status cell_forward(rd_network *net, int i, const rd_op_exec *e) {
+    rd_ctx *ctx = net->ctx;
+    net_cell *cell = &net->cells[i];
+    rd_tensor s0 = cell_input(net, i, 0), s1 = cell_input(net, i, 1);
+    RD_TRY(preprocess_forward(net, cell, 0, &s0, &cell->s0p, e->train));
+    RD_TRY(preprocess_forward(net, cell, 1, &s1, &cell->s1p, e->train));
+    RD_TRY(rd_fill(ctx, &cell->out, 0.0f));
+    for (int k = 0; k < cell->g->steps; k++)
+        if (cell->concat_pos[k] < 0) RD_TRY(rd_fill(ctx, &cell->nodes[k], 0.0f));
+    for (int k = 0; k < 2 * cell->g->steps; k++)
+        RD_TRY(rd_op_forward(ctx, e, &cell->ops[k], cell_state(cell, cell->g->edges[k].input), &cell->nodes[k / 2]));
+    return RD_OK;
+}
+
+static rd_bn_state aux_state(const rd_network *net, int which) {
+    return affine_state(net, which ? &net->aux_bn2 : &net->aux_bn1, &net->aux_tmp[which], which ? AUX_WIDE : AUX_MID);
+}
+
+/* AuxiliaryHeadCIFAR on the output of cell 2L/3, its loss and (weighted) logit gradient. */
+static rd_status aux_forward(rd_network *net, const rd_tensor *feat, int n) {
+    rd_ctx *ctx = net->ctx;
+    const rd_network_config *c = &net->cfg;
+    rd_pool_params pp = aux_pool_params();
+    rd_conv_params p1 = aux_conv1_params(), p2 = aux_conv2_params();
+    RD_TRY(rd_relu_forward(ctx, feat, &net->aux_relu));
+    RD_TRY(rd_pool2d_forward(ctx, &pp, &net->aux_relu, &net->aux_pool));
+    rd_vec w1 = rd_vec_slice(net->weights, net->aux_w1, (size_t)AUX_MID * net->c_aux);
+    RD_TRY(rd_conv2d_forward(ctx, &p1, &net->aux_pool, &w1, &net->aux_c1));
+    rd_bn_state s1 = aux_state(net, 0);
+    RD_TRY(rd_batchnorm_forward_train(ctx, &BN, &s1, &net->aux_c1, &net->aux_c1, NULL, NULL));
+    rd_vec w2 = rd_vec_slice(net->weights, net->aux_w2, (size_t)AUX_WIDE * AUX_MID * 4);
+    RD_TRY(rd_conv2d_forward(ctx, &p2, &net->aux_c1, &w2, &net->aux_c2));
+    rd_bn_state s2 = aux_state(net, 1);
+    RD_TRY(rd_batchnorm_forward_train(ctx, &BN, &s2, &net->aux_c2, &net->aux_c2, NULL, NULL));
+    RD_TRY(rd_relu_forward(ctx, &net->aux_c2, &net->aux_r2));
+    rd_vec cw = rd_vec_slice(net->weights, net->aux_cls_w, (size_t)c->classes * AUX_WIDE);
+    rd_vec cb = rd_vec_slice(net->weights, net->aux_cls_b, (size_t)c->classes);
+    RD_TRY(rd_linear_forward(ctx, &net->aux_r2, &cw, &cb, &net->aux_logits));
+    rd_vec logits = rd_tensor_as_vec(&net->aux_logits), dlogits = rd_tensor_as_vec(&net->g_aux_logits);
+    rd_vec loss = rd_vec_slice(net->loss, LOSS_AUX, 1), correct = rd_vec_slice(net->loss, LOSS_AUX_CORRECT, 1);
+    RD_TRY(rd_cross_entropy(ctx, &logits, net->labels, 0, n, c->classes, &loss, &dlogits, &correct));
+    return rd_vec_scale(ctx, &dlogits, c->auxiliary_weight);
+}
+
+rd_status rd_network_forward(rd_network *net, const rd_tensor *x, cl_mem labels, int train) {
+    rd_ctx *ctx = net->ctx;
+    const rd_network_config *c = &net->cfg;
+    if (x->c != c->in_channels || x->h != c->in_h || x->w != c->in_w || x->n < 1 || x->n > c->batch) {
+        char s[64];
+        return rd_fail(&ctx->err, RD_ERR_ARG, "network forward: input %s, expected up to %dx%dx%dx%d",
+                       rd_tensor_shape_str(x, s, sizeof s), c->batch, c->in_channels, c->in_h, c->in_w);
+    }
+    net->have_forward = 0;
+    if (x->n != net->cur_n) {
+        layout(net, x->n, 0);
+        RD_TRY(bind(net, x->n));
+    }
+    net->input = *x;
+    net->labels = labels;
+    net->drop_in_forward = train && net->drop_prob > 0.0f;
+    if (net->drop_in_forward) RD_TRY(upload_drop_scales(net, x->n));
+    if (train) net->drop_counter++;
+    net->aux_in_forward = train && c->auxiliary;
+    rd_op_exec e = exec_for(net, train, 0);
+    int stem_c = c->stem_multiplier * c->C;
+    rd_conv_params stem = rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0);
+    rd_vec sw = rd_vec_slice(net->weights, net->stem_w, (size_t)stem_c * c->in_channels * 9);
+    RD_TRY(rd_conv2d_forward(ctx, &stem, x, &sw, &net->stem_conv));
+    rd_bn_state sb = affine_state(net, &net->stem_bn, &net->stem_tmp, stem_c);
+    RD_TRY(bn_fwd(ctx, train, &sb, &net->stem_conv, &net->stem_out));
+    for (int i = 0; i < c->layers; i++) {
+        RD_TRY(cell_forward(net, i, &e));
+        if (net->aux_in_forward && i == net->aux_cell) RD_TRY(aux_forward(net, &net->cells[i].out, x->n));
+    }
+    RD_TRY(rd_global_avgpool_forward(ctx, &net->cells[c->layers - 1].out, &net->pooled));
+    rd_vec cw = rd_vec_slice(net->weights, net->cls_w, (size_t)c->classes * net->c_final);
+    rd_vec cb = rd_vec_slice(net->weights, net->cls_b, (size_t)c->classes);
+    RD_TRY(rd_linear_forward(ctx, &net->pooled, &cw, &cb, &net->logits));
+    rd_vec logits = rd_tensor_as_vec(&net->logits), dlogits = rd_tensor_as_vec(&net->g_logits);
+    rd_vec loss = rd_vec_slice(net->loss, LOSS_MAIN, 1), correct = rd_vec_slice(net->loss, LOSS_CORRECT, 1);
+    RD_TRY(rd_cross_entropy(ctx, &logits, labels, 0, x->n, c->classes, &loss, &dlogits, &correct));
+    if (!net->aux_in_forward) {
+        rd_vec aux = rd_vec_slice(net->loss, LOSS_AUX, 2);
+        RD_TRY(rd_vec_fill(ctx, &aux, 0.0f));
+    }
+    net->have_forward = train ? 1 : 0;
+    return RD_OK;
+}
+
+/* ---- backward ---- */
+static rd_tensor grad_view(const rd_tensor *buf, const rd_tensor *like) {
+    return rd_tensor_make(buf->mem, buf->off, like->n, like->c, like->h, like->w);
+}
+
+static rd_vec grad_slice(const rd_network *net, size_t off, size_t len) { return rd_vec_slice(net->grads, off, len); }
+
+static rd_status preprocess_backward(rd_network *net, const net_cell *cell, int p, const rd_tensor *x,
+                                     const rd_tensor *y, const rd_tensor *dy, const rd_tensor *dx) {
+    rd_ctx *ctx = net->ctx;
+    RD_TRY(bn_bwd(net, &cell->pre_bn[p], &cell->pre_tmp[p], cell->C, y, dy));
+    if (p == 0 && cell->reduction_prev) {
+        for (int h = 0; h < 2; h++) {
+            rd_conv_params fr = fr_params(h);
+            rd_tensor half = rd_tensor_channels(*dy, h * (cell->C / 2), cell->C / 2);
+            rd_vec w = rd_vec_slice(net->weights, cell->pre_w[0][h], cell->pre_wlen[0][h]);
+            rd_vec g = grad_slice(net, cell->pre_w[0][h], cell->pre_wlen[0][h]);
+            RD_TRY(rd_conv2d_backward(ctx, &fr, x, &w, &half, dx, 1, &g));
+        }
+        return RD_OK;
+    }
+    rd_conv_params pw = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 1);
+    rd_vec w = rd_vec_slice(net->weights, cell->pre_w[p][0], cell->pre_wlen[p][0]);
+    rd_vec g = grad_slice(net, cell->pre_w[p][0], cell->pre_wlen[p][0]);
+    return rd_conv2d_backward(ctx, &pw, x, &w, dy, dx, 1, &g);
+}
+
+static rd_status cell_backward(rd_network *net, int i, const rd_op_exec *e, const rd_tensor *dout,
+                               const rd_tensor *ds0, const rd_tensor *ds1) {
+    rd_ctx *ctx = net->ctx;
+    net_cell *cell = &net->cells[i];
+    rd_tensor dstate[2 + RD_GENO_MAX_NODES];
+    dstate[0] = grad_view(&net->g_s0p, &cell->s0p);
+    dstate[1] = grad_view(&net->g_s1p, &cell->s1p);
+    RD_TRY(rd_fill(ctx, &dstate[0], 0.0f));
+    RD_TRY(rd_fill(ctx, &dstate[1], 0.0f));
+    for (int k = 0; k < cell->g->steps; k++) {
+        if (cell->concat_pos[k] >= 0) {
+            dstate[2 + k] = rd_tensor_channels(*dout, cell->concat_pos[k] * cell->C, cell->C);
+        } else {
+            dstate[2 + k] = grad_view(&net->g_nodes[cell->gnode[k]], &cell->nodes[k]);
+            RD_TRY(rd_fill(ctx, &dstate[2 + k], 0.0f));
+        }
+    }
+    /* ops of later nodes first: a node's gradient is complete before the ops that produced it run */
+    for (int k = 2 * cell->g->steps - 1; k >= 0; k--) {
+        int input = cell->g->edges[k].input;
+        RD_TRY(rd_op_backward(ctx, e, &cell->ops[k], cell_state(cell, input), &dstate[2 + k / 2], &dstate[input],
+                              &net->g_ta, &net->g_tb));
+    }
+    rd_tensor s0 = cell_input(net, i, 0), s1 = cell_input(net, i, 1);
+    RD_TRY(preprocess_backward(net, cell, 1, &s1, &cell->s1p, &dstate[1], ds1));
+    return preprocess_backward(net, cell, 0, &s0, &cell->s0p, &dstate[0], ds0);
+}
+
+/* The auxiliary head's backward, adding into the gradient of its input (dfeat). */
+static rd_status aux_backward(rd_network *net, const rd_tensor *feat, const rd_tensor *dfeat) {
+    rd_ctx *ctx = net->ctx;
+    const rd_network_config *c = &net->cfg;
+    rd_vec cw = rd_vec_slice(net->weights, net->aux_cls_w, (size_t)c->classes * AUX_WIDE);
+    rd_vec gw = grad_slice(net, net->aux_cls_w, (size_t)c->classes * AUX_WIDE);
+    rd_vec gb = grad_slice(net, net->aux_cls_b, (size_t)c->classes);
+    RD_TRY(rd_linear_backward(ctx, &net->aux_r2, &cw, &net->g_aux_logits, &net->g_aux_r2, 0, &gw, &gb));
+    RD_TRY(rd_relu_backward(ctx, &net->aux_c2, &net->g_aux_r2, &net->g_aux_c2, 0));
+    RD_TRY(bn_bwd(net, &net->aux_bn2, &net->aux_tmp[1], AUX_WIDE, &net->aux_c2, &net->g_aux_c2));
+    rd_conv_params p1 = aux_conv1_params(), p2 = aux_conv2_params();
+    rd_vec w2 = rd_vec_slice(net->weights, net->aux_w2, (size_t)AUX_WIDE * AUX_MID * 4);
+    rd_vec g2 = grad_slice(net, net->aux_w2, (size_t)AUX_WIDE * AUX_MID * 4);
+    RD_TRY(rd_conv2d_backward(ctx, &p2, &net->aux_c1, &w2, &net->g_aux_c2, &net->g_aux_c1, 0, &g2));
+    RD_TRY(bn_bwd(net, &net->aux_bn1, &net->aux_tmp[0], AUX_MID, &net->aux_c1, &net->g_aux_c1));
+    rd_vec w1 = rd_vec_slice(net->weights, net->aux_w1, (size_t)AUX_MID * net->c_aux);
+    rd_vec g1 = grad_slice(net, net->aux_w1, (size_t)AUX_MID * net->c_aux);
+    RD_TRY(rd_conv2d_backward(ctx, &p1, &net->aux_pool, &w1, &net->g_aux_c1, &net->g_aux_pool, 0, &g1));
+    rd_pool_params pp = aux_pool_params();
+    RD_TRY(rd_pool2d_backward(ctx, &pp, &net->aux_relu, &net->g_aux_pool, &net->g_aux_relu, 0));
+    return rd_relu_backward(ctx, feat, &net->g_aux_relu, dfeat, 1);
+}
+
+rd_status rd_network_backward(rd_network *net) {
+    rd_ctx *ctx = net->ctx;
+    const rd_network_config *c = &net->cfg;
+    if (!net->have_forward)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "network backward without a training-mode forward");
+    rd_op_exec e = exec_for(net, 1, 1);
+    int L = c->layers;
+    rd_vec cw = rd_vec_slice(net->weights, net->cls_w, (size_t)c->classes * net->c_final);
+    rd_vec gw = grad_slice(net, net->cls_w, (size_t)c->classes * net->c_final);
+    rd_vec gb = grad_slice(net, net->cls_b, (size_t)c->classes);
+    RD_TRY(rd_linear_backward(ctx, &net->pooled, &cw, &net->g_logits, &net->g_pooled, 0, &gw, &gb));
+    rd_tensor dlast = grad_view(&net->g_out[(L - 1) % 3], &net->cells[L - 1].out);
+    RD_TRY(rd_global_avgpool_backward(ctx, &net->g_pooled, &dlast, 0));
+    RD_TRY(rd_fill(ctx, &net->g_stem, 0.0f));
+    if (L >= 2) {
+        rd_tensor d = grad_view(&net->g_out[(L - 2) % 3], &net->cells[L - 2].out);
+        RD_TRY(rd_fill(ctx, &d, 0.0f));
+    }
+    for (int i = L - 1; i >= 0; i--) {
+        rd_tensor dout = grad_view(&net->g_out[i % 3], &net->cells[i].out);
+        rd_tensor ds1 = i >= 1 ? grad_view(&net->g_out[(i - 1) % 3], &net->cells[i - 1].out) : net->g_stem;
+        rd_tensor ds0 = i >= 2 ? grad_view(&net->g_out[(i - 2) % 3], &net->cells[i - 2].out) : net->g_stem;
+        if (i >= 2) RD_TRY(rd_fill(ctx, &ds0, 0.0f)); /* cell i is the first to add into d(out[i-2]) */
+        /* d(out[i]) is complete here (cells i+1, i+2 are done): the head adds its share */
+        if (net->aux_in_forward && i == net->aux_cell) RD_TRY(aux_backward(net, &net->cells[i].out, &dout));
+        RD_TRY(cell_backward(net, i, &e, &dout, &ds0, &ds1));
+    }
+    int stem_c = c->stem_multiplier * c->C;
+    rd_bn_state sb = affine_state(net, &net->stem_bn, &net->stem_tmp, stem_c);
+    sb.running_mean.mem = sb.running_var.mem = NULL;
+    rd_vec dgamma = grad_slice(net, net->stem_bn.gamma, (size_t)stem_c);
+    rd_vec dbeta = grad_slice(net, net->stem_bn.beta, (size_t)stem_c);
+    rd_tensor g = grad_view(&net->g_ta, &net->stem_conv);
+    RD_TRY(rd_batchnorm_backward(ctx, &BN, &sb, &net->stem_conv, &net->stem_out, &net->g_stem, NULL, &g, 0, &dgamma,
+                                 &dbeta, NULL));
+    rd_conv_params stem = rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0);
+    rd_vec sw = rd_vec_slice(net->weights, net->stem_w, (size_t)stem_c * c->in_channels * 9);
+    rd_vec sg = grad_slice(net, net->stem_w, (size_t)stem_c * c->in_channels * 9);
+    return rd_conv2d_backward(ctx, &stem, &net->input, &sw, &g, NULL, 0, &sg);
+}
+
+rd_status rd_network_read_loss(rd_network *net, float *loss, float *aux_loss, int *correct) {
+    float v[LOSS_FLOATS];
+    RD_TRY(rd_vec_read(net->ctx, &net->loss, v));
+    if (loss) *loss = v[LOSS_MAIN];
+    if (aux_loss) *aux_loss = v[LOSS_AUX];
+    if (correct) *correct = (int)lrintf(v[LOSS_CORRECT]);
+    return RD_OK;
+}
+
+rd_status rd_network_read_logits(rd_network *net, float *out) { return rd_tensor_read(net->ctx, &net->logits, out); }
+
+void rd_network_cost(const rd_network *net, double *params, double *flops) {
+    const rd_network_config *c = &net->cfg;
+    int stem_c = c->stem_multiplier * c->C;
+    double p = 0, f = 0, stem_w = (double)stem_c * c->in_channels * 9;
+    p += stem_w + 2.0 * stem_c;
+    f += 2 * stem_w * c->in_h * c->in_w;
+    for (int i = 0; i < c->layers; i++) {
+        const net_cell *cell = &net->cells[i];
+        for (int q = 0; q < 2; q++) {
+            for (int w = 0; w < cell->pre_nw[q]; w++) {
+                double n = (double)cell->pre_wlen[q][w];
+                p += n;
+                f += 2 * n * cell->h * cell->w;
+            }
+            p += 2.0 * cell->C; /* affine BN */
+        }
+        for (int k = 0; k < 2 * cell->g->steps; k++) {
+            const rd_op_inst *op = &cell->ops[k];
+            int input = cell->g->edges[k].input;
+            /* inputs 0, 1 are at the cell's input size, nodes at its output size */
+            int hi = input < 2 ? cell->h : cell->h_out, wi = input < 2 ? cell->w : cell->w_out;
+            int ho = op->stride == 2 ? cell->h_out : hi, wo = op->stride == 2 ? cell->w_out : wi;
+            for (int w = 0; w < op->n_w; w++) {
+                double n = (double)op->w_len[w];
+                int first_of_71 = op->id == RD_OP_CONV_7X1_1X7 && w == 0;
+                p += n;
+                f += 2 * n * (first_of_71 ? hi : ho) * wo;
+            }
+            p += 2.0 * op->n_bn * op->C;
+        }
+    }
+    double cls = (double)c->classes * net->c_final;
+    p += cls + c->classes;
+    f += 2 * cls;
+    *params = p;
+    *flops = f;
+}
