@@ -23,9 +23,12 @@ a file holding one or its JSON form, or NAME for configs/genotypes/NAME.txt.
 Needs Debian's python3-torch.
 """
 import argparse, ast, json, os, resource, statistics, struct, sys, tempfile, time
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError:  # 77: ctest's "skipped" for the --selftest test
+    sys.exit(77 if "--selftest" in sys.argv else "torch_darts_eval.py needs Debian's python3-torch")
 
 OPS_LARGE = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
              "dil_conv_3x3", "dil_conv_5x5", "sep_conv_7x7", "dil_conv_7x7", "conv_1x1", "conv_3x3",
