@@ -15,8 +15,9 @@ conv_1x1, conv_3x3) follow SEARCH.md, and conv_7x1_1x7 sits under `.op` like the
   torch_darts_eval.py --bench --genotype G [--C 16 --layers 8 --batch 64 --cin 1 --hw 28
                       --classes 10 --steps 5 --threads 2 --auxiliary --drop-path 0.2]
       times training steps (CE + 0.4 aux CE, clip 5, SGD 0.025/0.9/3e-4) on random data.
-  torch_darts_eval.py --names --genotype G ...      state_dict names and shapes.
-  torch_darts_eval.py --selftest                    safetensors write/load round trip; exit 0/1.
+  torch_darts_eval.py --names --genotype G ...      state_dict names and shapes (no num_batches_tracked).
+  torch_darts_eval.py --selftest                    all 15 ops at both strides forward/backward,
+                                                    safetensors round trip, strict names; exit 0/1.
 
 G: a DARTS-form string (`Genotype(normal=[...], normal_concat=[2, 3, 4, 5] or range(2, 6), ...)`),
 a file holding one or its JSON form, or NAME for configs/genotypes/NAME.txt.
@@ -393,7 +394,8 @@ def main():
     net = NetworkCIFAR(geno, a.cin, a.C, a.classes, a.layers, a.auxiliary)
     if a.names:
         for k, v in net.state_dict().items():
-            print(k, " ".join(map(str, v.shape)))
+            if not k.endswith("num_batches_tracked"):  # optional in checkpoints; radars-cl has none
+                print(k, " ".join(map(str, v.shape)))
     elif a.load:
         if not a.input:
             raise SystemExit("--load needs --input X.f32")
