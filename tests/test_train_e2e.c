@@ -134,6 +134,45 @@ static double jnum(json_object *o, const char *k) {
     return json_object_get_double(v);
 }
 
+/* ---- the PyTorch peer ---- */
+static const char *python(void) {
+    const char *p = getenv("RADARS_PYTHON");
+    return p ? p : "/usr/bin/python3";
+}
+
+static int have_peer(char *peer, size_t len) {
+    const char *src = getenv("RADARS_SOURCE_DIR");
+    char cmd[1200];
+    snprintf(peer, len, "%s/tools/torch_darts_eval.py", src ? src : ".");
+    snprintf(cmd, sizeof cmd, "%s -c 'import torch' >/dev/null 2>&1", python());
+    if (access(peer, R_OK) != 0 || system(cmd) != 0) {
+        printf("PyTorch: skipped (%s or python3-torch missing)\n", peer);
+        return 0;
+    }
+    return 1;
+}
+
+/* load_state_dict(strict=True) of PyTorch's own module (the peer's NetworkCIFAR)
+ * takes the file as is, num_batches_tracked and auxiliary head included. */
+static void torch_strict_load(const char *dir, const char *ckpt, int cin, int C, int classes, int layers, int aux) {
+    char peer[1024], cmd[8192], errf[700];
+    if (!have_peer(peer, sizeof peer)) return;
+    const char *src = getenv("RADARS_SOURCE_DIR");
+    snprintf(errf, sizeof errf, "%s/strict.err", dir);
+    snprintf(cmd, sizeof cmd,
+             "%s -c \"import sys; sys.path.insert(0, '%s/tools'); import torch_darts_eval as t; "
+             "net = t.NetworkCIFAR(t.load_genotype('%s/genotype.txt'), %d, %d, %d, %d, %s); "
+             "r = net.load_state_dict(t.load_safetensors('%s'), strict=True); print('strict load:', r)\" 2> %s",
+             python(), src ? src : ".", dir, cin, C, classes, layers, aux ? "True" : "False", ckpt, errf);
+    fflush(stdout);
+    int rc = system(cmd);
+    if (rc != 0) {
+        size_t len;
+        unsigned char *e = fx_read(errf, &len);
+        ck_abort_msg("PyTorch's load_state_dict(strict=True) refused %s (%d): %.*s", ckpt, rc, (int)len, e);
+    }
+}
+
 START_TEST(tiny_run_writes_everything) {
     rd_train_config c;
     tiny(&c, 2);
@@ -295,21 +334,10 @@ START_TEST(eval_reports_the_final_accuracy) {
 }
 END_TEST
 
-/* ---- the PyTorch peer ---- */
-static const char *python(void) {
-    const char *p = getenv("RADARS_PYTHON");
-    return p ? p : "/usr/bin/python3";
-}
 
 START_TEST(checkpoint_loads_in_pytorch_with_the_same_logits) {
-    const char *src = getenv("RADARS_SOURCE_DIR");
     char peer[1024], cmd[8192];
-    snprintf(peer, sizeof peer, "%s/tools/torch_darts_eval.py", src ? src : ".");
-    snprintf(cmd, sizeof cmd, "%s -c 'import torch' >/dev/null 2>&1", python());
-    if (access(peer, R_OK) != 0 || system(cmd) != 0) {
-        printf("PyTorch logits: skipped (%s or python3-torch missing)\n", peer);
-        return;
-    }
+    if (!have_peer(peer, sizeof peer)) return;
     rd_train_config c;
     tiny(&c, 1);
     char dir[] = "/tmp/radars-train-torch-XXXXXX";
@@ -379,18 +407,7 @@ START_TEST(checkpoint_loads_in_pytorch_with_the_same_logits) {
     }
     fclose(f);
     printf("PyTorch logits (eval mode): worst relative difference %.2g\n", worst);
-    /* load_state_dict(strict=True) of PyTorch's own module takes the file as is, num_batches_tracked included */
-    snprintf(cmd, sizeof cmd,
-             "%s -c \"import sys; sys.path.insert(0, '%s/tools'); import torch_darts_eval as t; "
-             "net = t.NetworkCIFAR(t.load_genotype('%s/genotype.txt'), %d, %d, %d, %d, False); "
-             "r = net.load_state_dict(t.load_safetensors('%s'), strict=True); print('strict load:', r)\" 2> %s",
-             python(), src ? src : ".", dir, nc.in_channels, nc.C, nc.classes, nc.layers, ckpt, errf);
-    rc = system(cmd);
-    if (rc != 0) {
-        size_t len;
-        unsigned char *e = fx_read(errf, &len);
-        ck_abort_msg("PyTorch's load_state_dict(strict=True) refused the checkpoint (%d): %.*s", rc, (int)len, e);
-    }
+    torch_strict_load(dir, ckpt, nc.in_channels, nc.C, nc.classes, nc.layers, 0);
     rd_free(tu_ctx(), lb);
     rd_network_free(net);
     free(x);
@@ -398,6 +415,75 @@ START_TEST(checkpoint_loads_in_pytorch_with_the_same_logits) {
 }
 END_TEST
 
+
+/* DARTS' CIFAR-10 evaluation set-up, small: 32x32 colour images in CIFAR-10's
+ * binary format, auxiliary head (weight 0.4), cutout 16, crop 4, flip, drop-path,
+ * validation on the test set (valid_portion 0). The auxiliary head's tensors
+ * are in the checkpoint, and a resumed run still matches bit for bit. */
+START_TEST(auxiliary_head_on_cifar10_format) {
+    char dir[128];
+    fx_mkdtemp(dir, sizeof dir, "train-cifar");
+    unsigned long long s = 3;
+    enum { PER = 24, REC = 1 + 3 * 32 * 32 };
+    unsigned char *buf = malloc((size_t)PER * REC);
+    for (int b = 0; b <= 5; b++) {
+        for (int i = 0; i < PER; i++) {
+            unsigned char *r = buf + (size_t)i * REC;
+            int k = (int)(fx_rand(&s) % 10);
+            r[0] = (unsigned char)k;
+            for (int j = 1; j < REC; j++) r[j] = (unsigned char)(fx_rand(&s) % 100 + ((j - 1) / 1024 == k % 3 ? 120 : 0));
+        }
+        char p[300];
+        if (b < 5) snprintf(p, sizeof p, "%s/data_batch_%d.bin", dir, b + 1);
+        else snprintf(p, sizeof p, "%s/test_batch.bin", dir);
+        fx_write(p, buf, (size_t)PER * REC, 0);
+    }
+    free(buf);
+    char ds[300];
+    snprintf(ds, sizeof ds, "data.dataset=cifar10:%s", dir);
+    const char *sets[] = {ds, "model.C=4", "model.layers=3", "data.batch=8", "data.valid_portion=0", "data.cutout=16",
+                          "data.crop_padding=4", "data.flip=true", "model.auxiliary=true", "model.auxiliary_weight=0.4",
+                          "model.drop_path=0.2", "train.epochs=2", "train.steps_per_epoch=4"};
+    rd_train_config c;
+    rd_err err;
+    ck_assert_msg(rd_train_config_load(&c, NULL, sets, (int)(sizeof sets / sizeof *sets), &err) == RD_OK, "%s", err.msg);
+    snprintf(c.genotype, sizeof c.genotype, "%s", V2);
+    char a[] = "/tmp/radars-train-aux-a-XXXXXX", b[] = "/tmp/radars-train-aux-b-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(a));
+    ck_assert_ptr_nonnull(mkdtemp(b));
+    rd_train_result r1, r2;
+    ck_assert_msg(run(&c, a, 0, 0, &r1, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(run(&c, b, 0, 3, &r2, &err) == RD_OK, "%s", err.msg);
+    ck_assert(r2.interrupted);
+    ck_assert_msg(run(&c, b, 1, 0, &r2, &err) == RD_OK, "%s", err.msg);
+    size_t la, lb;
+    char *ma, *mb;
+    unsigned char *x = tensor_bytes(a, &la, &ma), *y = tensor_bytes(b, &lb, &mb);
+    ck_assert_uint_eq(la, lb);
+    ck_assert_msg(memcmp(x, y, la) == 0 && !strcmp(ma, mb), "resumed run with the auxiliary head differs");
+    char p[600];
+    snprintf(p, sizeof p, "%s/checkpoint.safetensors", a);
+    rd_st_file *f;
+    ck_assert_msg(rd_st_open(p, &f, &err) == RD_OK, "%s", err.msg);
+    ck_assert_ptr_nonnull(rd_st_find(f, "auxiliary_head.classifier.weight"));
+    rd_st_close(f);
+    torch_strict_load(a, p, 3, 4, 10, 3, 1);
+    /* validation ran on the test set */
+    int epochs;
+    json_object *fin = final_record(a, &epochs);
+    ck_assert_int_eq(epochs, 2);
+    ck_assert(jnum(fin, "test_images") == PER);
+    json_object_put(fin);
+    printf("auxiliary head, CIFAR-10 format: test accuracy %.3f, resume identical (%zu bytes)\n", r1.test_accuracy, la);
+    free(x);
+    free(y);
+    free(ma);
+    free(mb);
+    fx_rmdir(a);
+    fx_rmdir(b);
+    fx_rmdir(dir);
+}
+END_TEST
 
 /* radars search --then-train: the found genotype trained from scratch, its test
  * accuracy in the search's report. */
@@ -457,6 +543,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, eval_reports_the_final_accuracy);
     tcase_add_test(tc, checkpoint_loads_in_pytorch_with_the_same_logits);
     tcase_add_test(tc, search_then_train_reports_test_accuracy);
+    tcase_add_test(tc, auxiliary_head_on_cifar10_format);
     suite_add_tcase(s, tc);
     return s;
 }
