@@ -3,8 +3,8 @@
 # few epochs". Budget measured on the 2-core development machine (POCL CPU device):
 # DARTS_V2, C=8, 5 cells (37k parameters), batch 64, the first 30000 training images (27000
 # train, 3000 validate), 3 epochs, the recipe's other keys (lr 0.025 cosine, drop-path 0.2,
-# no augmentation) -> TEST_ACC on the 10000 test images in about SECONDS s (see README).
-# We require 85%.
+# no augmentation) -> 88.03% on the 10000 test images (deterministic here) in 112 s on an
+# idle machine, 291 s sharing its 2 cores (see README). We require 85%.
 #   tests/train_accuracy.sh BUILD_DIR SOURCE_DIR
 set -eu
 B=$1/radars
