@@ -124,10 +124,10 @@ int main(int argc, char **argv) {
     double params, flops;
     rd_network_cost(net, &params, &flops);
     rd_mem_stats ms = rd_mem_get_stats(ctx);
-    printf("C=%d layers=%d batch=%d in=%dx%dx%d auxiliary=%d images_per_s=%.1f step_s_median=%.4f first_step_s=%.3f "
-           "peak_device_mb=%.1f planned_mb=%.1f params=%.0f mflops_per_image=%.1f loss=%.4f\n",
-           C, layers, batch, cin, hw, hw, aux, batch / med, med, times[0], (ms.peak - base) / 1048576.0,
-           rd_network_memory(net)->total / 1048576.0, params, flops / 1e6, loss);
+    printf("C=%d layers=%d batch=%d in=%dx%dx%d auxiliary=%d images_per_s=%.1f step_s_median=%.4f peak_device_mb=%.1f "
+           "params=%.0f first_step_s=%.3f planned_mb=%.1f mflops_per_image=%.1f loss=%.4f\n",
+           C, layers, batch, cin, hw, hw, aux, batch / med, med, (ms.peak - base) / 1048576.0, params, times[0],
+           rd_network_memory(net)->total / 1048576.0, flops / 1e6, loss);
     if (profile) {
         printf("per-kernel device time over %d steps:\n", steps);
         rd_profile_print(ctx, stdout);
