@@ -187,7 +187,7 @@ static double loss_at_weights(fixture *f, double *w) {
 
 /* Two coordinates (the first and a middle one) of every stride-th named weight
  * tensor (always the stem, BN-free heads and classifiers) by central differences
- * of the reference's training loss, against the device's backward. */
+ * of the reference's training loss (h = 1e-6: the reference is double), against the device's backward. */
 static void check_weight_grads(fixture *f, int stride) {
     TU_OK(rd_network_zero_grads(f->net));
     rd_network_set_drop_path(f->net, f->drop_prob, f->drop_seed, f->drop_counter);
@@ -209,14 +209,14 @@ static void check_weight_grads(fixture *f, int stride) {
         size_t idx[2] = {t->offset, t->offset + t->count / 2};
         for (int j = 0; j < 2; j++) {
             double *w = f->weights;
-            double keep = w[idx[j]], h = 1e-4;
+            double keep = w[idx[j]], h = 1e-6;
             w[idx[j]] = keep + h;
             double lp = loss_at_weights(f, w);
             w[idx[j]] = keep - h;
             double lm = loss_at_weights(f, w);
             w[idx[j]] = keep;
             double fd = (lp - lm) / (2 * h), g = got[idx[j]];
-            double err = fabs(fd - g), tol = 2e-3 * gmax + 3e-2 * fabs(fd);
+            double err = fabs(fd - g), tol = 5e-4 * gmax + 1e-2 * fabs(fd);
             checked++;
             if (err > tol) {
                 bad++;
@@ -228,10 +228,11 @@ static void check_weight_grads(fixture *f, int stride) {
             }
         }
     }
-    printf("weight gradients: %d coordinates of %d tensors, %d off (gmax %.3g)\n", checked, tensors, bad, gmax);
+    printf("weight gradients: %d coordinates of %d tensors, %d off (gmax %.3g)%s%s\n", checked, tensors, bad, gmax,
+           bad ? "; worst " : "", worst_name);
     ck_assert_msg(gmax > 1e-6, "weight gradients vanish: the test would prove nothing");
-    /* max-pool and ReLU kinks can fool a finite difference on an odd coordinate */
-    ck_assert_msg(bad <= checked / 50, "%d of %d weight gradients off; worst %s", bad, checked, worst_name);
+    /* a max-pool or ReLU kink within h can still fool a finite difference on an odd coordinate */
+    ck_assert_msg(bad <= checked / 100, "%d of %d weight gradients off; worst %s", bad, checked, worst_name);
     free(got);
 }
 
@@ -278,7 +279,9 @@ START_TEST(drop_path_forward_and_grads) {
     ck_assert(rd_network_drop_path_scale(0.0f, 1234, 41, 0, 0, 0) == 1.0f);
     check_weight_grads(&f, 1);
     /* evaluation ignores drop-path and leaves the counter */
+    uint64_t counter = rd_network_drop_path_counter(f.net);
     compare_forward(&f, 0, "drop-path eval");
+    ck_assert_uint_eq(rd_network_drop_path_counter(f.net), counter);
     teardown(&f);
 }
 END_TEST
