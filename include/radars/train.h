@@ -74,6 +74,7 @@ typedef struct rd_train_state {
     rd_loader_state loader;    /* the training loader */
     double seconds;            /* training time before this process */
     double loss_sum, correct, seen; /* the current epoch's running totals */
+    double aux_loss_sum;       /* the auxiliary head's loss, summed like loss_sum */
 } rd_train_state;
 
 /* What a training checkpoint says about itself, read before anything is built. */

@@ -190,7 +190,7 @@ static rd_status append(trainer *t, rd_record *r) {
 }
 
 /* One step: forward, backward, clip, SGD. */
-static rd_status step(trainer *t, const rd_batch *b, float lr, float *loss, int *correct) {
+static rd_status step(trainer *t, const rd_batch *b, float lr, float *loss, float *aux_loss, int *correct) {
     const rd_train_config *c = t->cfg;
     CTX_TRY(rd_network_zero_grads(t->net));
     CTX_TRY(rd_network_forward(t->net, &b->x, b->labels, 1));
@@ -204,7 +204,7 @@ static rd_status step(trainer *t, const rd_batch *b, float lr, float *loss, int 
     rd_sgd_params p = {(float)c->momentum, (float)c->weight_decay};
     CTX_TRY(rd_sgd_step(t->ctx, &p, lr, &w, &g, &t->momentum, scale));
     t->st.drop_path_counter = rd_network_drop_path_counter(t->net);
-    CTX_TRY(rd_network_read_loss(t->net, loss, NULL, correct));
+    CTX_TRY(rd_network_read_loss(t->net, loss, aux_loss, correct));
     return RD_OK;
 }
 
@@ -222,13 +222,14 @@ static rd_status epochs(trainer *t) {
         for (; t->st.step < steps; t->st.step++) {
             rd_batch b;
             RD_TRY(rd_loader_next(t->tl, &b, t->err));
-            float loss;
+            float loss, aux_loss = 0;
             int correct;
-            RD_TRY(step(t, &b, lr, &loss, &correct));
+            RD_TRY(step(t, &b, lr, &loss, &aux_loss, &correct));
             if (!isfinite(loss))
                 return rd_fail(t->err, RD_ERR_NUMERIC, "epoch %d step %lld: the loss is not finite (lr %g)", t->st.epoch + 1,
                                (long long)t->st.step + 1, lr);
             t->st.loss_sum += (double)loss * b.n;
+            t->st.aux_loss_sum += (double)aux_loss * b.n;
             t->st.correct += correct;
             t->st.seen += b.n;
             t->st.global_step++;
@@ -264,6 +265,7 @@ static rd_status epochs(trainer *t) {
         rd_record_int(r, "epoch", t->st.epoch + 1);
         rd_record_double(r, "train_loss", tloss);
         rd_record_double(r, "train_acc", tacc);
+        if (c->auxiliary) rd_record_double(r, "train_aux_loss", t->st.seen ? t->st.aux_loss_sum / t->st.seen : NAN);
         rd_record_double(r, "valid_loss", vloss);
         rd_record_double(r, "valid_acc", vacc);
         rd_record_string(r, "valid_split", t->valid_on_test ? "test" : "held-out training images");
@@ -281,7 +283,7 @@ static rd_status epochs(trainer *t) {
             t->st.epoch + 1, c->epochs, lr, drop, tloss, 100 * tacc, vloss, 100 * vacc, epoch_seconds,
             rd_format_bytes(ms.peak, b1, sizeof b1));
         t->st.step = 0;
-        t->st.loss_sum = t->st.correct = t->st.seen = 0;
+        t->st.loss_sum = t->st.aux_loss_sum = t->st.correct = t->st.seen = 0;
         t->st.epoch++;
         rd_status s = checkpoint(t);
         int stop = s == RD_OK && t->st.epoch < c->epochs && should_stop(t);

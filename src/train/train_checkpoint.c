@@ -70,8 +70,9 @@ static rd_status write_all(const char *path, rd_network *net, const rd_vec *mome
                 c->C, c->layers, c->stem_multiplier, c->in_channels, c->in_h, c->in_w, c->classes, c->batch,
                 c->auxiliary));
     if (st) {
-        RD_TRY(meta(w, "state", err, "%d %" PRId64 " %" PRId64 " %" PRIu64 " %.17g %.17g %.17g %.17g", st->epoch, st->step,
-                    st->global_step, st->drop_path_counter, st->seconds, st->loss_sum, st->correct, st->seen));
+        RD_TRY(meta(w, "state", err, "%d %" PRId64 " %" PRId64 " %" PRIu64 " %.17g %.17g %.17g %.17g %.17g", st->epoch,
+                    st->step, st->global_step, st->drop_path_counter, st->seconds, st->loss_sum, st->correct, st->seen,
+                    st->aux_loss_sum));
         RD_TRY(meta(w, "loader", err, "%" PRIu64 " %" PRId64 " %" PRId64, st->loader.seed, st->loader.epoch,
                     st->loader.position));
     }
@@ -128,8 +129,8 @@ static rd_status check_format(const rd_st_file *f, const char *path, rd_err *err
 static rd_status read_state(const rd_st_file *f, const char *path, rd_train_state *st, rd_err *err) {
     memset(st, 0, sizeof *st);
     const char *v = rd_st_metadata(f, "state");
-    if (!v || sscanf(v, "%d %" SCNd64 " %" SCNd64 " %" SCNu64 " %lf %lf %lf %lf", &st->epoch, &st->step, &st->global_step,
-                     &st->drop_path_counter, &st->seconds, &st->loss_sum, &st->correct, &st->seen) != 8 ||
+    if (!v || sscanf(v, "%d %" SCNd64 " %" SCNd64 " %" SCNu64 " %lf %lf %lf %lf %lf", &st->epoch, &st->step, &st->global_step,
+                     &st->drop_path_counter, &st->seconds, &st->loss_sum, &st->correct, &st->seen, &st->aux_loss_sum) < 8 ||
         st->epoch < 0 || st->step < 0)
         return rd_fail(err, RD_ERR_FORMAT, "%s: missing or malformed metadata 'state'", path);
     v = rd_st_metadata(f, "loader");
