@@ -64,7 +64,10 @@ static void print_table(const char *path, const rd_eval_result *r) {
     for (int k = 0; k < r->classes; k++)
         printf("  %-4d %-20.20s %8d %8d %8.2f%%\n", k, r->class_names[k], r->class_correct[k], r->class_total[k],
                r->class_total[k] ? 100.0 * r->class_correct[k] / r->class_total[k] : 0.0);
-    printf("throughput    %.1f images/s (inference, after a warm-up batch)\n", r->images_per_s);
+    if (r->images_per_s > 0)
+        printf("throughput    %.1f images/s (inference, after a warm-up batch)\n", r->images_per_s);
+    else
+        printf("throughput    n/a (a single batch: nothing to time after the warm-up; lower --batch)\n");
     printf("peak memory   %s (device allocator)\n", rd_format_bytes(r->peak, b, sizeof b));
 }
 
