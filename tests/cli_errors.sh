@@ -48,11 +48,29 @@ mkdir -p "$T/full" && touch "$T/full/x"
 expect "not empty|non-empty" "$B" search --out "$T/full"
 expect "unknown option" "$B" plan --frobnicate
 
+# radars train / eval
+expect "train.epoch.*did you mean 'train.epochs'" "$B" train --set train.epoch=3 --out "$T/t1"
+expect "unknown genotype 'DARTS_V9'.*known" "$B" train --genotype DARTS_V9 --out "$T/t2"
+expect "genotype.*unknown op 'sep_conv_9x9'" "$B" train --genotype "Genotype(normal=[('sep_conv_9x9', 0)], normal_concat=[2], reduce=[], reduce_concat=[2])" --out "$T/t3"
+expect "genotype.*expected" "$B" train --genotype "Genotype(normal=[('sep_conv_3x3', 0)" --out "$T/t4"
+expect "model.C.*even" "$B" train --set model.C=7 --out "$T/t5"
+expect "for schema 'search', not 'train'" "$B" train --config "$SRC/configs/quick.ini" --out "$T/t6"
+expect "not a training run directory|config.ini" "$B" train --resume "$T/never-ran"
+expect "unknown option" "$B" train --frobnicate
+expect "checkpoint.safetensors|No such file|cannot open" "$B" eval "$T/nope"
+expect "bad.safetensors" "$B" eval "$T/bad.safetensors"
+expect "positive integer" "$B" eval "$T/bad.safetensors" --batch 0
+expect "which checkpoint" "$B" eval
+expect "unknown schema 'bogus'" "$B" config --schema bogus
+
 # the good paths answer --help and exit 0
-for c in devices selfcheck search plan genotype config plot; do
+for c in devices selfcheck search train eval plan genotype config plot; do
   if ! "$B" $c --help >/dev/null 2>&1; then echo "FAIL: radars $c --help"; fails=$((fails + 1)); fi
 done
 "$B" config --config "$SRC/configs/default.ini" >/dev/null || { echo "FAIL: config of default.ini"; fails=$((fails + 1)); }
+for r in train.ini train_darts_cifar10.ini; do
+  "$B" config --config "$SRC/configs/$r" >/dev/null || { echo "FAIL: config of $r"; fails=$((fails + 1)); }
+done
 
 echo "$fails failures"
 [ $fails -eq 0 ]

@@ -253,6 +253,18 @@ rd_status rd_st_read(const rd_st_file *f, const char *name, rd_st_dtype dtype, i
 typedef rd_status (*rd_st_sink_fn)(void *user, size_t offset, const void *src, size_t bytes, rd_err *err);
 rd_status rd_st_read_stream(const rd_st_file *f, const char *name, rd_st_dtype dtype, int ndim,
                             const int64_t *shape, rd_st_sink_fn sink, void *user, rd_err *err);
+/* Binary data in the string-to-string metadata, as base64 (RFC 4648, padded):
+ * checkpoints keep optimizer buffers there, so the tensors stay exactly a
+ * PyTorch state dict. rd_base64_encode returns malloc'ed text (NULL when out
+ * of memory); rd_base64_decode wants exactly `bytes` bytes' worth of text and
+ * names `what` in its errors. */
+size_t rd_base64_length(size_t bytes);
+char *rd_base64_encode(const void *data, size_t bytes);
+rd_status rd_base64_decode(const char *text, void *dst, size_t bytes, const char *what, rd_err *err);
+rd_status rd_st_add_metadata_blob(rd_st_writer *w, const char *key, const void *data, size_t bytes, rd_err *err);
+/* Errors: "path: no metadata 'key'", "path: metadata 'key' holds N characters, expected M". */
+rd_status rd_st_metadata_blob(const rd_st_file *f, const char *path, const char *key, void *dst, size_t bytes,
+                              rd_err *err);
 /* "[16, 3, 3, 3]" */
 const char *rd_st_shape_str(int ndim, const int64_t *shape, char *buf, size_t len);
 

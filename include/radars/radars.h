@@ -12,4 +12,5 @@
 #include "radars/network.h"
 #include "radars/search.h"
 #include "radars/plot.h"
+#include "radars/train.h"
 #endif

@@ -39,6 +39,24 @@ int cli_config_load(cli_config_args *a, rd_search_config *cfg);
 void cli_config_free(cli_config_args *a);
 const char *cli_default_config(void);
 
+/* A recipe by file name (e.g. "train.ini"): ./configs/, $RADARS_CONFIG_DIR, the
+ * source tree of this build, the installed data directory; NULL if none. */
+const char *cli_find_config(const char *name);
+/* Folders of named genotypes (configs/genotypes, same places), NULL-terminated. */
+const char *const *cli_genotype_dirs(void);
+
+/* Progress of long commands: a bar on a terminal, plain lines elsewhere. */
+typedef struct cli_progress {
+    int tty;
+    double last_print;
+    int bar_shown;
+} cli_progress;
+rd_search_observer cli_progress_start(cli_progress *p);
+void cli_progress_end(cli_progress *p);
+/* Ctrl-C sets the flag (checkpoint and stop); cli_catch_sigint(0) restores the default. */
+volatile int *cli_interrupt_flag(void);
+void cli_catch_sigint(int on);
+
 int cmd_devices(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
@@ -46,5 +64,7 @@ int cmd_genotype(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_selfcheck(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

@@ -6,24 +6,42 @@
 
 #include "cli/cli.h"
 
-/* configs/default.ini: next to the working directory, the source tree of this
- * build, or the installed data directory. */
-const char *cli_default_config(void) {
-    static char found[4096];
+/* configs/NAME: next to the working directory, $RADARS_CONFIG_DIR, the source
+ * tree of this build, or the installed data directory. */
+const char *cli_find_config(const char *name) {
+    static char found[4][4096];
+    static int slot;
     const char *env = getenv("RADARS_CONFIG_DIR");
-    const char *candidates[4] = {"configs/default.ini", NULL, RADARS_SOURCE_DIR "/configs/default.ini",
-                                 RADARS_DATA_DIR "/configs/default.ini"};
-    char envpath[4096];
-    if (env) {
-        snprintf(envpath, sizeof envpath, "%s/default.ini", env);
-        candidates[1] = envpath;
-    }
-    for (int i = 0; i < 4; i++)
-        if (candidates[i] && access(candidates[i], R_OK) == 0) {
-            snprintf(found, sizeof found, "%s", candidates[i]);
-            return found;
+    char cand[4][4096];
+    snprintf(cand[0], sizeof cand[0], "configs/%s", name);
+    snprintf(cand[1], sizeof cand[1], "%s/%s", env ? env : "", name);
+    snprintf(cand[2], sizeof cand[2], "%s/configs/%s", RADARS_SOURCE_DIR, name);
+    snprintf(cand[3], sizeof cand[3], "%s/configs/%s", RADARS_DATA_DIR, name);
+    for (int i = 0; i < 4; i++) {
+        if (i == 1 && !env) continue;
+        if (access(cand[i], R_OK) == 0) {
+            char *out = found[slot++ % 4];
+            snprintf(out, sizeof found[0], "%s", cand[i]);
+            return out;
         }
+    }
     return NULL;
+}
+
+const char *cli_default_config(void) { return cli_find_config("default.ini"); }
+
+const char *const *cli_genotype_dirs(void) {
+    static char dirs[4][4096];
+    static const char *list[5];
+    const char *env = getenv("RADARS_CONFIG_DIR");
+    int n = 0;
+    snprintf(dirs[n++], sizeof dirs[0], "configs/genotypes");
+    if (env) snprintf(dirs[n++], sizeof dirs[0], "%s/genotypes", env);
+    snprintf(dirs[n++], sizeof dirs[0], "%s/configs/genotypes", RADARS_SOURCE_DIR);
+    snprintf(dirs[n++], sizeof dirs[0], "%s/configs/genotypes", RADARS_DATA_DIR);
+    for (int i = 0; i < n; i++) list[i] = dirs[i];
+    list[n] = NULL;
+    return list;
 }
 
 int cli_config_option(cli_config_args *a, int argc, char **argv, int *i) {

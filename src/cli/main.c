@@ -16,6 +16,8 @@ static const command commands[] = {
     {"devices", cmd_devices, "list OpenCL platforms and devices"},
     {"selfcheck", cmd_selfcheck, "build every kernel and check each op against its host reference"},
     {"search", cmd_search, "search an architecture: RADARS (default), DARTS or RL"},
+    {"train", cmd_train, "train a genotype's network from scratch (DARTS' evaluation), then test it"},
+    {"eval", cmd_eval, "test a trained network: top-1, per-class accuracy, images/s, peak memory"},
     {"plan", cmd_plan, "predict a search's peak device memory per op set, and whether it fits"},
     {"genotype", cmd_genotype, "print the genotype of a checkpoint or run directory"},
     {"config", cmd_config, "print a resolved search recipe with every key documented"},

@@ -1,5 +1,4 @@
 /* radars search: run a search and show its progress. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,61 +6,6 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-
-static volatile int g_interrupt;
-static void on_sigint(int sig) {
-    (void)sig;
-    g_interrupt = 1;
-}
-
-typedef struct progress {
-    int tty;
-    double last_print;
-    int bar_shown;
-} progress;
-
-static double wall(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void fmt_time(double s, char *buf, size_t len) {
-    if (!(s >= 0) || s > 1e7) snprintf(buf, len, "?");
-    else if (s >= 3600) snprintf(buf, len, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
-    else snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)s % 60);
-}
-
-static void on_log(void *user, const char *line) {
-    progress *p = user;
-    if (p->tty && p->bar_shown) fputs("\r\033[K", stderr);
-    p->bar_shown = 0;
-    fprintf(stderr, "%s\n", line);
-}
-
-/* A bar on a terminal; elsewhere a plain line at most every 30 s (and at the end of a phase). */
-static void on_progress(void *user, const char *phase, int64_t step, int64_t total, double loss, double ips,
-                        double eta) {
-    progress *p = user;
-    double t = wall();
-    char eta_s[32];
-    fmt_time(eta, eta_s, sizeof eta_s);
-    if (p->tty) {
-        if (t - p->last_print < 0.1 && step < total) return;
-        int width = 30, fill = total ? (int)(width * step / total) : 0;
-        char bar[64];
-        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
-        bar[width] = 0;
-        fprintf(stderr, "\r\033[K%-5s [%s] %lld/%lld  loss %.4f  %.0f img/s  ETA %s", phase, bar, (long long)step,
-                (long long)total, loss, ips, eta_s);
-        p->bar_shown = 1;
-    } else {
-        if (t - p->last_print < 30 && step < total) return;
-        fprintf(stderr, "%s step %lld/%lld loss %.4f %.0f img/s eta %s\n", phase, (long long)step, (long long)total,
-                loss, ips, eta_s);
-    }
-    p->last_print = t;
-}
 
 static void usage(void) {
     printf("usage: radars search [--config FILE] [--set section.key=value ...] [--strategy radars|darts|rl]\n"
@@ -153,34 +97,58 @@ int cmd_search(int argc, char **argv) {
     }
     fprintf(stderr, "radars search: %s, recipe %s, run directory %s\n", rd_strategy_names[cfg.strategy],
             cargs.loaded_from ? cargs.loaded_from : "(built-in defaults)", run_dir);
-    progress prog = {isatty(STDERR_FILENO), 0, 0};
+    cli_progress prog;
     rd_search_options opt;
     memset(&opt, 0, sizeof opt);
     opt.run_dir = run_dir;
     opt.resume = resume != NULL;
     opt.stop_after_steps = stop_after;
-    opt.interrupt = &g_interrupt;
-    opt.observer.user = &prog;
-    opt.observer.log = on_log;
-    opt.observer.progress = on_progress;
-    signal(SIGINT, on_sigint);
+    opt.interrupt = cli_interrupt_flag();
+    opt.observer = cli_progress_start(&prog);
+    cli_catch_sigint(1);
     rd_search_result res;
     rd_status st = rd_search_run(ctx, &cfg, &opt, &res, &err);
-    signal(SIGINT, SIG_DFL);
-    if (prog.bar_shown) fputs("\r\033[K", stderr);
+    cli_progress_end(&prog);
     int rc = 0;
     if (st != RD_OK) {
         rc = cli_error("%s", err.msg);
     } else if (res.interrupted) {
         fprintf(stderr, "radars search: stopped; resume with: radars search --resume %s\n", run_dir);
-        rc = g_interrupt ? 130 : 0;
+        rc = *cli_interrupt_flag() ? 130 : 0;
     } else {
         char b1[32], b2[32];
         printf("%s\n", res.genotype_text);
-        fprintf(stderr, "valid accuracy %.2f%%, peak device memory %s (cap %s), %.1f s; results in %s\n",
-                100 * res.valid_accuracy, rd_format_bytes(res.peak, b1, sizeof b1),
-                rd_format_bytes(res.cap, b2, sizeof b2), res.seconds, run_dir);
+        fflush(stdout);
+        rd_train_result tr;
+        memset(&tr, 0, sizeof tr);
+        if (cfg.then_train_epochs > 0) {
+            fprintf(stderr, "radars search: training the found genotype from scratch for %d epochs in %s/train\n",
+                    cfg.then_train_epochs, run_dir);
+            rd_train_options to;
+            memset(&to, 0, sizeof to);
+            to.interrupt = cli_interrupt_flag();
+            to.observer = opt.observer;
+            to.genotype_dirs = cli_genotype_dirs();
+            st = rd_search_then_train(ctx, &cfg, run_dir, cfg.then_train_epochs, &to, &tr, &err);
+            cli_progress_end(&prog);
+            if (st != RD_OK) rc = cli_error("then-train: %s", err.msg);
+            else if (tr.interrupted) {
+                fprintf(stderr, "radars search: training stopped; resume with: radars search --resume %s "
+                                "(or radars train --resume %s/train)\n", run_dir, run_dir);
+                rc = *cli_interrupt_flag() ? 130 : 0;
+            }
+        }
+        if (rc == 0 && !tr.interrupted) {
+            char trained[256] = "";
+            if (cfg.then_train_epochs > 0)
+                snprintf(trained, sizeof trained, ", trained from scratch: test accuracy %.2f%% after %d epochs",
+                         100 * tr.test_accuracy, tr.epochs);
+            fprintf(stderr, "valid accuracy %.2f%%%s, peak device memory %s (cap %s), %.1f s; results in %s\n",
+                    100 * res.valid_accuracy, trained, rd_format_bytes(res.peak, b1, sizeof b1),
+                    rd_format_bytes(res.cap, b2, sizeof b2), res.seconds, run_dir);
+        }
     }
+    cli_catch_sigint(0);
     rd_ctx_free(ctx);
     cli_config_free(&cargs);
     return rc;

@@ -53,51 +53,12 @@ static rd_status meta(rd_st_writer *w, const char *key, rd_err *err, const char 
 /* Search state goes into "__metadata__" (strings), never into tensors, so the
  * file holds exactly the PyTorch model's state dict: PyTorch DARTS code loads
  * it with load_state_dict. Binary vectors are base64 of little-endian values. */
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 static rd_status put_blob(rd_st_writer *w, const char *key, const void *data, size_t bytes, rd_err *err) {
-    const unsigned char *p = data;
-    size_t n = 4 * ((bytes + 2) / 3);
-    char *out = malloc(n + 1);
-    if (!out) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
-    size_t o = 0;
-    for (size_t i = 0; i < bytes; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < bytes ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < bytes ? p[i + 2] : 0);
-        out[o++] = B64[v >> 18 & 63];
-        out[o++] = B64[v >> 12 & 63];
-        out[o++] = i + 1 < bytes ? B64[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < bytes ? B64[v & 63] : '=';
-    }
-    out[o] = 0;
-    rd_status s = rd_st_add_metadata(w, key, out, err);
-    free(out);
-    return s;
-}
-
-static int b64_value(char c) {
-    const char *q = c ? strchr(B64, c) : NULL;
-    return q ? (int)(q - B64) : -1;
+    return rd_st_add_metadata_blob(w, key, data, bytes, err);
 }
 
 static rd_status get_blob(const rd_st_file *f, const char *path, const char *key, void *dst, size_t bytes, rd_err *err) {
-    const char *in = rd_st_metadata(f, key);
-    if (!in) return rd_fail(err, RD_ERR_FORMAT, "%s: no metadata '%s'", path, key);
-    size_t len = strlen(in);
-    if (len != 4 * ((bytes + 2) / 3))
-        return rd_fail(err, RD_ERR_FORMAT, "%s: metadata '%s' holds %zu characters, expected %zu", path, key, len,
-                       4 * ((bytes + 2) / 3));
-    unsigned char *out = dst;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        int v[4];
-        for (int j = 0; j < 4; j++) {
-            v[j] = in[i + j] == '=' ? 0 : b64_value(in[i + j]);
-            if (v[j] < 0) return rd_fail(err, RD_ERR_FORMAT, "%s: metadata '%s' is not base64", path, key);
-        }
-        uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-        for (int j = 0; j < 3 && o < bytes; j++) out[o++] = (unsigned char)(x >> (16 - 8 * j));
-    }
-    return RD_OK;
+    return rd_st_metadata_blob(f, path, key, dst, bytes, err);
 }
 
 static rd_status put_mask(rd_st_writer *w, const char *key, const rd_arch_mask *m, rd_err *err) {

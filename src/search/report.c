@@ -49,7 +49,7 @@ rd_status rd_search_write_report(const char *run_dir, rd_err *err) {
     rd_metrics_reader *rd;
     RD_TRY(rd_metrics_reader_open(path, &rd, err));
     json_object *samples = json_object_new_array(), *rounds = json_object_new_array(),
-                *epochs = json_object_new_array(), *final = NULL;
+                *epochs = json_object_new_array(), *final = NULL, *trained = NULL;
     const rd_record *rec;
     rd_status s;
     while ((s = rd_metrics_next(rd, &rec, err)) == RD_OK && rec) {
@@ -61,10 +61,14 @@ rd_status rd_search_write_report(const char *run_dir, rd_err *err) {
         else if (!strcmp(type, "final")) {
             json_object_put(final);
             final = json_object_get(o);
+        } else if (!strcmp(type, "then_train")) { /* radars search --then-train */
+            json_object_put(trained);
+            trained = json_object_get(o);
         }
     }
     rd_metrics_reader_close(rd);
     if (s != RD_OK) {
+        json_object_put(trained);
         json_object_put(samples);
         json_object_put(rounds);
         json_object_put(epochs);
@@ -95,6 +99,7 @@ rd_status rd_search_write_report(const char *run_dir, rd_err *err) {
     json_object_object_add(report, "rl_rounds", rounds);
     json_object_object_add(report, "darts_epochs", epochs);
     json_object_object_add(report, "final", final ? final : json_object_new_null());
+    if (trained) json_object_object_add(report, "then_train", trained);
     json_object_put(samples);
 
     RD_TRY(rd_path_join(path, sizeof path, run_dir, "report.json", err));
@@ -119,6 +124,11 @@ rd_status rd_search_write_report(const char *run_dir, rd_err *err) {
             fprintf(f, "time          %.1f s total: RL %.1f s, DARTS %.1f s\n\n", num(final, "total_seconds"),
                     num(final, "rl_seconds"), num(final, "darts_seconds"));
         }
+        if (trained)
+            fprintf(f, "trained       test top-1 %.2f%% after %.0f epochs from scratch (C=%.0f, %.0f cells, %.2f M parameters, "
+                       "%.1f s; %s)\n\n",
+                    100 * num(trained, "test_acc"), num(trained, "epochs"), num(trained, "C"), num(trained, "layers"),
+                    num(trained, "params") / 1e6, num(trained, "seconds"), str(trained, "run_dir"));
         if (nr) {
             fprintf(f, "RL rounds (pruning):\n  %-5s %-8s %-12s %-12s %-14s %-14s %-8s\n", "round", "removed", "mean reward",
                     "best reward", "DARTS needs", "measured peak", "seconds");

@@ -1,0 +1,434 @@
+/* Training a genotype's network from scratch, as DARTS' train.py does:
+ *
+ *   for epoch e in 0..epochs-1:
+ *       lr = cosine(lr, lr_min, e, epochs); drop_path = drop_path_max * e / epochs
+ *       for each training batch: loss = CE(logits) [+ w_aux CE(aux logits)]
+ *           backward; clip the gradient norm; SGD with momentum and weight decay
+ *       validation accuracy (running statistics)
+ *   test accuracy
+ *
+ * with checkpoints that a resumed run continues bit for bit (weights, momentum,
+ * loader position, drop-path counter), metrics per epoch, a report and plots. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "radars/plot.h"
+#include "train/train_internal.h"
+
+typedef struct trainer {
+    rd_ctx *ctx;
+    const rd_train_config *cfg;
+    const rd_train_options *opt;
+    rd_err *err;
+    rd_dataset train, test;
+    rd_subset tsub, vsub;
+    int valid_on_test;
+    rd_norm norm;
+    rd_loader *tl, *vl, *testl;
+    rd_network_config ncfg;
+    rd_network *net;
+    rd_buffer *opt_buf;
+    rd_vec momentum, clip_scale, grad_norm;
+    rd_train_state st;
+    rd_metrics *metrics;
+    char *config_text;
+    char ckpt[4200];
+    char geno_text[2048];
+    double t0;
+    int interrupted;
+} trainer;
+
+static void say(trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(trainer *t, const char *fmt, ...) {
+    if (!t->opt->observer.log) return;
+    char line[1400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    t->opt->observer.log(t->opt->observer.user, line);
+}
+
+static rd_status from_ctx(trainer *t) {
+    *t->err = *rd_ctx_err(t->ctx);
+    return t->err->code ? t->err->code : RD_ERR_CL;
+}
+#define CTX_TRY(expr) do { if ((expr) != RD_OK) return from_ctx(t); } while (0)
+
+static double seconds_so_far(trainer *t) { return t->st.seconds + (train_now() - t->t0); }
+
+static rd_status write_text(trainer *t, const char *name, const char *text) {
+    char path[4200];
+    RD_TRY(rd_path_join(path, sizeof path, t->opt->run_dir, name, t->err));
+    return rd_write_file_atomic(path, text, strlen(text), t->err);
+}
+
+/* ---- set-up ---- */
+static rd_status setup_data(trainer *t) {
+    const rd_train_config *c = t->cfg;
+    rd_data_options dopt;
+    memset(&dopt, 0, sizeof dopt);
+    dopt.resize_h = dopt.resize_w = c->image_size;
+    RD_TRY(rd_dataset_open(c->dataset, "train", &dopt, &t->train, t->err));
+    if (c->train_limit > 0 && c->train_limit < t->train.n) t->train.n = c->train_limit;
+    RD_TRY(train_open_test(c, 0, &t->test, t->err));
+    RD_TRY(rd_dataset_check_compatible(&t->train, &t->test, t->err));
+    t->valid_on_test = c->valid_portion <= 0;
+    if (t->valid_on_test) {
+        RD_TRY(rd_subset_all(&t->train, &t->tsub, t->err));
+    } else {
+        if (t->train.n < 2)
+            return rd_fail(t->err, RD_ERR_CONFIG, "data: %d training images cannot be split for validation", t->train.n);
+        RD_TRY(rd_split_search(&t->train, 1.0 - c->valid_portion, (uint64_t)c->seed, &t->tsub, &t->vsub, t->err));
+    }
+    if (t->tsub.n < c->batch)
+        return rd_fail(t->err, RD_ERR_CONFIG, "data: %d training images (after the validation share), fewer than one batch of %d",
+                       t->tsub.n, c->batch);
+    RD_TRY(rd_norm_compute(&t->train, &t->tsub, &t->norm, t->err));
+    rd_loader_options lo;
+    memset(&lo, 0, sizeof lo);
+    lo.batch = c->batch;
+    lo.shuffle = 1;
+    lo.drop_last = 1;
+    lo.seed = (uint64_t)c->seed * 2 + 1;
+    lo.norm = t->norm;
+    lo.aug.crop_pad = c->crop_padding;
+    lo.aug.hflip = c->flip;
+    lo.aug.cutout = c->cutout;
+    RD_TRY(rd_loader_create(t->ctx, &t->train, &t->tsub, &lo, &t->tl, t->err));
+    rd_loader_options eo = rd_loader_eval_options(c->batch, t->norm);
+    rd_subset all;
+    RD_TRY(rd_subset_all(&t->test, &all, t->err));
+    rd_status s = rd_loader_create(t->ctx, &t->test, &all, &eo, &t->testl, t->err);
+    rd_subset_free(&all);
+    RD_TRY(s);
+    if (!t->valid_on_test) RD_TRY(rd_loader_create(t->ctx, &t->train, &t->vsub, &eo, &t->vl, t->err));
+    else t->vl = t->testl;
+    return RD_OK;
+}
+
+static rd_status setup_network(trainer *t) {
+    const rd_train_config *c = t->cfg;
+    rd_network_config *n = &t->ncfg;
+    rd_network_config_default(n);
+    n->C = c->C;
+    n->layers = c->layers;
+    n->in_channels = t->train.c;
+    n->in_h = t->train.h;
+    n->in_w = t->train.w;
+    n->classes = t->train.classes;
+    n->batch = c->batch;
+    n->auxiliary = c->auxiliary;
+    n->auxiliary_weight = (float)c->auxiliary_weight;
+    if (rd_genotype_parse(t->geno_text, &n->genotype, t->err) != RD_OK) return rd_err_prefix(t->err, "genotype");
+    if (rd_network_config_check(n, t->err) != RD_OK) return rd_err_prefix(t->err, "network");
+    CTX_TRY(rd_network_create(t->ctx, n, (uint64_t)c->seed, &t->net));
+    size_t nw = rd_network_weights(t->net).len;
+    CTX_TRY(rd_alloc(t->ctx, (nw + 2) * sizeof(float), "SGD momentum", &t->opt_buf));
+    rd_vec all = rd_vec_make(rd_buffer_mem(t->opt_buf), 0, nw + 2);
+    CTX_TRY(rd_vec_fill(t->ctx, &all, 0.0f));
+    t->momentum = rd_vec_slice(all, 0, nw);
+    t->clip_scale = rd_vec_slice(all, nw, 1);
+    t->grad_norm = rd_vec_slice(all, nw + 1, 1);
+    return RD_OK;
+}
+
+/* The config as saved: a genotype given as text is too long for one INI line,
+ * so the saved config names the run directory's genotype.txt instead. */
+static rd_status make_config_text(trainer *t) {
+    rd_train_config copy = *t->cfg;
+    const char *g = copy.genotype;
+    while (*g == ' ' || *g == '\t') g++;
+    if (!strncmp(g, "Genotype", 8) || *g == '{' || strlen(copy.genotype) > 150) {
+        char path[4200];
+        RD_TRY(rd_path_join(path, sizeof path, t->opt->run_dir, "genotype.txt", t->err));
+        if (strlen(path) >= sizeof copy.genotype)
+            return rd_fail(t->err, RD_ERR_CONFIG, "run directory path too long: %s", t->opt->run_dir);
+        snprintf(copy.genotype, sizeof copy.genotype, "%s", path);
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return rd_fail(t->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    rd_status s = rd_config_write(&rd_train_schema, &copy, f, t->err);
+    fclose(f);
+    t->config_text = buf;
+    return s;
+}
+
+static rd_status checkpoint(trainer *t) {
+    t->st.loader = rd_loader_get_state(t->tl);
+    t->st.drop_path_counter = rd_network_drop_path_counter(t->net);
+    double saved = t->st.seconds;
+    t->st.seconds = seconds_so_far(t);
+    rd_status s = rd_train_checkpoint_save(t->ckpt, t->net, &t->momentum, &t->st, &t->norm, t->config_text,
+                                           t->geno_text, t->err);
+    t->st.seconds = saved;
+    return s;
+}
+
+static int should_stop(trainer *t) {
+    return (t->opt->interrupt && *t->opt->interrupt) ||
+           (t->opt->stop_after_steps > 0 && t->st.global_step >= t->opt->stop_after_steps);
+}
+
+static rd_status stop_here(trainer *t) {
+    RD_TRY(checkpoint(t));
+    t->interrupted = 1;
+    say(t, "stopped after step %lld; checkpoint %s (continue with: radars train --resume %s)",
+        (long long)t->st.global_step, t->ckpt, t->opt->run_dir);
+    return RD_OK;
+}
+
+static rd_status append(trainer *t, rd_record *r) {
+    rd_status s = rd_metrics_append(t->metrics, r, t->err);
+    rd_record_free(r);
+    return s;
+}
+
+/* One step: forward, backward, clip, SGD. */
+static rd_status step(trainer *t, const rd_batch *b, float lr, float *loss, float *aux_loss, int *correct) {
+    const rd_train_config *c = t->cfg;
+    CTX_TRY(rd_network_zero_grads(t->net));
+    CTX_TRY(rd_network_forward(t->net, &b->x, b->labels, 1));
+    CTX_TRY(rd_network_backward(t->net));
+    rd_vec w = rd_network_weights(t->net), g = rd_network_weight_grads(t->net);
+    rd_vec *scale = NULL;
+    if (c->grad_clip > 0) {
+        CTX_TRY(rd_clip_grad_norm(t->ctx, &g, (float)c->grad_clip, &t->clip_scale, &t->grad_norm));
+        scale = &t->clip_scale;
+    }
+    rd_sgd_params p = {(float)c->momentum, (float)c->weight_decay};
+    CTX_TRY(rd_sgd_step(t->ctx, &p, lr, &w, &g, &t->momentum, scale));
+    t->st.drop_path_counter = rd_network_drop_path_counter(t->net);
+    CTX_TRY(rd_network_read_loss(t->net, loss, aux_loss, correct));
+    return RD_OK;
+}
+
+static rd_status epochs(trainer *t) {
+    const rd_train_config *c = t->cfg;
+    int64_t per_epoch = rd_loader_batches_per_epoch(t->tl);
+    int64_t steps = c->steps_per_epoch > 0 ? c->steps_per_epoch : per_epoch;
+    char b1[32];
+    for (; t->st.epoch < c->epochs; t->st.epoch++) {
+        float lr = (float)rd_cosine_lr(c->lr, c->lr_min, t->st.epoch, c->epochs);
+        float drop = (float)(c->drop_path * t->st.epoch / c->epochs);
+        rd_network_set_drop_path(t->net, drop, (uint64_t)c->seed, t->st.drop_path_counter);
+        double t_start = train_now();
+        int64_t done_here = 0;
+        for (; t->st.step < steps; t->st.step++) {
+            rd_batch b;
+            RD_TRY(rd_loader_next(t->tl, &b, t->err));
+            float loss, aux_loss = 0;
+            int correct;
+            RD_TRY(step(t, &b, lr, &loss, &aux_loss, &correct));
+            if (!isfinite(loss))
+                return rd_fail(t->err, RD_ERR_NUMERIC, "epoch %d step %lld: the loss is not finite (lr %g)", t->st.epoch + 1,
+                               (long long)t->st.step + 1, lr);
+            t->st.loss_sum += (double)loss * b.n;
+            t->st.aux_loss_sum += (double)aux_loss * b.n;
+            t->st.correct += correct;
+            t->st.seen += b.n;
+            t->st.global_step++;
+            done_here++;
+            if (t->opt->observer.progress) {
+                double el = train_now() - t_start;
+                t->opt->observer.progress(t->opt->observer.user, "train", t->st.step + 1, steps, loss,
+                                          done_here * (double)c->batch / el, el / done_here * (steps - t->st.step - 1));
+            }
+            if (t->st.step + 1 < steps) {
+                int ck = c->checkpoint_every > 0 && (t->st.step + 1) % c->checkpoint_every == 0, stop = should_stop(t);
+                if (ck || stop) {
+                    t->st.step++;
+                    rd_status s = stop ? stop_here(t) : checkpoint(t);
+                    t->st.step--;
+                    RD_TRY(s);
+                    if (stop) {
+                        t->st.step++;
+                        return RD_OK;
+                    }
+                }
+            }
+        }
+        double epoch_seconds = train_now() - t_start;
+        train_eval_pass v;
+        memset(&v, 0, sizeof v);
+        RD_TRY(train_eval_run(t->net, t->vl, c->eval_batches, &v, t->err));
+        double vloss = v.n ? v.loss_sum / v.n : NAN, vacc = v.n ? (double)v.correct / v.n : NAN;
+        double tloss = t->st.seen ? t->st.loss_sum / t->st.seen : NAN, tacc = t->st.seen ? t->st.correct / t->st.seen : NAN;
+        rd_mem_stats ms = rd_mem_get_stats(t->ctx);
+        rd_record *r = rd_record_new();
+        rd_record_string(r, "type", "epoch");
+        rd_record_int(r, "epoch", t->st.epoch + 1);
+        rd_record_double(r, "train_loss", tloss);
+        rd_record_double(r, "train_acc", tacc);
+        if (c->auxiliary) rd_record_double(r, "train_aux_loss", t->st.seen ? t->st.aux_loss_sum / t->st.seen : NAN);
+        rd_record_double(r, "valid_loss", vloss);
+        rd_record_double(r, "valid_acc", vacc);
+        rd_record_string(r, "valid_split", t->valid_on_test ? "test" : "held-out training images");
+        rd_record_double(r, "lr", lr);
+        rd_record_double(r, "drop_path", drop);
+        rd_record_double(r, "seconds", epoch_seconds);
+        rd_record_int(r, "steps", done_here);
+        rd_record_double(r, "step_seconds", done_here ? epoch_seconds / done_here : NAN);
+        rd_record_double(r, "images_per_s", epoch_seconds > 0 ? done_here * (double)c->batch / epoch_seconds : NAN);
+        rd_record_double(r, "peak_device_mb", ms.peak / 1048576.0);
+        rd_record_int(r, "peak_bytes", (int64_t)ms.peak);
+        rd_record_int(r, "global_step", t->st.global_step);
+        RD_TRY(append(t, r));
+        say(t, "epoch %d/%d: lr %.4g, drop-path %.3f, train loss %.4f acc %.2f%%, valid loss %.4f acc %.2f%%, %.1f s, peak %s",
+            t->st.epoch + 1, c->epochs, lr, drop, tloss, 100 * tacc, vloss, 100 * vacc, epoch_seconds,
+            rd_format_bytes(ms.peak, b1, sizeof b1));
+        t->st.step = 0;
+        t->st.loss_sum = t->st.aux_loss_sum = t->st.correct = t->st.seen = 0;
+        t->st.epoch++;
+        rd_status s = checkpoint(t);
+        int stop = s == RD_OK && t->st.epoch < c->epochs && should_stop(t);
+        if (stop) s = stop_here(t);
+        t->st.epoch--;
+        RD_TRY(s);
+        if (stop) {
+            t->st.epoch++;
+            return RD_OK;
+        }
+    }
+    return RD_OK;
+}
+
+static rd_status finish(trainer *t, rd_train_result *res) {
+    train_eval_pass p;
+    memset(&p, 0, sizeof p);
+    RD_TRY(train_eval_run(t->net, t->testl, 0, &p, t->err));
+    res->test_accuracy = p.n ? (double)p.correct / p.n : NAN;
+    res->test_loss = p.n ? p.loss_sum / p.n : NAN;
+    res->seconds = t->st.seconds + (train_now() - t->t0);
+    res->epochs = t->st.epoch;
+    double flops;
+    rd_network_cost(t->net, &res->params, &flops);
+    rd_mem_stats ms = rd_mem_get_stats(t->ctx);
+    res->peak = ms.peak;
+    rd_record *r = rd_record_new();
+    rd_record_string(r, "type", "final");
+    rd_record_string(r, "genotype", t->geno_text);
+    rd_record_double(r, "test_acc", res->test_accuracy);
+    rd_record_double(r, "test_loss", res->test_loss);
+    rd_record_int(r, "test_images", p.n);
+    rd_record_int(r, "test_correct", p.correct);
+    rd_record_double(r, "params", res->params);
+    rd_record_double(r, "flops_per_image", flops);
+    rd_record_int(r, "epochs", res->epochs);
+    rd_record_int(r, "global_step", t->st.global_step);
+    rd_record_double(r, "total_seconds", res->seconds);
+    rd_record_double(r, "peak_device_mb", ms.peak / 1048576.0);
+    rd_record_int(r, "peak_bytes", (int64_t)ms.peak);
+    rd_record_int(r, "C", t->cfg->C);
+    rd_record_int(r, "layers", t->cfg->layers);
+    rd_record_string(r, "dataset", t->cfg->dataset);
+    RD_TRY(append(t, r));
+    say(t, "test accuracy %.2f%% (%lld of %lld images), %.2f M parameters, %.1f s", 100 * res->test_accuracy,
+        (long long)p.correct, (long long)p.n, res->params / 1e6, res->seconds);
+    return RD_OK;
+}
+
+static rd_status run(trainer *t, rd_train_result *res) {
+    const rd_train_config *c = t->cfg;
+    RD_TRY(rd_path_join(t->ckpt, sizeof t->ckpt, t->opt->run_dir, "checkpoint.safetensors", t->err));
+    rd_genotype g;
+    char source[4200] = "";
+    if (t->opt->resume) {
+        rd_train_checkpoint_info info;
+        RD_TRY(rd_train_checkpoint_peek(t->ckpt, &info, t->err));
+        g = info.genotype;
+        snprintf(source, sizeof source, "%s", t->ckpt);
+    } else {
+        RD_TRY(rd_genotype_resolve(c->genotype, t->opt->genotype_dirs, &g, source, sizeof source, t->err));
+    }
+    rd_genotype_format(&g, t->geno_text, sizeof t->geno_text);
+    res->genotype = g;
+    snprintf(res->genotype_text, sizeof res->genotype_text, "%s", t->geno_text);
+    RD_TRY(make_config_text(t));
+    char line[2200], json[2048];
+    if (!t->opt->resume) {
+        RD_TRY(write_text(t, "config.ini", t->config_text));
+        snprintf(line, sizeof line, "%s\n", t->geno_text);
+        RD_TRY(write_text(t, "genotype.txt", line));
+        snprintf(line, sizeof line, "%s\n", rd_genotype_to_json(&g, json, sizeof json));
+        RD_TRY(write_text(t, "genotype.json", line));
+    }
+    say(t, "genotype (%s): %s", source, t->geno_text);
+    char path[4200];
+    RD_TRY(rd_path_join(path, sizeof path, t->opt->run_dir, "metrics.jsonl", t->err));
+    RD_TRY(rd_metrics_open(path, &t->metrics, t->err));
+    RD_TRY(setup_data(t));
+    say(t, "data %s: %d training images (%d train, %d %s), %d test images, %dx%dx%d, %d classes",
+        t->train.description ? t->train.description : c->dataset, t->train.n, t->tsub.n,
+        t->valid_on_test ? t->test.n : t->vsub.n, t->valid_on_test ? "validate: the test set" : "held out to validate",
+        t->test.n, t->train.c, t->train.h, t->train.w, t->train.classes);
+    RD_TRY(setup_network(t));
+    double params, flops;
+    rd_network_cost(t->net, &params, &flops);
+    char b1[32];
+    say(t, "network: C=%d, %d cells%s, %.3f M parameters, %.1f MFLOPs per image; device memory planned %s", c->C, c->layers,
+        c->auxiliary ? ", auxiliary head" : "", params / 1e6, flops / 1e6,
+        rd_format_bytes(rd_network_memory(t->net)->total, b1, sizeof b1));
+    if (t->opt->resume) {
+        RD_TRY(rd_train_checkpoint_load(t->ckpt, t->net, &t->momentum, &t->st, t->err));
+        RD_TRY(rd_loader_set_state(t->tl, &t->st.loader, t->err));
+        say(t, "resuming %s: epoch %d, step %lld", t->opt->run_dir, t->st.epoch + 1, (long long)t->st.step);
+    } else {
+        memset(&t->st, 0, sizeof t->st);
+    }
+    t->t0 = train_now();
+    RD_TRY(epochs(t));
+    if (t->interrupted) return RD_OK;
+    RD_TRY(finish(t, res));
+    t->st.seconds = res->seconds;
+    t->t0 = train_now();
+    RD_TRY(checkpoint(t));
+    RD_TRY(rd_train_write_report(t->opt->run_dir, t->err));
+    if (!t->opt->no_plots) {
+        rd_err plot_err = {0};
+        if (rd_plot_run_dir(t->opt->run_dir, NULL, &plot_err) != RD_OK) say(t, "pictures not drawn: %s", plot_err.msg);
+    }
+    return RD_OK;
+}
+
+static void cleanup(trainer *t) {
+    rd_network_free(t->net);
+    if (t->opt_buf) rd_free(t->ctx, t->opt_buf);
+    if (t->vl != t->testl) rd_loader_free(t->vl);
+    rd_loader_free(t->testl);
+    rd_loader_free(t->tl);
+    rd_subset_free(&t->tsub);
+    rd_subset_free(&t->vsub);
+    rd_dataset_free(&t->train);
+    rd_dataset_free(&t->test);
+    if (t->metrics) {
+        rd_err e;
+        rd_metrics_close(t->metrics, &e);
+    }
+    free(t->config_text);
+}
+
+rd_status rd_train_run(rd_ctx *ctx, const rd_train_config *cfg, const rd_train_options *opt, rd_train_result *res,
+                       rd_err *err) {
+    trainer t;
+    memset(&t, 0, sizeof t);
+    memset(res, 0, sizeof *res);
+    t.ctx = ctx;
+    t.cfg = cfg;
+    t.opt = opt;
+    t.err = err;
+    rd_mem_reset_peak(ctx);
+    rd_status s = run(&t, res);
+    res->interrupted = t.interrupted;
+    if (t.interrupted) {
+        res->peak = rd_mem_get_stats(ctx).peak;
+        res->epochs = t.st.epoch;
+    }
+    cleanup(&t);
+    return s;
+}
