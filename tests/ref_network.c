@@ -145,10 +145,11 @@ static T run_op(const ref_network *r, rd_op_id op, int cell, int k, const T *x, 
             bn(r, &y, bp);
         }
     } else if (op == RD_OP_CONV_7X1_1X7) {
-        T a = conv(&rx, W(r, "%sop.1.weight", pre), C, rd_conv_dense_params(1, 7, 1, s, 0, 3, 1, 0));
-        y = conv(&a, W(r, "%sop.2.weight", pre), C, rd_conv_dense_params(7, 1, s, 1, 3, 0, 1, 0));
+        /* DARTS' operations.py: a bare nn.Sequential, no `.op` */
+        T a = conv(&rx, W(r, "%s1.weight", pre), C, rd_conv_dense_params(1, 7, 1, s, 0, 3, 1, 0));
+        y = conv(&a, W(r, "%s2.weight", pre), C, rd_conv_dense_params(7, 1, s, 1, 3, 0, 1, 0));
         t_free(&a);
-        snprintf(bp, sizeof bp, "%sop.3.", pre);
+        snprintf(bp, sizeof bp, "%s3.", pre);
         bn(r, &y, bp);
     } else { /* conv_1x1, conv_3x3 */
         int kk = op == RD_OP_CONV_1X1 ? 1 : 3;

@@ -449,8 +449,9 @@ START_TEST(names_follow_pytorch_darts) {
         {"cells.0._ops.0.op.6.weight", RD_PARAM_WEIGHT, 4, 4, 4, 1, 1},
         {"cells.0._ops.0.op.7.weight", RD_PARAM_WEIGHT, 1, 4, 0, 0, 0},
         {"cells.0._ops.2.op.3.running_mean", RD_PARAM_BN_STATE, 1, 4, 0, 0, 0}, /* dil_conv_3x3 */
-        {"cells.0._ops.6.op.1.weight", RD_PARAM_WEIGHT, 4, 4, 4, 1, 7},   /* conv_7x1_1x7 */
-        {"cells.0._ops.6.op.2.weight", RD_PARAM_WEIGHT, 4, 4, 4, 7, 1},
+        {"cells.0._ops.6.1.weight", RD_PARAM_WEIGHT, 4, 4, 4, 1, 7},      /* conv_7x1_1x7: DARTS' bare Sequential */
+        {"cells.0._ops.6.2.weight", RD_PARAM_WEIGHT, 4, 4, 4, 7, 1},
+        {"cells.0._ops.6.3.running_mean", RD_PARAM_BN_STATE, 1, 4, 0, 0, 0},
         {"cells.1._ops.0.conv_1.weight", RD_PARAM_WEIGHT, 4, 4, 8, 1, 1}, /* skip stride 2 */
         {"cells.1._ops.0.bn.weight", RD_PARAM_WEIGHT, 1, 8, 0, 0, 0},
         {"cells.1._ops.2.op.1.weight", RD_PARAM_WEIGHT, 4, 8, 8, 3, 3},   /* conv_3x3 */

@@ -22,6 +22,14 @@ static const char *V2 =
     "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
     "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])";
 
+/* Every op of the `large` set once (skip_connect at both strides), for the PyTorch
+ * cross-check of names and logits. */
+static const char *ALL_OPS =
+    "Genotype(normal=[('sep_conv_5x5', 0), ('conv_7x1_1x7', 1), ('dil_conv_5x5', 0), ('conv_3x3', 2), "
+    "('avg_pool_3x3', 1), ('conv_1x1', 3), ('none', 2), ('skip_connect', 4)], normal_concat=[2, 3, 4, 5], "
+    "reduce=[('skip_connect', 0), ('max_pool_5x5', 1), ('sep_conv_7x7', 0), ('dil_conv_7x7', 2), ('max_pool_3x3', 1), "
+    "('avg_pool_5x5', 3), ('sep_conv_3x3', 4), ('dil_conv_3x3', 2)], reduce_concat=[2, 3, 4, 5])";
+
 enum { HW = 16, CLASSES = 4, N_TRAIN = 288, N_TEST = 72 };
 static char data_dir[128];
 
@@ -340,6 +348,7 @@ START_TEST(checkpoint_loads_in_pytorch_with_the_same_logits) {
     if (!have_peer(peer, sizeof peer)) return;
     rd_train_config c;
     tiny(&c, 1);
+    snprintf(c.genotype, sizeof c.genotype, "%s", ALL_OPS);
     char dir[] = "/tmp/radars-train-torch-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
     rd_train_result res;

@@ -6,7 +6,8 @@ Module and parameter names follow DARTS' model.py / operations.py (stem, cells.N
 cells.N._ops.K with K = position in the genotype's list, auxiliary_head, classifier), with
 every batch-norm affine, so a radars-cl safetensors checkpoint loads here with strict names.
 All 15 ops of SEARCH.md's `large` set are supported; the ops DARTS lacks (5x5 pools, dil_conv_7x7,
-conv_1x1, conv_3x3) follow SEARCH.md, and conv_7x1_1x7 sits under `.op` like the other ops.
+conv_1x1, conv_3x3) follow SEARCH.md; conv_7x1_1x7 is a bare nn.Sequential as in DARTS' operations.py
+(`_ops.K.1.weight`, `_ops.K.3.running_mean`), unlike the search supernet peer's `.op` modules.
 
   torch_darts_eval.py --load CKPT.safetensors --input X.f32 --genotype G --C C --layers L
                       --cin CIN --hw HW --classes K [--auxiliary] [--train-mode]
@@ -131,12 +132,10 @@ class DilConv(nn.Module):
     def forward(self, x): return self.op(x)
 
 
-class Conv7x1(nn.Module):
-    def __init__(self, c, s):
-        super().__init__()
-        self.op = nn.Sequential(nn.ReLU(), nn.Conv2d(c, c, (1, 7), (1, s), (0, 3), bias=False),
-                                nn.Conv2d(c, c, (7, 1), (s, 1), (3, 0), bias=False), nn.BatchNorm2d(c))
-    def forward(self, x): return self.op(x)
+def conv_7x1_1x7(c, s):
+    """DARTS' operations.py: a bare Sequential, so its tensors are `1.weight`, `2.weight`, `3.*`."""
+    return nn.Sequential(nn.ReLU(), nn.Conv2d(c, c, (1, 7), (1, s), (0, 3), bias=False),
+                         nn.Conv2d(c, c, (7, 1), (s, 1), (3, 0), bias=False), nn.BatchNorm2d(c))
 
 
 class Zero(nn.Module):
@@ -167,7 +166,7 @@ def make_op(name, c, s):
     if name.startswith("dil_conv"): return DilConv(c, k, s)
     if name == "conv_1x1": return ReLUConvBN(c, c, 1, s, 0)
     if name == "conv_3x3": return ReLUConvBN(c, c, 3, s, 1)
-    if name == "conv_7x1_1x7": return Conv7x1(c, s)
+    if name == "conv_7x1_1x7": return conv_7x1_1x7(c, s)
     raise ValueError(name)
 
 

@@ -213,6 +213,13 @@ static int add_name(rd_network *net, rd_param_kind kind, size_t off, int ndim, c
     return 1;
 }
 
+/* DARTS' operations.py builds conv_7x1_1x7 as a bare nn.Sequential (ReLU, conv 1x7,
+ * conv 7x1, BN), so its tensors are `_ops.K.1.weight`, not under `.op` as the
+ * candidate ops (and the search peer's modules) name them. */
+static const char *darts_eval_suffix(rd_op_id op, const char *suffix) {
+    return op == RD_OP_CONV_7X1_1X7 && !strncmp(suffix, "op.", 3) ? suffix + 3 : suffix;
+}
+
 /* A conv or linear weight, kaiming-uniform(a = sqrt(5)): bound 1 / sqrt(fan_in). */
 static size_t add_weight(rd_network *net, const rd_param_desc *d, const char *prefix) {
     size_t off = net->n_weights, count = 1;
@@ -325,6 +332,7 @@ static rd_status build_structure(rd_network *net, rd_err *err) {
             op->n_w = rd_op_params(op->id, cc, stride, pd);
             snprintf(prefix, sizeof prefix, "cells.%d._ops.%d.", i, k);
             for (int w = 0; w < op->n_w; w++) {
+                pd[w].suffix = darts_eval_suffix(op->id, pd[w].suffix);
                 op->w_off[w] = add_weight(net, &pd[w], prefix);
                 op->w_len[w] = (size_t)pd[w].shape[0] * pd[w].shape[1] * pd[w].shape[2] * pd[w].shape[3];
             }
@@ -332,7 +340,7 @@ static rd_status build_structure(rd_network *net, rd_err *err) {
             op->n_bn = rd_op_bn_names(op->id, stride, op->pool_bn, bn_names);
             for (int b = 0; b < op->n_bn; b++) {
                 char bp[128];
-                snprintf(bp, sizeof bp, "%s%s.", prefix, bn_names[b]);
+                snprintf(bp, sizeof bp, "%s%s.", prefix, darts_eval_suffix(op->id, bn_names[b]));
                 affine_bn ab = add_bn(net, cc, bp);
                 op->gamma_off[b] = ab.gamma;
                 op->beta_off[b] = ab.beta;
