@@ -4,6 +4,7 @@ and prints search time, peak device memory, and the validation accuracy of each 
 
   tools/compare_strategies.py [--config configs/default.ini] [--mem-cap 600MiB] [--steps 360]
                               [--out runs/compare] [--train-epochs 0] [--set k=v ...]
+                              [--train-set k=v ...]
 
 Budget: every strategy gets the same number of weight-training steps (--steps):
 DARTS runs them as DARTS steps; RADARS spends what its RL rounds use and the rest on DARTS;
@@ -11,7 +12,9 @@ RL spends them all on sampled paths. Plain DARTS is run twice: under the cap (it
 when the space does not fit, which is RADARS' point) and with the device's own memory, for
 reference. Accuracy is the search's own validation accuracy (the supernet, or for RL the
 policy's path, on the alpha half of the training set); with --train-epochs N each genotype is
-also trained from scratch for N epochs (`radars train`) and its test accuracy reported.
+also trained from scratch for N epochs (`radars train`, configs/train.ini's recipe with the
+--train-set overrides, e.g. model.C=8 model.layers=5 data.train_limit=20000) and its test
+accuracy reported.
 """
 import argparse, json, os, subprocess, sys, time
 
@@ -55,6 +58,7 @@ def main():
     ap.add_argument("--out", default=os.path.join("runs", "compare-" + time.strftime("%Y%m%d-%H%M%S")))
     ap.add_argument("--train-epochs", type=int, default=0)
     ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--train-set", action="append", default=[], help="overrides of the train recipe")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     base = ["--config", a.config]
@@ -64,15 +68,17 @@ def main():
     epochs = max(1, a.steps // a.steps_per_epoch)
     results = []
     # RADARS first: its RL rounds decide how many DARTS steps are left of the budget
+    radars_dir = os.path.join(a.out, "radars")
     probe = run_search(a.radars, base + ["--strategy", "radars", "--mem-cap", a.mem_cap],
-                       os.path.join(a.out, "radars"), common + [f"search.epochs={epochs}"])
+                       radars_dir, common + [f"search.epochs={epochs}"])
     if "error" not in probe:
         used = probe["rounds"] * per_round
         left = max(1, (a.steps - used) // a.steps_per_epoch)
         if left != epochs:  # rerun with the budget the RL rounds left
+            radars_dir = os.path.join(a.out, "radars-budget")
             probe = run_search(a.radars, base + ["--strategy", "radars", "--mem-cap", a.mem_cap],
-                               os.path.join(a.out, "radars-budget"), common + [f"search.epochs={left}"])
-    results.append(("radars (cap)", probe, os.path.join(a.out, "radars")))
+                               radars_dir, common + [f"search.epochs={left}"])
+    results.append(("radars (cap)", probe, radars_dir))
     d1 = run_search(a.radars, base + ["--strategy", "darts", "--mem-cap", a.mem_cap], os.path.join(a.out, "darts-cap"),
                     common + [f"search.epochs={epochs}"])
     results.append(("darts (cap)", d1, os.path.join(a.out, "darts-cap")))
@@ -93,7 +99,7 @@ def main():
         line = (f"{name:16s} {res['search_s']:9.1f} {res['peak'] / 2**20:9.1f} {res['cap'] / 2**20:8.0f} "
                 f"{100 * res['valid_acc']:8.2f}% {res['rounds']:9d}")
         if a.train_epochs:
-            acc = train(a.radars, d, a.train_epochs, [])
+            acc = train(a.radars, d, a.train_epochs, a.train_set)
             line += f" {100 * acc:8.2f}%" if acc is not None else "       n/a"
         print(line)
     for name, res, _ in results:
