@@ -395,6 +395,7 @@ END_TEST
  * adds each real schema (e.g. the search recipe's) here. */
 static const rd_cfg_schema *const config_schemas[] = {
     &rd_search_schema,
+    &rd_train_schema,
     NULL,
 };
 
