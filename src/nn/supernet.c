@@ -6,13 +6,13 @@
  * activations and gradients is laid out by layout(), run in PLAN mode to size
  * arenas and in BIND mode to hand out tensors, for the active ops and batch. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nn/alphas.h"
 #include "nn/candidate_ops.h"
+#include "nn/cell_parts.h"
 #include "nn/nn_internal.h"
 
 typedef struct rd_cell {
@@ -21,11 +21,7 @@ typedef struct rd_cell {
     int h_pp, w_pp;              /* resolution of s0 */
     int h, w;                    /* resolution of s1 and of the preprocessed states */
     int h_out, w_out;
-    /* preprocess: [0] for s0 (FactorizedReduce when the previous cell reduced), [1] for s1 */
-    size_t pre_w[2][2], pre_wlen[2][2];
-    int pre_nw[2];
-    size_t pre_bn[2];
-    rd_bn_state pre_tmp[2];
+    rd_preprocess pre[2];        /* [0] for s0 (FactorizedReduce when the previous cell reduced), [1] for s1 */
     rd_tensor s0p, s1p;
     rd_tensor out;               /* n x multiplier*C x h_out x w_out: the concatenated nodes */
     rd_tensor nodes[RD_CELL_NODES];
@@ -44,10 +40,9 @@ struct rd_supernet {
     int c_final;                 /* channels into the classifier */
 
     /* parameters */
-    size_t n_weights, n_bn;
-    size_t stem_w, stem_gamma, stem_beta, stem_bn, cls_w, cls_b;
-    rd_named_tensor *names;
-    int n_names, cap_names;
+    rd_param_registry params;
+    rd_stem stem;
+    size_t cls_w, cls_b;
     rd_buffer *weights_buf, *grads_buf, *bn_buf;
     rd_vec weights, grads, bn_state;
     rd_buffer *alphas_buf, *alpha_grads_buf, *mixw_buf, *mask_buf, *partials_buf, *loss_buf;
@@ -59,15 +54,12 @@ struct rd_supernet {
     int cur_n;                   /* batch the current binding is laid out for */
     rd_tensor input;             /* the last forward's input (caller's memory) */
     cl_mem labels;
-    rd_tensor stem_conv, stem_out, pooled, logits;
-    rd_bn_state stem_tmp;
+    rd_tensor pooled, logits;
     rd_tensor g_out[3], g_stem, g_s0p, g_s1p, g_ta, g_tb, g_pooled, g_logits;
     rd_tensor g_nodes[RD_CELL_NODES];  /* nodes outside the output (multiplier < steps) */
     rd_memory_plan plan;
     int have_forward;
 };
-
-static const rd_bn_params BN = {1e-5f, 0.1f};
 
 void rd_supernet_config_default(rd_supernet_config *c) {
     memset(c, 0, sizeof *c);
@@ -106,51 +98,6 @@ rd_status rd_supernet_config_check(const rd_supernet_config *c, rd_err *err) {
 }
 
 /* ---- structure ---- */
-static int add_name(rd_supernet *net, rd_param_kind kind, size_t off, int ndim, const int *shape, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-static int add_name(rd_supernet *net, rd_param_kind kind, size_t off, int ndim, const int *shape, const char *fmt, ...) {
-    if (net->n_names == net->cap_names) {
-        int cap = net->cap_names ? 2 * net->cap_names : 256;
-        rd_named_tensor *grown = realloc(net->names, (size_t)cap * sizeof *grown);
-        if (!grown) return 0;
-        net->names = grown;
-        net->cap_names = cap;
-    }
-    rd_named_tensor *t = &net->names[net->n_names++];
-    memset(t, 0, sizeof *t);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(t->name, sizeof t->name, fmt, ap);
-    va_end(ap);
-    t->kind = kind;
-    t->offset = off;
-    t->ndim = ndim;
-    t->count = 1;
-    for (int i = 0; i < ndim; i++) {
-        t->shape[i] = shape[i];
-        t->count *= (size_t)shape[i];
-    }
-    return 1;
-}
-
-static size_t add_weight(rd_supernet *net, const rd_param_desc *d, const char *prefix) {
-    size_t off = net->n_weights, count = 1;
-    for (int i = 0; i < d->ndim; i++) count *= (size_t)d->shape[i];
-    net->n_weights += count;
-    add_name(net, RD_PARAM_WEIGHT, off, d->ndim, d->shape, "%s%s", prefix, d->suffix);
-    return off;
-}
-
-/* running mean then running var, C each */
-static size_t add_bn(rd_supernet *net, int C, const char *prefix) {
-    size_t off = net->n_bn;
-    int shape[1] = {C};
-    add_name(net, RD_PARAM_BN_STATE, off, 1, shape, "%srunning_mean", prefix);
-    add_name(net, RD_PARAM_BN_STATE, off + (size_t)C, 1, shape, "%srunning_var", prefix);
-    net->n_bn += 2 * (size_t)C;
-    return off;
-}
-
 static rd_status build_structure(rd_supernet *net, const rd_arch_mask *alive, rd_err *err) {
     const rd_supernet_config *c = &net->cfg;
     net->K = c->ops.count;
@@ -170,12 +117,7 @@ static rd_status build_structure(rd_supernet *net, const rd_arch_mask *alive, rd
     if (!net->cells) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
 
     int stem_c = c->stem_multiplier * c->C;
-    rd_param_desc stem = {"weight", 4, {stem_c, c->in_channels, 3, 3}, c->in_channels * 9};
-    net->stem_w = add_weight(net, &stem, "stem.0.");
-    rd_param_desc gamma = {"weight", 1, {stem_c, 0, 0, 0}, 0}, beta = {"bias", 1, {stem_c, 0, 0, 0}, 0};
-    net->stem_gamma = add_weight(net, &gamma, "stem.1.");
-    net->stem_beta = add_weight(net, &beta, "stem.1.");
-    net->stem_bn = add_bn(net, stem_c, "stem.1.");
+    rd_stem_add(&net->params, &net->stem, stem_c, c->in_channels);
 
     int cpp = stem_c, cp = stem_c, cc = c->C, red_prev = 0;
     int h_pp = c->in_h, w_pp = c->in_w, h_p = c->in_h, w_p = c->in_w;
@@ -198,32 +140,8 @@ static rd_status build_structure(rd_supernet *net, const rd_arch_mask *alive, rd
         if (red) net->reduce_bits |= 1ull << i;
         if (cc > net->cmax) net->cmax = cc;
         char prefix[96];
-        /* preprocess0 */
-        if (red_prev) {
-            rd_param_desc d1 = {"conv_1.weight", 4, {cc / 2, cpp, 1, 1}, cpp}, d2 = {"conv_2.weight", 4, {cc / 2, cpp, 1, 1}, cpp};
-            snprintf(prefix, sizeof prefix, "cells.%d.preprocess0.", i);
-            cell->pre_w[0][0] = add_weight(net, &d1, prefix);
-            cell->pre_w[0][1] = add_weight(net, &d2, prefix);
-            cell->pre_wlen[0][0] = cell->pre_wlen[0][1] = (size_t)(cc / 2) * cpp;
-            cell->pre_nw[0] = 2;
-            snprintf(prefix, sizeof prefix, "cells.%d.preprocess0.bn.", i);
-            cell->pre_bn[0] = add_bn(net, cc, prefix);
-        } else {
-            rd_param_desc d = {"op.1.weight", 4, {cc, cpp, 1, 1}, cpp};
-            snprintf(prefix, sizeof prefix, "cells.%d.preprocess0.", i);
-            cell->pre_w[0][0] = add_weight(net, &d, prefix);
-            cell->pre_wlen[0][0] = (size_t)cc * cpp;
-            cell->pre_nw[0] = 1;
-            snprintf(prefix, sizeof prefix, "cells.%d.preprocess0.op.2.", i);
-            cell->pre_bn[0] = add_bn(net, cc, prefix);
-        }
-        rd_param_desc d = {"op.1.weight", 4, {cc, cp, 1, 1}, cp};
-        snprintf(prefix, sizeof prefix, "cells.%d.preprocess1.", i);
-        cell->pre_w[1][0] = add_weight(net, &d, prefix);
-        cell->pre_wlen[1][0] = (size_t)cc * cp;
-        cell->pre_nw[1] = 1;
-        snprintf(prefix, sizeof prefix, "cells.%d.preprocess1.op.2.", i);
-        cell->pre_bn[1] = add_bn(net, cc, prefix);
+        rd_preprocess_add(&net->params, &cell->pre[0], i, 0, red_prev, cc, cpp, 0);
+        rd_preprocess_add(&net->params, &cell->pre[1], i, 1, 0, cc, cp, 0);
         /* edges */
         for (int e = 0; e < RD_CELL_EDGES; e++) {
             int node, input;
@@ -243,7 +161,7 @@ static rd_status build_structure(rd_supernet *net, const rd_arch_mask *alive, rd
                 op->n_w = rd_op_params(op->id, cc, stride, pd);
                 snprintf(prefix, sizeof prefix, "cells.%d._ops.%d._ops.%d.", i, e, k);
                 for (int w = 0; w < op->n_w; w++) {
-                    op->w_off[w] = add_weight(net, &pd[w], prefix);
+                    op->w_off[w] = rd_params_add_weight(&net->params, &pd[w], prefix);
                     op->w_len[w] = (size_t)pd[w].shape[0] * pd[w].shape[1] * pd[w].shape[2] * pd[w].shape[3];
                 }
                 const char *bn_names[RD_OP_MAX_BN];
@@ -252,7 +170,7 @@ static rd_status build_structure(rd_supernet *net, const rd_arch_mask *alive, rd
                 for (int b = 0; b < op->n_bn; b++) {
                     char bp[128];
                     snprintf(bp, sizeof bp, "%s%s.", prefix, bn_names[b]);
-                    op->bn_off[b] = add_bn(net, cc, bp);
+                    op->bn_off[b] = rd_params_add_bn(&net->params, cc, 0, bp).stats;
                 }
             }
         }
@@ -273,25 +191,20 @@ static rd_status build_structure(rd_supernet *net, const rd_arch_mask *alive, rd
             }
     net->c_final = cp;
     rd_param_desc cw = {"weight", 2, {c->classes, cp, 0, 0}, cp}, cb = {"bias", 1, {c->classes, 0, 0, 0}, cp};
-    net->cls_w = add_weight(net, &cw, "classifier.");
-    net->cls_b = add_weight(net, &cb, "classifier.");
+    net->cls_w = rd_params_add_weight(&net->params, &cw, "classifier.");
+    net->cls_b = rd_params_add_weight(&net->params, &cb, "classifier.");
     size_t arch = (size_t)2 * RD_CELL_EDGES * net->K;
     int ashape[2] = {RD_CELL_EDGES, net->K};
-    add_name(net, RD_PARAM_ALPHAS, 0, 2, ashape, "alphas_normal");
-    add_name(net, RD_PARAM_ALPHAS, arch / 2, 2, ashape, "alphas_reduce");
-    if (net->n_names == 0) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    rd_params_add_name(&net->params, RD_PARAM_ALPHAS, 0, 2, ashape, RD_INIT_ZERO, "alphas_normal");
+    rd_params_add_name(&net->params, RD_PARAM_ALPHAS, arch / 2, 2, ashape, RD_INIT_ZERO, "alphas_reduce");
+    if (net->params.n == 0) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
     return RD_OK;
 }
 
 /* ---- memory layout: the one function that both plans and binds ---- */
-static void merge_need(rd_scratch_need *need, const rd_ops_scratch_need *s) {
-    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
-        if (s->bytes[i] > need->bytes[i]) need->bytes[i] = s->bytes[i];
-}
-
 static rd_tensor cell_input(const rd_supernet *net, int i, int which /* 0: s0, 1: s1 */) {
     int src = which ? i - 1 : i - 2;
-    return src < 0 ? net->stem_out : net->cells[src].out;
+    return src < 0 ? net->stem.out : net->cells[src].out;
 }
 
 static void layout(rd_supernet *net, int n, int bind) {
@@ -304,16 +217,7 @@ static void layout(rd_supernet *net, int n, int bind) {
     rd_ops_scratch_need s;
 
     int stem_c = c->stem_multiplier * c->C;
-    rd_tensor in_shape = rd_tensor_make(NULL, 0, n, c->in_channels, c->in_h, c->in_w);
-    net->stem_conv = rd_arena_tensor(A, n, stem_c, c->in_h, c->in_w);
-    net->stem_out = rd_arena_tensor(A, n, stem_c, c->in_h, c->in_w);
-    net->stem_tmp.save_mean = rd_arena_vec(A, (size_t)stem_c);
-    net->stem_tmp.save_invstd = rd_arena_vec(A, (size_t)stem_c);
-    rd_conv_params stem = rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0);
-    rd_conv2d_scratch(ctx, &stem, &in_shape, &net->stem_conv, &s);
-    merge_need(&net->scratch, &s);
-    rd_batchnorm_scratch(ctx, &net->stem_conv, &s);
-    merge_need(&net->scratch, &s);
+    rd_stem_plan(ctx, &net->stem, A, n, c->in_h, c->in_w, &net->scratch);
 
     size_t max_out = (size_t)n * stem_c * c->in_h * c->in_w, max_state = 0, max_temp = 0;
     for (int i = 0; i < c->layers; i++) {
@@ -321,10 +225,7 @@ static void layout(rd_supernet *net, int n, int bind) {
         int C = cell->C;
         cell->s0p = rd_arena_tensor(A, n, C, cell->h, cell->w);
         cell->s1p = rd_arena_tensor(A, n, C, cell->h, cell->w);
-        for (int p = 0; p < 2; p++) {
-            cell->pre_tmp[p].save_mean = rd_arena_vec(A, (size_t)C);
-            cell->pre_tmp[p].save_invstd = rd_arena_vec(A, (size_t)C);
-        }
+        for (int p = 0; p < 2; p++) cell->pre[p].tmp = rd_bn_tmp_plan(A, C);
         cell->out = rd_arena_tensor(A, n, c->multiplier * C, cell->h_out, cell->w_out);
         for (int k = 0; k < c->steps; k++) {
             int in_out = k >= c->steps - c->multiplier;
@@ -334,24 +235,8 @@ static void layout(rd_supernet *net, int n, int bind) {
         /* preprocess scratch */
         rd_tensor s0 = cell_input(net, i, 0), s1 = cell_input(net, i, 1);
         s0.n = s1.n = n;
-        if (cell->reduction_prev) {
-            rd_conv_params fr = rd_conv_dense_params(1, 1, 2, 2, 0, 0, 1, 1);
-            rd_tensor half = rd_tensor_channels(cell->s0p, 0, C / 2);
-            rd_conv2d_scratch(ctx, &fr, &s0, &half, &s);
-            merge_need(&net->scratch, &s);
-            fr.pad_top = fr.pad_left = -1;
-            rd_conv2d_scratch(ctx, &fr, &s0, &half, &s);
-            merge_need(&net->scratch, &s);
-        } else {
-            rd_conv_params pw = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 1);
-            rd_conv2d_scratch(ctx, &pw, &s0, &cell->s0p, &s);
-            merge_need(&net->scratch, &s);
-        }
-        rd_conv_params pw = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 1);
-        rd_conv2d_scratch(ctx, &pw, &s1, &cell->s1p, &s);
-        merge_need(&net->scratch, &s);
-        rd_batchnorm_scratch(ctx, &cell->s1p, &s);
-        merge_need(&net->scratch, &s);
+        rd_preprocess_scratch(ctx, &cell->pre[0], &s0, &cell->s0p, &net->scratch);
+        rd_preprocess_scratch(ctx, &cell->pre[1], &s1, &cell->s1p, &net->scratch);
         /* ops of active edges */
         for (int e = 0; e < RD_CELL_EDGES; e++) {
             int node, input;
@@ -378,32 +263,24 @@ static void layout(rd_supernet *net, int n, int bind) {
 
     /* gradients: three rotating cell-output gradients, the stem's, the preprocessed
      * states', and two op temporaries */
-    for (int r = 0; r < 3; r++) {
-        rd_vec v = rd_arena_vec(G, max_out);
-        net->g_out[r] = rd_tensor_make(v.mem, v.off, 1, 1, 1, (int)max_out);
-    }
+    for (int r = 0; r < 3; r++) net->g_out[r] = rd_arena_flat(G, max_out);
     net->g_stem = rd_arena_tensor(G, n, stem_c, c->in_h, c->in_w);
-    rd_vec v0 = rd_arena_vec(G, max_state), v1 = rd_arena_vec(G, max_state);
-    net->g_s0p = rd_tensor_make(v0.mem, v0.off, 1, 1, 1, (int)max_state);
-    net->g_s1p = rd_tensor_make(v1.mem, v1.off, 1, 1, 1, (int)max_state);
+    net->g_s0p = rd_arena_flat(G, max_state);
+    net->g_s1p = rd_arena_flat(G, max_state);
     if (max_temp < max_state) max_temp = max_state; /* stem BN backward uses ta too */
     if (max_temp < (size_t)n * stem_c * c->in_h * c->in_w) max_temp = (size_t)n * stem_c * c->in_h * c->in_w;
-    rd_vec ta = rd_arena_vec(G, max_temp), tb = rd_arena_vec(G, max_temp);
-    net->g_ta = rd_tensor_make(ta.mem, ta.off, 1, 1, 1, (int)max_temp);
-    net->g_tb = rd_tensor_make(tb.mem, tb.off, 1, 1, 1, (int)max_temp);
-    for (int k = 0; k < c->steps - c->multiplier; k++) {
-        rd_vec v = rd_arena_vec(G, max_out);
-        net->g_nodes[k] = rd_tensor_make(v.mem, v.off, 1, 1, 1, (int)max_out);
-    }
+    net->g_ta = rd_arena_flat(G, max_temp);
+    net->g_tb = rd_arena_flat(G, max_temp);
+    for (int k = 0; k < c->steps - c->multiplier; k++) net->g_nodes[k] = rd_arena_flat(G, max_out);
     net->g_pooled = rd_arena_tensor(G, n, net->c_final, 1, 1);
     net->g_logits = rd_arena_tensor(G, n, c->classes, 1, 1);
     /* classifier, and the weight step's gradient clip */
     rd_linear_scratch(ctx, &net->pooled, &net->logits, &s);
-    merge_need(&net->scratch, &s);
+    rd_scratch_merge(&net->scratch, &s);
     rd_clip_grad_norm_scratch(ctx, &s);
-    merge_need(&net->scratch, &s);
+    rd_scratch_merge(&net->scratch, &s);
     rd_reduce_scratch(ctx, &s);
-    merge_need(&net->scratch, &s);
+    rd_scratch_merge(&net->scratch, &s);
     net->cur_n = n;
 }
 
@@ -415,23 +292,8 @@ static uint64_t arch_bytes(const rd_supernet *net) {
 }
 
 static void fill_plan(rd_supernet *net) {
-    rd_memory_plan *p = &net->plan;
-    memset(p, 0, sizeof *p);
-    p->n_weights = net->n_weights;
-    p->weights = net->n_weights * sizeof(float);
-    p->grads = p->weights;
-    p->bn_state = net->n_bn * sizeof(float);
-    p->arch = arch_bytes(net);
-    p->activations = rd_arena_bytes(&net->acts);
-    p->gradients = rd_arena_bytes(&net->grad_arena);
-    for (int i = 0; i < RD_SCRATCH_SLOTS; i++) p->scratch += net->scratch.bytes[i];
-    p->total = p->weights + p->grads + p->bn_state + p->arch + p->activations + p->gradients + p->scratch;
-    uint64_t largest = p->weights > p->bn_state ? p->weights : p->bn_state;
-    for (int i = 0; i < net->acts.n_chunks; i++)
-        if (net->acts.used[i] * sizeof(float) > largest) largest = net->acts.used[i] * sizeof(float);
-    for (int i = 0; i < net->grad_arena.n_chunks; i++)
-        if (net->grad_arena.used[i] * sizeof(float) > largest) largest = net->grad_arena.used[i] * sizeof(float);
-    p->largest_buffer = largest;
+    rd_memory_plan_fill(&net->plan, net->params.n_weights, net->params.n_bn, arch_bytes(net), &net->acts,
+                        &net->grad_arena, &net->scratch);
 }
 
 static rd_status check_active(const rd_supernet *net, const rd_arch_mask *a, rd_err *err) {
@@ -455,11 +317,7 @@ static rd_status net_init(rd_supernet *net, rd_ctx *ctx, const rd_supernet_confi
         RD_TRY(check_active(net, active, err));
         net->active = *active;
     }
-    size_t limit = rd_ctx_device(ctx)->max_alloc / sizeof(float);
-    limit -= limit % RD_ALIGN_FLOATS;
-    net->acts.chunk_limit = net->grad_arena.chunk_limit = limit;
-    net->acts.name = "activations";
-    net->grad_arena.name = "gradients";
+    rd_arenas_setup(ctx, &net->acts, &net->grad_arena);
     layout(net, cfg->batch, 0);
     if (net->acts.failed || net->grad_arena.failed)
         return rd_fail(err, RD_ERR_TOO_LARGE, "supernet: one activation tensor exceeds the device's largest allocation");
@@ -476,7 +334,7 @@ static void net_release(rd_supernet *net) {
         for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) rd_free(net->ctx, bufs[i]);
     }
     free(net->cells);
-    free(net->names);
+    rd_params_free(&net->params);
 }
 
 rd_status rd_supernet_plan(rd_ctx *ctx, const rd_supernet_config *cfg, const rd_arch_mask *alive,
@@ -492,33 +350,20 @@ rd_status rd_supernet_plan(rd_ctx *ctx, const rd_supernet_config *cfg, const rd_
 }
 
 /* ---- initialization (PyTorch defaults, deterministic per seed) ---- */
-typedef struct rng { uint64_t s; } rng;
-static uint64_t rng_next(rng *r) {
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
-static double rng_normal(rng *r) {
-    double u1 = rng_uniform(r), u2 = rng_uniform(r);
-    if (u1 < 1e-300) u1 = 1e-300;
-    return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
 static rd_status init_values(rd_supernet *net, uint64_t seed) {
     rd_ctx *ctx = net->ctx;
-    float *w = calloc(net->n_weights ? net->n_weights : 1, sizeof *w);
-    float *bn = calloc(net->n_bn ? net->n_bn : 1, sizeof *bn);
+    size_t n_weights = net->params.n_weights, n_bn = net->params.n_bn;
+    float *w = calloc(n_weights ? n_weights : 1, sizeof *w);
+    float *bn = calloc(n_bn ? n_bn : 1, sizeof *bn);
     size_t na = (size_t)2 * RD_CELL_EDGES * net->K;
     float *alphas = calloc(na, sizeof *alphas);
     if (!w || !bn || !alphas) {
         free(w); free(bn); free(alphas);
         return rd_fail(&ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
     }
-    rng r = {seed};
-    for (int i = 0; i < net->n_names; i++) {
-        const rd_named_tensor *t = &net->names[i];
+    rd_init_rng r = {seed};
+    for (int i = 0; i < net->params.n; i++) {
+        const rd_named_tensor *t = &net->params.names[i];
         if (t->kind == RD_PARAM_WEIGHT) {
             const char *leaf = strrchr(t->name, '.');
             int is_bn_affine = !strncmp(t->name, "stem.1.", 7);
@@ -530,13 +375,13 @@ static rd_status init_values(rd_supernet *net, uint64_t seed) {
             /* kaiming_uniform(a=sqrt(5)) for weights, and the matching bias bound: 1/sqrt(fan_in) */
             int fan_in = t->ndim == 4 ? t->shape[1] * t->shape[2] * t->shape[3] : net->c_final;
             double bound = 1.0 / sqrt((double)fan_in);
-            for (size_t j = 0; j < t->count; j++) w[t->offset + j] = (float)((2 * rng_uniform(&r) - 1) * bound);
+            for (size_t j = 0; j < t->count; j++) w[t->offset + j] = (float)((2 * rd_init_rng_uniform(&r) - 1) * bound);
         } else if (t->kind == RD_PARAM_BN_STATE) {
             float v = strstr(t->name, "running_var") ? 1.0f : 0.0f;
             for (size_t j = 0; j < t->count; j++) bn[t->offset + j] = v;
         }
     }
-    for (size_t i = 0; i < na; i++) alphas[i] = (float)(1e-3 * rng_normal(&r));
+    for (size_t i = 0; i < na; i++) alphas[i] = (float)(1e-3 * rd_init_rng_normal(&r));
     rd_status s = rd_vec_write(ctx, &net->weights, w);
     if (s == RD_OK) s = rd_vec_write(ctx, &net->bn_state, bn);
     if (s == RD_OK) s = rd_supernet_write_alphas(net, alphas);
@@ -571,10 +416,7 @@ static rd_status bind(rd_supernet *net, int n) {
     RD_TRY(rd_arena_allocate(net->ctx, &net->acts, "activations"));
     RD_TRY(rd_arena_allocate(net->ctx, &net->grad_arena, "gradients"));
     layout(net, n, 1);
-    /* an unused slot stays unallocated (a reservation of 0 bytes would still allocate) */
-    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
-        if (net->scratch.bytes[i]) RD_TRY(rd_scratch_reserve(net->ctx, i, net->scratch.bytes[i]));
-    return RD_OK;
+    return rd_scratch_reserve_all(net->ctx, &net->scratch);
 }
 
 rd_status rd_supernet_create(rd_ctx *ctx, const rd_supernet_config *cfg, const rd_arch_mask *alive,
@@ -585,9 +427,9 @@ rd_status rd_supernet_create(rd_ctx *ctx, const rd_supernet_config *cfg, const r
     rd_status s = net_init(net, ctx, cfg, alive, active, &ctx->err);
     size_t na = (size_t)2 * RD_CELL_EDGES * net->K;
     size_t np = (size_t)cfg->layers * RD_CELL_EDGES * net->K * net->cmax;
-    if (s == RD_OK) s = alloc_vec(ctx, net->n_weights, "weights", &net->weights_buf, &net->weights);
-    if (s == RD_OK) s = alloc_vec(ctx, net->n_weights, "weight gradients", &net->grads_buf, &net->grads);
-    if (s == RD_OK) s = alloc_vec(ctx, net->n_bn, "batch-norm running statistics", &net->bn_buf, &net->bn_state);
+    if (s == RD_OK) s = alloc_vec(ctx, net->params.n_weights, "weights", &net->weights_buf, &net->weights);
+    if (s == RD_OK) s = alloc_vec(ctx, net->params.n_weights, "weight gradients", &net->grads_buf, &net->grads);
+    if (s == RD_OK) s = alloc_vec(ctx, net->params.n_bn, "batch-norm running statistics", &net->bn_buf, &net->bn_state);
     if (s == RD_OK) s = alloc_vec(ctx, na, "alphas", &net->alphas_buf, &net->alphas);
     if (s == RD_OK) s = alloc_vec(ctx, na, "alpha gradients", &net->alpha_grads_buf, &net->alpha_grads);
     if (s == RD_OK) s = alloc_vec(ctx, na, "mixed-op weights", &net->mixw_buf, &net->mixw);
@@ -624,8 +466,8 @@ rd_vec rd_supernet_bn_state(const rd_supernet *net) { return net->bn_state; }
 rd_vec rd_supernet_alphas(const rd_supernet *net) { return net->alphas; }
 rd_vec rd_supernet_alpha_grads(const rd_supernet *net) { return net->alpha_grads; }
 const rd_named_tensor *rd_supernet_named_tensors(const rd_supernet *net, int *count) {
-    *count = net->n_names;
-    return net->names;
+    *count = net->params.n;
+    return net->params.names;
 }
 
 rd_status rd_supernet_zero_grads(rd_supernet *net) { return rd_vec_fill(net->ctx, &net->grads, 0.0f); }
@@ -665,50 +507,17 @@ static rd_op_exec exec_for(const rd_supernet *net, int train, unsigned grads) {
     e.bn_state = net->bn_state;
     e.mix_weights = net->mixw;
     if (grads & RD_GRAD_ALPHAS) e.alpha_partials = net->partials;
-    e.bn = BN;
+    e.bn = rd_cell_bn;
     e.train = train;
     return e;
-}
-
-static rd_bn_state pre_bn_state(const rd_supernet *net, const rd_cell *cell, int p) {
-    rd_bn_state s = cell->pre_tmp[p];
-    s.gamma.mem = s.beta.mem = NULL;
-    s.running_mean = rd_vec_slice(net->bn_state, cell->pre_bn[p], (size_t)cell->C);
-    s.running_var = rd_vec_slice(net->bn_state, cell->pre_bn[p] + (size_t)cell->C, (size_t)cell->C);
-    return s;
-}
-
-static rd_status bn_fwd(rd_ctx *ctx, int train, const rd_bn_state *s, const rd_tensor *x, const rd_tensor *y) {
-    if (train) return rd_batchnorm_forward_train(ctx, &BN, s, x, y, NULL, NULL);
-    return rd_batchnorm_forward_eval(ctx, &BN, s, x, y);
-}
-
-static rd_status preprocess_forward(rd_supernet *net, const rd_cell *cell, int p, const rd_tensor *x,
-                                    const rd_tensor *y, int train) {
-    rd_ctx *ctx = net->ctx;
-    if (p == 0 && cell->reduction_prev) {
-        for (int h = 0; h < 2; h++) {
-            rd_conv_params fr = rd_conv_dense_params(1, 1, 2, 2, 0, 0, 1, 1);
-            if (h) fr.pad_top = fr.pad_left = -1;
-            rd_tensor half = rd_tensor_channels(*y, h * (cell->C / 2), cell->C / 2);
-            rd_vec w = rd_vec_slice(net->weights, cell->pre_w[0][h], cell->pre_wlen[0][h]);
-            RD_TRY(rd_conv2d_forward(ctx, &fr, x, &w, &half));
-        }
-    } else {
-        rd_conv_params pw = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 1);
-        rd_vec w = rd_vec_slice(net->weights, cell->pre_w[p][0], cell->pre_wlen[p][0]);
-        RD_TRY(rd_conv2d_forward(ctx, &pw, x, &w, y));
-    }
-    rd_bn_state s = pre_bn_state(net, cell, p);
-    return bn_fwd(ctx, train, &s, y, y);
 }
 
 static rd_status cell_forward(rd_supernet *net, int i, const rd_op_exec *e) {
     rd_ctx *ctx = net->ctx;
     rd_cell *cell = &net->cells[i];
     rd_tensor s0 = cell_input(net, i, 0), s1 = cell_input(net, i, 1);
-    RD_TRY(preprocess_forward(net, cell, 0, &s0, &cell->s0p, e->train));
-    RD_TRY(preprocess_forward(net, cell, 1, &s1, &cell->s1p, e->train));
+    RD_TRY(rd_preprocess_forward(ctx, &cell->pre[0], &net->weights, &net->bn_state, &s0, &cell->s0p, e->train));
+    RD_TRY(rd_preprocess_forward(ctx, &cell->pre[1], &net->weights, &net->bn_state, &s1, &cell->s1p, e->train));
     RD_TRY(rd_fill(ctx, &cell->out, 0.0f));
     for (int k = 0; k < net->cfg.steps - net->cfg.multiplier; k++) RD_TRY(rd_fill(ctx, &cell->nodes[k], 0.0f));
     for (int e_i = 0; e_i < RD_CELL_EDGES; e_i++) {
@@ -739,16 +548,7 @@ rd_status rd_supernet_forward(rd_supernet *net, const rd_tensor *x, cl_mem label
     net->input = *x;
     net->labels = labels;
     rd_op_exec e = exec_for(net, train, 0);
-    int stem_c = c->stem_multiplier * c->C;
-    rd_conv_params stem = rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0);
-    rd_vec sw = rd_vec_slice(net->weights, net->stem_w, (size_t)stem_c * c->in_channels * 9);
-    RD_TRY(rd_conv2d_forward(ctx, &stem, x, &sw, &net->stem_conv));
-    rd_bn_state sb = net->stem_tmp;
-    sb.gamma = rd_vec_slice(net->weights, net->stem_gamma, (size_t)stem_c);
-    sb.beta = rd_vec_slice(net->weights, net->stem_beta, (size_t)stem_c);
-    sb.running_mean = rd_vec_slice(net->bn_state, net->stem_bn, (size_t)stem_c);
-    sb.running_var = rd_vec_slice(net->bn_state, net->stem_bn + (size_t)stem_c, (size_t)stem_c);
-    RD_TRY(bn_fwd(ctx, train, &sb, &net->stem_conv, &net->stem_out));
+    RD_TRY(rd_stem_forward(ctx, &net->stem, &net->weights, &net->bn_state, x, train));
     for (int i = 0; i < c->layers; i++) RD_TRY(cell_forward(net, i, &e));
     RD_TRY(rd_global_avgpool_forward(ctx, &net->cells[c->layers - 1].out, &net->pooled));
     rd_vec cw = rd_vec_slice(net->weights, net->cls_w, (size_t)c->classes * net->c_final);
@@ -762,47 +562,14 @@ rd_status rd_supernet_forward(rd_supernet *net, const rd_tensor *x, cl_mem label
 }
 
 /* ---- backward ---- */
-static rd_tensor grad_view(const rd_tensor *buf, const rd_tensor *like) {
-    return rd_tensor_make(buf->mem, buf->off, like->n, like->c, like->h, like->w);
-}
-
-static rd_status preprocess_backward(rd_supernet *net, const rd_cell *cell, int p, const rd_tensor *x,
-                                     const rd_tensor *y, const rd_tensor *dy, const rd_tensor *dx, unsigned what) {
-    rd_ctx *ctx = net->ctx;
-    rd_bn_state s = pre_bn_state(net, cell, p);
-    RD_TRY(rd_batchnorm_backward(ctx, &BN, &s, NULL, y, dy, NULL, dy, 0, NULL, NULL, NULL));
-    rd_vec g, *gp = NULL;
-    if (p == 0 && cell->reduction_prev) {
-        for (int h = 0; h < 2; h++) {
-            rd_conv_params fr = rd_conv_dense_params(1, 1, 2, 2, 0, 0, 1, 1);
-            if (h) fr.pad_top = fr.pad_left = -1;
-            rd_tensor half = rd_tensor_channels(*dy, h * (cell->C / 2), cell->C / 2);
-            rd_vec w = rd_vec_slice(net->weights, cell->pre_w[0][h], cell->pre_wlen[0][h]);
-            if (what & RD_GRAD_WEIGHTS) {
-                g = rd_vec_slice(net->grads, cell->pre_w[0][h], cell->pre_wlen[0][h]);
-                gp = &g;
-            }
-            RD_TRY(rd_conv2d_backward(ctx, &fr, x, &w, &half, dx, 1, gp));
-        }
-        return RD_OK;
-    }
-    rd_conv_params pw = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 1);
-    rd_vec w = rd_vec_slice(net->weights, cell->pre_w[p][0], cell->pre_wlen[p][0]);
-    if (what & RD_GRAD_WEIGHTS) {
-        g = rd_vec_slice(net->grads, cell->pre_w[p][0], cell->pre_wlen[p][0]);
-        gp = &g;
-    }
-    return rd_conv2d_backward(ctx, &pw, x, &w, dy, dx, 1, gp);
-}
-
 static rd_status cell_backward(rd_supernet *net, int i, const rd_op_exec *e, const rd_tensor *dout,
-                               const rd_tensor *ds0, const rd_tensor *ds1, unsigned what) {
+                               const rd_tensor *ds0, const rd_tensor *ds1) {
     rd_ctx *ctx = net->ctx;
     rd_cell *cell = &net->cells[i];
     const rd_supernet_config *c = &net->cfg;
     rd_tensor dstate[2 + RD_CELL_NODES];
-    dstate[0] = grad_view(&net->g_s0p, &cell->s0p);
-    dstate[1] = grad_view(&net->g_s1p, &cell->s1p);
+    dstate[0] = rd_grad_view(&net->g_s0p, &cell->s0p);
+    dstate[1] = rd_grad_view(&net->g_s1p, &cell->s1p);
     RD_TRY(rd_fill(ctx, &dstate[0], 0.0f));
     RD_TRY(rd_fill(ctx, &dstate[1], 0.0f));
     for (int k = 0; k < c->steps; k++) {
@@ -810,7 +577,7 @@ static rd_status cell_backward(rd_supernet *net, int i, const rd_op_exec *e, con
         if (k >= first) {
             dstate[2 + k] = rd_tensor_channels(*dout, (k - first) * cell->C, cell->C);
         } else {
-            dstate[2 + k] = grad_view(&net->g_nodes[k], &cell->nodes[k]);
+            dstate[2 + k] = rd_grad_view(&net->g_nodes[k], &cell->nodes[k]);
             RD_TRY(rd_fill(ctx, &dstate[2 + k], 0.0f));
         }
     }
@@ -825,8 +592,11 @@ static rd_status cell_backward(rd_supernet *net, int i, const rd_op_exec *e, con
         }
     }
     rd_tensor s0 = cell_input(net, i, 0), s1 = cell_input(net, i, 1);
-    RD_TRY(preprocess_backward(net, cell, 1, &s1, &cell->s1p, &dstate[1], ds1, what));
-    return preprocess_backward(net, cell, 0, &s0, &cell->s0p, &dstate[0], ds0, what);
+    /* e->weight_grads is empty unless weight gradients are wanted */
+    RD_TRY(rd_preprocess_backward(ctx, &cell->pre[1], &net->weights, &e->weight_grads, &net->bn_state, &s1, &cell->s1p,
+                                  &dstate[1], ds1));
+    return rd_preprocess_backward(ctx, &cell->pre[0], &net->weights, &e->weight_grads, &net->bn_state, &s0, &cell->s0p,
+                                  &dstate[0], ds0);
 }
 
 rd_status rd_supernet_backward(rd_supernet *net, unsigned what) {
@@ -847,36 +617,22 @@ rd_status rd_supernet_backward(rd_supernet *net, unsigned what) {
         gbp = &gb;
     }
     RD_TRY(rd_linear_backward(ctx, &net->pooled, &cw, &net->g_logits, &net->g_pooled, 0, gwp, gbp));
-    rd_tensor dlast = grad_view(&net->g_out[(L - 1) % 3], &net->cells[L - 1].out);
+    rd_tensor dlast = rd_grad_view(&net->g_out[(L - 1) % 3], &net->cells[L - 1].out);
     RD_TRY(rd_global_avgpool_backward(ctx, &net->g_pooled, &dlast, 0));
     RD_TRY(rd_fill(ctx, &net->g_stem, 0.0f));
     if (L >= 2) {
-        rd_tensor d = grad_view(&net->g_out[(L - 2) % 3], &net->cells[L - 2].out);
+        rd_tensor d = rd_grad_view(&net->g_out[(L - 2) % 3], &net->cells[L - 2].out);
         RD_TRY(rd_fill(ctx, &d, 0.0f));
     }
     for (int i = L - 1; i >= 0; i--) {
-        rd_tensor dout = grad_view(&net->g_out[i % 3], &net->cells[i].out);
-        rd_tensor ds1 = i >= 1 ? grad_view(&net->g_out[(i - 1) % 3], &net->cells[i - 1].out) : net->g_stem;
-        rd_tensor ds0 = i >= 2 ? grad_view(&net->g_out[(i - 2) % 3], &net->cells[i - 2].out) : net->g_stem;
+        rd_tensor dout = rd_grad_view(&net->g_out[i % 3], &net->cells[i].out);
+        rd_tensor ds1 = i >= 1 ? rd_grad_view(&net->g_out[(i - 1) % 3], &net->cells[i - 1].out) : net->g_stem;
+        rd_tensor ds0 = i >= 2 ? rd_grad_view(&net->g_out[(i - 2) % 3], &net->cells[i - 2].out) : net->g_stem;
         if (i >= 2) RD_TRY(rd_fill(ctx, &ds0, 0.0f)); /* cell i is the first to add into d(out[i-2]) */
-        RD_TRY(cell_backward(net, i, &e, &dout, &ds0, &ds1, what));
+        RD_TRY(cell_backward(net, i, &e, &dout, &ds0, &ds1));
     }
-    if (what & RD_GRAD_WEIGHTS) {
-        int stem_c = c->stem_multiplier * c->C;
-        rd_bn_state sb = net->stem_tmp;
-        sb.gamma = rd_vec_slice(net->weights, net->stem_gamma, (size_t)stem_c);
-        sb.beta = rd_vec_slice(net->weights, net->stem_beta, (size_t)stem_c);
-        sb.running_mean.mem = sb.running_var.mem = NULL;
-        rd_vec dgamma = rd_vec_slice(net->grads, net->stem_gamma, (size_t)stem_c);
-        rd_vec dbeta = rd_vec_slice(net->grads, net->stem_beta, (size_t)stem_c);
-        rd_tensor g = grad_view(&net->g_ta, &net->stem_conv);
-        RD_TRY(rd_batchnorm_backward(ctx, &BN, &sb, &net->stem_conv, &net->stem_out, &net->g_stem, NULL, &g, 0,
-                                     &dgamma, &dbeta, NULL));
-        rd_conv_params stem = rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0);
-        rd_vec sw = rd_vec_slice(net->weights, net->stem_w, (size_t)stem_c * c->in_channels * 9);
-        rd_vec sg = rd_vec_slice(net->grads, net->stem_w, (size_t)stem_c * c->in_channels * 9);
-        RD_TRY(rd_conv2d_backward(ctx, &stem, &net->input, &sw, &g, NULL, 0, &sg));
-    }
+    if (what & RD_GRAD_WEIGHTS)
+        RD_TRY(rd_stem_backward(ctx, &net->stem, &net->weights, &net->grads, &net->input, &net->g_stem, &net->g_ta));
     if (what & RD_GRAD_ALPHAS)
         RD_TRY(rd_alphas_grad(ctx, &net->partials, &net->mixw, &net->mask, &net->alpha_grads, net->K, net->cmax, L,
                               net->reduce_bits));
@@ -904,8 +660,8 @@ void rd_supernet_active_cost(const rd_supernet *net, double *params, double *flo
     for (int i = 0; i < c->layers; i++) {
         const rd_cell *cell = &net->cells[i];
         for (int q = 0; q < 2; q++)
-            for (int w = 0; w < cell->pre_nw[q]; w++) {
-                double n = (double)cell->pre_wlen[q][w];
+            for (int w = 0; w < cell->pre[q].n_w; w++) {
+                double n = (double)cell->pre[q].wlen[w];
                 p += n;
                 f += 2 * n * cell->h * cell->w;
             }
