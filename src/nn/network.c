@@ -7,25 +7,17 @@
  * and in BIND mode to hand out tensors), and the supernet's memory rules: one
  * weights vector, one gradients vector, one BN-state vector. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "radars/network.h"
 #include "nn/candidate_ops.h"
+#include "nn/cell_parts.h"
 #include "nn/nn_internal.h"
 
 enum { AUX_MID = 128, AUX_WIDE = 768, AUX_POOL_K = 5, AUX_POOL_STRIDE = 3 };
 enum { LOSS_MAIN, LOSS_CORRECT, LOSS_AUX, LOSS_AUX_CORRECT, LOSS_FLOATS };
-
-static const rd_bn_params BN = {1e-5f, 0.1f};
-
-/* An affine batch-norm's place: gamma and beta in the weights vector, running
- * mean then var (C each) in the BN-state vector. */
-typedef struct affine_bn {
-    size_t gamma, beta, stats;
-} affine_bn;
 
 typedef struct net_cell {
     const rd_geno_cell *g;       /* the genotype's normal or reduction cell */
@@ -34,11 +26,7 @@ typedef struct net_cell {
     int h_pp, w_pp;              /* resolution of s0 */
     int h, w;                    /* resolution of s1 and of the preprocessed states */
     int h_out, w_out;
-    /* preprocess: [0] for s0 (FactorizedReduce when the previous cell reduced), [1] for s1 */
-    size_t pre_w[2][2], pre_wlen[2][2];
-    int pre_nw[2];
-    affine_bn pre_bn[2];
-    rd_bn_state pre_tmp[2];
+    rd_preprocess pre[2];        /* [0] for s0 (FactorizedReduce when the previous cell reduced), [1] for s1 */
     rd_tensor s0p, s1p;
     rd_tensor out;               /* n x multiplier*C x h_out x w_out: the concatenated states */
     rd_tensor nodes[RD_GENO_MAX_NODES];
@@ -55,14 +43,11 @@ struct rd_network {
     int aux_cell, c_aux, aux_h, aux_w;
 
     /* parameters */
-    size_t n_weights, n_bn;
-    size_t stem_w, cls_w, cls_b;
-    affine_bn stem_bn;
+    rd_param_registry params;    /* with each tensor's init */
+    rd_stem stem;
+    size_t cls_w, cls_b;
     size_t aux_w1, aux_w2, aux_cls_w, aux_cls_b;
-    affine_bn aux_bn1, aux_bn2;
-    rd_named_tensor *names;
-    float *init;                 /* per named tensor: > 0 uniform(+-init), 0 zeros, -1 ones */
-    int n_names, cap_names;
+    rd_bn_place aux_bn1, aux_bn2;
     size_t n_drop_ops;           /* ops with a drop-path slot (every op of every cell) */
     rd_buffer *weights_buf, *grads_buf, *bn_buf;
     rd_vec weights, grads, bn_state;
@@ -79,8 +64,7 @@ struct rd_network {
     int cur_n;
     rd_tensor input;
     cl_mem labels;
-    rd_tensor stem_conv, stem_out, pooled, logits;
-    rd_bn_state stem_tmp;
+    rd_tensor pooled, logits;
     rd_vec loss, drop;           /* loss: LOSS_* floats; drop: per-image scales */
     rd_tensor aux_relu, aux_pool, aux_c1, aux_c2, aux_r2, aux_logits;
     rd_bn_state aux_tmp[2];
@@ -178,41 +162,6 @@ rd_status rd_network_config_check(const rd_network_config *c, rd_err *err) {
 }
 
 /* ---- structure and names ---- */
-#define INIT_ZERO 0.0f
-#define INIT_ONE (-1.0f)
-
-static int add_name(rd_network *net, rd_param_kind kind, size_t off, int ndim, const int *shape, float init,
-                    const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-static int add_name(rd_network *net, rd_param_kind kind, size_t off, int ndim, const int *shape, float init,
-                    const char *fmt, ...) {
-    if (net->n_names == net->cap_names) {
-        int cap = net->cap_names ? 2 * net->cap_names : 256;
-        rd_named_tensor *grown = realloc(net->names, (size_t)cap * sizeof *grown);
-        if (!grown) return 0;
-        net->names = grown;
-        float *gi = realloc(net->init, (size_t)cap * sizeof *gi);
-        if (!gi) return 0;
-        net->init = gi;
-        net->cap_names = cap;
-    }
-    rd_named_tensor *t = &net->names[net->n_names];
-    net->init[net->n_names++] = init;
-    memset(t, 0, sizeof *t);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(t->name, sizeof t->name, fmt, ap);
-    va_end(ap);
-    t->kind = kind;
-    t->offset = off;
-    t->ndim = ndim;
-    t->count = 1;
-    for (int i = 0; i < ndim; i++) {
-        t->shape[i] = shape[i];
-        t->count *= (size_t)shape[i];
-    }
-    return 1;
-}
-
 /* DARTS' operations.py builds conv_7x1_1x7 as a bare nn.Sequential (ReLU, conv 1x7,
  * conv 7x1, BN), so its tensors are `_ops.K.1.weight`, not under `.op` as the
  * candidate ops (and the search peer's modules) name them. */
@@ -220,42 +169,17 @@ static const char *darts_eval_suffix(rd_op_id op, const char *suffix) {
     return op == RD_OP_CONV_7X1_1X7 && !strncmp(suffix, "op.", 3) ? suffix + 3 : suffix;
 }
 
-/* A conv or linear weight, kaiming-uniform(a = sqrt(5)): bound 1 / sqrt(fan_in). */
-static size_t add_weight(rd_network *net, const rd_param_desc *d, const char *prefix) {
-    size_t off = net->n_weights, count = 1;
-    for (int i = 0; i < d->ndim; i++) count *= (size_t)d->shape[i];
-    net->n_weights += count;
-    add_name(net, RD_PARAM_WEIGHT, off, d->ndim, d->shape, (float)(1.0 / sqrt((double)d->fan_in)), "%s%s", prefix,
-             d->suffix);
-    return off;
-}
-
 static size_t add_conv(rd_network *net, const char *prefix, int out, int in, int kh, int kw) {
     rd_param_desc d = {"weight", 4, {out, in, kh, kw}, in * kh * kw};
-    return add_weight(net, &d, prefix);
+    return rd_params_add_weight(&net->params, &d, prefix);
 }
 
-/* An affine BN (prefix ends with '.'): weight, bias, running_mean, running_var. */
-static affine_bn add_bn(rd_network *net, int C, const char *prefix) {
-    affine_bn b;
-    int shape[1] = {C};
-    b.gamma = net->n_weights;
-    add_name(net, RD_PARAM_WEIGHT, b.gamma, 1, shape, INIT_ONE, "%sweight", prefix);
-    b.beta = b.gamma + (size_t)C;
-    add_name(net, RD_PARAM_WEIGHT, b.beta, 1, shape, INIT_ZERO, "%sbias", prefix);
-    net->n_weights += 2 * (size_t)C;
-    b.stats = net->n_bn;
-    add_name(net, RD_PARAM_BN_STATE, b.stats, 1, shape, INIT_ZERO, "%srunning_mean", prefix);
-    add_name(net, RD_PARAM_BN_STATE, b.stats + (size_t)C, 1, shape, INIT_ONE, "%srunning_var", prefix);
-    net->n_bn += 2 * (size_t)C;
-    return b;
-}
 
 /* Linear layer: weight and bias both uniform(+-1/sqrt(in)) as PyTorch. */
 static void add_linear(rd_network *net, const char *prefix, int out, int in, size_t *w, size_t *b) {
     rd_param_desc dw = {"weight", 2, {out, in, 0, 0}, in}, db = {"bias", 1, {out, 0, 0, 0}, in};
-    *w = add_weight(net, &dw, prefix);
-    *b = add_weight(net, &db, prefix);
+    *w = rd_params_add_weight(&net->params, &dw, prefix);
+    *b = rd_params_add_weight(&net->params, &db, prefix);
 }
 
 static rd_status build_structure(rd_network *net, rd_err *err) {
@@ -263,8 +187,7 @@ static rd_status build_structure(rd_network *net, rd_err *err) {
     net->cells = calloc((size_t)c->layers, sizeof *net->cells);
     if (!net->cells) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
     int stem_c = c->stem_multiplier * c->C;
-    net->stem_w = add_conv(net, "stem.0.", stem_c, c->in_channels, 3, 3);
-    net->stem_bn = add_bn(net, stem_c, "stem.1.");
+    rd_stem_add(&net->params, &net->stem, stem_c, c->in_channels);
 
     int cpp = stem_c, cp = stem_c, cc = c->C, red_prev = 0;
     int h_pp = c->in_h, w_pp = c->in_w, h_p = c->in_h, w_p = c->in_w;
@@ -288,29 +211,8 @@ static rd_status build_structure(rd_network *net, rd_err *err) {
         cell->h_out = red ? h_p / 2 : h_p;
         cell->w_out = red ? w_p / 2 : w_p;
         char prefix[96];
-        if (red_prev) {
-            snprintf(prefix, sizeof prefix, "cells.%d.preprocess0.conv_1.", i);
-            cell->pre_w[0][0] = add_conv(net, prefix, cc / 2, cpp, 1, 1);
-            snprintf(prefix, sizeof prefix, "cells.%d.preprocess0.conv_2.", i);
-            cell->pre_w[0][1] = add_conv(net, prefix, cc / 2, cpp, 1, 1);
-            cell->pre_wlen[0][0] = cell->pre_wlen[0][1] = (size_t)(cc / 2) * cpp;
-            cell->pre_nw[0] = 2;
-            snprintf(prefix, sizeof prefix, "cells.%d.preprocess0.bn.", i);
-            cell->pre_bn[0] = add_bn(net, cc, prefix);
-        } else {
-            snprintf(prefix, sizeof prefix, "cells.%d.preprocess0.op.1.", i);
-            cell->pre_w[0][0] = add_conv(net, prefix, cc, cpp, 1, 1);
-            cell->pre_wlen[0][0] = (size_t)cc * cpp;
-            cell->pre_nw[0] = 1;
-            snprintf(prefix, sizeof prefix, "cells.%d.preprocess0.op.2.", i);
-            cell->pre_bn[0] = add_bn(net, cc, prefix);
-        }
-        snprintf(prefix, sizeof prefix, "cells.%d.preprocess1.op.1.", i);
-        cell->pre_w[1][0] = add_conv(net, prefix, cc, cp, 1, 1);
-        cell->pre_wlen[1][0] = (size_t)cc * cp;
-        cell->pre_nw[1] = 1;
-        snprintf(prefix, sizeof prefix, "cells.%d.preprocess1.op.2.", i);
-        cell->pre_bn[1] = add_bn(net, cc, prefix);
+        rd_preprocess_add(&net->params, &cell->pre[0], i, 0, red_prev, cc, cpp, 1);
+        rd_preprocess_add(&net->params, &cell->pre[1], i, 1, 0, cc, cp, 1);
 
         for (int k = 0; k < cell->g->steps; k++) cell->concat_pos[k] = -1;
         for (int q = 0; q < cell->g->n_concat; q++) cell->concat_pos[cell->g->concat[q] - 2] = q;
@@ -333,7 +235,7 @@ static rd_status build_structure(rd_network *net, rd_err *err) {
             snprintf(prefix, sizeof prefix, "cells.%d._ops.%d.", i, k);
             for (int w = 0; w < op->n_w; w++) {
                 pd[w].suffix = darts_eval_suffix(op->id, pd[w].suffix);
-                op->w_off[w] = add_weight(net, &pd[w], prefix);
+                op->w_off[w] = rd_params_add_weight(&net->params, &pd[w], prefix);
                 op->w_len[w] = (size_t)pd[w].shape[0] * pd[w].shape[1] * pd[w].shape[2] * pd[w].shape[3];
             }
             const char *bn_names[RD_OP_MAX_BN];
@@ -341,7 +243,7 @@ static rd_status build_structure(rd_network *net, rd_err *err) {
             for (int b = 0; b < op->n_bn; b++) {
                 char bp[128];
                 snprintf(bp, sizeof bp, "%s%s.", prefix, darts_eval_suffix(op->id, bn_names[b]));
-                affine_bn ab = add_bn(net, cc, bp);
+                rd_bn_place ab = rd_params_add_bn(&net->params, cc, 1, bp);
                 op->gamma_off[b] = ab.gamma;
                 op->beta_off[b] = ab.beta;
                 op->bn_off[b] = ab.stats;
@@ -364,25 +266,20 @@ static rd_status build_structure(rd_network *net, rd_err *err) {
     net->c_final = cp;
     if (c->auxiliary) {
         net->aux_w1 = add_conv(net, "auxiliary_head.features.2.", AUX_MID, net->c_aux, 1, 1);
-        net->aux_bn1 = add_bn(net, AUX_MID, "auxiliary_head.features.3.");
+        net->aux_bn1 = rd_params_add_bn(&net->params, AUX_MID, 1, "auxiliary_head.features.3.");
         net->aux_w2 = add_conv(net, "auxiliary_head.features.5.", AUX_WIDE, AUX_MID, 2, 2);
-        net->aux_bn2 = add_bn(net, AUX_WIDE, "auxiliary_head.features.6.");
+        net->aux_bn2 = rd_params_add_bn(&net->params, AUX_WIDE, 1, "auxiliary_head.features.6.");
         add_linear(net, "auxiliary_head.classifier.", c->classes, AUX_WIDE, &net->aux_cls_w, &net->aux_cls_b);
     }
     add_linear(net, "classifier.", c->classes, cp, &net->cls_w, &net->cls_b);
-    if (net->n_names == 0 || !net->init) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    if (net->params.n == 0 || !net->params.init) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
     return RD_OK;
 }
 
 /* ---- memory layout: the one function that both plans and binds ---- */
-static void merge_need(rd_scratch_need *need, const rd_ops_scratch_need *s) {
-    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
-        if (s->bytes[i] > need->bytes[i]) need->bytes[i] = s->bytes[i];
-}
-
 static rd_tensor cell_input(const rd_network *net, int i, int which /* 0: s0, 1: s1 */) {
     int src = which ? i - 1 : i - 2;
-    return src < 0 ? net->stem_out : net->cells[src].out;
+    return src < 0 ? net->stem.out : net->cells[src].out;
 }
 
 static const rd_tensor *cell_state(const net_cell *cell, int s) {
@@ -396,19 +293,6 @@ static rd_pool_params aux_pool_params(void) {
 static rd_conv_params aux_conv1_params(void) { return rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0); }
 static rd_conv_params aux_conv2_params(void) { return rd_conv_dense_params(2, 2, 1, 1, 0, 0, 1, 1); }
 
-static rd_bn_state plan_bn_tmp(rd_arena *a, int C) {
-    rd_bn_state s;
-    memset(&s, 0, sizeof s);
-    s.save_mean = rd_arena_vec(a, (size_t)C);
-    s.save_invstd = rd_arena_vec(a, (size_t)C);
-    return s;
-}
-
-static rd_tensor flat(rd_arena *a, size_t len) {
-    rd_vec v = rd_arena_vec(a, len);
-    return rd_tensor_make(v.mem, v.off, 1, 1, 1, (int)len);
-}
-
 static void layout(rd_network *net, int n, int bind) {
     rd_ctx *ctx = net->ctx;
     const rd_network_config *c = &net->cfg;
@@ -419,15 +303,7 @@ static void layout(rd_network *net, int n, int bind) {
     rd_ops_scratch_need s;
 
     int stem_c = c->stem_multiplier * c->C;
-    rd_tensor in_shape = rd_tensor_make(NULL, 0, n, c->in_channels, c->in_h, c->in_w);
-    net->stem_conv = rd_arena_tensor(A, n, stem_c, c->in_h, c->in_w);
-    net->stem_out = rd_arena_tensor(A, n, stem_c, c->in_h, c->in_w);
-    net->stem_tmp = plan_bn_tmp(A, stem_c);
-    rd_conv_params stem = rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0);
-    rd_conv2d_scratch(ctx, &stem, &in_shape, &net->stem_conv, &s);
-    merge_need(&net->scratch, &s);
-    rd_batchnorm_scratch(ctx, &net->stem_conv, &s);
-    merge_need(&net->scratch, &s);
+    rd_stem_plan(ctx, &net->stem, A, n, c->in_h, c->in_w, &net->scratch);
 
     size_t max_out = (size_t)n * stem_c * c->in_h * c->in_w, max_state = 0, max_temp = 0;
     int max_gnodes = 0;
@@ -436,7 +312,7 @@ static void layout(rd_network *net, int n, int bind) {
         int C = cell->C;
         cell->s0p = rd_arena_tensor(A, n, C, cell->h, cell->w);
         cell->s1p = rd_arena_tensor(A, n, C, cell->h, cell->w);
-        for (int p = 0; p < 2; p++) cell->pre_tmp[p] = plan_bn_tmp(A, C);
+        for (int p = 0; p < 2; p++) cell->pre[p].tmp = rd_bn_tmp_plan(A, C);
         cell->out = rd_arena_tensor(A, n, cell->multiplier * C, cell->h_out, cell->w_out);
         int gnodes = 0;
         for (int k = 0; k < cell->g->steps; k++) {
@@ -451,24 +327,8 @@ static void layout(rd_network *net, int n, int bind) {
         /* preprocess scratch */
         rd_tensor s0 = cell_input(net, i, 0), s1 = cell_input(net, i, 1);
         s0.n = s1.n = n;
-        if (cell->reduction_prev) {
-            rd_conv_params fr = rd_conv_dense_params(1, 1, 2, 2, 0, 0, 1, 1);
-            rd_tensor half = rd_tensor_channels(cell->s0p, 0, C / 2);
-            rd_conv2d_scratch(ctx, &fr, &s0, &half, &s);
-            merge_need(&net->scratch, &s);
-            fr.pad_top = fr.pad_left = -1;
-            rd_conv2d_scratch(ctx, &fr, &s0, &half, &s);
-            merge_need(&net->scratch, &s);
-        } else {
-            rd_conv_params pw = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 1);
-            rd_conv2d_scratch(ctx, &pw, &s0, &cell->s0p, &s);
-            merge_need(&net->scratch, &s);
-        }
-        rd_conv_params pw = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 1);
-        rd_conv2d_scratch(ctx, &pw, &s1, &cell->s1p, &s);
-        merge_need(&net->scratch, &s);
-        rd_batchnorm_scratch(ctx, &cell->s1p, &s);
-        merge_need(&net->scratch, &s);
+        rd_preprocess_scratch(ctx, &cell->pre[0], &s0, &cell->s0p, &net->scratch);
+        rd_preprocess_scratch(ctx, &cell->pre[1], &s1, &cell->s1p, &net->scratch);
         /* the genotype's ops */
         for (int k = 0; k < 2 * cell->g->steps; k++) {
             rd_op_inst *op = &cell->ops[k];
@@ -491,20 +351,20 @@ static void layout(rd_network *net, int n, int bind) {
             net->aux_c2 = rd_arena_tensor(A, n, AUX_WIDE, rd_conv_out_h(&p2, ph), rd_conv_out_w(&p2, pw2));
             net->aux_r2 = rd_arena_tensor(A, n, AUX_WIDE, net->aux_c2.h, net->aux_c2.w);
             net->aux_logits = rd_arena_tensor(A, n, c->classes, 1, 1);
-            net->aux_tmp[0] = plan_bn_tmp(A, AUX_MID);
-            net->aux_tmp[1] = plan_bn_tmp(A, AUX_WIDE);
+            net->aux_tmp[0] = rd_bn_tmp_plan(A, AUX_MID);
+            net->aux_tmp[1] = rd_bn_tmp_plan(A, AUX_WIDE);
             rd_pool2d_scratch(ctx, &pp, &net->aux_relu, &net->aux_pool, &s);
-            merge_need(&net->scratch, &s);
+            rd_scratch_merge(&net->scratch, &s);
             rd_conv2d_scratch(ctx, &p1, &net->aux_pool, &net->aux_c1, &s);
-            merge_need(&net->scratch, &s);
+            rd_scratch_merge(&net->scratch, &s);
             rd_conv2d_scratch(ctx, &p2, &net->aux_c1, &net->aux_c2, &s);
-            merge_need(&net->scratch, &s);
+            rd_scratch_merge(&net->scratch, &s);
             rd_batchnorm_scratch(ctx, &net->aux_c1, &s);
-            merge_need(&net->scratch, &s);
+            rd_scratch_merge(&net->scratch, &s);
             rd_batchnorm_scratch(ctx, &net->aux_c2, &s);
-            merge_need(&net->scratch, &s);
+            rd_scratch_merge(&net->scratch, &s);
             rd_linear_scratch(ctx, &net->aux_r2, &net->aux_logits, &s);
-            merge_need(&net->scratch, &s);
+            rd_scratch_merge(&net->scratch, &s);
         }
     }
     net->pooled = rd_arena_tensor(A, n, net->c_final, 1, 1);
@@ -514,15 +374,15 @@ static void layout(rd_network *net, int n, int bind) {
 
     /* gradients: three rotating cell-output gradients, the stem's, the preprocessed
      * states', two op temporaries, nodes outside the outputs, the heads' */
-    for (int r = 0; r < 3; r++) net->g_out[r] = flat(G, max_out);
+    for (int r = 0; r < 3; r++) net->g_out[r] = rd_arena_flat(G, max_out);
     net->g_stem = rd_arena_tensor(G, n, stem_c, c->in_h, c->in_w);
-    net->g_s0p = flat(G, max_state);
-    net->g_s1p = flat(G, max_state);
+    net->g_s0p = rd_arena_flat(G, max_state);
+    net->g_s1p = rd_arena_flat(G, max_state);
     if (max_temp < max_state) max_temp = max_state;
     if (max_temp < (size_t)n * stem_c * c->in_h * c->in_w) max_temp = (size_t)n * stem_c * c->in_h * c->in_w;
-    net->g_ta = flat(G, max_temp);
-    net->g_tb = flat(G, max_temp);
-    for (int k = 0; k < max_gnodes; k++) net->g_nodes[k] = flat(G, max_out);
+    net->g_ta = rd_arena_flat(G, max_temp);
+    net->g_tb = rd_arena_flat(G, max_temp);
+    for (int k = 0; k < max_gnodes; k++) net->g_nodes[k] = rd_arena_flat(G, max_out);
     net->g_pooled = rd_arena_tensor(G, n, net->c_final, 1, 1);
     net->g_logits = rd_arena_tensor(G, n, c->classes, 1, 1);
     if (c->auxiliary) {
@@ -535,32 +395,17 @@ static void layout(rd_network *net, int n, int bind) {
     }
     /* classifier, and the weight step's gradient clip */
     rd_linear_scratch(ctx, &net->pooled, &net->logits, &s);
-    merge_need(&net->scratch, &s);
+    rd_scratch_merge(&net->scratch, &s);
     rd_clip_grad_norm_scratch(ctx, &s);
-    merge_need(&net->scratch, &s);
+    rd_scratch_merge(&net->scratch, &s);
     rd_reduce_scratch(ctx, &s);
-    merge_need(&net->scratch, &s);
+    rd_scratch_merge(&net->scratch, &s);
     net->cur_n = n;
 }
 
 static void fill_plan(rd_network *net) {
-    rd_memory_plan *p = &net->plan;
-    memset(p, 0, sizeof *p);
-    p->n_weights = net->n_weights;
-    p->weights = net->n_weights * sizeof(float);
-    p->grads = p->weights;
-    p->bn_state = net->n_bn * sizeof(float);
-    p->arch = 0;
-    p->activations = rd_arena_bytes(&net->acts);
-    p->gradients = rd_arena_bytes(&net->grad_arena);
-    for (int i = 0; i < RD_SCRATCH_SLOTS; i++) p->scratch += net->scratch.bytes[i];
-    p->total = p->weights + p->grads + p->bn_state + p->activations + p->gradients + p->scratch;
-    uint64_t largest = p->weights > p->bn_state ? p->weights : p->bn_state;
-    for (int i = 0; i < net->acts.n_chunks; i++)
-        if (net->acts.used[i] * sizeof(float) > largest) largest = net->acts.used[i] * sizeof(float);
-    for (int i = 0; i < net->grad_arena.n_chunks; i++)
-        if (net->grad_arena.used[i] * sizeof(float) > largest) largest = net->grad_arena.used[i] * sizeof(float);
-    p->largest_buffer = largest;
+    rd_memory_plan_fill(&net->plan, net->params.n_weights, net->params.n_bn, 0, &net->acts, &net->grad_arena,
+                        &net->scratch);
 }
 
 static rd_status net_init(rd_network *net, rd_ctx *ctx, const rd_network_config *cfg, rd_err *err) {
@@ -569,11 +414,7 @@ static rd_status net_init(rd_network *net, rd_ctx *ctx, const rd_network_config 
     net->cfg = *cfg;
     RD_TRY(rd_network_config_check(cfg, err));
     RD_TRY(build_structure(net, err));
-    size_t limit = rd_ctx_device(ctx)->max_alloc / sizeof(float);
-    limit -= limit % RD_ALIGN_FLOATS;
-    net->acts.chunk_limit = net->grad_arena.chunk_limit = limit;
-    net->acts.name = "activations";
-    net->grad_arena.name = "gradients";
+    rd_arenas_setup(ctx, &net->acts, &net->grad_arena);
     layout(net, cfg->batch, 0);
     if (net->acts.failed || net->grad_arena.failed)
         return rd_fail(err, RD_ERR_TOO_LARGE, "network: one activation tensor exceeds the device's largest allocation");
@@ -589,8 +430,7 @@ static void net_release(rd_network *net) {
         for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) rd_free(net->ctx, bufs[i]);
     }
     free(net->cells);
-    free(net->names);
-    free(net->init);
+    rd_params_free(&net->params);
     free(net->drop_host);
 }
 
@@ -606,30 +446,22 @@ rd_status rd_network_plan(rd_ctx *ctx, const rd_network_config *cfg, rd_memory_p
 }
 
 /* ---- initialization (PyTorch defaults, deterministic per seed) ---- */
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-typedef struct rng { uint64_t s; } rng;
-static uint64_t rng_next(rng *r) { return mix64(r->s += 0x9e3779b97f4a7c15ull); }
-static double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
-
 static rd_status init_values(rd_network *net, uint64_t seed) {
     rd_ctx *ctx = net->ctx;
-    float *w = calloc(net->n_weights ? net->n_weights : 1, sizeof *w);
-    float *bn = calloc(net->n_bn ? net->n_bn : 1, sizeof *bn);
+    size_t n_weights = net->params.n_weights, n_bn = net->params.n_bn;
+    float *w = calloc(n_weights ? n_weights : 1, sizeof *w);
+    float *bn = calloc(n_bn ? n_bn : 1, sizeof *bn);
     if (!w || !bn) {
         free(w);
         free(bn);
         return rd_fail(&ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
     }
-    rng r = {seed};
-    for (int i = 0; i < net->n_names; i++) {
-        const rd_named_tensor *t = &net->names[i];
-        float *dst = (t->kind == RD_PARAM_WEIGHT ? w : bn) + t->offset, init = net->init[i];
+    rd_init_rng r = {seed};
+    for (int i = 0; i < net->params.n; i++) {
+        const rd_named_tensor *t = &net->params.names[i];
+        float *dst = (t->kind == RD_PARAM_WEIGHT ? w : bn) + t->offset, init = net->params.init[i];
         for (size_t j = 0; j < t->count; j++)
-            dst[j] = init > 0 ? (float)((2 * rng_uniform(&r) - 1) * init) : init == INIT_ONE ? 1.0f : 0.0f;
+            dst[j] = init > 0 ? (float)((2 * rd_init_rng_uniform(&r) - 1) * init) : init == RD_INIT_ONE ? 1.0f : 0.0f;
     }
     rd_status s = rd_vec_write(ctx, &net->weights, w);
     if (s == RD_OK) s = rd_vec_write(ctx, &net->bn_state, bn);
@@ -649,10 +481,7 @@ static rd_status bind(rd_network *net, int n) {
     RD_TRY(rd_arena_allocate(net->ctx, &net->acts, "activations"));
     RD_TRY(rd_arena_allocate(net->ctx, &net->grad_arena, "gradients"));
     layout(net, n, 1);
-    /* an unused slot stays unallocated (a reservation of 0 bytes would still allocate) */
-    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
-        if (net->scratch.bytes[i]) RD_TRY(rd_scratch_reserve(net->ctx, i, net->scratch.bytes[i]));
-    return RD_OK;
+    return rd_scratch_reserve_all(net->ctx, &net->scratch);
 }
 
 rd_status rd_network_create(rd_ctx *ctx, const rd_network_config *cfg, uint64_t seed, rd_network **out) {
@@ -664,9 +493,9 @@ rd_status rd_network_create(rd_ctx *ctx, const rd_network_config *cfg, uint64_t 
         net->drop_host = calloc(net->n_drop_ops * (size_t)cfg->batch + 1, sizeof *net->drop_host);
         if (!net->drop_host) s = rd_fail(&ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
     }
-    if (s == RD_OK) s = alloc_vec(ctx, net->n_weights, "weights", &net->weights_buf, &net->weights);
-    if (s == RD_OK) s = alloc_vec(ctx, net->n_weights, "weight gradients", &net->grads_buf, &net->grads);
-    if (s == RD_OK) s = alloc_vec(ctx, net->n_bn, "batch-norm running statistics", &net->bn_buf, &net->bn_state);
+    if (s == RD_OK) s = alloc_vec(ctx, net->params.n_weights, "weights", &net->weights_buf, &net->weights);
+    if (s == RD_OK) s = alloc_vec(ctx, net->params.n_weights, "weight gradients", &net->grads_buf, &net->grads);
+    if (s == RD_OK) s = alloc_vec(ctx, net->params.n_bn, "batch-norm running statistics", &net->bn_buf, &net->bn_state);
     if (s == RD_OK) s = bind(net, cfg->batch);
     if (s == RD_OK) s = init_values(net, seed);
     if (s == RD_OK) s = rd_network_zero_grads(net);
@@ -694,16 +523,16 @@ rd_vec rd_network_weight_grads(const rd_network *net) { return net->grads; }
 rd_vec rd_network_bn_state(const rd_network *net) { return net->bn_state; }
 rd_status rd_network_zero_grads(rd_network *net) { return rd_vec_fill(net->ctx, &net->grads, 0.0f); }
 const rd_named_tensor *rd_network_named_tensors(const rd_network *net, int *count) {
-    *count = net->n_names;
-    return net->names;
+    *count = net->params.n;
+    return net->params.names;
 }
 
 /* ---- drop-path ---- */
 float rd_network_drop_path_scale(float prob, uint64_t seed, uint64_t counter, int cell, int op, int image) {
     if (!(prob > 0.0f)) return 1.0f;
-    uint64_t h = mix64(seed + 0x9e3779b97f4a7c15ull);
-    h = mix64(h ^ (counter + 0x632be59bd9b4e019ull));
-    h = mix64(h ^ ((uint64_t)(uint32_t)cell << 40 | (uint64_t)(uint32_t)op << 24 | (uint64_t)(uint32_t)image));
+    uint64_t h = rd_splitmix64_mix(seed + 0x9e3779b97f4a7c15ull);
+    h = rd_splitmix64_mix(h ^ (counter + 0x632be59bd9b4e019ull));
+    h = rd_splitmix64_mix(h ^ ((uint64_t)(uint32_t)cell << 40 | (uint64_t)(uint32_t)op << 24 | (uint64_t)(uint32_t)image));
     double u = (double)(h >> 11) * (1.0 / 9007199254740992.0);
     double keep = 1.0 - (double)prob;
     return u < keep ? (float)(1.0 / keep) : 0.0f;
@@ -742,66 +571,31 @@ static rd_op_exec exec_for(const rd_network *net, int train, int grads) {
     e.weights = net->weights;
     if (grads) e.weight_grads = net->grads;
     e.bn_state = net->bn_state;
-    e.bn = BN;
+    e.bn = rd_cell_bn;
     e.train = train;
     e.plain_sum = 1;
     if (train && net->drop_in_forward) e.drop_scales = net->drop;
     return e;
 }
 
-static rd_bn_state affine_state(const rd_network *net, const affine_bn *b, const rd_bn_state *tmp, int C) {
-    rd_bn_state s = *tmp;
-    s.gamma = rd_vec_slice(net->weights, b->gamma, (size_t)C);
-    s.beta = rd_vec_slice(net->weights, b->beta, (size_t)C);
-    s.running_mean = rd_vec_slice(net->bn_state, b->stats, (size_t)C);
-    s.running_var = rd_vec_slice(net->bn_state, b->stats + (size_t)C, (size_t)C);
-    return s;
-}
-
-static rd_status bn_fwd(rd_ctx *ctx, int train, const rd_bn_state *s, const rd_tensor *x, const rd_tensor *y) {
-    if (train) return rd_batchnorm_forward_train(ctx, &BN, s, x, y, NULL, NULL);
-    return rd_batchnorm_forward_eval(ctx, &BN, s, x, y);
+static rd_bn_state affine_state(const rd_network *net, const rd_bn_place *b, const rd_bn_state *tmp, int C) {
+    return rd_bn_state_at(b, tmp, C, &net->weights, &net->bn_state);
 }
 
 /* In-place BN backward on dy (y: the BN output), accumulating gamma / beta gradients. */
-static rd_status bn_bwd(rd_network *net, const affine_bn *b, const rd_bn_state *tmp, int C, const rd_tensor *y,
+static rd_status bn_bwd(rd_network *net, const rd_bn_place *b, const rd_bn_state *tmp, int C, const rd_tensor *y,
                         const rd_tensor *dy) {
     rd_bn_state s = affine_state(net, b, tmp, C);
     rd_vec dg = rd_vec_slice(net->grads, b->gamma, (size_t)C), db = rd_vec_slice(net->grads, b->beta, (size_t)C);
-    return rd_batchnorm_backward(net->ctx, &BN, &s, NULL, y, dy, NULL, dy, 0, &dg, &db, NULL);
-}
-
-static rd_conv_params fr_params(int shifted) {
-    rd_conv_params p = rd_conv_dense_params(1, 1, 2, 2, 0, 0, 1, 1);
-    if (shifted) p.pad_top = p.pad_left = -1;
-    return p;
-}
-
-static rd_status preprocess_forward(rd_network *net, const net_cell *cell, int p, const rd_tensor *x,
-                                    const rd_tensor *y, int train) {
-    rd_ctx *ctx = net->ctx;
-    if (p == 0 && cell->reduction_prev) {
-        for (int h = 0; h < 2; h++) {
-            rd_conv_params fr = fr_params(h);
-            rd_tensor half = rd_tensor_channels(*y, h * (cell->C / 2), cell->C / 2);
-            rd_vec w = rd_vec_slice(net->weights, cell->pre_w[0][h], cell->pre_wlen[0][h]);
-            RD_TRY(rd_conv2d_forward(ctx, &fr, x, &w, &half));
-        }
-    } else {
-        rd_conv_params pw = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 1);
-        rd_vec w = rd_vec_slice(net->weights, cell->pre_w[p][0], cell->pre_wlen[p][0]);
-        RD_TRY(rd_conv2d_forward(ctx, &pw, x, &w, y));
-    }
-    rd_bn_state s = affine_state(net, &cell->pre_bn[p], &cell->pre_tmp[p], cell->C);
-    return bn_fwd(ctx, train, &s, y, y);
+    return rd_batchnorm_backward(net->ctx, &rd_cell_bn, &s, NULL, y, dy, NULL, dy, 0, &dg, &db, NULL);
 }
 
 static rd_status cell_forward(rd_network *net, int i, const rd_op_exec *e) {
     rd_ctx *ctx = net->ctx;
     net_cell *cell = &net->cells[i];
     rd_tensor s0 = cell_input(net, i, 0), s1 = cell_input(net, i, 1);
-    RD_TRY(preprocess_forward(net, cell, 0, &s0, &cell->s0p, e->train));
-    RD_TRY(preprocess_forward(net, cell, 1, &s1, &cell->s1p, e->train));
+    RD_TRY(rd_preprocess_forward(ctx, &cell->pre[0], &net->weights, &net->bn_state, &s0, &cell->s0p, e->train));
+    RD_TRY(rd_preprocess_forward(ctx, &cell->pre[1], &net->weights, &net->bn_state, &s1, &cell->s1p, e->train));
     RD_TRY(rd_fill(ctx, &cell->out, 0.0f));
     for (int k = 0; k < cell->g->steps; k++)
         if (cell->concat_pos[k] < 0) RD_TRY(rd_fill(ctx, &cell->nodes[k], 0.0f));
@@ -825,11 +619,11 @@ static rd_status aux_forward(rd_network *net, const rd_tensor *feat, int n) {
     rd_vec w1 = rd_vec_slice(net->weights, net->aux_w1, (size_t)AUX_MID * net->c_aux);
     RD_TRY(rd_conv2d_forward(ctx, &p1, &net->aux_pool, &w1, &net->aux_c1));
     rd_bn_state s1 = aux_state(net, 0);
-    RD_TRY(rd_batchnorm_forward_train(ctx, &BN, &s1, &net->aux_c1, &net->aux_c1, NULL, NULL));
+    RD_TRY(rd_batchnorm_forward_train(ctx, &rd_cell_bn, &s1, &net->aux_c1, &net->aux_c1, NULL, NULL));
     rd_vec w2 = rd_vec_slice(net->weights, net->aux_w2, (size_t)AUX_WIDE * AUX_MID * 4);
     RD_TRY(rd_conv2d_forward(ctx, &p2, &net->aux_c1, &w2, &net->aux_c2));
     rd_bn_state s2 = aux_state(net, 1);
-    RD_TRY(rd_batchnorm_forward_train(ctx, &BN, &s2, &net->aux_c2, &net->aux_c2, NULL, NULL));
+    RD_TRY(rd_batchnorm_forward_train(ctx, &rd_cell_bn, &s2, &net->aux_c2, &net->aux_c2, NULL, NULL));
     RD_TRY(rd_relu_forward(ctx, &net->aux_c2, &net->aux_r2));
     rd_vec cw = rd_vec_slice(net->weights, net->aux_cls_w, (size_t)c->classes * AUX_WIDE);
     rd_vec cb = rd_vec_slice(net->weights, net->aux_cls_b, (size_t)c->classes);
@@ -860,12 +654,7 @@ rd_status rd_network_forward(rd_network *net, const rd_tensor *x, cl_mem labels,
     if (train) net->drop_counter++;
     net->aux_in_forward = train && c->auxiliary;
     rd_op_exec e = exec_for(net, train, 0);
-    int stem_c = c->stem_multiplier * c->C;
-    rd_conv_params stem = rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0);
-    rd_vec sw = rd_vec_slice(net->weights, net->stem_w, (size_t)stem_c * c->in_channels * 9);
-    RD_TRY(rd_conv2d_forward(ctx, &stem, x, &sw, &net->stem_conv));
-    rd_bn_state sb = affine_state(net, &net->stem_bn, &net->stem_tmp, stem_c);
-    RD_TRY(bn_fwd(ctx, train, &sb, &net->stem_conv, &net->stem_out));
+    RD_TRY(rd_stem_forward(ctx, &net->stem, &net->weights, &net->bn_state, x, train));
     for (int i = 0; i < c->layers; i++) {
         RD_TRY(cell_forward(net, i, &e));
         if (net->aux_in_forward && i == net->aux_cell) RD_TRY(aux_forward(net, &net->cells[i].out, x->n));
@@ -886,46 +675,22 @@ rd_status rd_network_forward(rd_network *net, const rd_tensor *x, cl_mem labels,
 }
 
 /* ---- backward ---- */
-static rd_tensor grad_view(const rd_tensor *buf, const rd_tensor *like) {
-    return rd_tensor_make(buf->mem, buf->off, like->n, like->c, like->h, like->w);
-}
-
 static rd_vec grad_slice(const rd_network *net, size_t off, size_t len) { return rd_vec_slice(net->grads, off, len); }
-
-static rd_status preprocess_backward(rd_network *net, const net_cell *cell, int p, const rd_tensor *x,
-                                     const rd_tensor *y, const rd_tensor *dy, const rd_tensor *dx) {
-    rd_ctx *ctx = net->ctx;
-    RD_TRY(bn_bwd(net, &cell->pre_bn[p], &cell->pre_tmp[p], cell->C, y, dy));
-    if (p == 0 && cell->reduction_prev) {
-        for (int h = 0; h < 2; h++) {
-            rd_conv_params fr = fr_params(h);
-            rd_tensor half = rd_tensor_channels(*dy, h * (cell->C / 2), cell->C / 2);
-            rd_vec w = rd_vec_slice(net->weights, cell->pre_w[0][h], cell->pre_wlen[0][h]);
-            rd_vec g = grad_slice(net, cell->pre_w[0][h], cell->pre_wlen[0][h]);
-            RD_TRY(rd_conv2d_backward(ctx, &fr, x, &w, &half, dx, 1, &g));
-        }
-        return RD_OK;
-    }
-    rd_conv_params pw = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 1);
-    rd_vec w = rd_vec_slice(net->weights, cell->pre_w[p][0], cell->pre_wlen[p][0]);
-    rd_vec g = grad_slice(net, cell->pre_w[p][0], cell->pre_wlen[p][0]);
-    return rd_conv2d_backward(ctx, &pw, x, &w, dy, dx, 1, &g);
-}
 
 static rd_status cell_backward(rd_network *net, int i, const rd_op_exec *e, const rd_tensor *dout,
                                const rd_tensor *ds0, const rd_tensor *ds1) {
     rd_ctx *ctx = net->ctx;
     net_cell *cell = &net->cells[i];
     rd_tensor dstate[2 + RD_GENO_MAX_NODES];
-    dstate[0] = grad_view(&net->g_s0p, &cell->s0p);
-    dstate[1] = grad_view(&net->g_s1p, &cell->s1p);
+    dstate[0] = rd_grad_view(&net->g_s0p, &cell->s0p);
+    dstate[1] = rd_grad_view(&net->g_s1p, &cell->s1p);
     RD_TRY(rd_fill(ctx, &dstate[0], 0.0f));
     RD_TRY(rd_fill(ctx, &dstate[1], 0.0f));
     for (int k = 0; k < cell->g->steps; k++) {
         if (cell->concat_pos[k] >= 0) {
             dstate[2 + k] = rd_tensor_channels(*dout, cell->concat_pos[k] * cell->C, cell->C);
         } else {
-            dstate[2 + k] = grad_view(&net->g_nodes[cell->gnode[k]], &cell->nodes[k]);
+            dstate[2 + k] = rd_grad_view(&net->g_nodes[cell->gnode[k]], &cell->nodes[k]);
             RD_TRY(rd_fill(ctx, &dstate[2 + k], 0.0f));
         }
     }
@@ -936,8 +701,10 @@ static rd_status cell_backward(rd_network *net, int i, const rd_op_exec *e, cons
                               &net->g_ta, &net->g_tb));
     }
     rd_tensor s0 = cell_input(net, i, 0), s1 = cell_input(net, i, 1);
-    RD_TRY(preprocess_backward(net, cell, 1, &s1, &cell->s1p, &dstate[1], ds1));
-    return preprocess_backward(net, cell, 0, &s0, &cell->s0p, &dstate[0], ds0);
+    RD_TRY(rd_preprocess_backward(ctx, &cell->pre[1], &net->weights, &net->grads, &net->bn_state, &s1, &cell->s1p,
+                                  &dstate[1], ds1));
+    return rd_preprocess_backward(ctx, &cell->pre[0], &net->weights, &net->grads, &net->bn_state, &s0, &cell->s0p,
+                                  &dstate[0], ds0);
 }
 
 /* The auxiliary head's backward, adding into the gradient of its input (dfeat). */
@@ -974,34 +741,23 @@ rd_status rd_network_backward(rd_network *net) {
     rd_vec gw = grad_slice(net, net->cls_w, (size_t)c->classes * net->c_final);
     rd_vec gb = grad_slice(net, net->cls_b, (size_t)c->classes);
     RD_TRY(rd_linear_backward(ctx, &net->pooled, &cw, &net->g_logits, &net->g_pooled, 0, &gw, &gb));
-    rd_tensor dlast = grad_view(&net->g_out[(L - 1) % 3], &net->cells[L - 1].out);
+    rd_tensor dlast = rd_grad_view(&net->g_out[(L - 1) % 3], &net->cells[L - 1].out);
     RD_TRY(rd_global_avgpool_backward(ctx, &net->g_pooled, &dlast, 0));
     RD_TRY(rd_fill(ctx, &net->g_stem, 0.0f));
     if (L >= 2) {
-        rd_tensor d = grad_view(&net->g_out[(L - 2) % 3], &net->cells[L - 2].out);
+        rd_tensor d = rd_grad_view(&net->g_out[(L - 2) % 3], &net->cells[L - 2].out);
         RD_TRY(rd_fill(ctx, &d, 0.0f));
     }
     for (int i = L - 1; i >= 0; i--) {
-        rd_tensor dout = grad_view(&net->g_out[i % 3], &net->cells[i].out);
-        rd_tensor ds1 = i >= 1 ? grad_view(&net->g_out[(i - 1) % 3], &net->cells[i - 1].out) : net->g_stem;
-        rd_tensor ds0 = i >= 2 ? grad_view(&net->g_out[(i - 2) % 3], &net->cells[i - 2].out) : net->g_stem;
+        rd_tensor dout = rd_grad_view(&net->g_out[i % 3], &net->cells[i].out);
+        rd_tensor ds1 = i >= 1 ? rd_grad_view(&net->g_out[(i - 1) % 3], &net->cells[i - 1].out) : net->g_stem;
+        rd_tensor ds0 = i >= 2 ? rd_grad_view(&net->g_out[(i - 2) % 3], &net->cells[i - 2].out) : net->g_stem;
         if (i >= 2) RD_TRY(rd_fill(ctx, &ds0, 0.0f)); /* cell i is the first to add into d(out[i-2]) */
         /* d(out[i]) is complete here (cells i+1, i+2 are done): the head adds its share */
         if (net->aux_in_forward && i == net->aux_cell) RD_TRY(aux_backward(net, &net->cells[i].out, &dout));
         RD_TRY(cell_backward(net, i, &e, &dout, &ds0, &ds1));
     }
-    int stem_c = c->stem_multiplier * c->C;
-    rd_bn_state sb = affine_state(net, &net->stem_bn, &net->stem_tmp, stem_c);
-    sb.running_mean.mem = sb.running_var.mem = NULL;
-    rd_vec dgamma = grad_slice(net, net->stem_bn.gamma, (size_t)stem_c);
-    rd_vec dbeta = grad_slice(net, net->stem_bn.beta, (size_t)stem_c);
-    rd_tensor g = grad_view(&net->g_ta, &net->stem_conv);
-    RD_TRY(rd_batchnorm_backward(ctx, &BN, &sb, &net->stem_conv, &net->stem_out, &net->g_stem, NULL, &g, 0, &dgamma,
-                                 &dbeta, NULL));
-    rd_conv_params stem = rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0);
-    rd_vec sw = rd_vec_slice(net->weights, net->stem_w, (size_t)stem_c * c->in_channels * 9);
-    rd_vec sg = grad_slice(net, net->stem_w, (size_t)stem_c * c->in_channels * 9);
-    return rd_conv2d_backward(ctx, &stem, &net->input, &sw, &g, NULL, 0, &sg);
+    return rd_stem_backward(ctx, &net->stem, &net->weights, &net->grads, &net->input, &net->g_stem, &net->g_ta);
 }
 
 rd_status rd_network_read_loss(rd_network *net, float *loss, float *aux_loss, int *correct) {
@@ -1024,8 +780,8 @@ void rd_network_cost(const rd_network *net, double *params, double *flops) {
     for (int i = 0; i < c->layers; i++) {
         const net_cell *cell = &net->cells[i];
         for (int q = 0; q < 2; q++) {
-            for (int w = 0; w < cell->pre_nw[q]; w++) {
-                double n = (double)cell->pre_wlen[q][w];
+            for (int w = 0; w < cell->pre[q].n_w; w++) {
+                double n = (double)cell->pre[q].wlen[w];
                 p += n;
                 f += 2 * n * cell->h * cell->w;
             }
