@@ -489,3 +489,14 @@ rd_status rd_op_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op,
     }
     return RD_OK;
 }
+
+void rd_op_cost(const rd_op_inst *op, int h_in, int w_in, int h_out, int w_out, double *params, double *flops) {
+    int ho = op->stride == 2 ? h_out : h_in, wo = op->stride == 2 ? w_out : w_in;
+    for (int w = 0; w < op->n_w; w++) {
+        double n = (double)op->w_len[w];
+        int first_of_71 = op->id == RD_OP_CONV_7X1_1X7 && w == 0; /* the 1x7 conv keeps the input's height */
+        *params += n;
+        *flops += 2 * n * (first_of_71 ? h_in : ho) * wo;
+    }
+    if (op->affine) *params += 2.0 * op->n_bn * op->C;
+}

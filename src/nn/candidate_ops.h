@@ -33,5 +33,8 @@ rd_status rd_op_forward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, 
  * ta, tb: temporaries of at least rd_op_temp_floats floats. */
 rd_status rd_op_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, const rd_tensor *x,
                          const rd_tensor *dnode, const rd_tensor *dx, const rd_tensor *ta, const rd_tensor *tb);
+/* Adds the op's parameters and FLOPs (2 per multiply-add) to *params and *flops;
+ * x is h_in x w_in, a stride-2 op's output h_out x w_out. Affine BNs count as parameters. */
+void rd_op_cost(const rd_op_inst *op, int h_in, int w_in, int h_out, int w_out, double *params, double *flops);
 
 #endif

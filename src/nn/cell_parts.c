@@ -119,6 +119,16 @@ rd_tensor rd_grad_view(const rd_tensor *buf, const rd_tensor *like) {
     return rd_tensor_make(buf->mem, buf->off, like->n, like->c, like->h, like->w);
 }
 
+void rd_classifier_scratch(rd_ctx *ctx, const rd_tensor *pooled, const rd_tensor *logits, rd_scratch_need *need) {
+    rd_ops_scratch_need s;
+    rd_linear_scratch(ctx, pooled, logits, &s);
+    rd_scratch_merge(need, &s);
+    rd_clip_grad_norm_scratch(ctx, &s);
+    rd_scratch_merge(need, &s);
+    rd_reduce_scratch(ctx, &s);
+    rd_scratch_merge(need, &s);
+}
+
 void rd_arenas_setup(rd_ctx *ctx, rd_arena *acts, rd_arena *grads) {
     size_t limit = rd_ctx_device(ctx)->max_alloc / sizeof(float);
     limit -= limit % RD_ALIGN_FLOATS;
@@ -307,6 +317,15 @@ rd_status rd_preprocess_backward(rd_ctx *ctx, const rd_preprocess *p, const rd_v
         gp = &g;
     }
     return rd_conv2d_backward(ctx, &pw, x, &w, dy, dx, 1, gp);
+}
+
+void rd_preprocess_cost(const rd_preprocess *p, int h, int w, double *params, double *flops) {
+    for (int i = 0; i < p->n_w; i++) {
+        double n = (double)p->wlen[i];
+        *params += n;
+        *flops += 2 * n * h * w;
+    }
+    if (p->bn.affine) *params += 2.0 * p->C;
 }
 
 /* ---- initialization RNG ---- */

@@ -54,6 +54,8 @@ rd_bn_state rd_bn_tmp_plan(rd_arena *a, int C);
 rd_tensor rd_arena_flat(rd_arena *a, size_t len);
 /* buf's memory in like's shape. */
 rd_tensor rd_grad_view(const rd_tensor *buf, const rd_tensor *like);
+/* Scratch of the classifier (pooled -> logits) and of the weight step's gradient clip. */
+void rd_classifier_scratch(rd_ctx *ctx, const rd_tensor *pooled, const rd_tensor *logits, rd_scratch_need *need);
 /* Chunk limits (the device's largest allocation) and names of the two arenas. */
 void rd_arenas_setup(rd_ctx *ctx, rd_arena *acts, rd_arena *grads);
 /* Reserves each scratch slot the plan uses (an unused slot stays unallocated). */
@@ -106,6 +108,8 @@ rd_status rd_preprocess_forward(rd_ctx *ctx, const rd_preprocess *p, const rd_ve
 rd_status rd_preprocess_backward(rd_ctx *ctx, const rd_preprocess *p, const rd_vec *weights, const rd_vec *grads,
                                  const rd_vec *bn_state, const rd_tensor *x, const rd_tensor *y, const rd_tensor *dy,
                                  const rd_tensor *dx);
+/* Adds the parameters (an affine BN's included) and FLOPs (2 per multiply-add) at h x w. */
+void rd_preprocess_cost(const rd_preprocess *p, int h, int w, double *params, double *flops);
 
 /* ---- initialization RNG (splitmix64) ---- */
 static inline uint64_t rd_splitmix64_mix(uint64_t z) {

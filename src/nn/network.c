@@ -393,13 +393,7 @@ static void layout(rd_network *net, int n, int bind) {
         net->g_aux_pool = rd_arena_tensor(G, n, net->c_aux, net->aux_pool.h, net->aux_pool.w);
         net->g_aux_relu = rd_arena_tensor(G, n, net->c_aux, net->aux_h, net->aux_w);
     }
-    /* classifier, and the weight step's gradient clip */
-    rd_linear_scratch(ctx, &net->pooled, &net->logits, &s);
-    rd_scratch_merge(&net->scratch, &s);
-    rd_clip_grad_norm_scratch(ctx, &s);
-    rd_scratch_merge(&net->scratch, &s);
-    rd_reduce_scratch(ctx, &s);
-    rd_scratch_merge(&net->scratch, &s);
+    rd_classifier_scratch(ctx, &net->pooled, &net->logits, &net->scratch);
     net->cur_n = n;
 }
 
@@ -779,27 +773,13 @@ void rd_network_cost(const rd_network *net, double *params, double *flops) {
     f += 2 * stem_w * c->in_h * c->in_w;
     for (int i = 0; i < c->layers; i++) {
         const net_cell *cell = &net->cells[i];
-        for (int q = 0; q < 2; q++) {
-            for (int w = 0; w < cell->pre[q].n_w; w++) {
-                double n = (double)cell->pre[q].wlen[w];
-                p += n;
-                f += 2 * n * cell->h * cell->w;
-            }
-            p += 2.0 * cell->C; /* affine BN */
-        }
+        for (int q = 0; q < 2; q++) rd_preprocess_cost(&cell->pre[q], cell->h, cell->w, &p, &f);
         for (int k = 0; k < 2 * cell->g->steps; k++) {
             const rd_op_inst *op = &cell->ops[k];
             int input = cell->g->edges[k].input;
             /* inputs 0, 1 are at the cell's input size, nodes at its output size */
             int hi = input < 2 ? cell->h : cell->h_out, wi = input < 2 ? cell->w : cell->w_out;
-            int ho = op->stride == 2 ? cell->h_out : hi, wo = op->stride == 2 ? cell->w_out : wi;
-            for (int w = 0; w < op->n_w; w++) {
-                double n = (double)op->w_len[w];
-                int first_of_71 = op->id == RD_OP_CONV_7X1_1X7 && w == 0;
-                p += n;
-                f += 2 * n * (first_of_71 ? hi : ho) * wo;
-            }
-            p += 2.0 * op->n_bn * op->C;
+            rd_op_cost(op, hi, wi, cell->h_out, cell->w_out, &p, &f);
         }
     }
     double cls = (double)c->classes * net->c_final;

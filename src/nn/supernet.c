@@ -214,7 +214,6 @@ static void layout(rd_supernet *net, int n, int bind) {
     rd_arena_begin(A, bind);
     rd_arena_begin(G, bind);
     memset(&net->scratch, 0, sizeof net->scratch);
-    rd_ops_scratch_need s;
 
     int stem_c = c->stem_multiplier * c->C;
     rd_stem_plan(ctx, &net->stem, A, n, c->in_h, c->in_w, &net->scratch);
@@ -274,13 +273,7 @@ static void layout(rd_supernet *net, int n, int bind) {
     for (int k = 0; k < c->steps - c->multiplier; k++) net->g_nodes[k] = rd_arena_flat(G, max_out);
     net->g_pooled = rd_arena_tensor(G, n, net->c_final, 1, 1);
     net->g_logits = rd_arena_tensor(G, n, c->classes, 1, 1);
-    /* classifier, and the weight step's gradient clip */
-    rd_linear_scratch(ctx, &net->pooled, &net->logits, &s);
-    rd_scratch_merge(&net->scratch, &s);
-    rd_clip_grad_norm_scratch(ctx, &s);
-    rd_scratch_merge(&net->scratch, &s);
-    rd_reduce_scratch(ctx, &s);
-    rd_scratch_merge(&net->scratch, &s);
+    rd_classifier_scratch(ctx, &net->pooled, &net->logits, &net->scratch);
     net->cur_n = n;
 }
 
@@ -659,12 +652,7 @@ void rd_supernet_active_cost(const rd_supernet *net, double *params, double *flo
     f += 2 * stem_w * c->in_h * c->in_w;
     for (int i = 0; i < c->layers; i++) {
         const rd_cell *cell = &net->cells[i];
-        for (int q = 0; q < 2; q++)
-            for (int w = 0; w < cell->pre[q].n_w; w++) {
-                double n = (double)cell->pre[q].wlen[w];
-                p += n;
-                f += 2 * n * cell->h * cell->w;
-            }
+        for (int q = 0; q < 2; q++) rd_preprocess_cost(&cell->pre[q], cell->h, cell->w, &p, &f);
         for (int e = 0; e < RD_CELL_EDGES; e++)
             for (int o = 0; o < cell->n_ops[e]; o++) {
                 const rd_op_inst *op = &cell->ops[e][o];
@@ -673,13 +661,7 @@ void rd_supernet_active_cost(const rd_supernet *net, double *params, double *flo
                 rd_edge_endpoints(e, &node, &input);
                 /* inputs 0, 1 are at the cell's input size, nodes at its output size */
                 int hi = input < 2 ? cell->h : cell->h_out, wi = input < 2 ? cell->w : cell->w_out;
-                int ho = op->stride == 2 ? cell->h_out : hi, wo = op->stride == 2 ? cell->w_out : wi;
-                for (int w = 0; w < op->n_w; w++) {
-                    double n = (double)op->w_len[w];
-                    int first_of_71 = op->id == RD_OP_CONV_7X1_1X7 && w == 0;
-                    p += n;
-                    f += 2 * n * (first_of_71 ? hi : ho) * wo;
-                }
+                rd_op_cost(op, hi, wi, cell->h_out, cell->w_out, &p, &f);
             }
     }
     double cls = (double)c->classes * net->c_final;
