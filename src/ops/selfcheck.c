@@ -59,6 +59,16 @@ static rd_status compare(sc *s, const char *what, const rd_vec *got_v, const dou
     return RD_OK;
 }
 
+/* The device's values of v as doubles (the starting point of an accumulating op). */
+static rd_status read_back(sc *s, const rd_vec *v, double *out, size_t n) {
+    float *f = malloc(n * sizeof *f + 4);
+    if (!f) return rd_fail(&s->ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    rd_status st = rd_vec_read(s->ctx, v, f);
+    for (size_t i = 0; st == RD_OK && i < n; i++) out[i] = f[i];
+    free(f);
+    return st;
+}
+
 static rd_tensor as_tensor(const rd_vec *v, int n, int c, int h, int w) { return rd_tensor_make(v->mem, v->off, n, c, h, w); }
 
 static rd_status check_conv(sc *s, const char *what, rd_conv_params p, ref_shape xs, int out_c) {
@@ -184,6 +194,19 @@ static rd_status check_rest(sc *s) {
         const double *yp[3] = {m[0], m[1], m[2]};
         ref_mixed(yp, 3, w, 60, out);
         st = compare(s, "mixed op (3 candidates)", &vout, out, 60);
+    }
+    /* per-image scale (the evaluation network's drop-path), accumulated into y */
+    double scales[3];
+    rd_vec vs;
+    if (st == RD_OK) st = random_vec(s, scales, 3, &vs);
+    if (st == RD_OK) st = read_back(s, &vy, y, nx);
+    if (st == RD_OK) {
+        rd_tensor tx = as_tensor(&vx, 3, 5, 7, 9), ty = as_tensor(&vy, 3, 5, 7, 9);
+        st = rd_scale_images(s->ctx, &vs, &tx, &ty, 1);
+    }
+    if (st == RD_OK) {
+        ref_scale_images(scales, x, xs, y, 1);
+        st = compare(s, "per-image scale (drop-path)", &vy, y, nx);
     }
     free(x);
     free(y);
