@@ -16,6 +16,7 @@
 #include "nn/candidate_ops.h"
 #include "ops/ops_internal.h"
 #include "radars/radars.h"
+#include "bench_util.h"
 
 /* ---------------- case plumbing ---------------- */
 
@@ -423,25 +424,6 @@ static const bench_case cases[] = {
 
 /* ---------------- driver ---------------- */
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* Process CPU time (all threads): steadier than wall time on a shared machine. */
-static double cpu_s(void) {
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec * 1e-6 + (double)u.ru_stime.tv_sec +
-           (double)u.ru_stime.tv_usec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void usage(FILE *f) {
     fprintf(f,
             "usage: bench_ops [--device SEL] [--batch N] [--reps R] [--filter TEXT] [--generic] [--list]\n"
@@ -520,20 +502,19 @@ int main(int argc, char **argv) {
         rd_status s = c->setup(&b, c->arg);
         if (s == RD_OK) s = c->run(&b);   /* warm-up: builds kernels, grows scratch */
         if (s == RD_OK) s = rd_finish(ctx);
-        double c0 = cpu_s();
+        double c0 = bench_cpu();
         for (int r = 0; r < reps && s == RD_OK; r++) {
-            double t0 = now_s();
+            double t0 = bench_now();
             s = c->run(&b);
             if (s == RD_OK) s = rd_finish(ctx);
-            times[r] = now_s() - t0;
+            times[r] = bench_now() - t0;
         }
         if (s != RD_OK) {
             printf("%-5s %-38s failed: %s\n", c->group, c->name, rd_ctx_error(ctx));
             failed = 1;
         } else {
-            double cpu = (cpu_s() - c0) / reps;
-            qsort(times, (size_t)reps, sizeof *times, cmp_double);
-            double t = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
+            double cpu = (bench_cpu() - c0) / reps;
+            double t = bench_median(times, (size_t)reps);
             rd_mem_stats ms = rd_mem_get_stats(ctx);
             printf("%-5s %-38s %9.3f %9.3f %8.2f %9.2f %7.2f %9.2f%s%s\n", c->group, c->name, t * 1e3, cpu * 1e3,
                    b.flops / t * 1e-9,

@@ -9,17 +9,7 @@
 #include <time.h>
 
 #include "radars/radars.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench_util.h"
 
 static int fail(rd_ctx *ctx, const char *what) {
     fprintf(stderr, "bench_step: %s: %s\n", what, ctx ? rd_ctx_error(ctx) : "");
@@ -98,19 +88,19 @@ int main(int argc, char **argv) {
     double *times = calloc(steps + 1, sizeof *times);
     for (int i = 0; i <= steps; i++) {
         if (i == 1 && profile) rd_profile_reset(ctx);
-        double t = now();
+        double t = bench_now();
         rd_step_stats st;
         if (rd_darts_step(d, &b[0], &b[1], 0.025f, &st) != RD_OK) return fail(ctx, "step");
         if (rd_finish(ctx) != RD_OK) return fail(ctx, "finish");
-        times[i] = now() - t;
+        times[i] = bench_now() - t;
     }
-    qsort(times + 1, steps, sizeof *times, cmp);
+    double median = bench_median(times + 1, (size_t)steps);
     rd_mem_stats ms = rd_mem_get_stats(ctx);
     uint64_t batches = 2 * (nx * 4 + batch * 4);
     printf("ops=%d C=%d layers=%d batch=%d in=%dx%dx%d order=%s step_s_median=%.3f first_step_s=%.3f "
            "peak_device_mb=%.0f predicted_mb=%.0f\n",
-           c.ops.count, C, layers, batch, cin, hw, hw, order, times[1 + steps / 2], times[0],
-           (ms.peak - base) / 1048576.0, (plan.total + batches + (ms.peak - base - batches - plan.total) * 0) / 1048576.0);
+           c.ops.count, C, layers, batch, cin, hw, hw, order, median, times[0],
+           (ms.peak - base) / 1048576.0, (plan.total + batches) / 1048576.0);
     if (profile) {
         printf("per-kernel device time over %d steps:\n", steps);
         rd_profile_print(ctx, stdout);

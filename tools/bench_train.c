@@ -11,17 +11,7 @@
 #include <time.h>
 
 #include "radars/radars.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench_util.h"
 
 static int fail(rd_ctx *ctx, const char *what) {
     fprintf(stderr, "bench_train: %s: %s\n", what, ctx ? rd_ctx_error(ctx) : "");
@@ -110,17 +100,16 @@ int main(int argc, char **argv) {
     float loss = 0;
     for (int i = 0; i <= steps; i++) {
         if (i == 1 && profile) rd_profile_reset(ctx);
-        double t = now();
+        double t = bench_now();
         if (rd_network_zero_grads(net) != RD_OK || rd_network_forward(net, &x, rd_buffer_mem(lb), 1) != RD_OK ||
             rd_network_backward(net) != RD_OK || rd_clip_grad_norm(ctx, &g, 5.0f, &scale, &norm) != RD_OK ||
             rd_sgd_step(ctx, &sp, 0.025f, &w, &g, &mom, &scale) != RD_OK)
             return fail(ctx, "step");
         if (rd_finish(ctx) != RD_OK) return fail(ctx, "finish");
-        times[i] = now() - t;
+        times[i] = bench_now() - t;
     }
     if (rd_network_read_loss(net, &loss, NULL, NULL) != RD_OK) return fail(ctx, "loss");
-    qsort(times + 1, (size_t)steps, sizeof *times, cmp);
-    double med = times[1 + steps / 2];
+    double med = bench_median(times + 1, (size_t)steps);
     double params, flops;
     rd_network_cost(net, &params, &flops);
     rd_mem_stats ms = rd_mem_get_stats(ctx);
