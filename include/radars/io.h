@@ -214,6 +214,9 @@ rd_status rd_st_add_fill(rd_st_writer *w, const char *name, rd_st_dtype dtype, i
                          rd_st_fill_fn fill, void *user, rd_err *err);
 /* Adds a "__metadata__" entry (string to string; keys unique). */
 rd_status rd_st_add_metadata(rd_st_writer *w, const char *key, const char *value, rd_err *err);
+/* The same with a printf-formatted value (at most 511 characters; numbers, short fields). */
+rd_status rd_st_add_metadataf(rd_st_writer *w, const char *key, rd_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Writes every tensor added, atomically replacing path. The writer can be written again. */
 rd_status rd_st_write(rd_st_writer *w, const char *path, rd_err *err);
 

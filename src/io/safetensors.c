@@ -3,6 +3,8 @@
  * tensor data read on demand with pread). The JSON header is json-c's. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +157,15 @@ rd_status rd_st_add_metadata(rd_st_writer *w, const char *key, const char *value
         return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "safetensors: out of memory adding metadata '%s'", key);
     }
     return RD_OK;
+}
+
+rd_status rd_st_add_metadataf(rd_st_writer *w, const char *key, rd_err *err, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return rd_st_add_metadata(w, key, buf, err);
 }
 
 /* The header: __metadata__ first (as Hugging Face writes it), then tensors in data order. */

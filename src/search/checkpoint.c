@@ -38,16 +38,6 @@ static rd_status read_vec(rd_ctx *ctx, rd_vec v, holder *h, float **out, rd_err 
     return RD_OK;
 }
 
-static rd_status meta(rd_st_writer *w, const char *key, rd_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static rd_status meta(rd_st_writer *w, const char *key, rd_err *err, const char *fmt, ...) {
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    return rd_st_add_metadata(w, key, buf, err);
-}
 
 
 /* Search state goes into "__metadata__" (strings), never into tensors, so the
@@ -109,25 +99,25 @@ static rd_status write_all(const char *path, const rd_checkpoint_parts *parts, r
         RD_TRY(put_blob(w, "sgd_momentum", mom, rd_supernet_weights(net).len * sizeof(float), err));
         RD_TRY(put_blob(w, "adam_m", am, na, err));
         RD_TRY(put_blob(w, "adam_v", av, na, err));
-        RD_TRY(meta(w, "adam_step", err, "%d", *rd_darts_adam_step_count(parts->darts)));
+        RD_TRY(rd_st_add_metadataf(w, "adam_step", err, "%d", *rd_darts_adam_step_count(parts->darts)));
     }
     RD_TRY(put_mask(w, "supernet_alive", rd_supernet_alive(net), err));
     if (parts->controller) {
         rd_controller *k = parts->controller;
         RD_TRY(put_blob(w, "controller_logits", k->logits, sizeof k->logits, err));
         RD_TRY(put_mask(w, "controller_alive", &k->alive, err));
-        RD_TRY(meta(w, "controller", err, "%.17g %d %" PRIu64 " %.17g %.17g %.17g", k->baseline, k->have_baseline,
+        RD_TRY(rd_st_add_metadataf(w, "controller", err, "%.17g %d %" PRIu64 " %.17g %.17g %.17g", k->baseline, k->have_baseline,
                     k->rng, k->lr, k->baseline_decay, k->entropy_weight));
     }
     if (parts->state) {
         rd_search_state *s = parts->state;
         RD_TRY(put_mask(w, "search_alive", &s->alive, err));
-        RD_TRY(meta(w, "state", err, "%d %d %d %d %" PRId64 " %" PRId64 " %.17g %.17g", s->phase, s->round, s->sample,
+        RD_TRY(rd_st_add_metadataf(w, "state", err, "%d %d %d %d %" PRId64 " %" PRId64 " %.17g %.17g", s->phase, s->round, s->sample,
                     s->epoch, s->step, s->global_step, s->seconds[0], s->seconds[1]));
         for (int i = 0; i < RD_SEARCH_LOADERS; i++) {
             char key[32];
             snprintf(key, sizeof key, "loader%d", i);
-            RD_TRY(meta(w, key, err, "%" PRIu64 " %" PRId64 " %" PRId64, s->loaders[i].seed, s->loaders[i].epoch,
+            RD_TRY(rd_st_add_metadataf(w, key, err, "%" PRIu64 " %" PRId64 " %" PRId64, s->loaders[i].seed, s->loaders[i].epoch,
                         s->loaders[i].position));
         }
     }
@@ -136,9 +126,9 @@ static rd_status write_all(const char *path, const rd_checkpoint_parts *parts, r
         if (k) strncat(ops, ",", sizeof ops - strlen(ops) - 1);
         strncat(ops, rd_op_name(c->ops.ops[k]), sizeof ops - strlen(ops) - 1);
     }
-    RD_TRY(meta(w, "format", err, "radars-cl checkpoint %d", FORMAT_VERSION));
+    RD_TRY(rd_st_add_metadataf(w, "format", err, "radars-cl checkpoint %d", FORMAT_VERSION));
     RD_TRY(rd_st_add_metadata(w, "ops", ops, err));
-    RD_TRY(meta(w, "supernet", err, "C=%d layers=%d steps=%d multiplier=%d stem_multiplier=%d input=%dx%dx%d classes=%d batch=%d",
+    RD_TRY(rd_st_add_metadataf(w, "supernet", err, "C=%d layers=%d steps=%d multiplier=%d stem_multiplier=%d input=%dx%dx%d classes=%d batch=%d",
                 c->C, c->layers, c->steps, c->multiplier, c->stem_multiplier, c->in_channels, c->in_h, c->in_w,
                 c->classes, c->batch));
     if (parts->config_text) RD_TRY(rd_st_add_metadata(w, "config", parts->config_text, err));

@@ -18,16 +18,6 @@ static rd_status from_ctx(rd_ctx *ctx, rd_err *err) {
     return err->code ? err->code : RD_ERR_CL;
 }
 
-static rd_status meta(rd_st_writer *w, const char *key, rd_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static rd_status meta(rd_st_writer *w, const char *key, rd_err *err, const char *fmt, ...) {
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    return rd_st_add_metadata(w, key, buf, err);
-}
 
 /* "cells.0.preprocess0.op.2.running_mean" -> "cells.0.preprocess0.op.2." (len), or 0 */
 static size_t bn_prefix(const char *name) {
@@ -65,15 +55,15 @@ static rd_status write_all(const char *path, rd_network *net, const rd_vec *mome
         free(m);
         RD_TRY(s);
     }
-    RD_TRY(meta(w, "format", err, "%s %d", FORMAT, FORMAT_VERSION));
-    RD_TRY(meta(w, "network", err, "C=%d layers=%d stem_multiplier=%d input=%dx%dx%d classes=%d batch=%d auxiliary=%d",
+    RD_TRY(rd_st_add_metadataf(w, "format", err, "%s %d", FORMAT, FORMAT_VERSION));
+    RD_TRY(rd_st_add_metadataf(w, "network", err, "C=%d layers=%d stem_multiplier=%d input=%dx%dx%d classes=%d batch=%d auxiliary=%d",
                 c->C, c->layers, c->stem_multiplier, c->in_channels, c->in_h, c->in_w, c->classes, c->batch,
                 c->auxiliary));
     if (st) {
-        RD_TRY(meta(w, "state", err, "%d %" PRId64 " %" PRId64 " %" PRIu64 " %.17g %.17g %.17g %.17g %.17g", st->epoch,
+        RD_TRY(rd_st_add_metadataf(w, "state", err, "%d %" PRId64 " %" PRId64 " %" PRIu64 " %.17g %.17g %.17g %.17g %.17g", st->epoch,
                     st->step, st->global_step, st->drop_path_counter, st->seconds, st->loss_sum, st->correct, st->seen,
                     st->aux_loss_sum));
-        RD_TRY(meta(w, "loader", err, "%" PRIu64 " %" PRId64 " %" PRId64, st->loader.seed, st->loader.epoch,
+        RD_TRY(rd_st_add_metadataf(w, "loader", err, "%" PRIu64 " %" PRId64 " %" PRId64, st->loader.seed, st->loader.epoch,
                     st->loader.position));
     }
     if (norm) {
