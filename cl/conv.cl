@@ -367,18 +367,18 @@ RD_INLINE void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global
         dwc_dw(x, x_off, x_ns, dy, dy_off, dy_ns, partial, CONV_GEOM_PASS, IPC, K, S, D);                           \
     }
 
-DWC_VARIANT(k3s1d1, 3, 1, 1)
-DWC_VARIANT(k3s1d2, 3, 1, 2)
-DWC_VARIANT(k3s2d1, 3, 2, 1)
-DWC_VARIANT(k3s2d2, 3, 2, 2)
-DWC_VARIANT(k5s1d1, 5, 1, 1)
-DWC_VARIANT(k5s1d2, 5, 1, 2)
-DWC_VARIANT(k5s2d1, 5, 2, 1)
-DWC_VARIANT(k5s2d2, 5, 2, 2)
-DWC_VARIANT(k7s1d1, 7, 1, 1)
-DWC_VARIANT(k7s1d2, 7, 1, 2)
-DWC_VARIANT(k7s2d1, 7, 2, 1)
-DWC_VARIANT(k7s2d2, 7, 2, 2)
+/* Variants come from the host's table (src/ops/conv.c), one build of this file
+ * per group, so a device compiles only the unrolled kernels of groups a run
+ * uses: -DDWC_K=k builds the four stride x dilation variants of kernel size k. */
+#define RD_CAT6_(a, b, c, d, e, f) a##b##c##d##e##f
+#define RD_CAT6(a, b, c, d, e, f) RD_CAT6_(a, b, c, d, e, f)
+#define RD_EXPAND_DWC(...) DWC_VARIANT(__VA_ARGS__)  /* expands the tag before ## pastes it */
+#if defined(DWC_K)
+RD_EXPAND_DWC(RD_CAT6(k, DWC_K, s, 1, d, 1), DWC_K, 1, 1)
+RD_EXPAND_DWC(RD_CAT6(k, DWC_K, s, 1, d, 2), DWC_K, 1, 2)
+RD_EXPAND_DWC(RD_CAT6(k, DWC_K, s, 2, d, 1), DWC_K, 2, 1)
+RD_EXPAND_DWC(RD_CAT6(k, DWC_K, s, 2, d, 2), DWC_K, 2, 2)
+#endif
 
 /* ================= dense (groups == 1), row-tiled ================= */
 
@@ -612,14 +612,19 @@ RD_INLINE void conv_dw(__global const float *x, ulong x_off, ulong x_ns, __globa
         conv_dw(x, x_off, x_ns, dy, dy_off, dy_ns, partial, CONV_GEOM_PASS, IPC, KH, KW, SH, SW, COBW);             \
     }
 
-/* dw tile: COBW * KW accumulators + COBW dy vectors + 1 must fit 16 AVX registers */
-CONV_VARIANT(k1x1s2, 1, 1, 2, 2, 6)
-CONV_VARIANT(k3x3s1, 3, 3, 1, 1, 3)
-CONV_VARIANT(k3x3s2, 3, 3, 2, 2, 3)
-CONV_VARIANT(k1x7s1, 1, 7, 1, 1, 1)
-CONV_VARIANT(k1x7s2, 1, 7, 1, 2, 1)
-CONV_VARIANT(k7x1s1, 7, 1, 1, 1, 6)
-CONV_VARIANT(k7x1s2, 7, 1, 2, 1, 6)
+/* -DROW_LIST=V(KH,KW,SH,SW,COBW)V(...)...: the host's table of row variants.
+ * dw tile: COBW * KW accumulators + COBW dy vectors + 1 must fit 16 AVX registers */
+#define RD_CAT8_(a, b, c, d, e, f, g, h) a##b##c##d##e##f##g##h
+#define RD_CAT8(a, b, c, d, e, f, g, h) RD_CAT8_(a, b, c, d, e, f, g, h)
+#define RD_EXPAND_CONV(...) CONV_VARIANT(__VA_ARGS__)
+#if defined(ROW_LIST)
+#define V(KH, KW, SH, SW, COBW) RD_EXPAND_CONV(RD_CAT8(k, KH, x, KW, s, SH, _, SW), KH, KW, SH, SW, COBW)
+ROW_LIST
+#undef V
+#endif
+
+/* The base program (no variant defines): pointwise, generic, dw finish. */
+#if !defined(DWC_K) && !defined(ROW_LIST)
 
 /* ================= dense 1x1, stride 1, no padding: flat pixels ================= */
 
@@ -841,3 +846,4 @@ __kernel void conv_dw_finish(__global const float *partial, const int count, con
     for (int g = 0; g < chunks; g++) s += partial[(long)g * count + i];
     dw[dw_off + i] += s;
 }
+#endif

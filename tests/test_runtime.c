@@ -117,6 +117,7 @@ END_TEST
 static rd_ctx *ctx_with_cache(const char *dir) {
     rd_ctx_options opt = {0};
     opt.cache_dir = dir;
+    opt.binary_cache = 1;  /* on every driver, POCL included (where auto leaves it to POCL's own cache) */
     rd_ctx *ctx = NULL;
     rd_err err;
     ck_assert_msg(rd_ctx_create(&opt, &ctx, &err) == RD_OK, "%s", err.msg);

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo
+  mesa-opencl-icd libclc-15 oclgrind
   libclblast-dev clblast-utils
   libpng-dev zlib1g-dev libjson-c-dev libinih-dev
   libcairo2-dev libgraphviz-dev fonts-dejavu-core

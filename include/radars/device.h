@@ -63,6 +63,10 @@ typedef struct rd_ctx_options {
     uint64_t mem_cap;        /* 0 = the device's global memory */
     int verbose;             /* print builds and cache hits to stderr */
     int profile;             /* time every kernel with OpenCL events (also: RADARS_PROFILE=1) */
+    int binary_cache;        /* store program binaries in cache_dir: 0 = auto (every driver but POCL,
+                                which caches builds itself: asking it for a binary compiles every
+                                kernel for a generic work-group size, minutes on a cold start),
+                                1 = always, -1 = never; also RADARS_BINARY_CACHE=auto|1|0 */
 } rd_ctx_options;
 
 typedef struct rd_ctx rd_ctx;
@@ -97,8 +101,12 @@ typedef struct rd_build_stats {
 } rd_build_stats;
 rd_build_stats rd_ctx_build_stats(const rd_ctx *ctx);
 const char *rd_ctx_cache_dir(const rd_ctx *ctx);
-/* Builds (or loads from cache) every embedded program now, e.g. for a self-check. */
-rd_status rd_build_all_programs(rd_ctx *ctx);
+/* Longest program spec: "<cl file>[ <-D options of one variant>]". */
+enum { RD_PROGRAM_SPEC_LEN = 160 };
+/* Builds (or loads from cache) the programs not built yet, several at once (one
+ * thread per core, RADARS_BUILD_THREADS overrides). With progress != NULL, a
+ * batch that takes longer than two seconds reports its progress there. */
+rd_status rd_build_programs(rd_ctx *ctx, const char *const *specs, int n, FILE *progress);
 
 /* ---- the counted device allocator ---- */
 typedef struct rd_buffer rd_buffer;

@@ -235,6 +235,11 @@ double rd_cosine_lr(double lr_max, double lr_min, int epoch, int epochs);
  * one line per check to log (NULL: quiet). *failures of *checks differ. */
 rd_status rd_selfcheck(rd_ctx *ctx, FILE *log, int *failures, int *checks);
 
+/* Builds (or loads from a cache) every kernel program the ops may launch, every
+ * variant included, several at once, with progress to progress (NULL: quiet).
+ * Commands call it up front so a first run compiles in one visible batch. */
+rd_status rd_build_all_programs(rd_ctx *ctx, FILE *progress);
+
 #ifdef __cplusplus
 }
 #endif

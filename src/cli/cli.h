@@ -16,6 +16,9 @@ typedef struct cli_common {
 int cli_common_option(cli_common *c, int argc, char **argv, int *i);
 /* Creates the context from the common options; prints the error and returns NULL on failure. */
 rd_ctx *cli_open_device(const cli_common *c);
+/* The same, then every kernel program built (or loaded) up front, in parallel,
+ * with progress on stderr: a cold first run compiles in one visible batch. */
+rd_ctx *cli_open_device_built(const cli_common *c);
 /* "radars: <message>" on stderr; returns 1 (the exit status). */
 int cli_error(const char *fmt, ...)
 #if defined(__GNUC__)

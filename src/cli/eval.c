@@ -92,7 +92,7 @@ int cmd_eval(int argc, char **argv) {
         else return cli_error("eval: unknown option or missing value '%s' (see 'radars eval --help')", argv[i]);
     }
     if (!path) return cli_error("eval: which checkpoint? (radars eval CKPT|RUN_DIR)");
-    rd_ctx *ctx = cli_open_device(&common);
+    rd_ctx *ctx = cli_open_device_built(&common);
     if (!ctx) return 1;
     rd_eval_result res;
     rd_err err = {0};

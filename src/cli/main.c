@@ -74,6 +74,16 @@ rd_ctx *cli_open_device(const cli_common *c) {
     return ctx;
 }
 
+rd_ctx *cli_open_device_built(const cli_common *c) {
+    rd_ctx *ctx = cli_open_device(c);
+    if (ctx && rd_build_all_programs(ctx, stderr) != RD_OK) {
+        cli_error("%s", rd_ctx_error(ctx));
+        rd_ctx_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || cli_is_help(argv[1])) {
         usage(argc < 2 ? stderr : stdout);

@@ -90,7 +90,7 @@ int cmd_search(int argc, char **argv) {
         cli_config_free(&cargs);
         return cli_error("%s", err.msg);
     }
-    rd_ctx *ctx = cli_open_device(&common);
+    rd_ctx *ctx = cli_open_device_built(&common);
     if (!ctx) {
         cli_config_free(&cargs);
         return 1;

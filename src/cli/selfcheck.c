@@ -23,7 +23,7 @@ int cmd_selfcheck(int argc, char **argv) {
     if (!ctx) return 1;
     const rd_device_info *d = rd_ctx_device(ctx);
     printf("device: %s (%s)\n", d->name, d->platform_name);
-    if (rd_build_all_programs(ctx) != RD_OK) {
+    if (rd_build_all_programs(ctx, stderr) != RD_OK) {
         int rc = cli_error("%s", rd_ctx_error(ctx));
         rd_ctx_free(ctx);
         return rc;

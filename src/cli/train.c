@@ -90,7 +90,7 @@ int cmd_train(int argc, char **argv) {
         rd_run_dir_options ro = {resume ? resume : out, cfg.out_root, "train", resume != NULL};
         if (rd_run_dir_create(&ro, run_dir, sizeof run_dir, &err) != RD_OK) rc = cli_error("%s", err.msg);
     }
-    rd_ctx *ctx = rc ? NULL : cli_open_device(&common);
+    rd_ctx *ctx = rc ? NULL : cli_open_device_built(&common);
     if (!rc && !ctx) rc = 1;
     if (rc) {
         cli_config_free(&cargs);

@@ -19,7 +19,7 @@
 
 #define PROG "conv"
 
-/* Must match cl/conv.cl. */
+/* Tile constants; cl/conv.cl defines the same (VL, DWC_RB, CONV_COB, ...). */
 enum { VL = 8, DWC_RB = 7, CONV_COB = 8, CONV_CIB = 8, CONV_CIB2 = 4, PW_DW_COB = 4, PW_DW_CIB = 2 };
 
 static rd_conv_mode g_mode = RD_CONV_AUTO;
@@ -73,21 +73,44 @@ typedef struct plan {
     geom g;
     conv_path path;
     char tag[16];   /* kernel suffix of the row / dwc variants */
+    char prog[RD_PROGRAM_SPEC_LEN];  /* the build of cl/conv.cl that holds them */
     int cobw;       /* output channels per dw work-item (row path) */
     cl_int groups;
     size_t wcount;
 } plan;
 
-/* Row-path variants compiled in cl/conv.cl (CONV_VARIANT) and their dw tile width. */
-static const struct { int kh, kw, sh, sw, cobw; const char *tag; } row_variants[] = {
-    {1, 1, 2, 2, 6, "k1x1s2"}, {3, 3, 1, 1, 3, "k3x3s1"}, {3, 3, 2, 2, 3, "k3x3s2"}, {1, 7, 1, 1, 1, "k1x7s1"},
-    {1, 7, 1, 2, 1, "k1x7s2"}, {7, 1, 1, 1, 6, "k7x1s1"}, {7, 1, 2, 1, 6, "k7x1s2"},
+/* Row-path variants and their dw tile width (output channels per dw work-item):
+ * the one list of them, passed to cl/conv.cl as -DROW_LIST. The row variants
+ * are one build of cl/conv.cl, each depthwise kernel size another (-DDWC_K),
+ * made the first time a run needs them. */
+static const struct { int kh, kw, sh, sw, cobw; } row_variants[] = {
+    {1, 1, 2, 2, 6}, {3, 3, 1, 1, 3}, {3, 3, 2, 2, 3}, {1, 7, 1, 1, 1},
+    {1, 7, 1, 2, 1}, {7, 1, 1, 1, 6}, {7, 1, 2, 1, 6},
 };
+enum { N_ROW_VARIANTS = sizeof row_variants / sizeof *row_variants };
+
+static void row_program(char *prog, size_t len) {
+    int n = snprintf(prog, len, "%s -DROW_LIST=", PROG);
+    for (int i = 0; i < N_ROW_VARIANTS && n > 0 && (size_t)n < len; i++)
+        n += snprintf(prog + n, len - (size_t)n, "V(%d,%d,%d,%d,%d)", row_variants[i].kh, row_variants[i].kw,
+                      row_variants[i].sh, row_variants[i].sw, row_variants[i].cobw);
+}
+
+static void dwc_program(int k, char *prog, size_t len) { snprintf(prog, len, "%s -DDWC_K=%d", PROG, k); }
+
+int rd_conv_programs(char specs[][RD_PROGRAM_SPEC_LEN], int max) {
+    int n = 0;
+    if (n < max) snprintf(specs[n++], RD_PROGRAM_SPEC_LEN, "%s", PROG);
+    if (n < max) row_program(specs[n++], RD_PROGRAM_SPEC_LEN);
+    for (int k = 3; k <= 7 && n < max; k += 2) dwc_program(k, specs[n++], RD_PROGRAM_SPEC_LEN);
+    return n;
+}
 
 static void choose_path(const rd_conv_params *p, plan *pl) {
     const geom *g = &pl->g;
     pl->path = PATH_GEN;
     pl->tag[0] = 0;
+    snprintf(pl->prog, sizeof pl->prog, "%s", PROG);
     pl->cobw = 1;
     if (g_mode == RD_CONV_GENERIC) return;
     if (pl->groups == 1) {
@@ -96,12 +119,13 @@ static void choose_path(const rd_conv_params *p, plan *pl) {
             pl->path = PATH_PW;
             return;
         }
-        for (size_t i = 0; i < sizeof row_variants / sizeof *row_variants; i++)
+        for (int i = 0; i < N_ROW_VARIANTS; i++)
             if (row_variants[i].kh == p->kh && row_variants[i].kw == p->kw && row_variants[i].sh == p->stride_h &&
                 row_variants[i].sw == p->stride_w) {
                 pl->path = PATH_ROW;
                 pl->cobw = row_variants[i].cobw;
-                snprintf(pl->tag, sizeof pl->tag, "%s", row_variants[i].tag);
+                row_program(pl->prog, sizeof pl->prog);
+                snprintf(pl->tag, sizeof pl->tag, "k%dx%ds%d_%d", p->kh, p->kw, p->stride_h, p->stride_w);
                 return;
             }
         return;
@@ -110,6 +134,7 @@ static void choose_path(const rd_conv_params *p, plan *pl) {
         p->stride_h == p->stride_w && (p->stride_h == 1 || p->stride_h == 2) && p->dil_h == p->dil_w &&
         (p->dil_h == 1 || p->dil_h == 2)) {
         pl->path = PATH_DWC;
+        dwc_program(p->kh, pl->prog, sizeof pl->prog);
         snprintf(pl->tag, sizeof pl->tag, "k%ds%dd%d", p->kh, p->stride_h, p->dil_h);
     }
 }
@@ -243,14 +268,14 @@ rd_status rd_conv2d_forward(rd_ctx *ctx, const rd_conv_params *p, const rd_tenso
         gl[2] = (size_t)g.n * ceil_div((size_t)g.co, CONV_COB);
         tile_local(ctx, gl, lo);
         snprintf(name, sizeof name, "conv_fwd_%s", pl.tag);
-        return rd_launch(ctx, PROG, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g), RD_END);
+        return rd_launch(ctx, pl.prog, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g), RD_END);
     case PATH_DWC:
         gl[0] = ceil_div((size_t)g.ow, VL);
         gl[1] = ceil_div((size_t)g.oh, DWC_RB);
         gl[2] = (size_t)g.n * (size_t)g.ci;
         tile_local(ctx, gl, lo);
         snprintf(name, sizeof name, "dwc_fwd_%s", pl.tag);
-        return rd_launch(ctx, PROG, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g), RD_END);
+        return rd_launch(ctx, pl.prog, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g), RD_END);
     default:
         gl[0] = (size_t)g.oh * g.ow;
         gl[1] = (size_t)g.co;
@@ -282,7 +307,7 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
         gl[2] = (size_t)g.n * ceil_div((size_t)g.ci, g.sw == 2 ? CONV_CIB2 : CONV_CIB);
         tile_local(ctx, gl, lo);
         snprintf(name, sizeof name, "conv_dx_%s", pl->tag);
-        return rd_launch(ctx, PROG, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx), GEOM_ARGS(g),
+        return rd_launch(ctx, pl->prog, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx), GEOM_ARGS(g),
                          RD_ARG(acc), RD_END);
     case PATH_DWC:
         gl[0] = ceil_div((size_t)g.w, (size_t)VL * g.sw);
@@ -290,7 +315,7 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
         gl[2] = (size_t)g.n * (size_t)g.ci;
         tile_local(ctx, gl, lo);
         snprintf(name, sizeof name, "dwc_dx_%s", pl->tag);
-        return rd_launch(ctx, PROG, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx), GEOM_ARGS(g),
+        return rd_launch(ctx, pl->prog, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx), GEOM_ARGS(g),
                          RD_ARG(acc), RD_END);
     default:
         gl[0] = (size_t)g.h * g.w;
@@ -321,7 +346,7 @@ static rd_status backward_dw(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     case PATH_ROW:
     case PATH_DWC:
         snprintf(name, sizeof name, "%s_dw_%s", pl->path == PATH_ROW ? "conv" : "dwc", pl->tag);
-        RD_TRY(rd_launch(ctx, PROG, name, 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_ARG(partial), GEOM_ARGS(g),
+        RD_TRY(rd_launch(ctx, pl->prog, name, 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_ARG(partial), GEOM_ARGS(g),
                          RD_ARG(cipc), RD_END));
         break;
     default:

@@ -169,6 +169,17 @@ static size_t preferred_wg(const rd_device_info *d) {
     return wg ? wg : 1;
 }
 
+/* POCL caches every build and every compiled work-group function itself
+ * (POCL_CACHE_DIR); asking it for a program binary makes it compile each kernel
+ * of the program once more for a generic work-group size that no launch uses:
+ * 4 minutes of a 4-minute cold selfcheck. Every other driver gets our cache. */
+static int binary_cache_wanted(const rd_device_info *d, int option) {
+    const char *env = getenv("RADARS_BINARY_CACHE");
+    if (option == 0 && env && *env && strcmp(env, "auto") != 0) option = strcmp(env, "0") ? 1 : -1;
+    if (option) return option > 0;
+    return strstr(d->platform_name, "Portable Computing Language") == NULL;
+}
+
 rd_status rd_ctx_create(const rd_ctx_options *opt, rd_ctx **out, rd_err *err) {
     static const rd_ctx_options defaults = {0};
     if (!opt) opt = &defaults;
@@ -186,6 +197,7 @@ rd_status rd_ctx_create(const rd_ctx_options *opt, rd_ctx **out, rd_err *err) {
     if (opt->cache_dir) snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", opt->cache_dir);
     else default_cache_dir(ctx->cache_dir, sizeof ctx->cache_dir);
     ctx->wg = preferred_wg(&ctx->dev);
+    ctx->binary_cache = binary_cache_wanted(&ctx->dev, opt->binary_cache);
 
     cl_int rc;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->dev.platform, 0};

@@ -8,6 +8,7 @@
  * that does not validate, or that the driver refuses to load, is rebuilt from
  * source and overwritten: a cache entry is never trusted blindly. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +33,12 @@ uint64_t rd_hash64(const void *data, size_t len, uint64_t seed) {
     return h;
 }
 
-static const rd_cl_source *find_source(const char *name) {
+/* A program spec is "<source>[ <extra build options>]": the embedded file
+ * (cl/<source>.cl) and the -D defines of one variant of it. */
+static const rd_cl_source *find_source(const char *spec) {
+    size_t n = strcspn(spec, " ");
     for (const rd_cl_source *s = rd_cl_sources; s->name; s++)
-        if (strcmp(s->name, name) == 0) return s;
+        if (strlen(s->name) == n && strncmp(s->name, spec, n) == 0) return s;
     return NULL;
 }
 
@@ -60,15 +64,16 @@ static int make_dirs(const char *path) {
 
 typedef struct cache_key {
     uint64_t h1, h2;  /* two independent hashes of the key text */
-    char path[1200];
+    char path[1400];
 } cache_key;
 
-static void make_cache_key(const rd_ctx *ctx, const char *name, const char *source, size_t len,
-                           cache_key *key) {
+static void make_cache_key(const rd_ctx *ctx, const char *name, const char *options, const char *source,
+                           size_t len, cache_key *key) {
     const rd_device_info *d = &ctx->dev;
-    char head[1024];
+    char head[1400];
     int n = snprintf(head, sizeof head, "%s|%s|%s|%s|%s|%s|%s|", d->platform_name, d->platform_version,
-                     d->name, d->vendor, d->driver_version, d->device_version, ctx->build_options);
+                     d->name, d->vendor, d->driver_version, d->device_version, options);
+    if (n < 0 || (size_t)n >= sizeof head) n = (int)sizeof head - 1;
     key->h1 = rd_hash64(source, len, rd_hash64(head, (size_t)n, 0));
     key->h2 = rd_hash64(source, len, rd_hash64(head, (size_t)n, 0x9e3779b97f4a7c15ull));
     snprintf(key->path, sizeof key->path, "%s/%s-%016llx.bin", ctx->cache_dir, name,
@@ -101,10 +106,12 @@ bad:
     return (unsigned char *)-1;  /* present but invalid */
 }
 
-static void cache_store(rd_ctx *ctx, const cache_key *key, const unsigned char *bin, size_t size) {
+static void cache_store(const rd_ctx *ctx, const cache_key *key, const unsigned char *bin, size_t size) {
     if (make_dirs(ctx->cache_dir) != 0) return;  /* a read-only home only costs speed */
-    char tmp[1300];
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", key->path, (long)getpid());
+    char tmp[1500];
+    static unsigned counter;  /* several threads may store at once */
+    snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", key->path, (long)getpid(),
+             __atomic_fetch_add(&counter, 1u, __ATOMIC_RELAXED));
     FILE *f = fopen(tmp, "wb");
     if (!f) return;
     uint32_t version = CACHE_VERSION;
@@ -117,7 +124,19 @@ static void cache_store(rd_ctx *ctx, const cache_key *key, const unsigned char *
     if (!ok) remove(tmp);
 }
 
-static rd_status build_log_fail(rd_ctx *ctx, cl_program prog, const char *name, cl_int rc) {
+/* One program to build: filled by build_program, which touches nothing else of
+ * the context, so several run at once (rd_build_programs). */
+typedef struct build_job {
+    const char *spec;
+    cl_program program;
+    rd_status status;
+    rd_err err;
+    int built, cache_hit, cache_rejected;
+    double seconds;
+} build_job;
+
+static rd_status build_log_fail(const rd_ctx *ctx, cl_program prog, build_job *job, const char *options,
+                                cl_int rc) {
     size_t len = 0;
     clGetProgramBuildInfo(prog, ctx->dev.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len);
     char *log = malloc(len + 1);
@@ -125,7 +144,8 @@ static rd_status build_log_fail(rd_ctx *ctx, cl_program prog, const char *name, 
         log[0] = 0;
         clGetProgramBuildInfo(prog, ctx->dev.device, CL_PROGRAM_BUILD_LOG, len, log, NULL);
         log[len] = 0;
-        fprintf(stderr, "radars: build log of kernel program '%s' on '%s':\n%s\n", name, ctx->dev.name, log);
+        fprintf(stderr, "radars: build log of kernel program '%s' on '%s' (options %s):\n%s\n", job->spec,
+                ctx->dev.name, options, log);
     }
     /* the one-line error keeps the first line of the log */
     char first[300] = "";
@@ -137,17 +157,20 @@ static rd_status build_log_fail(rd_ctx *ctx, cl_program prog, const char *name, 
         if (nl) *nl = 0;
     }
     free(log);
-    return rd_fail(&ctx->err, RD_ERR_BUILD, "kernel program '%s' failed to build on '%s' (%s): %s",
-                   name, ctx->dev.name, rd_cl_error_name(rc), first);
+    return rd_fail(&job->err, RD_ERR_BUILD, "kernel program '%s' failed to build on '%s' (%s): %s", job->spec,
+                   ctx->dev.name, rd_cl_error_name(rc), first);
 }
 
-static rd_status build_program(rd_ctx *ctx, const char *name, cl_program *out) {
-    const rd_cl_source *src = find_source(name), *common = find_source("common");
-    if (!src) return rd_fail(&ctx->err, RD_ERR_ARG, "no embedded kernel program named '%s'", name);
+static rd_status build_program(const rd_ctx *ctx, build_job *job) {
+    const rd_cl_source *src = find_source(job->spec), *common = find_source("common");
+    if (!src) return job->status = rd_fail(&job->err, RD_ERR_ARG, "no embedded kernel program named '%s'", job->spec);
+    char options[RD_PROGRAM_SPEC_LEN + 600];
+    const char *extra = job->spec + strcspn(job->spec, " ");
+    snprintf(options, sizeof options, "%s%s", ctx->build_options, extra);
     /* source = common preamble + program */
     size_t clen = common ? common->len : 0, len = clen + 1 + src->len;
     char *text = malloc(len + 1);
-    if (!text) return rd_fail(&ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    if (!text) return job->status = rd_fail(&job->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
     if (common) memcpy(text, common->text, clen);
     text[clen] = '\n';
     memcpy(text + clen + 1, src->text, src->len);
@@ -155,51 +178,54 @@ static rd_status build_program(rd_ctx *ctx, const char *name, cl_program *out) {
 
     double t0 = now_seconds();
     cache_key key;
-    int use_cache = ctx->cache_dir[0] != 0;
+    int use_cache = ctx->cache_dir[0] != 0 && ctx->binary_cache;
     cl_int rc;
     cl_program prog = NULL;
     if (use_cache) {
-        make_cache_key(ctx, name, text, len, &key);
+        char cname[RD_PROGRAM_SPEC_LEN];
+        snprintf(cname, sizeof cname, "%.*s", (int)strcspn(job->spec, " "), job->spec);
+        make_cache_key(ctx, cname, options, text, len, &key);
         size_t bsize = 0;
         unsigned char *bin = cache_load(&key, &bsize);
         if (bin == (unsigned char *)-1) {
-            ctx->build.cache_rejected++;
+            job->cache_rejected = 1;
             if (ctx->verbose) fprintf(stderr, "radars: cache entry %s is corrupt or stale: rebuilding\n", key.path);
         } else if (bin) {
             const unsigned char *bins[1] = {bin};
             cl_int bstatus = CL_SUCCESS;
             prog = clCreateProgramWithBinary(ctx->context, 1, &ctx->dev.device, &bsize, bins, &bstatus, &rc);
             if (rc == CL_SUCCESS && bstatus == CL_SUCCESS)
-                rc = clBuildProgram(prog, 1, &ctx->dev.device, ctx->build_options, NULL, NULL);
+                rc = clBuildProgram(prog, 1, &ctx->dev.device, options, NULL, NULL);
             free(bin);
             if (rc == CL_SUCCESS && bstatus == CL_SUCCESS) {
-                ctx->build.cache_hits++;
-                if (ctx->verbose) fprintf(stderr, "radars: program '%s' loaded from cache\n", name);
+                job->cache_hit = 1;
+                if (ctx->verbose) fprintf(stderr, "radars: program '%s' loaded from cache\n", job->spec);
                 free(text);
-                *out = prog;
-                ctx->build.build_seconds += now_seconds() - t0;
-                return RD_OK;
+                job->program = prog;
+                job->seconds = now_seconds() - t0;
+                return job->status = RD_OK;
             }
             if (prog) clReleaseProgram(prog);
             prog = NULL;
-            ctx->build.cache_rejected++;
+            job->cache_rejected = 1;
             if (ctx->verbose) fprintf(stderr, "radars: driver refused cached binary %s: rebuilding\n", key.path);
         }
     }
     const char *texts[1] = {text};
     prog = clCreateProgramWithSource(ctx->context, 1, texts, &len, &rc);
     free(text);
-    if (rc != CL_SUCCESS) return rd_cl_fail(ctx, rc, "creating kernel program '%s'", name);
-    rc = clBuildProgram(prog, 1, &ctx->dev.device, ctx->build_options, NULL, NULL);
+    if (rc != CL_SUCCESS)
+        return job->status = rd_fail(&job->err, RD_ERR_CL, "creating kernel program '%s': %s (%d)", job->spec,
+                                     rd_cl_error_name(rc), (int)rc);
+    rc = clBuildProgram(prog, 1, &ctx->dev.device, options, NULL, NULL);
     if (rc != CL_SUCCESS) {
-        rd_status s = build_log_fail(ctx, prog, name, rc);
+        job->status = build_log_fail(ctx, prog, job, options, rc);
         clReleaseProgram(prog);
-        return s;
+        return job->status;
     }
-    ctx->build.programs_built++;
-    double dt = now_seconds() - t0;
-    ctx->build.build_seconds += dt;
-    if (ctx->verbose) fprintf(stderr, "radars: built program '%s' in %.2f s\n", name, dt);
+    job->built = 1;
+    job->seconds = now_seconds() - t0;
+    if (ctx->verbose) fprintf(stderr, "radars: built program '%s' in %.2f s\n", job->spec, job->seconds);
     if (use_cache) {
         size_t bsize = 0;
         if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof bsize, &bsize, NULL) == CL_SUCCESS && bsize) {
@@ -210,33 +236,145 @@ static rd_status build_program(rd_ctx *ctx, const char *name, cl_program *out) {
             free(bin);
         }
     }
-    *out = prog;
-    return RD_OK;
+    job->program = prog;
+    return job->status = RD_OK;
 }
 
-static rd_status get_program(rd_ctx *ctx, const char *name, cl_program *out) {
+static int find_program(const rd_ctx *ctx, const char *spec) {
     for (int i = 0; i < ctx->n_programs; i++)
-        if (strcmp(ctx->programs[i].name, name) == 0) { *out = ctx->programs[i].program; return RD_OK; }
-    if (ctx->n_programs == RD_MAX_PROGRAMS)
+        if (strcmp(ctx->programs[i].spec, spec) == 0) return i;
+    return -1;
+}
+
+/* Takes a finished job into the context: its program, statistics and error. */
+static rd_status adopt_job(rd_ctx *ctx, build_job *job, int *index) {
+    ctx->build.programs_built += job->built;
+    ctx->build.cache_hits += job->cache_hit;
+    ctx->build.cache_rejected += job->cache_rejected;
+    ctx->build.build_seconds += job->seconds;
+    if (job->status != RD_OK) {
+        ctx->err = job->err;
+        return job->status;
+    }
+    if (ctx->n_programs == RD_MAX_PROGRAMS) {
+        clReleaseProgram(job->program);
         return rd_fail(&ctx->err, RD_ERR_ARG, "too many kernel programs (raise RD_MAX_PROGRAMS)");
-    const rd_cl_source *src = find_source(name);
-    if (!src) return rd_fail(&ctx->err, RD_ERR_ARG, "no embedded kernel program named '%s'", name);
-    cl_program prog;
-    RD_TRY(build_program(ctx, name, &prog));
-    ctx->programs[ctx->n_programs].name = src->name;
-    ctx->programs[ctx->n_programs].program = prog;
-    ctx->n_programs++;
-    *out = prog;
+    }
+    int i = ctx->n_programs++;
+    snprintf(ctx->programs[i].spec, sizeof ctx->programs[i].spec, "%s", job->spec);
+    ctx->programs[i].program = job->program;
+    if (index) *index = i;
     return RD_OK;
 }
 
-rd_status rd_build_all_programs(rd_ctx *ctx) {
-    for (const rd_cl_source *s = rd_cl_sources; s->name; s++) {
-        if (strcmp(s->name, "common") == 0) continue;
-        cl_program p;
-        RD_TRY(get_program(ctx, s->name, &p));
-    }
+static rd_status check_spec(rd_ctx *ctx, const char *spec) {
+    if (strlen(spec) >= RD_PROGRAM_SPEC_LEN)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "kernel program spec '%s' too long", spec);
+    if (!find_source(spec)) return rd_fail(&ctx->err, RD_ERR_ARG, "no embedded kernel program named '%s'", spec);
     return RD_OK;
+}
+
+/* The program of spec, built on first use (a build that takes a while says so). */
+static rd_status get_program(rd_ctx *ctx, const char *spec, int *index) {
+    int i = find_program(ctx, spec);
+    if (i >= 0) { *index = i; return RD_OK; }
+    RD_TRY(check_spec(ctx, spec));
+    build_job job = {.spec = spec};
+    build_program(ctx, &job);
+    if (job.built && job.seconds > 2.0 && !ctx->verbose)
+        fprintf(stderr, "radars: compiled kernel program '%s' for '%s' in %.1f s (first use; cached from now on)\n",
+                spec, ctx->dev.name, job.seconds);
+    return adopt_job(ctx, &job, index);
+}
+
+/* ---- building many programs at once ---- */
+
+typedef struct build_pool {
+    const rd_ctx *ctx;
+    build_job *jobs;
+    int n, next, done;
+    pthread_mutex_t lock;
+} build_pool;
+
+static void *build_worker(void *arg) {
+    build_pool *pool = arg;
+    for (;;) {
+        pthread_mutex_lock(&pool->lock);
+        int i = pool->next < pool->n ? pool->next++ : -1;
+        pthread_mutex_unlock(&pool->lock);
+        if (i < 0) return NULL;
+        build_program(pool->ctx, &pool->jobs[i]);
+        pthread_mutex_lock(&pool->lock);
+        pool->done++;
+        pthread_mutex_unlock(&pool->lock);
+    }
+}
+
+static int build_threads(int jobs) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *env = getenv("RADARS_BUILD_THREADS");
+    if (env && *env) cpus = strtol(env, NULL, 10);
+    if (cpus < 1) cpus = 1;
+    if (cpus > 16) cpus = 16;
+    return jobs < cpus ? jobs : (int)cpus;
+}
+
+rd_status rd_build_programs(rd_ctx *ctx, const char *const *specs, int n, FILE *progress) {
+    build_job *jobs = calloc((size_t)(n > 0 ? n : 1), sizeof *jobs);
+    if (!jobs) return rd_fail(&ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    int todo = 0;
+    for (int i = 0; i < n; i++) {
+        if (find_program(ctx, specs[i]) >= 0) continue;
+        int dup = 0;
+        for (int j = 0; j < todo; j++) dup |= strcmp(jobs[j].spec, specs[i]) == 0;
+        if (dup) continue;
+        rd_status s = check_spec(ctx, specs[i]);
+        if (s != RD_OK) { free(jobs); return s; }
+        jobs[todo++].spec = specs[i];
+    }
+    build_pool pool = {.ctx = ctx, .jobs = jobs, .n = todo};
+    pthread_mutex_init(&pool.lock, NULL);
+    int nt = build_threads(todo);
+    pthread_t threads[16];
+    int started = 0;
+    for (int t = 0; t < nt; t++)
+        if (pthread_create(&threads[started], NULL, build_worker, &pool) == 0) started++;
+    if (started == 0) build_worker(&pool);  /* no threads: build here */
+    /* Progress: nothing when everything comes from a cache at once; after two
+     * seconds, a count of programs built (rewritten in place on a terminal). */
+    double t0 = now_seconds();
+    int shown = 0, tty = progress && isatty(fileno(progress));
+    for (;;) {
+        pthread_mutex_lock(&pool.lock);
+        int done = pool.done;
+        pthread_mutex_unlock(&pool.lock);
+        if (done == todo) break;
+        double dt = now_seconds() - t0;
+        if (progress && dt > 2.0 && (tty || !shown)) {
+            fprintf(progress, "%sradars: compiling kernels for '%s': %d of %d programs, %.0f s%s", tty ? "\r" : "",
+                    ctx->dev.name, done, todo, dt, tty ? " " : " (first run on this device; cached afterwards)\n");
+            fflush(progress);
+            shown = 1;
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
+    pthread_mutex_destroy(&pool.lock);
+    if (shown) {
+        fprintf(progress, "%sradars: compiled %d kernel programs for '%s' in %.1f s\n", tty ? "\r" : "", todo,
+                ctx->dev.name, now_seconds() - t0);
+        fflush(progress);
+    }
+    rd_status first = RD_OK;
+    rd_err first_err = {0};
+    for (int i = 0; i < todo; i++) {
+        rd_status s = adopt_job(ctx, &jobs[i], NULL);
+        if (s != RD_OK && first == RD_OK) first = s, first_err = ctx->err;
+    }
+    free(jobs);
+    if (first != RD_OK) ctx->err = first_err;
+    return first;
 }
 
 cl_kernel rd_kernel(rd_ctx *ctx, const char *program, const char *name) {
@@ -246,8 +384,9 @@ cl_kernel rd_kernel(rd_ctx *ctx, const char *program, const char *name) {
     for (size_t probe = 0; probe < RD_KERNEL_TABLE; probe++) {
         rd_kernel_slot *s = &ctx->kernels[(slot + probe) % RD_KERNEL_TABLE];
         if (!s->kernel) {
-            cl_program prog;
-            if (get_program(ctx, program, &prog) != RD_OK) return NULL;
+            int pi;
+            if (get_program(ctx, program, &pi) != RD_OK) return NULL;
+            cl_program prog = ctx->programs[pi].program;
             if (nlen >= sizeof s->name) {
                 rd_fail(&ctx->err, RD_ERR_ARG, "kernel name '%s' too long", name);
                 return NULL;
@@ -260,7 +399,7 @@ cl_kernel rd_kernel(rd_ctx *ctx, const char *program, const char *name) {
             }
             s->kernel = k;
             s->hash = h;
-            s->program = program;
+            s->program = ctx->programs[pi].spec;  /* the context's copy outlives the caller's */
             memcpy(s->name, name, nlen + 1);
             return k;
         }

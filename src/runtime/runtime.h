@@ -5,7 +5,7 @@
 #include "radars/device.h"
 #include "radars/tensor.h"
 
-enum { RD_MAX_PROGRAMS = 32, RD_KERNEL_TABLE = 512 };
+enum { RD_MAX_PROGRAMS = 64, RD_KERNEL_TABLE = 512 };
 
 struct rd_buffer {
     cl_mem mem;
@@ -15,7 +15,7 @@ struct rd_buffer {
 };
 
 typedef struct rd_kernel_slot {
-    const char *program;    /* program name (embedded .cl file, without extension) */
+    const char *program;    /* program spec: embedded .cl file (without extension) and -D options */
     char name[64];
     uint64_t hash;
     cl_kernel kernel;
@@ -36,7 +36,8 @@ struct rd_ctx {
     char cache_dir[1024];
     char build_options[512];
     rd_build_stats build;
-    struct { const char *name; cl_program program; } programs[RD_MAX_PROGRAMS];
+    int binary_cache;       /* store program binaries in cache_dir (see rd_ctx_options) */
+    struct { char spec[RD_PROGRAM_SPEC_LEN]; cl_program program; } programs[RD_MAX_PROGRAMS];
     int n_programs;
     rd_kernel_slot kernels[RD_KERNEL_TABLE];
     size_t wg;              /* preferred 1-D work-group size for this device */
@@ -57,7 +58,8 @@ struct rd_ctx {
 /* Returns the kernel (building its program on first use), or NULL with ctx->err set. */
 cl_kernel rd_kernel(rd_ctx *ctx, const char *program, const char *name);
 
-/* Launch: rd_launch(ctx, "prog", "kernel", dims, global, local_or_NULL, RD_ARG(a), RD_ARG(b), ..., RD_END).
+/* Launch: rd_launch(ctx, "prog", "kernel" (prog: a program spec, "conv" or
+ * "conv -DDWC_K=3 ...", one build per distinct spec), dims, global, local_or_NULL, RD_ARG(a), RD_ARG(b), ..., RD_END).
  * Global sizes are rounded up to a multiple of the local size: kernels bound-check.
  * local == NULL picks (wg) for 1-D and (wg, 1[, 1]) for 2-D / 3-D launches. */
 #define RD_ARG(x) sizeof(x), (const void *)&(x)
