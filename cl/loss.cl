@@ -82,11 +82,11 @@ __kernel void cross_entropy(RD_VC(x), __global const int *labels, const ulong la
         const int valid = label >= 0 && label < (int)k;
         loss_sum += valid ? log(s) + mx - x[x_off + base + (uint)label] : NAN;
         right += (valid && best == (uint)label) ? 1.0f : 0.0f;
-        if (want_dl)
-            for (uint c = 0; c < k; c++) {
-                const float p = exp(x[x_off + base + c] - mx) / s;
-                dl[dl_off + base + c] = valid ? (p - (c == (uint)label ? 1.0f : 0.0f)) * inv_n : NAN;
-            }
+        const uint k_dl = want_dl ? k : 0;
+        for (uint c = 0; c < k_dl; c++) {
+            const float p = exp(x[x_off + base + c] - mx) / s;
+            dl[dl_off + base + c] = valid ? (p - (c == (uint)label ? 1.0f : 0.0f)) * inv_n : NAN;
+        }
     }
     loss_sum = rd_group_sum(buf, loss_sum);
     right = rd_group_sum(buf, right);
