@@ -195,7 +195,7 @@ __kernel void bn_grad_input(RD_TC(v), RD_TC(dy), RD_T(dx), const uint HW, const 
     const float xhat = (v[v_off + b * v_ns + i] - q[0]) * q[1];
     const float g = q[2] * (dy[dy_off + b * dy_ns + i] - q[3] - xhat * q[4]);
     const ulong d = dx_off + b * dx_ns + i;
-    dx[d] = acc ? dx[d] + g : g;
+    rd_store(&dx[d], g, acc);
 }
 
 /* ---- plane kernels, for CPUs ----
@@ -304,10 +304,10 @@ __kernel void bn_grad_input_planes(RD_TC(v), RD_TC(dy), RD_T(dx), const uint C, 
     for (; j + 8 <= HW; j += 8) {
         const float8 xhat = (vload8(0, vp + j) - shift) * mult;
         const float8 g = k * (vload8(0, gp + j) - ma - xhat * mb);
-        vstore8(acc ? vload8(0, dp + j) + g : g, 0, dp + j);
+        rd_store8(dp + j, g, acc);
     }
     for (; j < HW; j++) {
         const float g = k * (gp[j] - ma - (vp[j] - shift) * mult * mb);
-        dp[j] = acc ? dp[j] + g : g;
+        rd_store(&dp[j], g, acc);
     }
 }

@@ -27,3 +27,14 @@ inline float rd_group_sum(__local float *buf, float v) {
     barrier(CLK_LOCAL_MEM_FENCE);
     return r;
 }
+
+/* *p = v, or *p += v when acc: a branch, not a select, so nothing reads *p when
+ * it is being overwritten (it may be uninitialised: Oclgrind reports such reads). */
+inline void rd_store(__global float *p, const float v, const int acc) {
+    if (acc) *p += v;
+    else *p = v;
+}
+inline void rd_store8(__global float *p, const float8 v, const int acc) {
+    if (acc) vstore8(vload8(0, p) + v, 0, p);
+    else vstore8(v, 0, p);
+}

@@ -138,28 +138,89 @@ RD_INLINE void segment_range(const int OW, const int W, const int PL, const int 
 
 /* ================= depthwise (groups == C == CO) ================= */
 
+/* Tiles whose whole-vector loads could leave the tensor's span (those that touch
+ * the first or last plane of a view: two of N x C planes) take these compact
+ * per-element loops instead of a third, lane-clamping copy of the unrolled tile
+ * code: that copy was the larger half of the compile time of a cold start
+ * (POCL compiles each kernel on first launch). out: DWC_RB rows x VL lanes. */
+RD_INLINE void dwc_fwd_tile_any(__global const float *x, long plane, __global const float *wc, float *out,
+                                const int H, const int W, const int PT, const float fl, const int oh0,
+                                const int iw0, const int K, const int S, const int D) {
+    #pragma unroll 1
+    for (int e = 0; e < DWC_RB * VL; e++) {
+        const int i = e / VL, j = e - i * VL;
+        float s = 0.0f;
+        #pragma unroll 1
+        for (int kh = 0; kh < K; kh++) {
+            const int ih = (oh0 + i) * S - PT + kh * D;
+            if (ih < 0 || ih >= H) continue;
+            #pragma unroll 1
+            for (int kw = 0; kw < K; kw++) {
+                const int iw = iw0 + j * S + kw * D;
+                if (iw >= 0 && iw < W) s = fma(max(x[plane + (long)ih * W + iw], fl), wc[kh * K + kw], s);
+            }
+        }
+        out[e] = s;
+    }
+}
+
+/* dx at (ih, iw0 + m*S + p) for the DWC_RB x VL tile of phase p (stride 2:
+ * p = 0 even columns, 1 odd; stride 1: p = 0 only), per element. */
+RD_INLINE void dwc_dx_tile_any(__global const float *dy, long dplane, __global const float *wc, float *out,
+                               const int OH, const int OW, const int PT, const int PL, const int ih0,
+                               const int iw0, const int p, const int K, const int S, const int D) {
+    #pragma unroll 1
+    for (int e = 0; e < DWC_RB * VL; e++) {
+        const int i = e / VL, m = e - i * VL;
+        float s = 0.0f;
+        #pragma unroll 1
+        for (int kh = 0; kh < K; kh++) {
+            const int r = ih0 + i + PT - kh * D;
+            if (r < 0 || r % S || r / S >= OH) continue;
+            #pragma unroll 1
+            for (int kw = 0; kw < K; kw++) {
+                const int q = iw0 + m * S + p + PL - kw * D;
+                if (q < 0 || q % S || q / S >= OW) continue;
+                s = fma(dy[dplane + (long)(r / S) * OW + q / S], wc[kh * K + kw], s);
+            }
+        }
+        out[e] = s;
+    }
+}
+
+/* Input row ih0 + r of a forward tile into every output row that reads it. */
+RD_INLINE void dwc_fwd_row(__global const float *x, long plane, long lo, long hi, __global const float *wc,
+                           vec *acc, const int H, const int W, const float fl, const int ih0, const int r,
+                           const int iw0, const int K, const int S, const int D, const int EDGE, const int SAFE) {
+    const int ih = ih0 + r;
+    if (ih < 0 || ih >= H) return;
+    const long row = plane + (long)ih * W;
+    #pragma unroll
+    for (int kw = 0; kw < K; kw++) {
+        const int col = iw0 + kw * D;
+        const vec v = max(ldrow(x, row + col, col, S, W, EDGE, SAFE, lo, hi), (vec)(fl));
+        #pragma unroll
+        for (int i = 0; i < DWC_RB; i++) {
+            const int t = r - i * S;   /* = kh * D */
+            if (t >= 0 && t % D == 0 && t / D < K) acc[i] = fma(v, (vec)(wc[(t / D) * K + kw]), acc[i]);
+        }
+    }
+}
+
 /* Work-item: 8 output columns x DWC_RB output rows of one (image, channel)
  * plane; out-of-range input rows are skipped (uniform branches). */
 RD_INLINE void dwc_fwd_tile(__global const float *x, long plane, long lo, long hi, __global const float *wc,
                             vec *acc, const int H, const int W, const int PT, const float fl, const int oh0,
                             const int iw0, const int K, const int S, const int D, const int EDGE, const int SAFE) {
     /* each input row vector is loaded once and used by every output row of the tile that reads it */
-    const int ih0 = oh0 * S - PT;
-    #pragma unroll
-    for (int r = 0; r < (DWC_RB - 1) * S + (K - 1) * D + 1; r++) {
-        const int ih = ih0 + r;
-        if (ih < 0 || ih >= H) continue;
-        const long row = plane + (long)ih * W;
+    const int ih0 = oh0 * S - PT, rows = (DWC_RB - 1) * S + (K - 1) * D + 1;
+    /* Fully unrolled up to 140 row taps; above (kernel 7, stride 2, dilation 2: 25 rows of
+     * 7 taps) LLVM refuses the full unroll of the pragma and says so at every build. */
+    if (rows * K <= 140) {
         #pragma unroll
-        for (int kw = 0; kw < K; kw++) {
-            const int col = iw0 + kw * D;
-            const vec v = max(ldrow(x, row + col, col, S, W, EDGE, SAFE, lo, hi), (vec)(fl));
-            #pragma unroll
-            for (int i = 0; i < DWC_RB; i++) {
-                const int t = r - i * S;   /* = kh * D */
-                if (t >= 0 && t % D == 0 && t / D < K) acc[i] = fma(v, (vec)(wc[(t / D) * K + kw]), acc[i]);
-            }
-        }
+        for (int r = 0; r < rows; r++) dwc_fwd_row(x, plane, lo, hi, wc, acc, H, W, fl, ih0, r, iw0, K, S, D, EDGE, SAFE);
+    } else {
+        for (int r = 0; r < rows; r++) dwc_fwd_row(x, plane, lo, hi, wc, acc, H, W, fl, ih0, r, iw0, K, S, D, EDGE, SAFE);
     }
 }
 
@@ -178,9 +239,16 @@ RD_INLINE void dwc_fwd(__global const float *x, ulong x_off, ulong x_ns, __globa
     vec acc[DWC_RB];
     #pragma unroll
     for (int i = 0; i < DWC_RB; i++) acc[i] = ZERO;
-#define DWC_FWD_CALL(E, SF) dwc_fwd_tile(x, plane, lo, hi, wc, acc, H, W, PT, fl, oh0, iw0, K, S, D, E, SF)
-    TILE_DISPATCH(interior, safe, DWC_FWD_CALL);
-#undef DWC_FWD_CALL
+    if (interior) {
+        dwc_fwd_tile(x, plane, lo, hi, wc, acc, H, W, PT, fl, oh0, iw0, K, S, D, 0, 1);
+    } else if (safe) {
+        dwc_fwd_tile(x, plane, lo, hi, wc, acc, H, W, PT, fl, oh0, iw0, K, S, D, 1, 1);
+    } else {
+        float t[DWC_RB * VL];
+        dwc_fwd_tile_any(x, plane, wc, t, H, W, PT, fl, oh0, iw0, K, S, D);
+        #pragma unroll
+        for (int i = 0; i < DWC_RB; i++) acc[i] = vload8(i, t);
+    }
     const long ybase = y_off + n * y_ns + (long)c * OH * OW + ow0;
     #pragma unroll
     for (int i = 0; i < DWC_RB; i++)
@@ -259,13 +327,23 @@ RD_INLINE void dwc_dx(__global const float *x, ulong x_off, ulong x_ns, __global
     vec acc0[DWC_RB], acc1[DWC_RB];
     #pragma unroll
     for (int i = 0; i < DWC_RB; i++) acc0[i] = acc1[i] = ZERO;
-#define DWC_DX1_CALL(E, SF) dwc_dx1_tile(dy, dplane, lo, hi, wc, acc0, OH, OW, PT, PL, iw0, ih0, K, D, E, SF)
-#define DWC_DX2_CALL(E, SF) \
-    dwc_dx2_tile(dy, dplane, lo, hi, wc, acc0, acc1, H, OH, OW, PT, PL, D, iw0, ih0, K, E, SF)
-    if (S == 1) TILE_DISPATCH(interior, safe, DWC_DX1_CALL);
-    else TILE_DISPATCH(interior, safe, DWC_DX2_CALL);
-#undef DWC_DX1_CALL
-#undef DWC_DX2_CALL
+    if (!interior && !safe) {
+        float t[DWC_RB * VL];
+        dwc_dx_tile_any(dy, dplane, wc, t, OH, OW, PT, PL, ih0, iw0, 0, K, S, D);
+        #pragma unroll
+        for (int i = 0; i < DWC_RB; i++) acc0[i] = vload8(i, t);
+        if (S == 2) {
+            dwc_dx_tile_any(dy, dplane, wc, t, OH, OW, PT, PL, ih0, iw0, 1, K, S, D);
+            #pragma unroll
+            for (int i = 0; i < DWC_RB; i++) acc1[i] = vload8(i, t);
+        }
+    } else if (S == 1) {
+        if (interior) dwc_dx1_tile(dy, dplane, lo, hi, wc, acc0, OH, OW, PT, PL, iw0, ih0, K, D, 0, 1);
+        else dwc_dx1_tile(dy, dplane, lo, hi, wc, acc0, OH, OW, PT, PL, iw0, ih0, K, D, 1, 1);
+    } else {
+        if (interior) dwc_dx2_tile(dy, dplane, lo, hi, wc, acc0, acc1, H, OH, OW, PT, PL, D, iw0, ih0, K, 0, 1);
+        else dwc_dx2_tile(dy, dplane, lo, hi, wc, acc0, acc1, H, OH, OW, PT, PL, D, iw0, ih0, K, 1, 1);
+    }
     const long x_hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W, dx_hi = dx_off + (long)(N - 1) * dx_ns + (long)CI * H * W;
     const long xplane = x_off + n * x_ns + (long)c * H * W, dxplane = dx_off + n * dx_ns + (long)c * H * W;
     #pragma unroll
@@ -809,7 +887,7 @@ __kernel void conv_dx_gen(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, co
     }
     const long xi = x_off + n * x_ns + (long)ci * H * W + p, di = dx_off + n * dx_ns + (long)ci * H * W + p;
     if (RELU && !(x[xi] > 0.0f)) s = 0.0f;
-    dx[di] = ACC ? dx[di] + s : s;
+    rd_store(&dx[di], s, ACC);
 }
 
 /* work-item: one weight (co, c, kh, kw) over the images of chunk g */

@@ -19,7 +19,7 @@ __kernel void relu_backward(RD_TC(x), RD_TC(dy), RD_T(dx), const uint chw, const
     if (i >= chw || b >= n) return;
     const float g = x[x_off + b * x_ns + i] > 0.0f ? dy[dy_off + b * dy_ns + i] : 0.0f;
     const ulong o = dx_off + b * dx_ns + i;
-    dx[o] = acc ? dx[o] + g : g;
+    rd_store(&dx[o], g, acc);
 }
 
 __kernel void axpy(const float a, RD_TC(x), RD_T(y), const uint chw, const uint n, const int acc) {
@@ -27,7 +27,7 @@ __kernel void axpy(const float a, RD_TC(x), RD_T(y), const uint chw, const uint 
     if (i >= chw || b >= n) return;
     const ulong o = y_off + b * y_ns + i;
     const float v = a * x[x_off + b * x_ns + i];
-    y[o] = acc ? y[o] + v : v;
+    rd_store(&y[o], v, acc);
 }
 
 __kernel void axpy_dev(RD_VC(w), RD_TC(x), RD_T(y), const uint chw, const uint n) {
@@ -42,7 +42,7 @@ __kernel void scale_images(RD_VC(s), RD_TC(x), RD_T(y), const uint chw, const ui
     if (i >= chw || b >= n) return;
     const ulong o = y_off + b * y_ns + i;
     const float v = s[s_off + b] * x[x_off + b * x_ns + i];
-    y[o] = acc ? y[o] + v : v;
+    rd_store(&y[o], v, acc);
 }
 
 /* copy with channel offset: y[:, c0:c0+xc] = x  or, with dir = 1, y = x[:, c0:c0+yc] */

@@ -53,7 +53,7 @@ __kernel void softmax_backward(RD_VC(y), RD_VC(dy), RD_V(dx), const uint rows, c
     for (uint c = lid; c < n_cols; c += ls) {
         const float g = y[y_off + base + c] * (dy[dy_off + base + c] - d);
         const ulong o = dx_off + base + c;
-        dx[o] = acc ? dx[o] + g : g;
+        rd_store(&dx[o], g, acc);
     }
 }
 

@@ -66,7 +66,7 @@ __kernel void mixed_forward(RD_VC(w), RD_T(out), const uint chw, const uint n, c
     float s = 0.0f;
     MIX_FOR_SLOTS(MIX_FWD_TERM)
     const ulong o = out_off + b * out_ns + i;
-    out[o] = acc ? out[o] + s : s;
+    rd_store(&out[o], s, acc);
 }
 
 /* dJ (+)= w[row0 + J] * dout, in the same two walks as the forward. The CPU
@@ -76,7 +76,7 @@ __kernel void mixed_forward(RD_VC(w), RD_T(out), const uint chw, const uint n, c
     if (MIX_ON(J)) {                                               \
         const ulong o = d##J##_off + b * d##J##_ns + i;            \
         const float v = w[w_off + row0 + J] * g;                   \
-        d##J[o] = acc ? d##J[o] + v : v;                           \
+        rd_store(&d##J[o], v, acc);                           \
     }
 #define MIX_BWD_RUN(J)                                                         \
     if (MIX_ON(J)) {                                                           \

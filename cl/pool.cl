@@ -128,7 +128,7 @@ inline void pool_backward_body(__global const float *dy, const ulong dy_off, con
         }
     }
     const ulong d = dx_off + b * dx_ns + i;
-    dx[d] = acc ? dx[d] + g : g;
+    rd_store(&dx[d], g, acc);
 }
 
 /* ---- kernels: generic (K, S, P at run time) and specialised ---- */
@@ -407,9 +407,9 @@ inline void pool_backward_tile_body(__global const float *dy, const ulong dy_off
         int j = 0;
         for (; j + 8 <= W; j += 8) {
             const float8 g = vload8(0, q + j);
-            vstore8(acc ? vload8(0, r + j) + g : g, 0, r + j);
+            rd_store8(r + j, g, acc);
         }
-        for (; j < W; j++) r[j] = acc ? r[j] + q[j] : q[j];
+        for (; j < W; j++) rd_store(&r[j], q[j], acc);
     }
 }
 
@@ -482,7 +482,7 @@ inline void pool_backward_rows_body(__global const float *dy, const ulong dy_off
                 else g += dyp[o] / (float)(rows * (min(tx + K, W) - max(tx, 0)));
             }
         }
-        dxr[ix] = acc ? dxr[ix] + g : g;
+        rd_store(&dxr[ix], g, acc);
     }
 }
 
@@ -542,5 +542,5 @@ __kernel void global_avgpool_backward(RD_TC(dy), RD_T(dx), const uint C, const u
     if (i >= C * hw || b >= n) return;
     const float g = dy[dy_off + b * dy_ns + i / hw] / (float)hw;
     const ulong d = dx_off + b * dx_ns + i;
-    dx[d] = acc ? dx[d] + g : g;
+    rd_store(&dx[d], g, acc);
 }

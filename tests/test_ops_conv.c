@@ -200,6 +200,7 @@ static void run_big_case(const big_case *bc, tu_rng *rng) {
     int oh = rd_conv_out_h(p, bc->h), ow = rd_conv_out_w(p, bc->w);
     size_t nx = (size_t)bc->n * bc->c * bc->h * bc->w, ny = (size_t)bc->n * bc->out_c * oh * ow;
     size_t nw = rd_conv_weight_count(p, bc->c, bc->out_c);
+    if (tu_too_big(nx > ny ? nx : ny)) return;
     double *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *r = malloc(ny * sizeof *r),
            *dx0 = malloc(nx * sizeof *dx0), *zero = calloc(nw, sizeof *zero), *y[2], *dx[2], *dw[2];
     for (int m = 0; m < 2; m++) {

@@ -194,6 +194,31 @@ START_TEST(program_cache_hit_and_corruption) {
 }
 END_TEST
 
+/* Every program, every conv variant included, builds in one parallel batch, each
+ * once, and without a warning (ctest runs this with POCL's own cache off, so the
+ * compiler really runs). */
+START_TEST(all_programs_build_without_warnings) {
+    rd_ctx_options opt = {0};
+    opt.cache_dir = "";  /* no binary cache: every program compiled from source */
+    rd_ctx *ctx = NULL;
+    rd_err err;
+    ck_assert_msg(rd_ctx_create(&opt, &ctx, &err) == RD_OK, "%s", err.msg);
+    TU_OK_CTX(ctx, rd_build_all_programs(ctx, NULL));
+    rd_build_stats st = rd_ctx_build_stats(ctx);
+    ck_assert_int_ge(st.programs_built + st.cache_hits, 10);
+    ck_assert_msg(st.programs_warned == 0, "%d programs compiled with warnings on %s (radars selfcheck -v shows them)",
+                  st.programs_warned, rd_ctx_device(ctx)->name);
+    /* a second batch builds nothing: every program is already in the context */
+    TU_OK_CTX(ctx, rd_build_all_programs(ctx, NULL));
+    rd_build_stats again = rd_ctx_build_stats(ctx);
+    ck_assert_int_eq(again.programs_built + again.cache_hits, st.programs_built + st.cache_hits);
+    /* variants are separate builds of one file: a spec with -D options, and an unknown file is refused */
+    const char *bad[] = {"no_such_program -DX=1"};
+    ck_assert_int_eq(rd_build_programs(ctx, bad, 1, NULL), RD_ERR_ARG);
+    rd_ctx_free(ctx);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("runtime");
     TCase *tc = tcase_create("all");
@@ -203,6 +228,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, scratch_is_reused);
     tcase_add_test(tc, parse_bytes);
     tcase_add_test(tc, program_cache_hit_and_corruption);
+    tcase_add_test(tc, all_programs_build_without_warnings);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -144,6 +144,11 @@ double tu_dot(const double *a, const double *b, size_t n) {
     return s;
 }
 
+int tu_too_big(size_t elements) {
+    const char *small = getenv("RADARS_TEST_SMALL");
+    return small && *small && strcmp(small, "0") != 0 && elements > TU_SMALL_ELEMENTS;
+}
+
 int tu_run_suite(Suite *s) {
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

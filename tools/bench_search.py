@@ -3,6 +3,11 @@
 run one after the other in this one invocation on the same machine and configs.
 
   tools/bench_search.py [--build build] [--steps 5] [--threads 2] [--configs all|NAME,...] [--device SEL]
+                        [--peer-device cpu|cuda[:N]]
+
+--device picks radars-cl's OpenCL device (index or name, as `radars devices`); --peer-device
+where PyTorch runs. With a CUDA peer, PyTorch's figure is its peak CUDA memory
+(peak_device_mb), compared with radars-cl's device peak.
 
 radars-cl's peak is the peak device memory counted by its allocator (POCL's device
 memory is host memory); PyTorch's is its peak resident set size. Ratios below 1 favour
@@ -37,7 +42,8 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--configs", default="all")
-    ap.add_argument("--device")
+    ap.add_argument("--device", help="radars-cl's OpenCL device (index or name substring)")
+    ap.add_argument("--peer-device", default="cpu", help="PyTorch's device: cpu (default) or cuda[:N]")
     ap.add_argument("--profile", action="store_true", help="print radars-cl's per-kernel profile too")
     a = ap.parse_args()
     chosen = [c for c in CONFIGS if a.configs == "all" or c[0] in a.configs.split(",")]
@@ -50,13 +56,17 @@ def main():
         ours = run(ours_cmd)
         if a.profile:
             print(ours)
-        peer = run(["/usr/bin/python3", a.peer, "--threads", str(a.threads)] + base)
+        peer = run(["/usr/bin/python3", a.peer, "--threads", str(a.threads), "--device", a.peer_device] + base)
+        cuda = a.peer_device.startswith("cuda")
         r = (field(ours, "step_s_median"), field(ours, "peak_device_mb"),
-             field(peer, "step_s_median"), field(peer, "peak_rss_mb"))
+             field(peer, "step_s_median"), field(peer, "peak_device_mb" if cuda else "peak_rss_mb"))
         rows.append((name,) + r)
         print(f"{name:18s} radars-cl {r[0]:7.3f} s/step {r[1]:7.0f} MB | PyTorch {r[2]:7.3f} s/step {r[3]:7.0f} MB"
               f" | time x{r[0] / r[2]:.2f}  memory x{r[1] / r[3]:.2f}", flush=True)
-    print("\nconfig              ours s/step  peer s/step  ratio   ours MB  peer MB  ratio")
+    dev = run([os.path.join(a.build, "radars"), "devices"] + (["--device", a.device] if a.device else []))
+    chosen_dev = next((l.split(":", 1)[1].strip() for l in dev.splitlines() if l.lstrip().startswith("* device")), "?")
+    print(f"\nradars-cl on {chosen_dev}; PyTorch on {a.peer_device} ({a.threads} threads)")
+    print("config              ours s/step  peer s/step  ratio   ours MB  peer MB  ratio")
     for name, ts, tm, ps, pm in rows:
         print(f"{name:18s} {ts:11.3f} {ps:12.3f} {ts / ps:6.2f} {tm:9.0f} {pm:8.0f} {tm / pm:6.2f}")
 

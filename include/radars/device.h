@@ -50,6 +50,15 @@ const char *rd_device_type_name(cl_device_type t);
  * which package to install. */
 rd_status rd_list_devices(rd_device_info **out, int *count, rd_err *err);
 
+/* Every OpenCL platform, with the number of devices it offers (0 is possible:
+ * Mesa's Clover without a supported GPU, a GPU driver without its GPU). */
+typedef struct rd_platform_info {
+    char name[128];
+    char version[128];
+    int devices;
+} rd_platform_info;
+rd_status rd_list_platforms(rd_platform_info **out, int *count, rd_err *err);
+
 /* Picks a device: selector is an index ("1") or a case-insensitive substring of
  * the device, vendor or platform name; NULL or "" means $RADARS_DEVICE, and when
  * that is unset the first GPU, else accelerator, else CPU. */
@@ -97,6 +106,7 @@ typedef struct rd_build_stats {
     int programs_built;      /* compiled from source in this context */
     int cache_hits;          /* loaded from the on-disk binary cache */
     int cache_rejected;      /* corrupt or stale cache entries that were rebuilt */
+    int programs_warned;     /* programs whose build log holds a warning (-v prints it) */
     double build_seconds;
 } rd_build_stats;
 rd_build_stats rd_ctx_build_stats(const rd_ctx *ctx);

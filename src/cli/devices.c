@@ -28,22 +28,28 @@ int cmd_devices(int argc, char **argv) {
         free(devs);
         return cli_error("%s", err.msg);
     }
-    int last_platform = -1;
-    for (int i = 0; i < n; i++) {
-        const rd_device_info *d = &devs[i];
-        char g[32], a[32], l[32];
-        if (d->platform_index != last_platform) {
-            printf("platform %d: %s (%s)\n", d->platform_index, d->platform_name, d->platform_version);
-            last_platform = d->platform_index;
-        }
-        printf("  %s device %d: %s [%s]\n", i == chosen ? "*" : " ", d->index, d->name,
-               rd_device_type_name(d->type));
-        printf("      vendor %s, driver %s, %s\n", d->vendor, d->driver_version, d->opencl_c_version);
-        printf("      %u compute units, global memory %s, max allocation %s, local memory %s%s, fp64 %s\n",
-               d->compute_units, rd_format_bytes(d->global_mem, g, sizeof g),
-               rd_format_bytes(d->max_alloc, a, sizeof a), rd_format_bytes(d->local_mem, l, sizeof l),
-               d->local_mem_is_global ? " (in global memory)" : "", d->has_fp64 ? "yes" : "no");
+    rd_platform_info *plats = NULL;
+    int np = 0;
+    if (rd_list_platforms(&plats, &np, &err) != RD_OK) {
+        free(devs);
+        return cli_error("%s", err.msg);
     }
+    for (int p = 0; p < np; p++) {
+        printf("platform %d: %s (%s)%s\n", p, plats[p].name, plats[p].version, plats[p].devices ? "" : ": no device");
+        for (int i = 0; i < n; i++) {
+            const rd_device_info *d = &devs[i];
+            if (d->platform_index != p) continue;
+            char g[32], a[32], l[32];
+            printf("  %s device %d: %s [%s]\n", i == chosen ? "*" : " ", d->index, d->name,
+                   rd_device_type_name(d->type));
+            printf("      vendor %s, driver %s, %s\n", d->vendor, d->driver_version, d->opencl_c_version);
+            printf("      %u compute units, global memory %s, max allocation %s, local memory %s%s, fp64 %s\n",
+                   d->compute_units, rd_format_bytes(d->global_mem, g, sizeof g),
+                   rd_format_bytes(d->max_alloc, a, sizeof a), rd_format_bytes(d->local_mem, l, sizeof l),
+                   d->local_mem_is_global ? " (in global memory)" : "", d->has_fp64 ? "yes" : "no");
+        }
+    }
+    free(plats);
     printf("(* = the device radars uses; pick another with --device or RADARS_DEVICE)\n");
     free(devs);
     return 0;

@@ -31,6 +31,8 @@ int cmd_selfcheck(int argc, char **argv) {
     rd_build_stats bs = rd_ctx_build_stats(ctx);
     printf("kernels: %d programs built, %d loaded from cache (%s), %.2f s\n", bs.programs_built, bs.cache_hits,
            rd_ctx_cache_dir(ctx), bs.build_seconds);
+    if (bs.programs_warned)
+        printf("kernels: %d programs compiled with warnings on this driver (-v shows them)\n", bs.programs_warned);
     printf("ops against their host references:\n");
     int failures = 0, checks = 0;
     rd_status st = rd_selfcheck(ctx, stdout, &failures, &checks);

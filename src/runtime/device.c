@@ -108,6 +108,37 @@ rd_status rd_list_devices(rd_device_info **out, int *count, rd_err *err) {
     return RD_OK;
 }
 
+rd_status rd_list_platforms(rd_platform_info **out, int *count, rd_err *err) {
+    *out = NULL;
+    *count = 0;
+    cl_uint np = 0;
+    cl_int rc = clGetPlatformIDs(0, NULL, &np);
+    if (rc != CL_SUCCESS || np == 0)
+        return rd_fail(err, RD_ERR_NO_PLATFORM,
+                       "no OpenCL platform found (%s): install an OpenCL driver, e.g. "
+                       "'apt-get install pocl-opencl-icd' for the CPU or your GPU vendor's ICD",
+                       rc == CL_SUCCESS ? "0 platforms" : rd_cl_error_name(rc));
+    cl_platform_id *plats = calloc(np, sizeof *plats);
+    rd_platform_info *info = calloc(np, sizeof *info);
+    if (!plats || !info) {
+        free(plats);
+        free(info);
+        return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    clGetPlatformIDs(np, plats, NULL);
+    for (cl_uint p = 0; p < np; p++) {
+        clGetPlatformInfo(plats[p], CL_PLATFORM_NAME, sizeof info[p].name, info[p].name, NULL);
+        clGetPlatformInfo(plats[p], CL_PLATFORM_VERSION, sizeof info[p].version, info[p].version, NULL);
+        info[p].name[sizeof info[p].name - 1] = info[p].version[sizeof info[p].version - 1] = 0;
+        cl_uint nd = 0;
+        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd) == CL_SUCCESS) info[p].devices = (int)nd;
+    }
+    free(plats);
+    *out = info;
+    *count = (int)np;
+    return RD_OK;
+}
+
 static int contains_ci(const char *hay, const char *needle) {
     size_t hn = strlen(hay), nn = strlen(needle);
     for (size_t i = 0; i + nn <= hn; i++) {

@@ -131,19 +131,26 @@ typedef struct build_job {
     cl_program program;
     rd_status status;
     rd_err err;
-    int built, cache_hit, cache_rejected;
+    int built, cache_hit, cache_rejected, warned;
     double seconds;
 } build_job;
 
-static rd_status build_log_fail(const rd_ctx *ctx, cl_program prog, build_job *job, const char *options,
-                                cl_int rc) {
+/* The build log of prog on the context's device (malloc'ed, "" when none). */
+static char *build_log(const rd_ctx *ctx, cl_program prog) {
     size_t len = 0;
     clGetProgramBuildInfo(prog, ctx->dev.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len);
     char *log = malloc(len + 1);
+    if (!log) return NULL;
+    log[0] = 0;
+    if (len) clGetProgramBuildInfo(prog, ctx->dev.device, CL_PROGRAM_BUILD_LOG, len, log, NULL);
+    log[len] = 0;
+    return log;
+}
+
+static rd_status build_log_fail(const rd_ctx *ctx, cl_program prog, build_job *job, const char *options,
+                                cl_int rc) {
+    char *log = build_log(ctx, prog);
     if (log) {
-        log[0] = 0;
-        clGetProgramBuildInfo(prog, ctx->dev.device, CL_PROGRAM_BUILD_LOG, len, log, NULL);
-        log[len] = 0;
         fprintf(stderr, "radars: build log of kernel program '%s' on '%s' (options %s):\n%s\n", job->spec,
                 ctx->dev.name, options, log);
     }
@@ -225,6 +232,14 @@ static rd_status build_program(const rd_ctx *ctx, build_job *job) {
     }
     job->built = 1;
     job->seconds = now_seconds() - t0;
+    /* Our kernels compile without warnings on every driver: count any, show them with -v. */
+    char *log = build_log(ctx, prog);
+    if (log && strstr(log, "warning")) {
+        job->warned = 1;
+        if (ctx->verbose)
+            fprintf(stderr, "radars: warnings building '%s' on '%s':\n%s\n", job->spec, ctx->dev.name, log);
+    }
+    free(log);
     if (ctx->verbose) fprintf(stderr, "radars: built program '%s' in %.2f s\n", job->spec, job->seconds);
     if (use_cache) {
         size_t bsize = 0;
@@ -251,6 +266,7 @@ static rd_status adopt_job(rd_ctx *ctx, build_job *job, int *index) {
     ctx->build.programs_built += job->built;
     ctx->build.cache_hits += job->cache_hit;
     ctx->build.cache_rejected += job->cache_rejected;
+    ctx->build.programs_warned += job->warned;
     ctx->build.build_seconds += job->seconds;
     if (job->status != RD_OK) {
         ctx->err = job->err;
@@ -310,8 +326,11 @@ static void *build_worker(void *arg) {
     }
 }
 
-static int build_threads(int jobs) {
+static int build_threads(const rd_ctx *ctx, int jobs) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    /* Oclgrind 21.10 crashes (inside LLVM's bitcode reader) when two threads
+     * create programs at once: one at a time there. */
+    if (strstr(ctx->dev.platform_name, "Oclgrind")) cpus = 1;
     const char *env = getenv("RADARS_BUILD_THREADS");
     if (env && *env) cpus = strtol(env, NULL, 10);
     if (cpus < 1) cpus = 1;
@@ -334,7 +353,7 @@ rd_status rd_build_programs(rd_ctx *ctx, const char *const *specs, int n, FILE *
     }
     build_pool pool = {.ctx = ctx, .jobs = jobs, .n = todo};
     pthread_mutex_init(&pool.lock, NULL);
-    int nt = build_threads(todo);
+    int nt = build_threads(ctx, todo);
     pthread_t threads[16];
     int started = 0;
     for (int t = 0; t < nt; t++)
