@@ -208,7 +208,7 @@ static int binary_cache_wanted(const rd_device_info *d, int option) {
     const char *env = getenv("RADARS_BINARY_CACHE");
     if (option == 0 && env && *env && strcmp(env, "auto") != 0) option = strcmp(env, "0") ? 1 : -1;
     if (option) return option > 0;
-    return strstr(d->platform_name, "Portable Computing Language") == NULL;
+    return !rd_platform_is(d, RD_PLATFORM_POCL);
 }
 
 rd_status rd_ctx_create(const rd_ctx_options *opt, rd_ctx **out, rd_err *err) {

@@ -330,7 +330,7 @@ static int build_threads(const rd_ctx *ctx, int jobs) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     /* Oclgrind 21.10 crashes (inside LLVM's bitcode reader) when two threads
      * create programs at once: one at a time there. */
-    if (strstr(ctx->dev.platform_name, "Oclgrind")) cpus = 1;
+    if (rd_platform_is(&ctx->dev, RD_PLATFORM_OCLGRIND)) cpus = 1;
     const char *env = getenv("RADARS_BUILD_THREADS");
     if (env && *env) cpus = strtol(env, NULL, 10);
     if (cpus < 1) cpus = 1;
@@ -381,8 +381,12 @@ rd_status rd_build_programs(rd_ctx *ctx, const char *const *specs, int n, FILE *
     for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
     pthread_mutex_destroy(&pool.lock);
     if (shown) {
-        fprintf(progress, "%sradars: compiled %d kernel programs for '%s' in %.1f s\n", tty ? "\r" : "", todo,
-                ctx->dev.name, now_seconds() - t0);
+        /* POCL compiles each kernel once more at its first launch (for the work-group
+         * size used): say so, or the first steps' speed looks like the run's. */
+        int pocl = rd_platform_is(&ctx->dev, RD_PLATFORM_POCL);
+        fprintf(progress, "%sradars: compiled %d kernel programs for '%s' in %.1f s%s\n", tty ? "\r" : "", todo,
+                ctx->dev.name, now_seconds() - t0,
+                pocl ? "; POCL compiles each kernel again at its first launch: the first steps are slower" : "");
         fflush(progress);
     }
     rd_status first = RD_OK;

@@ -2,6 +2,8 @@
 #ifndef RADARS_RUNTIME_INTERNAL_H
 #define RADARS_RUNTIME_INTERNAL_H
 
+#include <string.h>
+
 #include "radars/device.h"
 #include "radars/tensor.h"
 
@@ -80,6 +82,15 @@ rd_status rd_cl_fail(rd_ctx *ctx, cl_int code, const char *fmt, ...)
 #endif
     ;
 const char *rd_cl_error_name(cl_int code);
+
+/* Driver quirks are keyed by platform name, here and nowhere else:
+ * POCL caches builds itself and compiles each kernel again at its first launch;
+ * Oclgrind 21.10 cannot create programs from two threads at once. */
+#define RD_PLATFORM_POCL "Portable Computing Language"
+#define RD_PLATFORM_OCLGRIND "Oclgrind"
+static inline int rd_platform_is(const rd_device_info *d, const char *name) {
+    return strstr(d->platform_name, name) != NULL;
+}
 
 static inline size_t rd_round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
