@@ -53,7 +53,7 @@ __kernel void softmax_backward(RD_VC(y), RD_VC(dy), RD_V(dx), const uint rows, c
     for (uint c = lid; c < n_cols; c += ls) {
         const float g = y[y_off + base + c] * (dy[dy_off + base + c] - d);
         const ulong o = dx_off + base + c;
-        rd_store(&dx[o], g, acc);
+        dx[o] = acc ? dx[o] + g : g;  /* a select: rd_store's branch on acc in this loop makes rusticl warn */
     }
 }
 
