@@ -60,9 +60,8 @@ static void fill_info(rd_device_info *di, cl_platform_id p, cl_device_id d) {
     di->has_fp64 = fp64 != 0;
 }
 
-rd_status rd_list_devices(rd_device_info **out, int *count, rd_err *err) {
-    *out = NULL;
-    *count = 0;
+/* Every platform's id (malloc'ed), or an error saying which package to install. */
+static rd_status platform_ids(cl_platform_id **out, cl_uint *count, rd_err *err) {
     cl_uint np = 0;
     cl_int rc = clGetPlatformIDs(0, NULL, &np);
     if (rc != CL_SUCCESS || np == 0)
@@ -73,6 +72,17 @@ rd_status rd_list_devices(rd_device_info **out, int *count, rd_err *err) {
     cl_platform_id *plats = calloc(np, sizeof *plats);
     if (!plats) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
     clGetPlatformIDs(np, plats, NULL);
+    *out = plats;
+    *count = np;
+    return RD_OK;
+}
+
+rd_status rd_list_devices(rd_device_info **out, int *count, rd_err *err) {
+    *out = NULL;
+    *count = 0;
+    cl_uint np = 0;
+    cl_platform_id *plats = NULL;
+    RD_TRY(platform_ids(&plats, &np, err));
     int cap = 8, n = 0;
     rd_device_info *devs = malloc(cap * sizeof *devs);
     for (cl_uint p = 0; p < np && devs; p++) {
@@ -112,20 +122,13 @@ rd_status rd_list_platforms(rd_platform_info **out, int *count, rd_err *err) {
     *out = NULL;
     *count = 0;
     cl_uint np = 0;
-    cl_int rc = clGetPlatformIDs(0, NULL, &np);
-    if (rc != CL_SUCCESS || np == 0)
-        return rd_fail(err, RD_ERR_NO_PLATFORM,
-                       "no OpenCL platform found (%s): install an OpenCL driver, e.g. "
-                       "'apt-get install pocl-opencl-icd' for the CPU or your GPU vendor's ICD",
-                       rc == CL_SUCCESS ? "0 platforms" : rd_cl_error_name(rc));
-    cl_platform_id *plats = calloc(np, sizeof *plats);
+    cl_platform_id *plats = NULL;
+    RD_TRY(platform_ids(&plats, &np, err));
     rd_platform_info *info = calloc(np, sizeof *info);
-    if (!plats || !info) {
+    if (!info) {
         free(plats);
-        free(info);
         return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
     }
-    clGetPlatformIDs(np, plats, NULL);
     for (cl_uint p = 0; p < np; p++) {
         clGetPlatformInfo(plats[p], CL_PLATFORM_NAME, sizeof info[p].name, info[p].name, NULL);
         clGetPlatformInfo(plats[p], CL_PLATFORM_VERSION, sizeof info[p].version, info[p].version, NULL);

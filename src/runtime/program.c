@@ -341,19 +341,19 @@ static int build_threads(const rd_ctx *ctx, int jobs) {
 rd_status rd_build_programs(rd_ctx *ctx, const char *const *specs, int n, FILE *progress) {
     build_job *jobs = calloc((size_t)(n > 0 ? n : 1), sizeof *jobs);
     if (!jobs) return rd_fail(&ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
-    int todo = 0;
+    int pending = 0;
     for (int i = 0; i < n; i++) {
         if (find_program(ctx, specs[i]) >= 0) continue;
         int dup = 0;
-        for (int j = 0; j < todo; j++) dup |= strcmp(jobs[j].spec, specs[i]) == 0;
+        for (int j = 0; j < pending; j++) dup |= strcmp(jobs[j].spec, specs[i]) == 0;
         if (dup) continue;
         rd_status s = check_spec(ctx, specs[i]);
         if (s != RD_OK) { free(jobs); return s; }
-        jobs[todo++].spec = specs[i];
+        jobs[pending++].spec = specs[i];
     }
-    build_pool pool = {.ctx = ctx, .jobs = jobs, .n = todo};
+    build_pool pool = {.ctx = ctx, .jobs = jobs, .n = pending};
     pthread_mutex_init(&pool.lock, NULL);
-    int nt = build_threads(ctx, todo);
+    int nt = build_threads(ctx, pending);
     pthread_t threads[16];
     int started = 0;
     for (int t = 0; t < nt; t++)
@@ -367,11 +367,11 @@ rd_status rd_build_programs(rd_ctx *ctx, const char *const *specs, int n, FILE *
         pthread_mutex_lock(&pool.lock);
         int done = pool.done;
         pthread_mutex_unlock(&pool.lock);
-        if (done == todo) break;
+        if (done == pending) break;
         double dt = now_seconds() - t0;
         if (progress && dt > 2.0 && (tty || !shown)) {
             fprintf(progress, "%sradars: compiling kernels for '%s': %d of %d programs, %.0f s%s", tty ? "\r" : "",
-                    ctx->dev.name, done, todo, dt, tty ? " " : " (first run on this device; cached afterwards)\n");
+                    ctx->dev.name, done, pending, dt, tty ? " " : " (first run on this device; cached afterwards)\n");
             fflush(progress);
             shown = 1;
         }
@@ -384,14 +384,14 @@ rd_status rd_build_programs(rd_ctx *ctx, const char *const *specs, int n, FILE *
         /* POCL compiles each kernel once more at its first launch (for the work-group
          * size used): say so, or the first steps' speed looks like the run's. */
         int pocl = rd_platform_is(&ctx->dev, RD_PLATFORM_POCL);
-        fprintf(progress, "%sradars: compiled %d kernel programs for '%s' in %.1f s%s\n", tty ? "\r" : "", todo,
+        fprintf(progress, "%sradars: compiled %d kernel programs for '%s' in %.1f s%s\n", tty ? "\r" : "", pending,
                 ctx->dev.name, now_seconds() - t0,
                 pocl ? "; POCL compiles each kernel again at its first launch: the first steps are slower" : "");
         fflush(progress);
     }
     rd_status first = RD_OK;
     rd_err first_err = {0};
-    for (int i = 0; i < todo; i++) {
+    for (int i = 0; i < pending; i++) {
         rd_status s = adopt_job(ctx, &jobs[i], NULL);
         if (s != RD_OK && first == RD_OK) first = s, first_err = ctx->err;
     }
