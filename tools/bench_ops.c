@@ -275,7 +275,7 @@ static rd_status mixed_setup(bench *b, const void *arg) {
     for (int k = 0; k < s->K; k++) {
         rd_op_inst *op = &s->ops[k];
         op->id = set.ops[k];
-        op->k = k;
+        op->index = k;
         op->stride = a->stride;
         op->C = C;
         op->pool_bn = 1;

@@ -10,14 +10,14 @@
 const rd_bn_params rd_cell_bn = {1e-5f, 0.1f};
 
 /* ---- named parameters ---- */
-int rd_params_add_name(rd_param_registry *r, rd_param_kind kind, size_t off, int ndim, const int *shape, float init,
+int rd_params_add_name(rd_param_registry *r, rd_param_kind kind, size_t off, int ndim, const int *shape, double init,
                        const char *fmt, ...) {
     if (r->n == r->cap) {
         int cap = r->cap ? 2 * r->cap : 256;
         rd_named_tensor *grown = realloc(r->names, (size_t)cap * sizeof *grown);
         if (!grown) return 0;
         r->names = grown;
-        float *gi = realloc(r->init, (size_t)cap * sizeof *gi);
+        double *gi = realloc(r->init, (size_t)cap * sizeof *gi);
         if (!gi) return 0;
         r->init = gi;
         r->cap = cap;
@@ -45,7 +45,7 @@ size_t rd_params_add_weight(rd_param_registry *r, const rd_param_desc *d, const 
     for (int i = 0; i < d->ndim; i++) count *= (size_t)d->shape[i];
     r->n_weights += count;
     /* fan_in 0 (a BN's gamma / beta added as a plain weight): no bound, the caller initializes it */
-    float bound = d->fan_in > 0 ? (float)(1.0 / sqrt((double)d->fan_in)) : RD_INIT_ZERO;
+    double bound = d->fan_in > 0 ? 1.0 / sqrt((double)d->fan_in) : RD_INIT_ZERO;
     rd_params_add_name(r, RD_PARAM_WEIGHT, off, d->ndim, d->shape, bound, "%s%s", prefix, d->suffix);
     return off;
 }

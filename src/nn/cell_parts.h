@@ -18,14 +18,14 @@ extern const rd_bn_params rd_cell_bn;
 enum { RD_INIT_ZERO = 0, RD_INIT_ONE = -1 };
 typedef struct rd_param_registry {
     rd_named_tensor *names;
-    float *init;                 /* per name: > 0 uniform(+-init), RD_INIT_ZERO, RD_INIT_ONE; the network
+    double *init;                /* per name: > 0 uniform(+-init), RD_INIT_ZERO, RD_INIT_ONE; the network
                                     initializes from these, the supernet by name (its alphas draw last) */
     int n, cap;
     size_t n_weights, n_bn;
 } rd_param_registry;
 
 /* Adds one name (printf-style); 0 when out of host memory. */
-int rd_params_add_name(rd_param_registry *r, rd_param_kind kind, size_t off, int ndim, const int *shape, float init,
+int rd_params_add_name(rd_param_registry *r, rd_param_kind kind, size_t off, int ndim, const int *shape, double init,
                        const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 /* prefix + d->suffix in the weights vector, init bound 1 / sqrt(fan_in) (kaiming-uniform, a = sqrt(5)). */
 size_t rd_params_add_weight(rd_param_registry *r, const rd_param_desc *d, const char *prefix);

@@ -49,7 +49,7 @@ enum { RD_OP_MAX_WEIGHTS = 4, RD_OP_MAX_BN = 2, RD_OP_MAX_ACTS = 4 };
 /* One op on one edge of one cell. */
 typedef struct rd_op_inst {
     rd_op_id id;
-    int k;                          /* index in the op set (checkpoint name) */
+    int index;                      /* op index in the set (checkpoint name); the edge index in a genotype cell */
     int stride;
     int C;
     size_t w_off[RD_OP_MAX_WEIGHTS];    /* in the weights vector */
