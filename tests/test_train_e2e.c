@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "radars/plot.h"
 #include "radars/train.h"
 #include "data_fixtures.h"
 #include "test_util.h"
@@ -192,6 +193,8 @@ START_TEST(tiny_run_writes_everything) {
     ck_assert(!res.interrupted);
     ck_assert_int_eq(res.epochs, 2);
     printf("tiny run: test accuracy %.3f, %.0f parameters, %.1f s\n", res.test_accuracy, res.params, res.seconds);
+    /* the pictures are drawn from the run directory's files (radars train does this at the end) */
+    ck_assert_msg(rd_plot_run_dir(dir, NULL, &err) == RD_OK, "%s", err.msg);
     const char *files[] = {"config.ini", "genotype.txt", "genotype.json", "metrics.jsonl", "checkpoint.safetensors",
                            "report.json", "report.txt", "plots/loss.png", "plots/accuracy.png", "plots/lr.png",
                            "plots/cell_normal.png", "plots/cell_reduce.png"};
@@ -514,7 +517,6 @@ START_TEST(search_then_train_reports_test_accuracy) {
     ck_assert_msg(rd_search_run(tu_ctx(), &sc, &so, &sr, &err) == RD_OK, "%s", err.msg);
     rd_train_options to;
     memset(&to, 0, sizeof to);
-    to.no_plots = 1;
     rd_train_result tr;
     ck_assert_msg(rd_search_then_train(tu_ctx(), &sc, dir, 2, &to, &tr, &err) == RD_OK, "%s", err.msg);
     ck_assert(!tr.interrupted);

@@ -159,6 +159,9 @@ void rd_scratch_release(rd_ctx *ctx);
 rd_status rd_parse_bytes(const char *s, uint64_t *out, rd_err *err);
 /* Formats bytes as "1.23 GiB" into buf. */
 const char *rd_format_bytes(uint64_t bytes, char *buf, size_t len);
+/* rd_format_bytes into a buffer of its own (a compound literal that lives to the
+ * end of the enclosing block): two sizes in one message never share a buffer. */
+#define RD_BYTES(bytes) rd_format_bytes((bytes), (char[32]){0}, 32)
 
 #ifdef __cplusplus
 }

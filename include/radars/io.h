@@ -326,6 +326,16 @@ rd_status rd_metrics_reader_open(const char *path, rd_metrics_reader **out, rd_e
 rd_status rd_metrics_next(rd_metrics_reader *rd, const rd_record **rec, rd_err *err);
 void rd_metrics_reader_close(rd_metrics_reader *rd);
 
+/* ---- progress of a long run (a search, a training) ---- */
+typedef struct rd_search_observer {
+    void *user;
+    /* a finished unit of work worth a log line (round, epoch, phase change) */
+    void (*log)(void *user, const char *line);
+    /* progress inside a phase: step of total, last loss, throughput, seconds left */
+    void (*progress)(void *user, const char *phase, int64_t step, int64_t total, double loss, double images_per_s,
+                     double eta_s);
+} rd_search_observer;
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@
 #include "radars/data.h"
 #include "radars/io.h"
 #include "radars/supernet.h"
+#include "radars/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -194,14 +195,6 @@ rd_status rd_checkpoint_load_shared(const char *path, rd_supernet *net, int *cop
 rd_status rd_supernet_copy_shared(rd_supernet *dst, rd_supernet *src, int *copied, rd_err *err);
 
 /* ---- one search, start to finish (radars.c) ---- */
-typedef struct rd_search_observer {
-    void *user;
-    /* a finished unit of work worth a log line (round, epoch, phase change) */
-    void (*log)(void *user, const char *line);
-    /* progress inside a phase: step of total, last loss, throughput, seconds left */
-    void (*progress)(void *user, const char *phase, int64_t step, int64_t total, double loss, double images_per_s,
-                     double eta_s);
-} rd_search_observer;
 
 typedef struct rd_search_options {
     const char *run_dir;           /* existing directory: config.ini, metrics.jsonl, checkpoint, report */
@@ -231,6 +224,15 @@ rd_status rd_search_run(rd_ctx *ctx, const rd_search_config *cfg, const rd_searc
                         rd_search_result *res, rd_err *err);
 /* The report of a run directory from its metrics (report.json, report.txt); also done at the end of a run. */
 rd_status rd_search_write_report(const char *run_dir, rd_err *err);
+
+/* ---- a search followed by training (then_train.c) ----
+ * Trains the genotype of search run directory search_dir from scratch for
+ * epochs epochs (the train recipe's defaults, with the search's data set,
+ * batch, C and layers) in search_dir/train (resumed when it holds a
+ * checkpoint), then adds a "then_train" record (test accuracy) to the search's
+ * metrics and rewrites its report. */
+rd_status rd_search_then_train(rd_ctx *ctx, const rd_search_config *search, const char *search_dir, int epochs,
+                               const rd_train_options *opt, rd_train_result *res, rd_err *err);
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,6 @@
 #include "radars/data.h"
 #include "radars/io.h"
 #include "radars/network.h"
-#include "radars/search.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -109,7 +108,6 @@ typedef struct rd_train_options {
     volatile int *interrupt;       /* set to 1 (e.g. by SIGINT) to checkpoint and stop at the next step */
     rd_search_observer observer;   /* log lines and progress, as the search's */
     const char *const *genotype_dirs; /* NULL-terminated folders of NAME.txt genotypes (NULL: none) */
-    int no_plots;                  /* 1: skip the pictures at the end */
 } rd_train_options;
 
 typedef struct rd_train_result {
@@ -159,14 +157,6 @@ rd_status rd_train_evaluate(rd_ctx *ctx, const char *ckpt_or_run_dir, const rd_e
                             rd_eval_result *res, rd_err *err);
 void rd_eval_result_free(rd_eval_result *res);
 
-/* ---- a search followed by training (then_train.c) ----
- * Trains the genotype of search run directory search_dir from scratch for
- * epochs epochs (the train recipe's defaults, with the search's data set,
- * batch, C and layers) in search_dir/train (resumed when it holds a
- * checkpoint), then adds a "then_train" record (test accuracy) to the search's
- * metrics and rewrites its report. */
-rd_status rd_search_then_train(rd_ctx *ctx, const rd_search_config *search, const char *search_dir, int epochs,
-                               const rd_train_options *opt, rd_train_result *res, rd_err *err);
 
 #ifdef __cplusplus
 }

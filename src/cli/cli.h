@@ -67,6 +67,8 @@ int cmd_genotype(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_selfcheck(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+/* Draws a finished run directory's pictures (radars plot); a failure is one line on stderr. */
+void cli_draw(const char *run_dir);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 

@@ -39,3 +39,8 @@ int cmd_plot(int argc, char **argv) {
     }
     return 0;
 }
+
+void cli_draw(const char *run_dir) {
+    rd_err err = {0};
+    if (rd_plot_run_dir(run_dir, NULL, &err) != RD_OK) fprintf(stderr, "radars: pictures not drawn: %s\n", err.msg);
+}

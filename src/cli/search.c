@@ -119,6 +119,7 @@ int cmd_search(int argc, char **argv) {
         char b1[32], b2[32];
         printf("%s\n", res.genotype_text);
         fflush(stdout);
+        cli_draw(run_dir);
         rd_train_result tr;
         memset(&tr, 0, sizeof tr);
         if (cfg.then_train_epochs > 0) {
@@ -131,6 +132,11 @@ int cmd_search(int argc, char **argv) {
             to.genotype_dirs = cli_genotype_dirs();
             st = rd_search_then_train(ctx, &cfg, run_dir, cfg.then_train_epochs, &to, &tr, &err);
             cli_progress_end(&prog);
+            if (st == RD_OK && !tr.interrupted) {
+                char train_dir[4200];
+                snprintf(train_dir, sizeof train_dir, "%s/train", run_dir);
+                cli_draw(train_dir);
+            }
             if (st != RD_OK) rc = cli_error("then-train: %s", err.msg);
             else if (tr.interrupted) {
                 fprintf(stderr, "radars search: training stopped; resume with: radars search --resume %s "

@@ -106,7 +106,6 @@ int cmd_train(int argc, char **argv) {
     opt.interrupt = cli_interrupt_flag();
     opt.observer = cli_progress_start(&prog);
     opt.genotype_dirs = cli_genotype_dirs();
-    opt.no_plots = no_plots;
     cli_catch_sigint(1);
     rd_train_result res;
     rd_status st = rd_train_run(ctx, &cfg, &opt, &res, &err);
@@ -118,6 +117,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "radars train: stopped; resume with: radars train --resume %s\n", run_dir);
         rc = *cli_interrupt_flag() ? 130 : 0;
     } else {
+        if (!no_plots) cli_draw(run_dir);
         char b1[32];
         printf("test_acc=%.4f epochs=%d params=%.0f seconds=%.1f run_dir=%s\n", res.test_accuracy, res.epochs,
                res.params, res.seconds, run_dir);

@@ -6,7 +6,12 @@
  *       RL round: sample single paths, train them, reward, REINFORCE
  *       prune the least likely ops of every edge
  *   DARTS on the surviving ops, starting from the shared weights
- *   genotype */
+ *   genotype
+ *
+ * radars() below is that box. Positions (round and sample, epoch and step) in
+ * s->st always name the next unit of work: a unit's end advances them, then
+ * boundary() may checkpoint and stop, and a resumed run continues from there.
+ * Errors go to one place, the context's (s->err); rd_search_run hands it over. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,14 +19,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "radars/plot.h"
 #include "radars/search.h"
 
 typedef struct search {
     rd_ctx *ctx;
     const rd_search_config *cfg;
     const rd_search_options *opt;
-    rd_err *err;
+    rd_err *err;             /* the context's */
     rd_dataset data;
     rd_subset wsub, asub;
     rd_loader *loaders[RD_SEARCH_LOADERS]; /* weight half, alpha half, evaluation (alpha half, in order) */
@@ -34,7 +38,7 @@ typedef struct search {
     rd_darts *darts;
     rd_metrics *metrics;
     char *config_text;
-    char ckpt[4200], ckpt_rl[4200];
+    char ckpt[4200];
     double t0;               /* start of the current phase (wall clock) */
     double seconds_before;   /* time of the current phase before this process */
     int interrupted;
@@ -59,14 +63,6 @@ static void say(search *s, const char *fmt, ...) {
     va_end(ap);
     s->opt->observer.log(s->opt->observer.user, line);
 }
-
-static rd_status from_ctx(search *s) {
-    *s->err = *rd_ctx_err(s->ctx);
-    return s->err->code;
-}
-#define CTX_TRY(expr) do { if ((expr) != RD_OK) return from_ctx(s); } while (0)
-
-static const char *mib(uint64_t b, char *buf, size_t len) { return rd_format_bytes(b, buf, len); }
 
 /* ---- set-up: data, loaders, cap ---- */
 static rd_status setup_data(search *s) {
@@ -100,36 +96,40 @@ static rd_status setup_data(search *s) {
     return rd_search_supernet_config(c, s->data.c, s->data.h, s->data.w, s->data.classes, &s->ncfg, s->err);
 }
 
-static void save_loader_states(search *s) {
-    for (int i = 0; i < RD_SEARCH_LOADERS; i++) s->st.loaders[i] = rd_loader_get_state(s->loaders[i]);
-}
-
 static double phase_seconds(search *s) { return s->seconds_before + (now() - s->t0); }
 
-static rd_status checkpoint(search *s, const char *path) {
-    save_loader_states(s);
+/* The genotype of the current state, in DARTS' text form ("" when there is none yet). */
+static int genotype_from_controller(const search *s) {
+    return s->st.phase == RD_PHASE_RL || s->cfg->strategy == RD_STRATEGY_RL;
+}
+
+static rd_status checkpoint(search *s) {
+    for (int i = 0; i < RD_SEARCH_LOADERS; i++) s->st.loaders[i] = rd_loader_get_state(s->loaders[i]);
     s->st.seconds[s->st.phase == RD_PHASE_RL ? 0 : 1] = phase_seconds(s);
     char geno[2048] = "";
-    rd_genotype g;
-    int from_ctrl = s->st.phase == RD_PHASE_RL || s->cfg->strategy == RD_STRATEGY_RL;
+    int from_ctrl = genotype_from_controller(s);
     if (from_ctrl && s->have_ctrl) {
         float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
+        rd_genotype g;
         rd_controller_weights(&s->ctrl, w);
         rd_genotype_derive(w, &s->ncfg.ops, &s->ctrl.alive, s->ncfg.steps, s->ncfg.multiplier, &g);
         rd_genotype_format(&g, geno, sizeof geno);
     }
     rd_checkpoint_parts parts = {s->net, s->darts, s->have_ctrl ? &s->ctrl : NULL, &s->st, s->config_text,
                                  geno[0] ? geno : NULL, from_ctrl};
-    return rd_checkpoint_save(path, &parts, s->err);
+    return rd_checkpoint_save(s->ckpt, &parts, s->err);
 }
 
-/* After each step: stop (with a checkpoint) when asked to. */
-static rd_status maybe_stop(search *s) {
+/* Between two units of work (s->st names the next): checkpoint first when
+ * asked, then stop here, with a checkpoint, on an interrupt or the test's
+ * step budget. */
+static rd_status boundary(search *s, int checkpoint_first) {
+    if (checkpoint_first) RD_TRY(checkpoint(s));
     s->st.global_step++;
     int stop = (s->opt->interrupt && *s->opt->interrupt) ||
                (s->opt->stop_after_steps > 0 && s->st.global_step >= s->opt->stop_after_steps);
     if (!stop) return RD_OK;
-    RD_TRY(checkpoint(s, s->ckpt));
+    RD_TRY(checkpoint(s));
     s->interrupted = 1;
     say(s, "stopped after step %lld; checkpoint %s (continue with: radars search --resume %s)",
         (long long)s->st.global_step, s->ckpt, s->opt->run_dir);
@@ -142,15 +142,22 @@ static rd_status append(search *s, rd_record *r) {
     return st;
 }
 
-static rd_status predict(search *s, const rd_arch_mask *alive, const rd_arch_mask *active, rd_search_memory *m) {
-    if (rd_search_predict(s->ctx, s->cfg, &s->ncfg, alive, active, m) != RD_OK) return from_ctx(s);
+/* Predicted peak of a supernet over alive with active ops computing (NULL: all alive). */
+static rd_status predict(search *s, const rd_arch_mask *alive, const rd_arch_mask *active, uint64_t *bytes) {
+    rd_search_memory m;
+    RD_TRY(rd_search_predict(s->ctx, s->cfg, &s->ncfg, alive, active, &m));
+    *bytes = m.total;
     return RD_OK;
 }
 
-static void alive_names(const rd_search_config *c, const rd_opset *set, const rd_arch_mask *alive, rd_record *r) {
-    (void)c;
-    struct json_object *root = rd_record_json(r);
-    (void)root;
+/* RADARS' condition: does DARTS over the ops alive now fit the cap? */
+static rd_status darts_fits(search *s, int *fits, uint64_t *need) {
+    RD_TRY(predict(s, &s->st.alive, NULL, need));
+    *fits = *need <= s->cap;
+    return RD_OK;
+}
+
+static void alive_names(const rd_opset *set, const rd_arch_mask *alive, rd_record *r) {
     /* one string per edge: "sep_conv_3x3,max_pool_3x3" */
     for (int t = 0; t < 2; t++) {
         char key[32];
@@ -177,7 +184,108 @@ static void alive_names(const rd_search_config *c, const rd_opset *set, const rd
     }
 }
 
-/* ---- RL phase: sample, train, reward, REINFORCE; prune (RADARS) ---- */
+/* ---- what the metrics hold ---- */
+static rd_status record_rl_sample(search *s, double reward, double acc, double adv, float loss, double ms,
+                                  double params, double flops) {
+    rd_record *r = rd_record_new();
+    rd_record_string(r, "type", "rl_sample");
+    rd_record_int(r, "round", s->st.round);
+    rd_record_int(r, "sample", s->st.sample);
+    rd_record_double(r, "reward", reward);
+    rd_record_double(r, "accuracy", acc);
+    rd_record_double(r, "advantage", adv);
+    rd_record_double(r, "train_loss", loss);
+    rd_record_double(r, "latency_ms", ms);
+    rd_record_double(r, "params", params);
+    rd_record_double(r, "flops", flops);
+    rd_record_double(r, "entropy", rd_controller_entropy(&s->ctrl));
+    return append(s, r);
+}
+
+static rd_status record_rl_round(search *s, int removed, uint64_t need, double seconds) {
+    rd_mem_stats ms = rd_mem_get_stats(s->ctx);
+    rd_record *r = rd_record_new();
+    rd_record_string(r, "type", "rl_round");
+    rd_record_int(r, "round", s->st.round);
+    rd_record_int(r, "removed", removed);
+    rd_record_int(r, "predicted_darts_peak", (int64_t)need);
+    rd_record_int(r, "measured_peak", (int64_t)ms.peak);
+    rd_record_int(r, "cap", (int64_t)s->cap);
+    rd_record_double(r, "seconds", seconds);
+    rd_record_double(r, "entropy", rd_controller_entropy(&s->ctrl));
+    rd_record_double(r, "baseline", s->ctrl.baseline);
+    alive_names(&s->ncfg.ops, &s->ctrl.alive, r);
+    RD_TRY(append(s, r));
+    int total_alive = 0, edges = 0;
+    for (int t = 0; t < 2; t++)
+        for (int e = 0; e < RD_CELL_EDGES; e++, edges++) total_alive += rd_arch_mask_count(&s->ctrl.alive, t, e);
+    say(s, "RL round %d: mean reward baseline %.3f, removed %d ops, %d alive (%.1f per edge), DARTS would need %s, measured peak %s",
+        s->st.round + 1, s->ctrl.baseline, removed, total_alive, (double)total_alive / edges, RD_BYTES(need),
+        RD_BYTES(ms.peak));
+    return RD_OK;
+}
+
+/* What one DARTS epoch saw. */
+typedef struct epoch_sums {
+    double train_loss, valid_loss, seconds;
+    float last_train_loss;
+    long train_correct, valid_correct, n_train, n_valid;
+    int64_t steps;
+} epoch_sums;
+
+static rd_status record_epoch(search *s, float lr, const epoch_sums *e, double eval_loss, double eval_acc,
+                              const float *softmax) {
+    const rd_search_config *c = s->cfg;
+    int K = s->ncfg.ops.count;
+    rd_genotype g;
+    char geno[2048];
+    rd_genotype_derive(softmax, &s->ncfg.ops, &s->st.alive, s->ncfg.steps, s->ncfg.multiplier, &g);
+    rd_genotype_format(&g, geno, sizeof geno);
+    rd_mem_stats ms = rd_mem_get_stats(s->ctx);
+    double tl = e->n_train ? e->train_loss / e->n_train : NAN, ta = e->n_train ? (double)e->train_correct / e->n_train : NAN;
+    double step_s = e->steps ? e->seconds / e->steps : NAN;
+    rd_record *r = rd_record_new();
+    rd_record_string(r, "type", "epoch");
+    rd_record_int(r, "epoch", s->st.epoch + 1);
+    rd_record_double(r, "lr", lr);
+    rd_record_double(r, "train_loss", tl);
+    rd_record_double(r, "train_acc", ta);
+    rd_record_double(r, "search_valid_loss", e->n_valid ? e->valid_loss / e->n_valid : NAN);
+    rd_record_double(r, "search_valid_acc", e->n_valid ? (double)e->valid_correct / e->n_valid : NAN);
+    rd_record_double(r, "valid_loss", eval_loss);
+    rd_record_double(r, "valid_acc", eval_acc);
+    rd_record_double(r, "step_seconds", step_s);
+    rd_record_int(r, "steps", e->steps);
+    rd_record_int(r, "peak_bytes", (int64_t)ms.peak);
+    rd_record_int(r, "predicted_bytes", (int64_t)s->predicted);
+    rd_record_matrix_f(r, "alphas_normal_softmax", softmax, RD_CELL_EDGES, (size_t)K);
+    rd_record_matrix_f(r, "alphas_reduce_softmax", softmax + RD_CELL_EDGES * K, RD_CELL_EDGES, (size_t)K);
+    rd_record_string(r, "genotype", geno);
+    RD_TRY(append(s, r));
+    say(s, "DARTS epoch %d/%d: lr %.4g, train loss %.4f acc %.2f%%, valid loss %.4f acc %.2f%%, %.2f s/step, peak %s",
+        s->st.epoch + 1, c->epochs, lr, tl, 100 * ta, eval_loss, 100 * eval_acc, step_s, RD_BYTES(ms.peak));
+    return RD_OK;
+}
+
+static rd_status record_final(search *s, const rd_search_result *res) {
+    const rd_search_config *c = s->cfg;
+    rd_record *r = rd_record_new();
+    rd_record_string(r, "type", "final");
+    rd_record_string(r, "strategy", rd_strategy_names[c->strategy]);
+    rd_record_string(r, "genotype", res->genotype_text);
+    rd_record_double(r, "valid_acc", res->valid_accuracy);
+    rd_record_double(r, "rl_seconds", s->st.seconds[0]);
+    rd_record_double(r, "darts_seconds", s->st.seconds[1]);
+    rd_record_double(r, "total_seconds", res->seconds);
+    rd_record_int(r, "peak_bytes", (int64_t)res->peak);
+    rd_record_int(r, "predicted_bytes", (int64_t)s->predicted);
+    rd_record_int(r, "cap", (int64_t)s->cap);
+    rd_record_int(r, "rl_rounds", s->st.round);
+    rd_record_int(r, "global_steps", s->st.global_step);
+    alive_names(&s->ncfg.ops, &res->alive, r);
+    return append(s, r);
+}
+
 static rd_status reward_of_path(search *s, double *acc, double *ms) {
     rd_loader *al = s->loaders[A_LOADER];
     int correct = 0, n = 0;
@@ -187,13 +295,13 @@ static rd_status reward_of_path(search *s, double *acc, double *ms) {
         RD_TRY(rd_loader_next(al, &vb, s->err));
         double t = 0;
         if (b == 0 && s->cfg->latency_weight > 0) {
-            CTX_TRY(rd_finish(s->ctx));
+            RD_TRY(rd_finish(s->ctx));
             t = now();
         }
-        CTX_TRY(rd_supernet_forward(s->net, &vb.x, vb.labels, 1));
+        RD_TRY(rd_supernet_forward(s->net, &vb.x, vb.labels, 1));
         float l;
         int c;
-        CTX_TRY(rd_supernet_read_loss(s->net, &l, &c)); /* waits for the device */
+        RD_TRY(rd_supernet_read_loss(s->net, &l, &c)); /* waits for the device */
         if (b == 0 && s->cfg->latency_weight > 0) *ms = (now() - t) * 1e3;
         correct += c;
         n += vb.n;
@@ -202,7 +310,10 @@ static rd_status reward_of_path(search *s, double *acc, double *ms) {
     return RD_OK;
 }
 
-static rd_status rl_phase(search *s, int prune) {
+/* ---- RL phase: sample, train, reward, REINFORCE; prune (RADARS) ---- */
+/* The controller, and a supernet holding weights for every op but activations
+ * of one path only (resumed from the checkpoint when the run stopped in RL). */
+static rd_status rl_begin(search *s) {
     const rd_search_config *c = s->cfg;
     rd_arch_mask all, path;
     rd_arch_mask_all(&all, &s->ncfg.ops);
@@ -211,285 +322,278 @@ static rd_status rl_phase(search *s, int prune) {
                            c->rl_entropy);
         s->have_ctrl = 1;
     }
-    /* the RL phase holds weights for every op but activations of one path only */
     rd_largest_single_path(&s->ctrl.alive, &s->ncfg.ops, &path);
-    rd_search_memory m;
-    RD_TRY(predict(s, &all, &path, &m));
-    char b1[32], b2[32];
-    if (m.total > s->cap)
+    uint64_t need;
+    RD_TRY(predict(s, &all, &path, &need));
+    if (need > s->cap)
         return rd_fail(s->err, RD_ERR_OVER_CAP, "RL phase: even one sampled path needs %s (predicted), cap %s",
-                       mib(m.total, b1, sizeof b1), mib(s->cap, b2, sizeof b2));
-    CTX_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &path, (uint64_t)c->seed, &s->net));
-    CTX_TRY(rd_darts_create(s->ctx, s->net, c, &s->darts));
+                       RD_BYTES(need), RD_BYTES(s->cap));
+    RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &path, (uint64_t)c->seed, &s->net));
+    RD_TRY(rd_darts_create(s->ctx, s->net, c, &s->darts));
     if (s->opt->resume && s->st.phase == RD_PHASE_RL) {
         rd_checkpoint_parts parts = {s->net, s->darts, &s->ctrl, NULL, NULL, NULL, 0};
         RD_TRY(rd_checkpoint_load(s->ckpt, &parts, s->err));
     }
     s->t0 = now();
     s->seconds_before = s->st.seconds[0];
-    int rounds = c->rl_rounds;
-    for (; s->st.round < rounds; s->st.round++) {
-        rd_search_memory need;
-        if (prune) {
-            RD_TRY(predict(s, &s->ctrl.alive, NULL, &need));
-            if (need.total <= s->cap) break;
-            if (s->st.sample == 0)
-                say(s, "RL round %d: DARTS over the %s ops would need %s > cap %s", s->st.round + 1,
-                    s->st.round ? "surviving" : "alive", mib(need.total, b1, sizeof b1), mib(s->cap, b2, sizeof b2));
-        }
-        double round_start = now();
-        for (; s->st.sample < c->rl_samples; s->st.sample++) {
-            int choice[2][RD_CELL_EDGES];
-            rd_controller_sample(&s->ctrl, choice, &path);
-            CTX_TRY(rd_supernet_set_active(s->net, &path));
-            float loss = 0;
-            for (int t = 0; t < c->rl_train_steps; t++) {
-                rd_batch tb;
-                RD_TRY(rd_loader_next(s->loaders[W_LOADER], &tb, s->err));
-                CTX_TRY(rd_darts_weight_step(s->darts, &tb, (float)c->w_lr, &loss, NULL));
-            }
-            double acc = 0, ms = 0, params = 0, flops = 0;
-            RD_TRY(reward_of_path(s, &acc, &ms));
-            rd_supernet_active_cost(s->net, &params, &flops);
-            double reward = acc - c->latency_weight * ms - c->params_weight * params / 1e6 - c->flops_weight * flops / 1e9;
-            double adv = rd_controller_update(&s->ctrl, choice, reward);
-            rd_record *r = rd_record_new();
-            rd_record_string(r, "type", "rl_sample");
-            rd_record_int(r, "round", s->st.round);
-            rd_record_int(r, "sample", s->st.sample);
-            rd_record_double(r, "reward", reward);
-            rd_record_double(r, "accuracy", acc);
-            rd_record_double(r, "advantage", adv);
-            rd_record_double(r, "train_loss", loss);
-            rd_record_double(r, "latency_ms", ms);
-            rd_record_double(r, "params", params);
-            rd_record_double(r, "flops", flops);
-            rd_record_double(r, "entropy", rd_controller_entropy(&s->ctrl));
-            RD_TRY(append(s, r));
-            if (s->opt->observer.progress) {
-                double el = now() - round_start;
-                int done = s->st.sample + 1;
-                double eta = el / done * (c->rl_samples - done);
-                s->opt->observer.progress(s->opt->observer.user, "RL", done, c->rl_samples, loss,
-                                          done * (double)c->rl_train_steps * c->batch / el, eta);
-            }
-            if (s->st.sample + 1 == c->rl_samples) break; /* the round's end is checkpointed below */
-            s->st.sample++;
-            RD_TRY(maybe_stop(s));
-            if (s->interrupted) return RD_OK;
-            s->st.sample--;
-        }
-        int removed = prune ? rd_controller_prune(&s->ctrl, c->prune_per_round, c->prune_fraction, c->min_ops_per_edge) : 0;
-        s->st.alive = s->ctrl.alive;
-        RD_TRY(predict(s, &s->ctrl.alive, NULL, &need));
-        rd_mem_stats ms = rd_mem_get_stats(s->ctx);
-        rd_record *r = rd_record_new();
-        rd_record_string(r, "type", "rl_round");
-        rd_record_int(r, "round", s->st.round);
-        rd_record_int(r, "removed", removed);
-        rd_record_int(r, "predicted_darts_peak", (int64_t)need.total);
-        rd_record_int(r, "measured_peak", (int64_t)ms.peak);
-        rd_record_int(r, "cap", (int64_t)s->cap);
-        rd_record_double(r, "seconds", now() - round_start);
-        rd_record_double(r, "entropy", rd_controller_entropy(&s->ctrl));
-        rd_record_double(r, "baseline", s->ctrl.baseline);
-        alive_names(c, &s->ncfg.ops, &s->ctrl.alive, r);
-        RD_TRY(append(s, r));
-        int total_alive = 0;
-        for (int t = 0; t < 2; t++)
-            for (int e = 0; e < RD_CELL_EDGES; e++) total_alive += rd_arch_mask_count(&s->ctrl.alive, t, e);
-        say(s, "RL round %d: mean reward baseline %.3f, removed %d ops, %d alive (%.1f per edge), DARTS would need %s, measured peak %s",
-            s->st.round + 1, s->ctrl.baseline, removed, total_alive, total_alive / 28.0, mib(need.total, b1, sizeof b1),
-            mib(ms.peak, b2, sizeof b2));
-        s->st.sample = 0;
-        s->st.round++;
-        RD_TRY(checkpoint(s, s->ckpt));
-        RD_TRY(maybe_stop(s));
-        s->st.round--;
-        if (s->interrupted) {
-            s->st.round++;
-            return RD_OK;
-        }
-    }
-    s->st.seconds[0] = phase_seconds(s);
-    RD_TRY(checkpoint(s, s->ckpt)); /* the DARTS phase starts from these weights */
-    if (prune) {
-        rd_search_memory need;
-        RD_TRY(predict(s, &s->ctrl.alive, NULL, &need));
-        if (need.total > s->cap)
-            return rd_fail(s->err, RD_ERR_OVER_CAP,
-                           "RADARS: after %d RL rounds DARTS over the surviving ops still needs %s (predicted), cap %s: "
-                           "raise rl.rounds or rl.prune_per_round, lower rl.min_ops_per_edge, or shrink the batch",
-                           s->st.round, mib(need.total, b1, sizeof b1), mib(s->cap, b2, sizeof b2));
-    }
     return RD_OK;
 }
 
+/* One sampled path: a few weight steps on it, its reward, one REINFORCE update. */
+static rd_status rl_sample(search *s, float *loss) {
+    const rd_search_config *c = s->cfg;
+    int choice[2][RD_CELL_EDGES];
+    rd_arch_mask path;
+    rd_controller_sample(&s->ctrl, choice, &path);
+    RD_TRY(rd_supernet_set_active(s->net, &path));
+    *loss = 0;
+    for (int t = 0; t < c->rl_train_steps; t++) {
+        rd_batch tb;
+        RD_TRY(rd_loader_next(s->loaders[W_LOADER], &tb, s->err));
+        RD_TRY(rd_darts_weight_step(s->darts, &tb, (float)c->w_lr, loss, NULL));
+    }
+    double acc = 0, ms = 0, params = 0, flops = 0;
+    RD_TRY(reward_of_path(s, &acc, &ms));
+    rd_supernet_active_cost(s->net, &params, &flops);
+    double reward = acc - c->latency_weight * ms - c->params_weight * params / 1e6 - c->flops_weight * flops / 1e9;
+    double adv = rd_controller_update(&s->ctrl, choice, reward);
+    return record_rl_sample(s, reward, acc, adv, *loss, ms, params, flops);
+}
+
+/* One round: the remaining samples, then (RADARS) pruning, recorded and checkpointed. */
+static rd_status rl_round(search *s, int prune) {
+    const rd_search_config *c = s->cfg;
+    double start = now();
+    while (s->st.sample < c->rl_samples) {
+        float loss;
+        RD_TRY(rl_sample(s, &loss));
+        s->st.sample++;
+        if (s->opt->observer.progress) {
+            double el = now() - start;
+            int done = s->st.sample;
+            s->opt->observer.progress(s->opt->observer.user, "RL", done, c->rl_samples, loss,
+                                      done * (double)c->rl_train_steps * c->batch / el,
+                                      el / done * (c->rl_samples - done));
+        }
+        if (s->st.sample == c->rl_samples) break; /* the round's end is checkpointed below */
+        RD_TRY(boundary(s, 0));
+        if (s->interrupted) return RD_OK;
+    }
+    int removed = prune ? rd_controller_prune(&s->ctrl, c->prune_per_round, c->prune_fraction, c->min_ops_per_edge) : 0;
+    s->st.alive = s->ctrl.alive;
+    uint64_t need;
+    RD_TRY(predict(s, &s->st.alive, NULL, &need));
+    RD_TRY(record_rl_round(s, removed, need, now() - start));
+    s->st.sample = 0;
+    s->st.round++;
+    return boundary(s, 1);
+}
+
+/* The RL phase's end: its time, and a checkpoint the DARTS phase starts from. */
+static rd_status rl_end(search *s) {
+    s->st.seconds[0] = phase_seconds(s);
+    return checkpoint(s);
+}
+
 /* ---- DARTS phase ---- */
-static rd_status darts_phase(search *s, int from_rl) {
+/* A supernet over the surviving ops (the RL phase's objects freed first, so
+ * the two never share the device), from the RL phase's shared weights or the
+ * checkpoint of an interrupted DARTS phase. */
+static rd_status darts_begin(search *s, int from_rl) {
     const rd_search_config *c = s->cfg;
     rd_search_memory m;
-    RD_TRY(predict(s, &s->st.alive, NULL, &m));
+    RD_TRY(rd_search_predict(s->ctx, c, &s->ncfg, &s->st.alive, NULL, &m));
     s->predicted = m.total;
-    char b1[32], b2[32], b3[32], b4[32];
     if (m.total > s->cap)
         return rd_fail(s->err, RD_ERR_OVER_CAP,
                        "DARTS over this op space needs %s (predicted: %s activations, %s weights+grads, %s other), "
                        "cap %s: use --strategy radars, a smaller batch / C / layers, or a higher --mem-cap",
-                       mib(m.total, b1, sizeof b1), mib(m.net.activations, b2, sizeof b2),
-                       mib(m.net.weights + m.net.grads, b3, sizeof b3),
-                       mib(m.total - m.net.activations - m.net.weights - m.net.grads, b4, sizeof b4),
-                       mib(s->cap, b2, sizeof b2));
-    say(s, "DARTS phase: predicted peak %s of cap %s", mib(m.total, b1, sizeof b1), mib(s->cap, b2, sizeof b2));
-    /* RL's objects go first, so the two supernets never share the device */
+                       RD_BYTES(m.total), RD_BYTES(m.net.activations), RD_BYTES(m.net.weights + m.net.grads),
+                       RD_BYTES(m.total - m.net.activations - m.net.weights - m.net.grads), RD_BYTES(s->cap));
+    say(s, "DARTS phase: predicted peak %s of cap %s", RD_BYTES(m.total), RD_BYTES(s->cap));
     rd_darts_free(s->darts);
     s->darts = NULL;
     rd_supernet_free(s->net);
     s->net = NULL;
-    CTX_TRY(rd_supernet_create(s->ctx, &s->ncfg, &s->st.alive, NULL, (uint64_t)c->seed + 1, &s->net));
-    CTX_TRY(rd_darts_create(s->ctx, s->net, c, &s->darts));
-    if (s->opt->resume && s->st.phase == RD_PHASE_DARTS && !from_rl) {
-        rd_checkpoint_parts parts = {s->net, s->darts, NULL, NULL, NULL, NULL, 0};
-        RD_TRY(rd_checkpoint_load(s->ckpt, &parts, s->err));
-    } else if (from_rl) {
+    RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &s->st.alive, NULL, (uint64_t)c->seed + 1, &s->net));
+    RD_TRY(rd_darts_create(s->ctx, s->net, c, &s->darts));
+    if (from_rl) {
         int copied = 0;
         RD_TRY(rd_checkpoint_load_shared(s->ckpt, s->net, &copied, s->err));
         say(s, "DARTS phase starts from the RL phase's shared weights (%d tensors)", copied);
+    } else if (s->opt->resume && s->st.phase == RD_PHASE_DARTS) {
+        rd_checkpoint_parts parts = {s->net, s->darts, NULL, NULL, NULL, NULL, 0};
+        RD_TRY(rd_checkpoint_load(s->ckpt, &parts, s->err));
     }
     s->st.phase = RD_PHASE_DARTS;
     s->t0 = now();
     s->seconds_before = s->st.seconds[1];
-    int64_t per_epoch = rd_loader_batches_per_epoch(s->loaders[W_LOADER]);
-    int64_t a_per_epoch = rd_loader_batches_per_epoch(s->loaders[A_LOADER]);
-    if (a_per_epoch < per_epoch) per_epoch = a_per_epoch;
-    int64_t steps = c->steps_per_epoch > 0 ? c->steps_per_epoch : per_epoch;
-    int K = s->ncfg.ops.count;
-    float *softmax = malloc(sizeof(float) * 2 * RD_CELL_EDGES * K);
-    if (!softmax) return rd_fail(s->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
-    rd_status status = RD_OK;
-    for (; s->st.epoch < c->epochs && status == RD_OK; s->st.epoch++) {
-        float lr = (float)rd_cosine_lr(c->w_lr, c->w_lr_min, s->st.epoch, c->epochs);
-        double tl = 0, vl = 0, t_start = now();
-        long tc = 0, vc = 0, tn = 0, vn = 0;
-        int64_t done_here = 0;
-        for (; s->st.step < steps; s->st.step++) {
-            rd_batch tb, vb;
-            if ((status = rd_loader_next(s->loaders[W_LOADER], &tb, s->err)) != RD_OK) break;
-            if ((status = rd_loader_next(s->loaders[A_LOADER], &vb, s->err)) != RD_OK) break;
-            rd_step_stats st;
-            if (rd_darts_step(s->darts, &tb, &vb, lr, &st) != RD_OK) {
-                status = from_ctx(s);
-                break;
-            }
-            if (!isfinite(st.train_loss) || !isfinite(st.valid_loss)) {
-                status = rd_fail(s->err, RD_ERR_NUMERIC, "DARTS epoch %d step %lld: the loss is not finite (lr %g)",
-                                 s->st.epoch + 1, (long long)s->st.step + 1, lr);
-                break;
-            }
-            tl += st.train_loss * st.n_train;
-            vl += st.valid_loss * st.n_valid;
-            tc += st.train_correct;
-            vc += st.valid_correct;
-            tn += st.n_train;
-            vn += st.n_valid;
-            done_here++;
-            if (s->opt->observer.progress) {
-                double el = now() - t_start;
-                s->opt->observer.progress(s->opt->observer.user, "DARTS", s->st.step + 1, steps, st.train_loss,
-                                          done_here * 2.0 * c->batch / el, el / done_here * (steps - s->st.step - 1));
-            }
-            if (c->checkpoint_every > 0 && (s->st.step + 1) % c->checkpoint_every == 0 && s->st.step + 1 < steps) {
-                s->st.step++;
-                status = checkpoint(s, s->ckpt);
-                s->st.step--;
-                if (status != RD_OK) break;
-            }
-            if (s->st.step + 1 < steps) {
-                s->st.step++;
-                status = maybe_stop(s);
-                s->st.step--;
-                if (status != RD_OK || s->interrupted) break;
-            }
-        }
-        if (status != RD_OK || s->interrupted) break;
-        double epoch_seconds = now() - t_start;
-        double eval_loss, eval_acc;
-        if (rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 0, &eval_loss, &eval_acc) != RD_OK) {
-            status = from_ctx(s);
-            break;
-        }
-        if (rd_supernet_read_alphas(s->net, NULL, softmax) != RD_OK) {
-            status = from_ctx(s);
-            break;
-        }
-        rd_genotype g;
-        char geno[2048];
-        rd_genotype_derive(softmax, &s->ncfg.ops, &s->st.alive, s->ncfg.steps, s->ncfg.multiplier, &g);
-        rd_genotype_format(&g, geno, sizeof geno);
-        rd_mem_stats ms = rd_mem_get_stats(s->ctx);
-        rd_record *r = rd_record_new();
-        rd_record_string(r, "type", "epoch");
-        rd_record_int(r, "epoch", s->st.epoch + 1);
-        rd_record_double(r, "lr", lr);
-        rd_record_double(r, "train_loss", tn ? tl / tn : NAN);
-        rd_record_double(r, "train_acc", tn ? (double)tc / tn : NAN);
-        rd_record_double(r, "search_valid_loss", vn ? vl / vn : NAN);
-        rd_record_double(r, "search_valid_acc", vn ? (double)vc / vn : NAN);
-        rd_record_double(r, "valid_loss", eval_loss);
-        rd_record_double(r, "valid_acc", eval_acc);
-        rd_record_double(r, "step_seconds", done_here ? epoch_seconds / done_here : NAN);
-        rd_record_int(r, "steps", done_here);
-        rd_record_int(r, "peak_bytes", (int64_t)ms.peak);
-        rd_record_int(r, "predicted_bytes", (int64_t)s->predicted);
-        rd_record_matrix_f(r, "alphas_normal_softmax", softmax, RD_CELL_EDGES, (size_t)K);
-        rd_record_matrix_f(r, "alphas_reduce_softmax", softmax + RD_CELL_EDGES * K, RD_CELL_EDGES, (size_t)K);
-        rd_record_string(r, "genotype", geno);
-        if ((status = append(s, r)) != RD_OK) break;
-        say(s, "DARTS epoch %d/%d: lr %.4g, train loss %.4f acc %.2f%%, valid loss %.4f acc %.2f%%, %.2f s/step, peak %s",
-            s->st.epoch + 1, c->epochs, lr, tn ? tl / tn : NAN, tn ? 100.0 * tc / tn : NAN, eval_loss, 100 * eval_acc,
-            done_here ? epoch_seconds / done_here : NAN, mib(ms.peak, b1, sizeof b1));
-        s->st.step = 0;
-        s->st.epoch++;
-        status = checkpoint(s, s->ckpt);
-        if (status == RD_OK && s->st.epoch < c->epochs) status = maybe_stop(s);
-        s->st.epoch--;
-        if (status != RD_OK || s->interrupted) {
-            s->st.epoch++;
-            break;
-        }
-    }
-    free(softmax);
-    s->st.seconds[1] = phase_seconds(s);
-    return status;
+    return RD_OK;
 }
 
-/* ---- the run ---- */
+static int64_t darts_steps_per_epoch(const search *s) {
+    int64_t w = rd_loader_batches_per_epoch(s->loaders[W_LOADER]);
+    int64_t a = rd_loader_batches_per_epoch(s->loaders[A_LOADER]);
+    return s->cfg->steps_per_epoch > 0 ? s->cfg->steps_per_epoch : (a < w ? a : w);
+}
+
+/* One DARTS step: a weight batch and an alpha batch. */
+static rd_status darts_step(search *s, float lr, epoch_sums *e) {
+    rd_batch tb, vb;
+    rd_step_stats st;
+    RD_TRY(rd_loader_next(s->loaders[W_LOADER], &tb, s->err));
+    RD_TRY(rd_loader_next(s->loaders[A_LOADER], &vb, s->err));
+    RD_TRY(rd_darts_step(s->darts, &tb, &vb, lr, &st));
+    if (!isfinite(st.train_loss) || !isfinite(st.valid_loss))
+        return rd_fail(s->err, RD_ERR_NUMERIC, "DARTS epoch %d step %lld: the loss is not finite (lr %g)",
+                       s->st.epoch + 1, (long long)s->st.step + 1, lr);
+    e->train_loss += st.train_loss * st.n_train;
+    e->valid_loss += st.valid_loss * st.n_valid;
+    e->train_correct += st.train_correct;
+    e->valid_correct += st.valid_correct;
+    e->n_train += st.n_train;
+    e->n_valid += st.n_valid;
+    e->steps++;
+    e->last_train_loss = st.train_loss;
+    return RD_OK;
+}
+
+/* The rest of the current epoch, then its evaluation and record. */
+static rd_status darts_epoch(search *s, float *softmax) {
+    const rd_search_config *c = s->cfg;
+    int64_t steps = darts_steps_per_epoch(s);
+    float lr = (float)rd_cosine_lr(c->w_lr, c->w_lr_min, s->st.epoch, c->epochs);
+    epoch_sums e;
+    memset(&e, 0, sizeof e);
+    double start = now();
+    while (s->st.step < steps) {
+        RD_TRY(darts_step(s, lr, &e));
+        s->st.step++;
+        if (s->opt->observer.progress) {
+            double el = now() - start;
+            s->opt->observer.progress(s->opt->observer.user, "DARTS", s->st.step, steps, e.last_train_loss,
+                                      e.steps * 2.0 * c->batch / el, el / e.steps * (steps - s->st.step));
+        }
+        if (s->st.step == steps) break; /* the epoch's end is checkpointed below */
+        RD_TRY(boundary(s, c->checkpoint_every > 0 && s->st.step % c->checkpoint_every == 0));
+        if (s->interrupted) return RD_OK;
+    }
+    e.seconds = now() - start;
+    double eval_loss, eval_acc;
+    RD_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 0, &eval_loss, &eval_acc));
+    RD_TRY(rd_supernet_read_alphas(s->net, NULL, softmax));
+    RD_TRY(record_epoch(s, lr, &e, eval_loss, eval_acc, softmax));
+    s->st.step = 0;
+    s->st.epoch++;
+    if (s->st.epoch == c->epochs) return checkpoint(s);
+    return boundary(s, 1);
+}
+
+static rd_status darts(search *s, int from_rl) {
+    RD_TRY(darts_begin(s, from_rl));
+    float *softmax = malloc(sizeof(float) * 2 * RD_CELL_EDGES * s->ncfg.ops.count);
+    if (!softmax) return rd_fail(s->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    rd_status st = RD_OK;
+    while (st == RD_OK && !s->interrupted && s->st.epoch < s->cfg->epochs) st = darts_epoch(s, softmax);
+    free(softmax);
+    s->st.seconds[1] = phase_seconds(s);
+    return st;
+}
+
+/* ---- the strategies ---- */
+/* RADARS: RL rounds prune the space until DARTS over what survives fits the cap, then DARTS. */
+static rd_status radars(search *s) {
+    int fits, from_rl = 0;
+    uint64_t need;
+    if (s->st.phase == RD_PHASE_RL) {
+        RD_TRY(darts_fits(s, &fits, &need));
+        int fresh = s->st.round == 0 && s->st.sample == 0;
+        if (fits && fresh) {
+            say(s, "DARTS over all %d ops fits the cap (%s predicted): no pruning needed", s->ncfg.ops.count,
+                RD_BYTES(need));
+        } else {
+            RD_TRY(rl_begin(s));
+            while (!fits) {
+                if (s->st.round == s->cfg->rl_rounds)
+                    return rd_fail(s->err, RD_ERR_OVER_CAP,
+                                   "RADARS: after %d RL rounds DARTS over the surviving ops still needs %s (predicted), "
+                                   "cap %s: raise rl.rounds or rl.prune_per_round, lower rl.min_ops_per_edge, or "
+                                   "shrink the batch", s->st.round, RD_BYTES(need), RD_BYTES(s->cap));
+                if (s->st.sample == 0)
+                    say(s, "RL round %d: DARTS over the %s ops would need %s > cap %s", s->st.round + 1,
+                        s->st.round ? "surviving" : "alive", RD_BYTES(need), RD_BYTES(s->cap));
+                RD_TRY(rl_round(s, 1));
+                if (s->interrupted) return RD_OK;
+                RD_TRY(darts_fits(s, &fits, &need));
+            }
+            RD_TRY(rl_end(s));
+            from_rl = 1;
+        }
+    }
+    return darts(s, from_rl);
+}
+
+/* The RL-only baseline: every round, no pruning; the policy's best path is the result. */
+static rd_status rl_only(search *s) {
+    RD_TRY(rl_begin(s));
+    while (s->st.round < s->cfg->rl_rounds) {
+        RD_TRY(rl_round(s, 0));
+        if (s->interrupted) return RD_OK;
+    }
+    return rl_end(s);
+}
+
+/* Plain DARTS: refused at once, before any work, when the space does not fit. */
+static rd_status darts_only(search *s) {
+    int fits;
+    uint64_t need;
+    RD_TRY(darts_fits(s, &fits, &need));
+    if (!fits)
+        return rd_fail(s->err, RD_ERR_OVER_CAP,
+                       "DARTS over this op space needs %s (predicted), cap %s: use --strategy radars, "
+                       "a smaller batch / C / layers, or a higher --mem-cap", RD_BYTES(need), RD_BYTES(s->cap));
+    return darts(s, 0);
+}
+
+/* A run resumed after its search ended: the final supernet again, to evaluate. */
+static rd_status reload_final(search *s) {
+    const rd_search_config *c = s->cfg;
+    if (c->strategy == RD_STRATEGY_RL) {
+        rd_arch_mask all, one;
+        rd_arch_mask_all(&all, &s->ncfg.ops);
+        rd_largest_single_path(&s->ctrl.alive, &s->ncfg.ops, &one);
+        RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &one, (uint64_t)c->seed, &s->net));
+    } else {
+        RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &s->st.alive, NULL, (uint64_t)c->seed + 1, &s->net));
+    }
+    rd_checkpoint_parts parts = {s->net, NULL, NULL, NULL, NULL, NULL, 0};
+    return rd_checkpoint_load(s->ckpt, &parts, s->err);
+}
+
 static rd_status write_text(search *s, const char *name, const char *text) {
     char path[4200];
     RD_TRY(rd_path_join(path, sizeof path, s->opt->run_dir, name, s->err));
     return rd_write_file_atomic(path, text, strlen(text), s->err);
 }
 
+/* ---- the result ---- */
 static rd_status finish(search *s, rd_search_result *res) {
     const rd_search_config *c = s->cfg;
-    int K = s->ncfg.ops.count;
     float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
     rd_arch_mask alive = s->st.alive;
+    double loss;
     if (c->strategy == RD_STRATEGY_RL) {
         rd_controller_weights(&s->ctrl, w);
         alive = s->ctrl.alive;
         /* the policy's most likely path, evaluated with the shared weights */
         rd_arch_mask best;
         rd_controller_best(&s->ctrl, &best);
-        CTX_TRY(rd_supernet_set_active(s->net, &best));
-        double l;
-        CTX_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 1, &l, &res->valid_accuracy));
+        RD_TRY(rd_supernet_set_active(s->net, &best));
+        RD_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 1, &loss, &res->valid_accuracy));
     } else {
-        CTX_TRY(rd_supernet_read_alphas(s->net, NULL, w));
-        double l;
-        CTX_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 0, &l, &res->valid_accuracy));
+        RD_TRY(rd_supernet_read_alphas(s->net, NULL, w));
+        RD_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 0, &loss, &res->valid_accuracy));
     }
-    (void)K;
     rd_genotype_derive(w, &s->ncfg.ops, &alive, s->ncfg.steps, s->ncfg.multiplier, &res->genotype);
     rd_genotype_format(&res->genotype, res->genotype_text, sizeof res->genotype_text);
     char json[2048], line[2100];
@@ -499,29 +603,14 @@ static rd_status finish(search *s, rd_search_result *res) {
     snprintf(line, sizeof line, "%s\n", json);
     RD_TRY(write_text(s, "genotype.json", line));
     s->st.phase = RD_PHASE_DONE;
-    RD_TRY(checkpoint(s, s->ckpt));
-    rd_mem_stats ms = rd_mem_get_stats(s->ctx);
+    RD_TRY(checkpoint(s));
     res->cap = s->cap;
-    res->peak = ms.peak;
+    res->peak = rd_mem_get_stats(s->ctx).peak;
     res->predicted_peak = s->predicted;
     res->rl_rounds = s->st.round;
     res->alive = alive;
     res->seconds = s->st.seconds[0] + s->st.seconds[1];
-    rd_record *r = rd_record_new();
-    rd_record_string(r, "type", "final");
-    rd_record_string(r, "strategy", rd_strategy_names[c->strategy]);
-    rd_record_string(r, "genotype", res->genotype_text);
-    rd_record_double(r, "valid_acc", res->valid_accuracy);
-    rd_record_double(r, "rl_seconds", s->st.seconds[0]);
-    rd_record_double(r, "darts_seconds", s->st.seconds[1]);
-    rd_record_double(r, "total_seconds", res->seconds);
-    rd_record_int(r, "peak_bytes", (int64_t)ms.peak);
-    rd_record_int(r, "predicted_bytes", (int64_t)s->predicted);
-    rd_record_int(r, "cap", (int64_t)s->cap);
-    rd_record_int(r, "rl_rounds", s->st.round);
-    rd_record_int(r, "global_steps", s->st.global_step);
-    alive_names(c, &s->ncfg.ops, &alive, r);
-    RD_TRY(append(s, r));
+    RD_TRY(record_final(s, res));
     say(s, "genotype: %s", res->genotype_text);
     return RD_OK;
 }
@@ -551,87 +640,53 @@ static rd_status config_text(search *s) {
     return st;
 }
 
-static rd_status run(search *s, rd_search_result *res) {
+/* ---- the run ---- */
+static rd_status start(search *s) {
     const rd_search_config *c = s->cfg;
-    char b1[32], b2[32], path[4200];
+    char path[4200];
     RD_TRY(rd_path_join(s->ckpt, sizeof s->ckpt, s->opt->run_dir, "checkpoint.safetensors", s->err));
     RD_TRY(config_text(s));
     if (!s->opt->resume) RD_TRY(write_text(s, "config.ini", s->config_text));
     RD_TRY(rd_path_join(path, sizeof path, s->opt->run_dir, "metrics.jsonl", s->err));
     RD_TRY(rd_metrics_open(path, &s->metrics, s->err));
-
     const rd_device_info *dev = rd_ctx_device(s->ctx);
     s->cap = rd_search_cap(c, dev);
-    char b3[32];
-    say(s, "device %s: global memory %s, largest buffer %s; memory cap %s%s", dev->name,
-        mib(dev->global_mem, b1, sizeof b1), mib(dev->max_alloc, b2, sizeof b2), mib(s->cap, b3, sizeof b3),
-        c->mem_cap ? " (set by the user)" : "");
-    if (rd_mem_set_cap(s->ctx, s->cap) != RD_OK) return from_ctx(s);
+    say(s, "device %s: global memory %s, largest buffer %s; memory cap %s%s", dev->name, RD_BYTES(dev->global_mem),
+        RD_BYTES(dev->max_alloc), RD_BYTES(s->cap), c->mem_cap ? " (set by the user)" : "");
+    RD_TRY(rd_mem_set_cap(s->ctx, s->cap));
     RD_TRY(setup_data(s));
     say(s, "data %s: %d training images (%lld train the weights, %lld the alphas), %dx%dx%d, %d classes",
         s->data.description ? s->data.description : c->dataset, s->data.n, (long long)s->wsub.n,
         (long long)s->asub.n, s->data.c, s->data.h, s->data.w, s->data.classes);
-    rd_arch_mask all;
-    rd_arch_mask_all(&all, &s->ncfg.ops);
-    if (s->opt->resume) {
-        RD_TRY(rd_checkpoint_peek(s->ckpt, &s->st, &s->ctrl, NULL, s->err));
-        s->have_ctrl = s->ctrl.K > 0;
-        for (int i = 0; i < RD_SEARCH_LOADERS; i++)
-            RD_TRY(rd_loader_set_state(s->loaders[i], &s->st.loaders[i], s->err));
-        say(s, "resuming %s: phase %s, round %d, epoch %d, step %lld", s->opt->run_dir,
-            s->st.phase == RD_PHASE_RL ? "RL" : s->st.phase == RD_PHASE_DARTS ? "DARTS" : "done", s->st.round,
-            s->st.epoch, (long long)s->st.step);
-    } else {
+    if (!s->opt->resume) {
         memset(&s->st, 0, sizeof s->st);
-        s->st.alive = all;
+        rd_arch_mask_all(&s->st.alive, &s->ncfg.ops);
         s->st.phase = c->strategy == RD_STRATEGY_DARTS ? RD_PHASE_DARTS : RD_PHASE_RL;
+        return RD_OK;
     }
-    if (c->strategy == RD_STRATEGY_DARTS) {
-        /* refuse at once, before any work, a space that does not fit */
-        rd_search_memory m;
-        RD_TRY(predict(s, &s->st.alive, NULL, &m));
-        if (m.total > s->cap)
-            return rd_fail(s->err, RD_ERR_OVER_CAP,
-                           "DARTS over this op space needs %s (predicted), cap %s: use --strategy radars, "
-                           "a smaller batch / C / layers, or a higher --mem-cap",
-                           mib(m.total, b1, sizeof b1), mib(s->cap, b2, sizeof b2));
-    }
-    int from_rl = 0;
-    if (c->strategy == RD_STRATEGY_RADARS && s->st.phase == RD_PHASE_RL && s->st.round == 0 && s->st.sample == 0) {
-        rd_search_memory m;
-        RD_TRY(predict(s, &s->st.alive, NULL, &m));
-        if (m.total <= s->cap) {
-            say(s, "DARTS over all %d ops fits the cap (%s predicted): no pruning needed", s->ncfg.ops.count,
-                mib(m.total, b1, sizeof b1));
-            s->st.phase = RD_PHASE_DARTS;
+    RD_TRY(rd_checkpoint_peek(s->ckpt, &s->st, &s->ctrl, NULL, s->err));
+    s->have_ctrl = s->ctrl.K > 0;
+    for (int i = 0; i < RD_SEARCH_LOADERS; i++) RD_TRY(rd_loader_set_state(s->loaders[i], &s->st.loaders[i], s->err));
+    say(s, "resuming %s: phase %s, round %d, epoch %d, step %lld", s->opt->run_dir,
+        s->st.phase == RD_PHASE_RL ? "RL" : s->st.phase == RD_PHASE_DARTS ? "DARTS" : "done", s->st.round,
+        s->st.epoch, (long long)s->st.step);
+    return RD_OK;
+}
+
+static rd_status run(search *s, rd_search_result *res) {
+    RD_TRY(start(s));
+    if (s->st.phase != RD_PHASE_DONE) {
+        switch (s->cfg->strategy) {
+        case RD_STRATEGY_RADARS: RD_TRY(radars(s)); break;
+        case RD_STRATEGY_DARTS: RD_TRY(darts_only(s)); break;
+        case RD_STRATEGY_RL: RD_TRY(rl_only(s)); break;
         }
-    }
-    if (s->st.phase == RD_PHASE_RL) {
-        RD_TRY(rl_phase(s, c->strategy == RD_STRATEGY_RADARS));
         if (s->interrupted) return RD_OK;
-        from_rl = 1;
-        if (c->strategy == RD_STRATEGY_RADARS) s->st.phase = RD_PHASE_DARTS;
-    }
-    if (c->strategy != RD_STRATEGY_RL && s->st.phase == RD_PHASE_DARTS) {
-        RD_TRY(darts_phase(s, from_rl));
-        if (s->interrupted) return RD_OK;
-    } else if (c->strategy == RD_STRATEGY_RL && !s->net) {
-        /* resumed after the RL phase finished: rebuild to evaluate */
-        rd_arch_mask one;
-        rd_largest_single_path(&s->ctrl.alive, &s->ncfg.ops, &one);
-        CTX_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &one, (uint64_t)c->seed, &s->net));
-        rd_checkpoint_parts parts = {s->net, NULL, NULL, NULL, NULL, NULL, 0};
-        RD_TRY(rd_checkpoint_load(s->ckpt, &parts, s->err));
-    } else if (s->st.phase == RD_PHASE_DONE && !s->net) {
-        CTX_TRY(rd_supernet_create(s->ctx, &s->ncfg, &s->st.alive, NULL, (uint64_t)c->seed + 1, &s->net));
-        rd_checkpoint_parts parts = {s->net, NULL, NULL, NULL, NULL, NULL, 0};
-        RD_TRY(rd_checkpoint_load(s->ckpt, &parts, s->err));
+    } else {
+        RD_TRY(reload_final(s));
     }
     RD_TRY(finish(s, res));
-    RD_TRY(rd_search_write_report(s->opt->run_dir, s->err));
-    rd_err plot_err = {0};
-    if (rd_plot_run_dir(s->opt->run_dir, NULL, &plot_err) != RD_OK) say(s, "pictures not drawn: %s", plot_err.msg);
-    return RD_OK;
+    return rd_search_write_report(s->opt->run_dir, s->err);
 }
 
 rd_status rd_search_run(rd_ctx *ctx, const rd_search_config *cfg, const rd_search_options *opt,
@@ -642,7 +697,7 @@ rd_status rd_search_run(rd_ctx *ctx, const rd_search_config *cfg, const rd_searc
     s.ctx = ctx;
     s.cfg = cfg;
     s.opt = opt;
-    s.err = err;
+    s.err = rd_ctx_err(ctx);
     rd_mem_reset_peak(ctx);
     rd_status st = run(&s, res);
     res->interrupted = s.interrupted;
@@ -651,5 +706,6 @@ rd_status rd_search_run(rd_ctx *ctx, const rd_search_config *cfg, const rd_searc
         res->cap = s.cap;
     }
     cleanup(&s);
+    if (st != RD_OK && err != s.err) *err = *s.err;
     return st;
 }

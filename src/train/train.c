@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "radars/plot.h"
 #include "train/train_internal.h"
 
 typedef struct trainer {
@@ -389,10 +388,6 @@ static rd_status run(trainer *t, rd_train_result *res) {
     t->t0 = train_now();
     RD_TRY(checkpoint(t));
     RD_TRY(rd_train_write_report(t->opt->run_dir, t->err));
-    if (!t->opt->no_plots) {
-        rd_err plot_err = {0};
-        if (rd_plot_run_dir(t->opt->run_dir, NULL, &plot_err) != RD_OK) say(t, "pictures not drawn: %s", plot_err.msg);
-    }
     return RD_OK;
 }
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "radars/train.h"
+#include "radars/search.h"
 
 rd_status rd_search_then_train(rd_ctx *ctx, const rd_search_config *search, const char *search_dir, int epochs,
                                const rd_train_options *opt, rd_train_result *res, rd_err *err) {
