@@ -89,6 +89,10 @@ cl_context rd_ctx_cl_context(const rd_ctx *ctx);
 cl_command_queue rd_ctx_queue(const rd_ctx *ctx);
 /* The last error recorded on this context (message and code). */
 rd_err *rd_ctx_err(rd_ctx *ctx);
+/* The API boundary of a call that reported into the context: copies its error
+ * into err (unless err is the context's own) and returns its code (RD_ERR_CL
+ * when the context holds none, so a failure is never reported as success). */
+rd_status rd_ctx_take_error(rd_ctx *ctx, rd_err *err);
 const char *rd_ctx_error(const rd_ctx *ctx);
 /* Waits for all queued work; reports asynchronous failures. */
 rd_status rd_finish(rd_ctx *ctx);

@@ -116,7 +116,6 @@ int cmd_search(int argc, char **argv) {
         fprintf(stderr, "radars search: stopped; resume with: radars search --resume %s\n", run_dir);
         rc = *cli_interrupt_flag() ? 130 : 0;
     } else {
-        char b1[32], b2[32];
         printf("%s\n", res.genotype_text);
         fflush(stdout);
         cli_draw(run_dir);
@@ -150,8 +149,8 @@ int cmd_search(int argc, char **argv) {
                 snprintf(trained, sizeof trained, ", trained from scratch: test accuracy %.2f%% after %d epochs",
                          100 * tr.test_accuracy, tr.epochs);
             fprintf(stderr, "valid accuracy %.2f%%%s, peak device memory %s (cap %s), %.1f s; results in %s\n",
-                    100 * res.valid_accuracy, trained, rd_format_bytes(res.peak, b1, sizeof b1),
-                    rd_format_bytes(res.cap, b2, sizeof b2), res.seconds, run_dir);
+                    100 * res.valid_accuracy, trained, RD_BYTES(res.peak),
+                    RD_BYTES(res.cap), res.seconds, run_dir);
         }
     }
     cli_catch_sigint(0);

@@ -118,11 +118,10 @@ int cmd_train(int argc, char **argv) {
         rc = *cli_interrupt_flag() ? 130 : 0;
     } else {
         if (!no_plots) cli_draw(run_dir);
-        char b1[32];
         printf("test_acc=%.4f epochs=%d params=%.0f seconds=%.1f run_dir=%s\n", res.test_accuracy, res.epochs,
                res.params, res.seconds, run_dir);
         fprintf(stderr, "test accuracy %.2f%% after %d epochs, %.2f M parameters, peak device memory %s, %.1f s; results in %s\n",
-                100 * res.test_accuracy, res.epochs, res.params / 1e6, rd_format_bytes(res.peak, b1, sizeof b1),
+                100 * res.test_accuracy, res.epochs, res.params / 1e6, RD_BYTES(res.peak),
                 res.seconds, run_dir);
     }
     rd_ctx_free(ctx);

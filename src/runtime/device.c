@@ -285,6 +285,12 @@ const rd_device_info *rd_ctx_device(const rd_ctx *ctx) { return &ctx->dev; }
 cl_context rd_ctx_cl_context(const rd_ctx *ctx) { return ctx->context; }
 cl_command_queue rd_ctx_queue(const rd_ctx *ctx) { return ctx->queue; }
 rd_err *rd_ctx_err(rd_ctx *ctx) { return &ctx->err; }
+
+rd_status rd_ctx_take_error(rd_ctx *ctx, rd_err *err) {
+    if (!ctx->err.code) rd_fail(&ctx->err, RD_ERR_CL, "OpenCL call failed without a message");
+    if (err != &ctx->err) *err = ctx->err;
+    return ctx->err.code;
+}
 const char *rd_ctx_error(const rd_ctx *ctx) { return ctx->err.msg; }
 rd_build_stats rd_ctx_build_stats(const rd_ctx *ctx) { return ctx->build; }
 const char *rd_ctx_cache_dir(const rd_ctx *ctx) { return ctx->cache_dir; }

@@ -10,23 +10,22 @@
 #include "runtime/runtime.h"
 
 rd_status rd_alloc(rd_ctx *ctx, size_t bytes, const char *what, rd_buffer **out) {
-    char b1[32], b2[32], b3[32];
     *out = NULL;
     if (bytes == 0) bytes = 4;  /* OpenCL refuses empty buffers; keep the call uniform */
     if (bytes > ctx->dev.max_alloc) {
         ctx->mem_refused++;
         return rd_fail(&ctx->err, RD_ERR_TOO_LARGE,
                        "device buffer '%s' of %s exceeds the largest single allocation of '%s' (%s, CL_DEVICE_MAX_MEM_ALLOC_SIZE)",
-                       what, rd_format_bytes(bytes, b1, sizeof b1), ctx->dev.name,
-                       rd_format_bytes(ctx->dev.max_alloc, b2, sizeof b2));
+                       what, RD_BYTES(bytes), ctx->dev.name,
+                       RD_BYTES(ctx->dev.max_alloc));
     }
     if (ctx->mem_current + bytes > ctx->mem_cap) {
         ctx->mem_refused++;
         return rd_fail(&ctx->err, RD_ERR_OVER_CAP,
                        "device buffer '%s' of %s refused: %s already in use, cap %s",
-                       what, rd_format_bytes(bytes, b1, sizeof b1),
-                       rd_format_bytes(ctx->mem_current, b2, sizeof b2),
-                       rd_format_bytes(ctx->mem_cap, b3, sizeof b3));
+                       what, RD_BYTES(bytes),
+                       RD_BYTES(ctx->mem_current),
+                       RD_BYTES(ctx->mem_cap));
     }
     rd_buffer *b = calloc(1, sizeof *b);
     if (!b) return rd_fail(&ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory for buffer '%s'", what);
@@ -36,7 +35,7 @@ rd_status rd_alloc(rd_ctx *ctx, size_t bytes, const char *what, rd_buffer **out)
         free(b);
         ctx->mem_refused++;
         return rd_cl_fail(ctx, rc, "allocating device buffer '%s' of %s on '%s'", what,
-                          rd_format_bytes(bytes, b1, sizeof b1), ctx->dev.name);
+                          RD_BYTES(bytes), ctx->dev.name);
     }
     b->bytes = bytes;
     snprintf(b->what, sizeof b->what, "%s", what ? what : "?");
@@ -74,11 +73,10 @@ rd_mem_stats rd_mem_get_stats(const rd_ctx *ctx) {
 void rd_mem_reset_peak(rd_ctx *ctx) { ctx->mem_peak = ctx->mem_current; }
 
 rd_status rd_mem_set_cap(rd_ctx *ctx, uint64_t cap) {
-    char b1[32], b2[32];
     if (cap == 0) cap = ctx->dev.global_mem;
     if (cap < ctx->mem_current)
         return rd_fail(&ctx->err, RD_ERR_ARG, "memory cap %s is below the %s already in use",
-                       rd_format_bytes(cap, b1, sizeof b1), rd_format_bytes(ctx->mem_current, b2, sizeof b2));
+                       RD_BYTES(cap), RD_BYTES(ctx->mem_current));
     ctx->mem_cap = cap;
     return RD_OK;
 }

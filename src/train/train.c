@@ -51,11 +51,6 @@ static void say(trainer *t, const char *fmt, ...) {
     t->opt->observer.log(t->opt->observer.user, line);
 }
 
-static rd_status from_ctx(trainer *t) {
-    *t->err = *rd_ctx_err(t->ctx);
-    return t->err->code ? t->err->code : RD_ERR_CL;
-}
-#define CTX_TRY(expr) do { if ((expr) != RD_OK) return from_ctx(t); } while (0)
 
 static double seconds_so_far(trainer *t) { return t->st.seconds + (train_now() - t->t0); }
 
@@ -124,11 +119,11 @@ static rd_status setup_network(trainer *t) {
     n->auxiliary_weight = (float)c->auxiliary_weight;
     if (rd_genotype_parse(t->geno_text, &n->genotype, t->err) != RD_OK) return rd_err_prefix(t->err, "genotype");
     if (rd_network_config_check(n, t->err) != RD_OK) return rd_err_prefix(t->err, "network");
-    CTX_TRY(rd_network_create(t->ctx, n, (uint64_t)c->seed, &t->net));
+    RD_TRY(rd_network_create(t->ctx, n, (uint64_t)c->seed, &t->net));
     size_t nw = rd_network_weights(t->net).len;
-    CTX_TRY(rd_alloc(t->ctx, (nw + 2) * sizeof(float), "SGD momentum", &t->opt_buf));
+    RD_TRY(rd_alloc(t->ctx, (nw + 2) * sizeof(float), "SGD momentum", &t->opt_buf));
     rd_vec all = rd_vec_make(rd_buffer_mem(t->opt_buf), 0, nw + 2);
-    CTX_TRY(rd_vec_fill(t->ctx, &all, 0.0f));
+    RD_TRY(rd_vec_fill(t->ctx, &all, 0.0f));
     t->momentum = rd_vec_slice(all, 0, nw);
     t->clip_scale = rd_vec_slice(all, nw, 1);
     t->grad_norm = rd_vec_slice(all, nw + 1, 1);
@@ -191,19 +186,19 @@ static rd_status append(trainer *t, rd_record *r) {
 /* One step: forward, backward, clip, SGD. */
 static rd_status step(trainer *t, const rd_batch *b, float lr, float *loss, float *aux_loss, int *correct) {
     const rd_train_config *c = t->cfg;
-    CTX_TRY(rd_network_zero_grads(t->net));
-    CTX_TRY(rd_network_forward(t->net, &b->x, b->labels, 1));
-    CTX_TRY(rd_network_backward(t->net));
+    RD_TRY(rd_network_zero_grads(t->net));
+    RD_TRY(rd_network_forward(t->net, &b->x, b->labels, 1));
+    RD_TRY(rd_network_backward(t->net));
     rd_vec w = rd_network_weights(t->net), g = rd_network_weight_grads(t->net);
     rd_vec *scale = NULL;
     if (c->grad_clip > 0) {
-        CTX_TRY(rd_clip_grad_norm(t->ctx, &g, (float)c->grad_clip, &t->clip_scale, &t->grad_norm));
+        RD_TRY(rd_clip_grad_norm(t->ctx, &g, (float)c->grad_clip, &t->clip_scale, &t->grad_norm));
         scale = &t->clip_scale;
     }
     rd_sgd_params p = {(float)c->momentum, (float)c->weight_decay};
-    CTX_TRY(rd_sgd_step(t->ctx, &p, lr, &w, &g, &t->momentum, scale));
+    RD_TRY(rd_sgd_step(t->ctx, &p, lr, &w, &g, &t->momentum, scale));
     t->st.drop_path_counter = rd_network_drop_path_counter(t->net);
-    CTX_TRY(rd_network_read_loss(t->net, loss, aux_loss, correct));
+    RD_TRY(rd_network_read_loss(t->net, loss, aux_loss, correct));
     return RD_OK;
 }
 
@@ -211,7 +206,6 @@ static rd_status epochs(trainer *t) {
     const rd_train_config *c = t->cfg;
     int64_t per_epoch = rd_loader_batches_per_epoch(t->tl);
     int64_t steps = c->steps_per_epoch > 0 ? c->steps_per_epoch : per_epoch;
-    char b1[32];
     for (; t->st.epoch < c->epochs; t->st.epoch++) {
         float lr = (float)rd_cosine_lr(c->lr, c->lr_min, t->st.epoch, c->epochs);
         float drop = (float)(c->drop_path * t->st.epoch / c->epochs);
@@ -280,7 +274,7 @@ static rd_status epochs(trainer *t) {
         RD_TRY(append(t, r));
         say(t, "epoch %d/%d: lr %.4g, drop-path %.3f, train loss %.4f acc %.2f%%, valid loss %.4f acc %.2f%%, %.1f s, peak %s",
             t->st.epoch + 1, c->epochs, lr, drop, tloss, 100 * tacc, vloss, 100 * vacc, epoch_seconds,
-            rd_format_bytes(ms.peak, b1, sizeof b1));
+            RD_BYTES(ms.peak));
         t->st.step = 0;
         t->st.loss_sum = t->st.aux_loss_sum = t->st.correct = t->st.seen = 0;
         t->st.epoch++;
@@ -369,10 +363,9 @@ static rd_status run(trainer *t, rd_train_result *res) {
     RD_TRY(setup_network(t));
     double params, flops;
     rd_network_cost(t->net, &params, &flops);
-    char b1[32];
     say(t, "network: C=%d, %d cells%s, %.3f M parameters, %.1f MFLOPs per image; device memory planned %s", c->C, c->layers,
         c->auxiliary ? ", auxiliary head" : "", params / 1e6, flops / 1e6,
-        rd_format_bytes(rd_network_memory(t->net)->total, b1, sizeof b1));
+        RD_BYTES(rd_network_memory(t->net)->total));
     if (t->opt->resume) {
         RD_TRY(rd_train_checkpoint_load(t->ckpt, t->net, &t->momentum, &t->st, t->err));
         RD_TRY(rd_loader_set_state(t->tl, &t->st.loader, t->err));
@@ -416,7 +409,7 @@ rd_status rd_train_run(rd_ctx *ctx, const rd_train_config *cfg, const rd_train_o
     t.ctx = ctx;
     t.cfg = cfg;
     t.opt = opt;
-    t.err = err;
+    t.err = rd_ctx_err(ctx); /* one error channel: the context's, handed over below */
     rd_mem_reset_peak(ctx);
     rd_status s = run(&t, res);
     res->interrupted = t.interrupted;
@@ -425,5 +418,6 @@ rd_status rd_train_run(rd_ctx *ctx, const rd_train_config *cfg, const rd_train_o
         res->epochs = t.st.epoch;
     }
     cleanup(&t);
+    if (s != RD_OK && err != t.err) *err = *t.err;
     return s;
 }

@@ -13,10 +13,6 @@
 enum { FORMAT_VERSION = 1 };
 static const char FORMAT[] = "radars-cl train checkpoint";
 
-static rd_status from_ctx(rd_ctx *ctx, rd_err *err) {
-    *err = *rd_ctx_err(ctx);
-    return err->code ? err->code : RD_ERR_CL;
-}
 
 
 /* "cells.0.preprocess0.op.2.running_mean" -> "cells.0.preprocess0.op.2." (len), or 0 */
@@ -50,7 +46,7 @@ static rd_status write_all(const char *path, rd_network *net, const rd_vec *mome
     if (momentum && momentum->mem) {
         float *m = malloc(momentum->len * sizeof(float) + 1);
         if (!m) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
-        rd_status s = rd_vec_read(rd_network_context(net), momentum, m) == RD_OK ? RD_OK : from_ctx(rd_network_context(net), err);
+        rd_status s = rd_vec_read(rd_network_context(net), momentum, m) == RD_OK ? RD_OK : rd_ctx_take_error(rd_network_context(net), err);
         if (s == RD_OK) s = rd_st_add_metadata_blob(w, "sgd_momentum", m, momentum->len * sizeof(float), err);
         free(m);
         RD_TRY(s);
@@ -90,7 +86,7 @@ rd_status rd_train_checkpoint_save(const char *path, rd_network *net, const rd_v
     rd_status s = RD_OK;
     if (!weights || !bn) s = rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
     if (s == RD_OK && (rd_vec_read(ctx, &wv, weights) != RD_OK || (bv.len && rd_vec_read(ctx, &bv, bn) != RD_OK)))
-        s = from_ctx(ctx, err);
+        s = rd_ctx_take_error(ctx, err);
     if (s == RD_OK) s = rd_st_writer_create(&w, err);
     if (s == RD_OK) s = write_all(path, net, momentum, state, norm, config_text, genotype_text, w, weights, bn, &tracked, err);
     rd_st_writer_free(w);
@@ -152,12 +148,12 @@ rd_status rd_train_checkpoint_load(const char *path, rd_network *net, const rd_v
                        t->count * sizeof(float), err);
     }
     for (int i = 0; i < 2 && s == RD_OK; i++)
-        if (vecs[i].len && rd_vec_write(ctx, &vecs[i], host[i]) != RD_OK) s = from_ctx(ctx, err);
+        if (vecs[i].len && rd_vec_write(ctx, &vecs[i], host[i]) != RD_OK) s = rd_ctx_take_error(ctx, err);
     if (s == RD_OK && momentum && momentum->mem) {
         float *m = malloc(momentum->len * sizeof(float) + 1);
         if (!m) s = rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
         if (s == RD_OK) s = rd_st_metadata_blob(f, path, "sgd_momentum", m, momentum->len * sizeof(float), err);
-        if (s == RD_OK && rd_vec_write(ctx, momentum, m) != RD_OK) s = from_ctx(ctx, err);
+        if (s == RD_OK && rd_vec_write(ctx, momentum, m) != RD_OK) s = rd_ctx_take_error(ctx, err);
         free(m);
     }
     if (s == RD_OK && state) s = read_state(f, path, state, err);

@@ -15,10 +15,6 @@ double train_now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static rd_status from_ctx(rd_ctx *ctx, rd_err *err) {
-    *err = *rd_ctx_err(ctx);
-    return err->code ? err->code : RD_ERR_CL;
-}
 
 rd_status train_eval_run(rd_network *net, rd_loader *loader, int max_batches, train_eval_pass *out, rd_err *err) {
     rd_ctx *ctx = rd_network_context(net);
@@ -37,18 +33,18 @@ rd_status train_eval_run(rd_network *net, rd_loader *loader, int max_batches, tr
         rd_batch batch;
         if ((s = rd_loader_next(loader, &batch, err)) != RD_OK) break;
         if (rd_network_forward(net, &batch.x, batch.labels, 0) != RD_OK) {
-            s = from_ctx(ctx, err);
+            s = rd_ctx_take_error(ctx, err);
             break;
         }
         float loss;
         int correct;
         if (rd_network_read_loss(net, &loss, NULL, &correct) != RD_OK) { /* waits for the device */
-            s = from_ctx(ctx, err);
+            s = rd_ctx_take_error(ctx, err);
             break;
         }
         if (logits) {
             if (rd_network_read_logits(net, logits) != RD_OK) {
-                s = from_ctx(ctx, err);
+                s = rd_ctx_take_error(ctx, err);
                 break;
             }
             for (int i = 0; i < batch.n; i++) {
@@ -122,7 +118,7 @@ static rd_status evaluate(rd_ctx *ctx, const char *path, const rd_eval_options *
     nc.genotype = info->genotype;
     if (rd_network_config_check(&nc, err) != RD_OK) return rd_err_prefix(err, "%s", path);
     rd_mem_reset_peak(ctx);
-    if (rd_network_create(ctx, &nc, 0, net) != RD_OK) return from_ctx(ctx, err);
+    if (rd_network_create(ctx, &nc, 0, net) != RD_OK) return rd_ctx_take_error(ctx, err);
     RD_TRY(rd_train_checkpoint_load(path, *net, NULL, NULL, err));
     rd_subset all;
     RD_TRY(rd_subset_all(test, &all, err));
