@@ -202,93 +202,91 @@ static rd_status step(trainer *t, const rd_batch *b, float lr, float *loss, floa
     return RD_OK;
 }
 
-static rd_status epochs(trainer *t) {
-    const rd_train_config *c = t->cfg;
-    int64_t per_epoch = rd_loader_batches_per_epoch(t->tl);
-    int64_t steps = c->steps_per_epoch > 0 ? c->steps_per_epoch : per_epoch;
-    for (; t->st.epoch < c->epochs; t->st.epoch++) {
-        float lr = (float)rd_cosine_lr(c->lr, c->lr_min, t->st.epoch, c->epochs);
-        float drop = (float)(c->drop_path * t->st.epoch / c->epochs);
-        rd_network_set_drop_path(t->net, drop, (uint64_t)c->seed, t->st.drop_path_counter);
-        double t_start = train_now();
-        int64_t done_here = 0;
-        for (; t->st.step < steps; t->st.step++) {
-            rd_batch b;
-            RD_TRY(rd_loader_next(t->tl, &b, t->err));
-            float loss, aux_loss = 0;
-            int correct;
-            RD_TRY(step(t, &b, lr, &loss, &aux_loss, &correct));
-            if (!isfinite(loss))
-                return rd_fail(t->err, RD_ERR_NUMERIC, "epoch %d step %lld: the loss is not finite (lr %g)", t->st.epoch + 1,
-                               (long long)t->st.step + 1, lr);
-            t->st.loss_sum += (double)loss * b.n;
-            t->st.aux_loss_sum += (double)aux_loss * b.n;
-            t->st.correct += correct;
-            t->st.seen += b.n;
-            t->st.global_step++;
-            done_here++;
-            if (t->opt->observer.progress) {
-                double el = train_now() - t_start;
-                t->opt->observer.progress(t->opt->observer.user, "train", t->st.step + 1, steps, loss,
-                                          done_here * (double)c->batch / el, el / done_here * (steps - t->st.step - 1));
-            }
-            if (t->st.step + 1 < steps) {
-                int ck = c->checkpoint_every > 0 && (t->st.step + 1) % c->checkpoint_every == 0, stop = should_stop(t);
-                if (ck || stop) {
-                    t->st.step++;
-                    rd_status s = stop ? stop_here(t) : checkpoint(t);
-                    t->st.step--;
-                    RD_TRY(s);
-                    if (stop) {
-                        t->st.step++;
-                        return RD_OK;
-                    }
-                }
-            }
-        }
-        double epoch_seconds = train_now() - t_start;
-        train_eval_pass v;
-        memset(&v, 0, sizeof v);
-        RD_TRY(train_eval_run(t->net, t->vl, c->eval_batches, &v, t->err));
-        double vloss = v.n ? v.loss_sum / v.n : NAN, vacc = v.n ? (double)v.correct / v.n : NAN;
-        double tloss = t->st.seen ? t->st.loss_sum / t->st.seen : NAN, tacc = t->st.seen ? t->st.correct / t->st.seen : NAN;
-        rd_mem_stats ms = rd_mem_get_stats(t->ctx);
-        rd_record *r = rd_record_new();
-        rd_record_string(r, "type", "epoch");
-        rd_record_int(r, "epoch", t->st.epoch + 1);
-        rd_record_double(r, "train_loss", tloss);
-        rd_record_double(r, "train_acc", tacc);
-        if (c->auxiliary) rd_record_double(r, "train_aux_loss", t->st.seen ? t->st.aux_loss_sum / t->st.seen : NAN);
-        rd_record_double(r, "valid_loss", vloss);
-        rd_record_double(r, "valid_acc", vacc);
-        rd_record_string(r, "valid_split", t->valid_on_test ? "test" : "held-out training images");
-        rd_record_double(r, "lr", lr);
-        rd_record_double(r, "drop_path", drop);
-        rd_record_double(r, "seconds", epoch_seconds);
-        rd_record_int(r, "steps", done_here);
-        rd_record_double(r, "step_seconds", done_here ? epoch_seconds / done_here : NAN);
-        rd_record_double(r, "images_per_s", epoch_seconds > 0 ? done_here * (double)c->batch / epoch_seconds : NAN);
-        rd_record_double(r, "peak_device_mb", ms.peak / 1048576.0);
-        rd_record_int(r, "peak_bytes", (int64_t)ms.peak);
-        rd_record_int(r, "global_step", t->st.global_step);
-        RD_TRY(append(t, r));
-        say(t, "epoch %d/%d: lr %.4g, drop-path %.3f, train loss %.4f acc %.2f%%, valid loss %.4f acc %.2f%%, %.1f s, peak %s",
-            t->st.epoch + 1, c->epochs, lr, drop, tloss, 100 * tacc, vloss, 100 * vacc, epoch_seconds,
-            RD_BYTES(ms.peak));
-        t->st.step = 0;
-        t->st.loss_sum = t->st.aux_loss_sum = t->st.correct = t->st.seen = 0;
-        t->st.epoch++;
-        rd_status s = checkpoint(t);
-        int stop = s == RD_OK && t->st.epoch < c->epochs && should_stop(t);
-        if (stop) s = stop_here(t);
-        t->st.epoch--;
-        RD_TRY(s);
-        if (stop) {
-            t->st.epoch++;
-            return RD_OK;
-        }
-    }
+/* Between two units of work (t->st names the next): stop here, with a
+ * checkpoint, on an interrupt or the test's step budget; else checkpoint when asked. */
+static rd_status boundary(trainer *t, int checkpoint_now) {
+    if (should_stop(t)) return stop_here(t);
+    return checkpoint_now ? checkpoint(t) : RD_OK;
+}
+
+/* One training batch: the step, its sums into the epoch's running totals. */
+static rd_status train_batch(trainer *t, float lr, float *loss) {
+    rd_batch b;
+    RD_TRY(rd_loader_next(t->tl, &b, t->err));
+    float aux_loss = 0;
+    int correct;
+    RD_TRY(step(t, &b, lr, loss, &aux_loss, &correct));
+    if (!isfinite(*loss))
+        return rd_fail(t->err, RD_ERR_NUMERIC, "epoch %d step %lld: the loss is not finite (lr %g)", t->st.epoch + 1,
+                       (long long)t->st.step + 1, lr);
+    t->st.loss_sum += (double)*loss * b.n;
+    t->st.aux_loss_sum += (double)aux_loss * b.n;
+    t->st.correct += correct;
+    t->st.seen += b.n;
     return RD_OK;
+}
+
+static rd_status record_epoch(trainer *t, float lr, float drop, int64_t steps, double seconds) {
+    const rd_train_config *c = t->cfg;
+    train_eval_pass v;
+    memset(&v, 0, sizeof v);
+    RD_TRY(train_eval_run(t->net, t->vl, c->eval_batches, &v, t->err));
+    double vloss = v.n ? v.loss_sum / v.n : NAN, vacc = v.n ? (double)v.correct / v.n : NAN;
+    double tloss = t->st.seen ? t->st.loss_sum / t->st.seen : NAN, tacc = t->st.seen ? t->st.correct / t->st.seen : NAN;
+    rd_mem_stats ms = rd_mem_get_stats(t->ctx);
+    rd_record *r = rd_record_new();
+    rd_record_string(r, "type", "epoch");
+    rd_record_int(r, "epoch", t->st.epoch + 1);
+    rd_record_double(r, "train_loss", tloss);
+    rd_record_double(r, "train_acc", tacc);
+    if (c->auxiliary) rd_record_double(r, "train_aux_loss", t->st.seen ? t->st.aux_loss_sum / t->st.seen : NAN);
+    rd_record_double(r, "valid_loss", vloss);
+    rd_record_double(r, "valid_acc", vacc);
+    rd_record_string(r, "valid_split", t->valid_on_test ? "test" : "held-out training images");
+    rd_record_double(r, "lr", lr);
+    rd_record_double(r, "drop_path", drop);
+    rd_record_double(r, "seconds", seconds);
+    rd_record_int(r, "steps", steps);
+    rd_record_double(r, "step_seconds", steps ? seconds / steps : NAN);
+    rd_record_double(r, "images_per_s", seconds > 0 ? steps * (double)c->batch / seconds : NAN);
+    rd_record_double(r, "peak_device_mb", ms.peak / 1048576.0);
+    rd_record_int(r, "peak_bytes", (int64_t)ms.peak);
+    rd_record_int(r, "global_step", t->st.global_step);
+    RD_TRY(append(t, r));
+    say(t, "epoch %d/%d: lr %.4g, drop-path %.3f, train loss %.4f acc %.2f%%, valid loss %.4f acc %.2f%%, %.1f s, peak %s",
+        t->st.epoch + 1, c->epochs, lr, drop, tloss, 100 * tacc, vloss, 100 * vacc, seconds, RD_BYTES(ms.peak));
+    return RD_OK;
+}
+
+/* The rest of the current epoch, its validation and record; then the next epoch's position. */
+static rd_status train_epoch(trainer *t) {
+    const rd_train_config *c = t->cfg;
+    int64_t steps = c->steps_per_epoch > 0 ? c->steps_per_epoch : rd_loader_batches_per_epoch(t->tl);
+    float lr = (float)rd_cosine_lr(c->lr, c->lr_min, t->st.epoch, c->epochs);
+    float drop = (float)(c->drop_path * t->st.epoch / c->epochs);
+    rd_network_set_drop_path(t->net, drop, (uint64_t)c->seed, t->st.drop_path_counter);
+    double start = train_now();
+    int64_t done_here = 0;
+    while (t->st.step < steps) {
+        float loss;
+        RD_TRY(train_batch(t, lr, &loss));
+        t->st.step++;
+        t->st.global_step++;
+        done_here++;
+        if (t->opt->observer.progress) {
+            double el = train_now() - start;
+            t->opt->observer.progress(t->opt->observer.user, "train", t->st.step, steps, loss,
+                                      done_here * (double)c->batch / el, el / done_here * (steps - t->st.step));
+        }
+        if (t->st.step == steps) break; /* the epoch's end is checkpointed below */
+        RD_TRY(boundary(t, c->checkpoint_every > 0 && t->st.step % c->checkpoint_every == 0));
+        if (t->interrupted) return RD_OK;
+    }
+    RD_TRY(record_epoch(t, lr, drop, done_here, train_now() - start));
+    t->st.step = 0;
+    t->st.loss_sum = t->st.aux_loss_sum = t->st.correct = t->st.seen = 0;
+    t->st.epoch++;
+    return t->st.epoch == c->epochs ? checkpoint(t) : boundary(t, 1);
 }
 
 static rd_status finish(trainer *t, rd_train_result *res) {
@@ -374,8 +372,10 @@ static rd_status run(trainer *t, rd_train_result *res) {
         memset(&t->st, 0, sizeof t->st);
     }
     t->t0 = train_now();
-    RD_TRY(epochs(t));
-    if (t->interrupted) return RD_OK;
+    while (t->st.epoch < c->epochs) {
+        RD_TRY(train_epoch(t));
+        if (t->interrupted) return RD_OK;
+    }
     RD_TRY(finish(t, res));
     t->st.seconds = res->seconds;
     t->t0 = train_now();
