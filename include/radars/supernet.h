@@ -72,6 +72,9 @@ int rd_arch_mask_subset(const rd_arch_mask *a, const rd_arch_mask *b);
 /* The two inputs (j) and node (i) of edge e: edges are ordered node by node,
  * node i has edges from states 0 .. i+1 (0, 1 = the cell inputs). */
 void rd_edge_endpoints(int edge, int *node, int *input);
+/* Floats of activations op keeps for its backward pass on a C x h x w input at
+ * stride (per image): what the supernet's plan allocates for it. */
+size_t rd_op_activation_floats(rd_op_id op, int stride, int C, int h, int w);
 
 typedef struct rd_supernet_config {
     int C;               /* initial channels (16) */

@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include "radars/data.h"
+#include "runtime/rng.h"
 
 #ifndef RD_TRY
 #define RD_TRY(expr) do { rd_status rd_try_s_ = (expr); if (rd_try_s_ != RD_OK) return rd_try_s_; } while (0)
@@ -48,20 +49,8 @@ char *rd_strdup(const char *s);
 int rd_mul_ok(size_t a, size_t b, size_t limit, size_t *out);
 
 /* ---- counter-based random numbers ---- */
-static inline uint64_t rd_mix64(uint64_t x) {  /* splitmix64's finaliser */
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-typedef struct rd_rng { uint64_t s; } rd_rng;
-static inline uint64_t rd_rng_next(rd_rng *r) {
-    r->s += 0x9e3779b97f4a7c15ull;
-    uint64_t z = r->s;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+typedef struct rd_rng { uint64_t s; } rd_rng;  /* splitmix64 (runtime/rng.h) */
+static inline uint64_t rd_rng_next(rd_rng *r) { return rd_splitmix64_next(&r->s); }
 /* Uniform in [0, n), unbiased (rejection), n >= 1. */
 static inline uint64_t rd_rng_below(rd_rng *r, uint64_t n) {
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;

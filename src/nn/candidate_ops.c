@@ -89,47 +89,34 @@ static rd_conv_params conv71_params(const rd_op_inst *op, int stage) {
     return rd_conv_dense_params(7, 1, op->stride, 1, 3, 0, 1, 0);
 }
 
-static rd_conv_params fr_params(int shifted) {
-    rd_conv_params p = rd_conv_dense_params(1, 1, 2, 2, 0, 0, 1, 1);
-    if (shifted) p.pad_top = p.pad_left = -1;
-    return p;
-}
-
 static rd_pool_params pool_params(const rd_op_inst *op) {
     const rd_op_info *info = rd_op_get_info(op->id);
     rd_pool_params p = {info->pool, info->k, op->stride, info->k / 2};
     return p;
 }
 
+/* need NULL: only the kept activations are planned (rd_op_activation_floats) */
 static void need_conv(rd_ctx *ctx, rd_scratch_need *need, const rd_conv_params *p, const rd_tensor *x,
                       const rd_tensor *y) {
+    if (!need) return;
     rd_ops_scratch_need s;
     rd_conv2d_scratch(ctx, p, x, y, &s);
-    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
-        if (s.bytes[i] > need->bytes[i]) need->bytes[i] = s.bytes[i];
+    rd_scratch_merge(need, &s);
 }
 
 static void need_pool(rd_ctx *ctx, rd_scratch_need *need, const rd_pool_params *p, const rd_tensor *x,
                       const rd_tensor *y) {
+    if (!need) return;
     rd_ops_scratch_need s;
     rd_pool2d_scratch(ctx, p, x, y, &s);
-    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
-        if (s.bytes[i] > need->bytes[i]) need->bytes[i] = s.bytes[i];
+    rd_scratch_merge(need, &s);
 }
 
 static void need_bn(rd_ctx *ctx, rd_scratch_need *need, const rd_tensor *x) {
+    if (!need) return;
     rd_ops_scratch_need s;
     rd_batchnorm_scratch(ctx, x, &s);
-    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
-        if (s.bytes[i] > need->bytes[i]) need->bytes[i] = s.bytes[i];
-}
-
-static rd_bn_state plan_bn_tmp(rd_arena *acts, int C) {
-    rd_bn_state s;
-    memset(&s, 0, sizeof s);
-    s.save_mean = rd_arena_vec(acts, (size_t)C);
-    s.save_invstd = rd_arena_vec(acts, (size_t)C);
-    return s;
+    rd_scratch_merge(need, &s);
 }
 
 void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int w_out, rd_arena *acts,
@@ -141,7 +128,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
     case RD_KIND_NONE: break;
     case RD_KIND_POOL: {
         op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
-        if (op->pool_bn) op->bn_tmp[0] = plan_bn_tmp(acts, C);
+        if (op->pool_bn) op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
         rd_pool_params p = pool_params(op);
         need_pool(ctx, need, &p, x, &op->act[0]);
         break;
@@ -149,17 +136,17 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
     case RD_KIND_SKIP:
         if (op->stride == 1) break;
         op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
-        op->bn_tmp[0] = plan_bn_tmp(acts, C);
+        op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
         for (int s = 0; s < 2; s++) {
-            rd_conv_params p = fr_params(s);
+            rd_conv_params p = rd_factorized_reduce_params(s);
             rd_tensor half = rd_tensor_channels(op->act[0], s * (C / 2), C / 2);
             need_conv(ctx, need, &p, x, &half);
         }
         break;
     case RD_KIND_SEP: {
         for (int i = 0; i < 4; i++) op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
-        op->bn_tmp[0] = plan_bn_tmp(acts, C);
-        op->bn_tmp[1] = plan_bn_tmp(acts, C);
+        op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
+        op->bn_tmp[1] = rd_bn_tmp_plan(acts, C);
         rd_conv_params d0 = dw_params(op, 0), d1 = dw_params(op, 1), pw = pw_params();
         need_conv(ctx, need, &d0, x, &op->act[0]);
         need_conv(ctx, need, &pw, &op->act[0], &op->act[1]);
@@ -169,7 +156,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
     }
     case RD_KIND_DIL: {
         for (int i = 0; i < 2; i++) op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
-        op->bn_tmp[0] = plan_bn_tmp(acts, C);
+        op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
         rd_conv_params d0 = dw_params(op, 0), pw = pw_params();
         need_conv(ctx, need, &d0, x, &op->act[0]);
         need_conv(ctx, need, &pw, &op->act[0], &op->act[1]);
@@ -177,7 +164,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
     }
     case RD_KIND_CONV: {
         op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
-        op->bn_tmp[0] = plan_bn_tmp(acts, C);
+        op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
         rd_conv_params p = rd_conv_dense_params(info->k, info->k, op->stride, op->stride, info->k / 2,
                                                 info->k / 2, 1, 1);
         need_conv(ctx, need, &p, x, &op->act[0]);
@@ -187,7 +174,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
         rd_conv_params p0 = conv71_params(op, 0), p1 = conv71_params(op, 1);
         op->act[op->n_act++] = rd_arena_tensor(acts, n, C, x->h, rd_conv_out_w(&p0, x->w));
         op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
-        op->bn_tmp[0] = plan_bn_tmp(acts, C);
+        op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
         need_conv(ctx, need, &p0, x, &op->act[0]);
         need_conv(ctx, need, &p1, &op->act[0], &op->act[1]);
         break;
@@ -195,6 +182,24 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
     }
     /* every BN of the op normalizes a tensor of the op's output shape */
     if (op->n_act) need_bn(ctx, need, &op->act[op->n_act - 1]);
+}
+
+size_t rd_op_activation_floats(rd_op_id id, int stride, int C, int h, int w) {
+    rd_op_inst op;
+    memset(&op, 0, sizeof op);
+    op.id = id;
+    op.stride = stride;
+    op.C = C;
+    op.pool_bn = 1;
+    rd_arena plan;
+    memset(&plan, 0, sizeof plan);
+    plan.chunk_limit = (size_t)-1;
+    rd_arena_begin(&plan, 0);
+    rd_tensor x = rd_tensor_make(NULL, 0, 1, C, h, w);
+    rd_op_plan(NULL, &op, &x, stride == 2 ? h / 2 : h, stride == 2 ? w / 2 : w, &plan, NULL);
+    size_t floats = 0;
+    for (int i = 0; i < op.n_act; i++) floats += rd_tensor_numel(&op.act[i]);
+    return floats;
 }
 
 size_t rd_op_temp_floats(const rd_op_inst *op, const rd_tensor *x, int h_out, int w_out) {
@@ -289,7 +294,7 @@ rd_status rd_op_forward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, 
             return rd_axpy_dev(ctx, &w, x, node);
         }
         for (int s = 0; s < 2; s++) {
-            rd_conv_params p = fr_params(s);
+            rd_conv_params p = rd_factorized_reduce_params(s);
             rd_tensor half = rd_tensor_channels(a[0], s * (op->C / 2), op->C / 2);
             rd_vec w = wvec(e, op, s);
             RD_TRY(rd_conv2d_forward(ctx, &p, x, &w, &half));
@@ -448,7 +453,7 @@ rd_status rd_op_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op,
         rd_tensor g = temp_like(ta, &a[0]);
         RD_TRY(bn_accumulate_backward(ctx, e, op, 0, &a[0], dnode, &g));
         for (int s = 0; s < 2; s++) {
-            rd_conv_params p = fr_params(s);
+            rd_conv_params p = rd_factorized_reduce_params(s);
             rd_tensor half = rd_tensor_channels(g, s * (op->C / 2), op->C / 2);
             RD_TRY(conv_backward(ctx, e, &p, op, s, x, &half, dx, 1));
         }

@@ -215,9 +215,9 @@ rd_status rd_stem_backward(rd_ctx *ctx, const rd_stem *s, const rd_vec *weights,
 
 /* ---- preprocessing ---- */
 /* FactorizedReduce's half h: a stride-2 1x1 conv, the second shifted one pixel. */
-static rd_conv_params fr_params(int h) {
+rd_conv_params rd_factorized_reduce_params(int shifted) {
     rd_conv_params p = rd_conv_dense_params(1, 1, 2, 2, 0, 0, 1, 1);
-    if (h) p.pad_top = p.pad_left = -1;
+    if (shifted) p.pad_top = p.pad_left = -1;
     return p;
 }
 static rd_conv_params pointwise_params(void) { return rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 1); }
@@ -252,7 +252,7 @@ void rd_preprocess_scratch(rd_ctx *ctx, const rd_preprocess *p, const rd_tensor 
     if (p->factorized) {
         rd_tensor half = rd_tensor_channels(*y, 0, p->C / 2);
         for (int h = 0; h < 2; h++) {
-            rd_conv_params fr = fr_params(h);
+            rd_conv_params fr = rd_factorized_reduce_params(h);
             rd_conv2d_scratch(ctx, &fr, x, &half, &s);
             rd_scratch_merge(need, &s);
         }
@@ -269,7 +269,7 @@ rd_status rd_preprocess_forward(rd_ctx *ctx, const rd_preprocess *p, const rd_ve
                                 const rd_tensor *x, const rd_tensor *y, int train) {
     if (p->factorized) {
         for (int h = 0; h < 2; h++) {
-            rd_conv_params fr = fr_params(h);
+            rd_conv_params fr = rd_factorized_reduce_params(h);
             rd_tensor half = rd_tensor_channels(*y, h * (p->C / 2), p->C / 2);
             rd_vec w = rd_vec_slice(*weights, p->w[h], p->wlen[h]);
             RD_TRY(rd_conv2d_forward(ctx, &fr, x, &w, &half));
@@ -299,7 +299,7 @@ rd_status rd_preprocess_backward(rd_ctx *ctx, const rd_preprocess *p, const rd_v
     rd_vec g, *gp = NULL;
     if (p->factorized) {
         for (int h = 0; h < 2; h++) {
-            rd_conv_params fr = fr_params(h);
+            rd_conv_params fr = rd_factorized_reduce_params(h);
             rd_tensor half = rd_tensor_channels(*dy, h * (p->C / 2), p->C / 2);
             rd_vec w = rd_vec_slice(*weights, p->w[h], p->wlen[h]);
             if (want) {

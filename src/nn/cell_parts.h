@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "nn/nn_internal.h"
+#include "runtime/rng.h"
 
 /* The batch-norm settings of both networks (PyTorch's defaults). */
 extern const rd_bn_params rd_cell_bn;
@@ -47,9 +48,6 @@ rd_bn_state rd_bn_state_at(const rd_bn_place *b, const rd_bn_state *tmp, int C, 
 rd_status rd_bn_forward(rd_ctx *ctx, int train, const rd_bn_state *s, const rd_tensor *x, const rd_tensor *y);
 
 /* ---- planner helpers ---- */
-void rd_scratch_merge(rd_scratch_need *need, const rd_ops_scratch_need *s);
-/* save_mean and save_invstd (C each) in the arena, everything else empty. */
-rd_bn_state rd_bn_tmp_plan(rd_arena *a, int C);
 /* A flat 1x1x1xlen tensor in the arena: a gradient buffer viewed per use with rd_grad_view. */
 rd_tensor rd_arena_flat(rd_arena *a, size_t len);
 /* buf's memory in like's shape. */
@@ -111,16 +109,9 @@ rd_status rd_preprocess_backward(rd_ctx *ctx, const rd_preprocess *p, const rd_v
 /* Adds the parameters (an affine BN's included) and FLOPs (2 per multiply-add) at h x w. */
 void rd_preprocess_cost(const rd_preprocess *p, int h, int w, double *params, double *flops);
 
-/* ---- initialization RNG (splitmix64) ---- */
-static inline uint64_t rd_splitmix64_mix(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+/* ---- initialization RNG (splitmix64, runtime/rng.h) ---- */
 typedef struct rd_init_rng { uint64_t s; } rd_init_rng;
-static inline double rd_init_rng_uniform(rd_init_rng *r) {
-    return (double)(rd_splitmix64_mix(r->s += 0x9e3779b97f4a7c15ull) >> 11) * (1.0 / 9007199254740992.0);
-}
+static inline double rd_init_rng_uniform(rd_init_rng *r) { return rd_splitmix64_uniform(&r->s); }
 /* Box-Muller, one normal per two uniforms. */
 double rd_init_rng_normal(rd_init_rng *r);
 

@@ -373,7 +373,7 @@ const rd_named_tensor *rd_network_named_tensors(const rd_network *net, int *coun
 /* ---- drop-path ---- */
 float rd_network_drop_path_scale(float prob, uint64_t seed, uint64_t counter, int cell, int op, int image) {
     if (!(prob > 0.0f)) return 1.0f;
-    uint64_t h = rd_splitmix64_mix(seed + 0x9e3779b97f4a7c15ull);
+    uint64_t h = rd_mix64(seed);
     h = rd_splitmix64_mix(h ^ (counter + 0x632be59bd9b4e019ull));
     h = rd_splitmix64_mix(h ^ ((uint64_t)(uint32_t)cell << 40 | (uint64_t)(uint32_t)op << 24 | (uint64_t)(uint32_t)image));
     double u = (double)(h >> 11) * (1.0 / 9007199254740992.0);

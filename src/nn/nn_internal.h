@@ -32,6 +32,11 @@ void rd_arena_free(rd_ctx *ctx, rd_arena *a);
 
 /* Scratch needs gathered while planning: the max per slot over all ops. */
 typedef rd_ops_scratch_need rd_scratch_need;
+void rd_scratch_merge(rd_scratch_need *need, const rd_ops_scratch_need *s);
+/* save_mean and save_invstd (C each) in the arena, everything else empty. */
+rd_bn_state rd_bn_tmp_plan(rd_arena *a, int C);
+/* FactorizedReduce's half: a stride-2 1x1 conv, the second (shifted) one pixel down and right. */
+rd_conv_params rd_factorized_reduce_params(int shifted);
 
 /* ---- candidate ops ---- */
 typedef enum rd_op_kind { RD_KIND_NONE, RD_KIND_POOL, RD_KIND_SKIP, RD_KIND_SEP, RD_KIND_DIL, RD_KIND_CONV,

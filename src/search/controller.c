@@ -6,15 +6,9 @@
 #include <string.h>
 
 #include "radars/search.h"
+#include "runtime/rng.h"
 
-static uint64_t next_u64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double uniform(uint64_t *s) { return (double)(next_u64(s) >> 11) * (1.0 / 9007199254740992.0); }
+static double uniform(uint64_t *s) { return rd_splitmix64_uniform(s); }
 
 void rd_controller_init(rd_controller *c, const rd_arch_mask *alive, int K, uint64_t seed, double lr,
                         double baseline_decay, double entropy_weight) {

@@ -9,25 +9,23 @@ uint64_t rd_search_cap(const rd_search_config *cfg, const rd_device_info *dev) {
     return (uint64_t)((double)dev->global_mem * cfg->safety_fraction);
 }
 
-/* Activation floats each op keeps (per image, per channel-pixel), the order of
- * candidate_ops.c's plan: used only to pick the heaviest op of an edge. */
-static int op_weight(rd_op_id op) {
-    switch (op) {
-    case RD_OP_SEP_CONV_3X3: case RD_OP_SEP_CONV_5X5: case RD_OP_SEP_CONV_7X7: return 4;
-    case RD_OP_DIL_CONV_3X3: case RD_OP_DIL_CONV_5X5: case RD_OP_DIL_CONV_7X7: case RD_OP_CONV_7X1_1X7: return 2;
-    case RD_OP_NONE: return 0;
-    case RD_OP_SKIP_CONNECT: return 1; /* FactorizedReduce on reduction edges */
-    default: return 1;
-    }
-}
-
+/* The heaviest op of each edge by the activations it keeps (the supernet's own
+ * plan, at a reduction cell's stride where the edge has it; the first of equals). */
 void rd_largest_single_path(const rd_arch_mask *alive, const rd_opset *set, rd_arch_mask *out) {
     for (int t = 0; t < 2; t++)
         for (int e = 0; e < RD_CELL_EDGES; e++) {
-            int best = -1;
-            for (int k = 0; k < set->count; k++)
-                if ((alive->edge[t][e] >> k & 1) && (best < 0 || op_weight(set->ops[k]) > op_weight(set->ops[best])))
+            int node, input, best = -1;
+            size_t most = 0;
+            rd_edge_endpoints(e, &node, &input);
+            int stride = (t == 1 && input < 2) ? 2 : 1;
+            for (int k = 0; k < set->count; k++) {
+                if (!(alive->edge[t][e] >> k & 1)) continue;
+                size_t f = rd_op_activation_floats(set->ops[k], stride, 2, 8, 8);
+                if (best < 0 || f > most) {
                     best = k;
+                    most = f;
+                }
+            }
             out->edge[t][e] = 1u << best;
         }
 }
