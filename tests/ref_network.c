@@ -6,27 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/ref/ref.h"
+#include "ref_tensor.h"
 
-typedef struct T { double *d; ref_shape s; } T;
+typedef ref_t T;
 
-static T t_new(int n, int c, int h, int w) {
-    T t = {calloc((size_t)n * c * h * w, sizeof(double)), {n, c, h, w}};
-    return t;
-}
-static void t_free(T *t) { free(t->d); t->d = NULL; }
-static T t_copy(const T *x) {
-    T y = t_new(x->s.n, x->s.c, x->s.h, x->s.w);
-    memcpy(y.d, x->d, ref_numel(x->s) * sizeof(double));
-    return y;
-}
 
 static double *find(const ref_network *r, rd_param_kind kind, const char *name) {
-    for (int i = 0; i < r->n_names; i++)
-        if (r->names[i].kind == kind && !strcmp(r->names[i].name, name))
-            return (kind == RD_PARAM_WEIGHT ? (double *)r->weights : r->bn_state) + r->names[i].offset;
-    fprintf(stderr, "ref_network: no tensor named %s\n", name);
-    abort();
+    return ref_named(r->names, r->n_names, kind, kind == RD_PARAM_WEIGHT ? r->weights : r->bn_state, name);
 }
 
 static const double *W(const ref_network *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -39,23 +25,12 @@ static const double *W(const ref_network *r, const char *fmt, ...) {
     return find(r, RD_PARAM_WEIGHT, name);
 }
 
-static T relu(const T *x) {
-    T y = t_new(x->s.n, x->s.c, x->s.h, x->s.w);
-    ref_relu(x->d, y.d, ref_numel(x->s));
-    return y;
-}
 
-static T conv(const T *x, const double *w, int out_c, rd_conv_params p) {
-    p.relu_in = 0;
-    T y = t_new(x->s.n, out_c, rd_conv_out_h(&p, x->s.h), rd_conv_out_w(&p, x->s.w));
-    ref_conv2d(&p, x->d, x->s, w, out_c, y.d, y.s);
-    return y;
-}
 
 /* Affine BN in place: batch statistics (and running updates) in training, running statistics otherwise. */
 static void bn(const ref_network *r, T *x, const char *prefix) {
     char name[160];
-    T y = t_new(x->s.n, x->s.c, x->s.h, x->s.w);
+    T y = ref_t_new(x->s.n, x->s.c, x->s.h, x->s.w);
     const double *g = W(r, "%sweight", prefix), *b = W(r, "%sbias", prefix);
     double *rm = NULL, *rv = NULL;
     if (r->bn_state) {
@@ -66,29 +41,14 @@ static void bn(const ref_network *r, T *x, const char *prefix) {
     }
     if (r->train) ref_batchnorm_train(x->d, x->s, g, b, 1e-5, 0.1, rm, rv, y.d);
     else ref_batchnorm_eval(x->d, x->s, g, b, 1e-5, rm, rv, y.d);
-    t_free(x);
+    ref_t_free(x);
     *x = y;
 }
 
-static void add_into(T *node, const T *y) {
-    size_t n = ref_numel(node->s);
-    for (size_t i = 0; i < n; i++) node->d[i] += y->d[i];
-}
 
 /* ReLU, two 1x1 stride-2 convs (the second on x[:, :, 1:, 1:]), concat, BN. */
 static T factorized_reduce(const ref_network *r, const T *x, const char *prefix, int C) {
-    T rx = relu(x);
-    rd_conv_params p = rd_conv_dense_params(1, 1, 2, 2, 0, 0, 1, 0);
-    T a = conv(&rx, W(r, "%sconv_1.weight", prefix), C / 2, p);
-    p.pad_top = p.pad_left = -1;
-    T b = conv(&rx, W(r, "%sconv_2.weight", prefix), C / 2, p);
-    T y = t_new(a.s.n, C, a.s.h, a.s.w);
-    size_t hw = (size_t)a.s.h * a.s.w;
-    for (int n = 0; n < a.s.n; n++) {
-        memcpy(y.d + ((size_t)n * C) * hw, a.d + (size_t)n * (C / 2) * hw, (C / 2) * hw * sizeof(double));
-        memcpy(y.d + ((size_t)n * C + C / 2) * hw, b.d + (size_t)n * (C / 2) * hw, (C / 2) * hw * sizeof(double));
-    }
-    t_free(&rx); t_free(&a); t_free(&b);
+    T y = ref_t_factorized(x, W(r, "%sconv_1.weight", prefix), W(r, "%sconv_2.weight", prefix), C);
     char bp[160];
     snprintf(bp, sizeof bp, "%sbn.", prefix);
     bn(r, &y, bp);
@@ -97,10 +57,10 @@ static T factorized_reduce(const ref_network *r, const T *x, const char *prefix,
 
 static T relu_conv_bn(const ref_network *r, const T *x, const char *prefix, int C) {
     char name[160];
-    T rx = relu(x);
+    T rx = ref_t_relu(x);
     snprintf(name, sizeof name, "%sop.1.weight", prefix);
-    T y = conv(&rx, W(r, "%s", name), C, rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0));
-    t_free(&rx);
+    T y = ref_t_conv(&rx, W(r, "%s", name), C, rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0));
+    ref_t_free(&rx);
     snprintf(name, sizeof name, "%sop.2.", prefix);
     bn(r, &y, name);
     return y;
@@ -115,49 +75,49 @@ static T run_op(const ref_network *r, rd_op_id op, int cell, int k, const T *x, 
         T none = {NULL, {0, 0, 0, 0}};
         return none;
     }
-    if (op == RD_OP_SKIP_CONNECT) return s == 1 ? t_copy(x) : factorized_reduce(r, x, pre, C);
+    if (op == RD_OP_SKIP_CONNECT) return s == 1 ? ref_t_copy(x) : factorized_reduce(r, x, pre, C);
     if (strstr(name, "pool")) {
         int kk = name[strlen(name) - 1] - '0';
         rd_pool_params p = {strstr(name, "max") ? RD_POOL_MAX : RD_POOL_AVG, kk, s, kk / 2};
-        T y = t_new(x->s.n, C, rd_pool_out_size(&p, x->s.h), rd_pool_out_size(&p, x->s.w));
+        T y = ref_t_new(x->s.n, C, rd_pool_out_size(&p, x->s.h), rd_pool_out_size(&p, x->s.w));
         ref_pool2d(&p, x->d, x->s, y.d, y.s);
         return y;
     }
-    T rx = relu(x);
+    T rx = ref_t_relu(x);
     T y;
     rd_conv_params pw = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0);
     if (!strncmp(name, "sep_conv", 8) || !strncmp(name, "dil_conv", 8)) {
         int kk = name[strlen(name) - 1] - '0', dil = name[0] == 'd';
         rd_conv_params dw = rd_conv_depthwise_params(C, kk, s, dil ? kk - 1 : kk / 2, dil ? 2 : 1, 0);
-        T a = conv(&rx, W(r, "%sop.1.weight", pre), C, dw);
-        y = conv(&a, W(r, "%sop.2.weight", pre), C, pw);
-        t_free(&a);
+        T a = ref_t_conv(&rx, W(r, "%sop.1.weight", pre), C, dw);
+        y = ref_t_conv(&a, W(r, "%sop.2.weight", pre), C, pw);
+        ref_t_free(&a);
         snprintf(bp, sizeof bp, "%sop.3.", pre);
         bn(r, &y, bp);
         if (!dil) {
-            T r2 = relu(&y);
+            T r2 = ref_t_relu(&y);
             rd_conv_params dw2 = rd_conv_depthwise_params(C, kk, 1, kk / 2, 1, 0);
-            T b = conv(&r2, W(r, "%sop.5.weight", pre), C, dw2);
-            t_free(&y);
-            y = conv(&b, W(r, "%sop.6.weight", pre), C, pw);
-            t_free(&b); t_free(&r2);
+            T b = ref_t_conv(&r2, W(r, "%sop.5.weight", pre), C, dw2);
+            ref_t_free(&y);
+            y = ref_t_conv(&b, W(r, "%sop.6.weight", pre), C, pw);
+            ref_t_free(&b); ref_t_free(&r2);
             snprintf(bp, sizeof bp, "%sop.7.", pre);
             bn(r, &y, bp);
         }
     } else if (op == RD_OP_CONV_7X1_1X7) {
         /* DARTS' operations.py: a bare nn.Sequential, no `.op` */
-        T a = conv(&rx, W(r, "%s1.weight", pre), C, rd_conv_dense_params(1, 7, 1, s, 0, 3, 1, 0));
-        y = conv(&a, W(r, "%s2.weight", pre), C, rd_conv_dense_params(7, 1, s, 1, 3, 0, 1, 0));
-        t_free(&a);
+        T a = ref_t_conv(&rx, W(r, "%s1.weight", pre), C, rd_conv_dense_params(1, 7, 1, s, 0, 3, 1, 0));
+        y = ref_t_conv(&a, W(r, "%s2.weight", pre), C, rd_conv_dense_params(7, 1, s, 1, 3, 0, 1, 0));
+        ref_t_free(&a);
         snprintf(bp, sizeof bp, "%s3.", pre);
         bn(r, &y, bp);
     } else { /* conv_1x1, conv_3x3 */
         int kk = op == RD_OP_CONV_1X1 ? 1 : 3;
-        y = conv(&rx, W(r, "%sop.1.weight", pre), C, rd_conv_dense_params(kk, kk, s, s, kk / 2, kk / 2, 1, 0));
+        y = ref_t_conv(&rx, W(r, "%sop.1.weight", pre), C, rd_conv_dense_params(kk, kk, s, s, kk / 2, kk / 2, 1, 0));
         snprintf(bp, sizeof bp, "%sop.2.", pre);
         bn(r, &y, bp);
     }
-    t_free(&rx);
+    ref_t_free(&rx);
     return y;
 }
 
@@ -173,16 +133,16 @@ static void drop_path(const ref_network *r, T *y, int cell, int k) {
 /* AuxiliaryHeadCIFAR: ReLU, avg-pool 5/3 (no padding counted), conv1x1, BN, ReLU, conv2x2, BN, ReLU, linear. */
 static double aux_head(const ref_network *r, const T *x, const int *labels) {
     const rd_network_config *c = r->cfg;
-    T rx = relu(x);
+    T rx = ref_t_relu(x);
     rd_pool_params pp = {RD_POOL_AVG, 5, 3, 0};
-    T p = t_new(x->s.n, x->s.c, rd_pool_out_size(&pp, x->s.h), rd_pool_out_size(&pp, x->s.w));
+    T p = ref_t_new(x->s.n, x->s.c, rd_pool_out_size(&pp, x->s.h), rd_pool_out_size(&pp, x->s.w));
     ref_pool2d(&pp, rx.d, rx.s, p.d, p.s);
-    T a = conv(&p, W(r, "auxiliary_head.features.2.weight"), 128, rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0));
+    T a = ref_t_conv(&p, W(r, "auxiliary_head.features.2.weight"), 128, rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0));
     bn(r, &a, "auxiliary_head.features.3.");
-    T ra = relu(&a);
-    T b = conv(&ra, W(r, "auxiliary_head.features.5.weight"), 768, rd_conv_dense_params(2, 2, 1, 1, 0, 0, 1, 0));
+    T ra = ref_t_relu(&a);
+    T b = ref_t_conv(&ra, W(r, "auxiliary_head.features.5.weight"), 768, rd_conv_dense_params(2, 2, 1, 1, 0, 0, 1, 0));
     bn(r, &b, "auxiliary_head.features.6.");
-    T rb = relu(&b);
+    T rb = ref_t_relu(&b);
     int n = x->s.n, k = rb.s.c * rb.s.h * rb.s.w;
     double *lg = calloc((size_t)n * c->classes, sizeof(double));
     ref_linear(rb.d, n, k, W(r, "auxiliary_head.classifier.weight"), W(r, "auxiliary_head.classifier.bias"),
@@ -190,7 +150,7 @@ static double aux_head(const ref_network *r, const T *x, const int *labels) {
     int correct;
     double loss = ref_cross_entropy(lg, labels, n, c->classes, &correct);
     free(lg);
-    t_free(&rx); t_free(&p); t_free(&a); t_free(&ra); t_free(&b); t_free(&rb);
+    ref_t_free(&rx); ref_t_free(&p); ref_t_free(&a); ref_t_free(&ra); ref_t_free(&b); ref_t_free(&rb);
     return loss;
 }
 
@@ -199,7 +159,7 @@ double ref_network_loss(const ref_network *r, const double *x, int n, const int 
     const rd_network_config *c = r->cfg;
     int stem_c = c->stem_multiplier * c->C;
     T in = {(double *)x, {n, c->in_channels, c->in_h, c->in_w}};
-    T stem = conv(&in, W(r, "stem.0.weight"), stem_c, rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0));
+    T stem = ref_t_conv(&in, W(r, "stem.0.weight"), stem_c, rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0));
     bn(r, &stem, "stem.1.");
     T outs[RD_MAX_LAYERS];
     int cc = c->C, red_prev = 0;
@@ -222,7 +182,7 @@ double ref_network_loss(const ref_network *r, const double *x, int n, const int 
         st[1] = relu_conv_bn(r, s1, pre, cc);
         int ho = red ? st[1].s.h / 2 : st[1].s.h, wo = red ? st[1].s.w / 2 : st[1].s.w;
         for (int node = 0; node < g->steps; node++) {
-            st[2 + node] = t_new(n, cc, ho, wo);
+            st[2 + node] = ref_t_new(n, cc, ho, wo);
             for (int j = 0; j < 2; j++) {
                 int k = 2 * node + j, input = g->edges[k].input;
                 int s = red && input < 2 ? 2 : 1;
@@ -230,18 +190,18 @@ double ref_network_loss(const ref_network *r, const double *x, int n, const int 
                 if (!y.d) continue;
                 int identity = g->edges[k].op == RD_OP_SKIP_CONNECT && s == 1;
                 if (r->train && r->drop_prob > 0 && !identity) drop_path(r, &y, i, k);
-                add_into(&st[2 + node], &y);
-                t_free(&y);
+                ref_t_add(&st[2 + node], &y, 1.0);
+                ref_t_free(&y);
             }
         }
         int m = g->n_concat;
-        outs[i] = t_new(n, m * cc, ho, wo);
+        outs[i] = ref_t_new(n, m * cc, ho, wo);
         size_t hw = (size_t)ho * wo;
         for (int b = 0; b < n; b++)
             for (int q = 0; q < m; q++)
                 memcpy(outs[i].d + ((size_t)b * m * cc + (size_t)q * cc) * hw,
                        st[g->concat[q]].d + (size_t)b * cc * hw, cc * hw * sizeof(double));
-        for (int q = 0; q < 2 + g->steps; q++) t_free(&st[q]);
+        for (int q = 0; q < 2 + g->steps; q++) ref_t_free(&st[q]);
         red_prev = red;
         if (r->train && c->auxiliary && i == 2 * c->layers / 3) aux = aux_head(r, &outs[i], labels);
     }
@@ -257,8 +217,8 @@ double ref_network_loss(const ref_network *r, const double *x, int n, const int 
     if (aux_loss) *aux_loss = aux;
     free(lg);
     free(pooled);
-    for (int i = 0; i < c->layers; i++) t_free(&outs[i]);
-    t_free(&stem);
+    for (int i = 0; i < c->layers; i++) ref_t_free(&outs[i]);
+    ref_t_free(&stem);
     if (r->train && c->auxiliary) loss += c->auxiliary_weight * aux;
     return loss;
 }

@@ -6,15 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/ref/ref.h"
+#include "ref_tensor.h"
 
-typedef struct T { double *d; ref_shape s; } T;
+typedef ref_t T;
 
-static T t_new(int n, int c, int h, int w) {
-    T t = {calloc((size_t)n * c * h * w, sizeof(double)), {n, c, h, w}};
-    return t;
-}
-static void t_free(T *t) { free(t->d); t->d = NULL; }
 
 static const double *W(const ref_supernet *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static const double *W(const ref_supernet *r, const char *fmt, ...) {
@@ -23,50 +18,21 @@ static const double *W(const ref_supernet *r, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
-    for (int i = 0; i < r->n_names; i++)
-        if (r->names[i].kind == RD_PARAM_WEIGHT && !strcmp(r->names[i].name, name)) return r->weights + r->names[i].offset;
-    fprintf(stderr, "ref_supernet: no weight named %s\n", name);
-    abort();
+    return ref_named(r->names, r->n_names, RD_PARAM_WEIGHT, r->weights, name);
 }
 
-static T relu(const T *x) {
-    T y = t_new(x->s.n, x->s.c, x->s.h, x->s.w);
-    ref_relu(x->d, y.d, ref_numel(x->s));
-    return y;
-}
 
-static T conv(const T *x, const double *w, int out_c, rd_conv_params p) {
-    p.relu_in = 0;
-    T y = t_new(x->s.n, out_c, rd_conv_out_h(&p, x->s.h), rd_conv_out_w(&p, x->s.w));
-    ref_conv2d(&p, x->d, x->s, w, out_c, y.d, y.s);
-    return y;
-}
 
 static void bn(T *x) { /* in place, not affine, batch statistics */
-    T y = t_new(x->s.n, x->s.c, x->s.h, x->s.w);
+    T y = ref_t_new(x->s.n, x->s.c, x->s.h, x->s.w);
     ref_batchnorm_train(x->d, x->s, NULL, NULL, 1e-5, 0.1, NULL, NULL, y.d);
-    t_free(x);
+    ref_t_free(x);
     *x = y;
 }
 
-static void add_scaled(T *node, const T *y, double w) {
-    size_t n = ref_numel(node->s);
-    for (size_t i = 0; i < n; i++) node->d[i] += w * y->d[i];
-}
 
 static T factorized_reduce(const T *x, const double *w1, const double *w2, int C) {
-    T r = relu(x);
-    rd_conv_params p = rd_conv_dense_params(1, 1, 2, 2, 0, 0, 1, 0);
-    T a = conv(&r, w1, C / 2, p);
-    p.pad_top = p.pad_left = -1;
-    T b = conv(&r, w2, C / 2, p);
-    T y = t_new(a.s.n, C, a.s.h, a.s.w);
-    size_t hw = (size_t)a.s.h * a.s.w;
-    for (int n = 0; n < a.s.n; n++) {
-        memcpy(y.d + ((size_t)n * C) * hw, a.d + (size_t)n * (C / 2) * hw, (C / 2) * hw * sizeof(double));
-        memcpy(y.d + ((size_t)n * C + C / 2) * hw, b.d + (size_t)n * (C / 2) * hw, (C / 2) * hw * sizeof(double));
-    }
-    t_free(&r); t_free(&a); t_free(&b);
+    T y = ref_t_factorized(x, w1, w2, C);
     bn(&y);
     return y;
 }
@@ -77,7 +43,7 @@ static T run_op(const ref_supernet *r, rd_op_id op, int cell, int e, int k, cons
     snprintf(pre, sizeof pre, "cells.%d._ops.%d._ops.%d.", cell, e, k);
     if (op == RD_OP_SKIP_CONNECT) {
         if (s == 1) {
-            T y = t_new(x->s.n, x->s.c, x->s.h, x->s.w);
+            T y = ref_t_new(x->s.n, x->s.c, x->s.h, x->s.w);
             memcpy(y.d, x->d, ref_numel(x->s) * sizeof(double));
             return y;
         }
@@ -86,47 +52,47 @@ static T run_op(const ref_supernet *r, rd_op_id op, int cell, int e, int k, cons
     if (strstr(name, "pool")) {
         int kk = name[strlen(name) - 1] - '0';
         rd_pool_params p = {strstr(name, "max") ? RD_POOL_MAX : RD_POOL_AVG, kk, s, kk / 2};
-        T y = t_new(x->s.n, C, rd_pool_out_size(&p, x->s.h), rd_pool_out_size(&p, x->s.w));
+        T y = ref_t_new(x->s.n, C, rd_pool_out_size(&p, x->s.h), rd_pool_out_size(&p, x->s.w));
         ref_pool2d(&p, x->d, x->s, y.d, y.s);
         bn(&y);
         return y;
     }
-    T rx = relu(x);
+    T rx = ref_t_relu(x);
     T y;
     if (!strncmp(name, "sep_conv", 8) || !strncmp(name, "dil_conv", 8)) {
         int kk = name[strlen(name) - 1] - '0', dil = name[0] == 'd';
         rd_conv_params dw = rd_conv_depthwise_params(C, kk, s, dil ? kk - 1 : kk / 2, dil ? 2 : 1, 0);
-        T a = conv(&rx, W(r, "%sop.1.weight", pre), C, dw);
-        y = conv(&a, W(r, "%sop.2.weight", pre), C, rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0));
-        t_free(&a);
+        T a = ref_t_conv(&rx, W(r, "%sop.1.weight", pre), C, dw);
+        y = ref_t_conv(&a, W(r, "%sop.2.weight", pre), C, rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0));
+        ref_t_free(&a);
         bn(&y);
         if (!dil) {
-            T r2 = relu(&y);
+            T r2 = ref_t_relu(&y);
             rd_conv_params dw2 = rd_conv_depthwise_params(C, kk, 1, kk / 2, 1, 0);
-            T b = conv(&r2, W(r, "%sop.5.weight", pre), C, dw2);
-            t_free(&y);
-            y = conv(&b, W(r, "%sop.6.weight", pre), C, rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0));
-            t_free(&b); t_free(&r2);
+            T b = ref_t_conv(&r2, W(r, "%sop.5.weight", pre), C, dw2);
+            ref_t_free(&y);
+            y = ref_t_conv(&b, W(r, "%sop.6.weight", pre), C, rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0));
+            ref_t_free(&b); ref_t_free(&r2);
             bn(&y);
         }
     } else if (op == RD_OP_CONV_7X1_1X7) {
-        T a = conv(&rx, W(r, "%sop.1.weight", pre), C, rd_conv_dense_params(1, 7, 1, s, 0, 3, 1, 0));
-        y = conv(&a, W(r, "%sop.2.weight", pre), C, rd_conv_dense_params(7, 1, s, 1, 3, 0, 1, 0));
-        t_free(&a);
+        T a = ref_t_conv(&rx, W(r, "%sop.1.weight", pre), C, rd_conv_dense_params(1, 7, 1, s, 0, 3, 1, 0));
+        y = ref_t_conv(&a, W(r, "%sop.2.weight", pre), C, rd_conv_dense_params(7, 1, s, 1, 3, 0, 1, 0));
+        ref_t_free(&a);
         bn(&y);
     } else { /* conv_1x1, conv_3x3 */
         int kk = op == RD_OP_CONV_1X1 ? 1 : 3;
-        y = conv(&rx, W(r, "%sop.1.weight", pre), C, rd_conv_dense_params(kk, kk, s, s, kk / 2, kk / 2, 1, 0));
+        y = ref_t_conv(&rx, W(r, "%sop.1.weight", pre), C, rd_conv_dense_params(kk, kk, s, s, kk / 2, kk / 2, 1, 0));
         bn(&y);
     }
-    t_free(&rx);
+    ref_t_free(&rx);
     return y;
 }
 
 static T relu_conv_bn(const T *x, const double *w, int C) {
-    T r = relu(x);
-    T y = conv(&r, w, C, rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0));
-    t_free(&r);
+    T r = ref_t_relu(x);
+    T y = ref_t_conv(&r, w, C, rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0));
+    ref_t_free(&r);
     bn(&y);
     return y;
 }
@@ -146,10 +112,10 @@ double ref_supernet_loss(const ref_supernet *r, const double *x, int n, const in
         for (int k = 0; k < K; k++) mw[row * K + k] /= s;
     }
     T in = {(double *)x, {n, c->in_channels, c->in_h, c->in_w}};
-    T sc = conv(&in, W(r, "stem.0.weight"), stem_c, rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0));
-    T stem = t_new(n, stem_c, c->in_h, c->in_w);
+    T sc = ref_t_conv(&in, W(r, "stem.0.weight"), stem_c, rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0));
+    T stem = ref_t_new(n, stem_c, c->in_h, c->in_w);
     ref_batchnorm_train(sc.d, sc.s, W(r, "stem.1.weight"), W(r, "stem.1.bias"), 1e-5, 0.1, NULL, NULL, stem.d);
-    t_free(&sc);
+    ref_t_free(&sc);
     T outs[RD_MAX_LAYERS];
     int cc = c->C, red_prev = 0;
     for (int i = 0; i < c->layers; i++) {
@@ -164,26 +130,26 @@ double ref_supernet_loss(const ref_supernet *r, const double *x, int n, const in
         int ho = red ? st[1].s.h / 2 : st[1].s.h, wo = red ? st[1].s.w / 2 : st[1].s.w;
         int e = 0;
         for (int node = 0; node < c->steps; node++) {
-            st[2 + node] = t_new(n, cc, ho, wo);
+            st[2 + node] = ref_t_new(n, cc, ho, wo);
             for (int j = 0; j < node + 2; j++, e++) {
                 int s = red && j < 2 ? 2 : 1;
                 for (int k = 0; k < K; k++) {
                     if (!(r->active->edge[red][e] >> k & 1) || c->ops.ops[k] == RD_OP_NONE) continue;
                     T y = run_op(r, c->ops.ops[k], i, e, k, &st[j], cc, s);
-                    add_scaled(&st[2 + node], &y, mw[((size_t)red * RD_CELL_EDGES + e) * K + k]);
-                    t_free(&y);
+                    ref_t_add(&st[2 + node], &y, mw[((size_t)red * RD_CELL_EDGES + e) * K + k]);
+                    ref_t_free(&y);
                 }
             }
         }
         /* concat of the last multiplier nodes */
         int m = c->multiplier;
-        outs[i] = t_new(n, m * cc, ho, wo);
+        outs[i] = ref_t_new(n, m * cc, ho, wo);
         size_t hw = (size_t)ho * wo;
         for (int b = 0; b < n; b++)
             for (int q = 0; q < m; q++)
                 memcpy(outs[i].d + ((size_t)b * m * cc + (size_t)q * cc) * hw,
                        st[2 + c->steps - m + q].d + (size_t)b * cc * hw, cc * hw * sizeof(double));
-        for (int q = 0; q < 2 + c->steps; q++) t_free(&st[q]);
+        for (int q = 0; q < 2 + c->steps; q++) ref_t_free(&st[q]);
         red_prev = red;
     }
     T *last = &outs[c->layers - 1];
@@ -196,8 +162,8 @@ double ref_supernet_loss(const ref_supernet *r, const double *x, int n, const in
     if (logits) memcpy(logits, lg, (size_t)n * c->classes * sizeof(double));
     free(lg);
     free(pooled);
-    for (int i = 0; i < c->layers; i++) t_free(&outs[i]);
-    t_free(&stem);
+    for (int i = 0; i < c->layers; i++) ref_t_free(&outs[i]);
+    ref_t_free(&stem);
     free(mw);
     return loss;
 }
