@@ -99,7 +99,9 @@ rd_status rd_evaluate(rd_supernet *net, rd_loader *loader, int max_batches, int 
 rd_vec rd_darts_momentum(const rd_darts *d);
 rd_vec rd_darts_adam_m(const rd_darts *d);
 rd_vec rd_darts_adam_v(const rd_darts *d);
-int *rd_darts_adam_step_count(rd_darts *d);
+/* Adam steps taken (its bias correction): saved and restored by checkpoints. */
+int rd_darts_adam_steps(const rd_darts *d);
+void rd_darts_set_adam_steps(rd_darts *d, int steps);
 
 /* ---- the memory model (memplan.c) ----
  * The peak device memory of one search step, from the supernet's own

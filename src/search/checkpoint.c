@@ -99,7 +99,7 @@ static rd_status write_all(const char *path, const rd_checkpoint_parts *parts, r
         RD_TRY(put_blob(w, "sgd_momentum", mom, rd_supernet_weights(net).len * sizeof(float), err));
         RD_TRY(put_blob(w, "adam_m", am, na, err));
         RD_TRY(put_blob(w, "adam_v", av, na, err));
-        RD_TRY(rd_st_add_metadataf(w, "adam_step", err, "%d", *rd_darts_adam_step_count(parts->darts)));
+        RD_TRY(rd_st_add_metadataf(w, "adam_step", err, "%d", rd_darts_adam_steps(parts->darts)));
     }
     RD_TRY(put_mask(w, "supernet_alive", rd_supernet_alive(net), err));
     if (parts->controller) {
@@ -259,8 +259,10 @@ rd_status rd_checkpoint_load(const char *path, const rd_checkpoint_parts *parts,
         if (s == RD_OK) s = load_vec(f, path, "adam_m", ctx, rd_darts_adam_m(parts->darts), err);
         if (s == RD_OK) s = load_vec(f, path, "adam_v", ctx, rd_darts_adam_v(parts->darts), err);
         const char *v = rd_st_metadata(f, "adam_step");
-        if (s == RD_OK && (!v || sscanf(v, "%d", rd_darts_adam_step_count(parts->darts)) != 1))
-            s = rd_fail(err, RD_ERR_FORMAT, "%s: missing metadata 'adam_step'", path);
+        int steps = 0;
+        if (s == RD_OK && (!v || sscanf(v, "%d", &steps) != 1 || steps < 0))
+            s = rd_fail(err, RD_ERR_FORMAT, "%s: missing or invalid metadata 'adam_step'", path);
+        if (s == RD_OK) rd_darts_set_adam_steps(parts->darts, steps);
     }
     if (s == RD_OK && parts->controller) s = read_controller(f, path, parts->controller, err);
     if (s == RD_OK && parts->state) s = read_state(f, path, parts->state, err);

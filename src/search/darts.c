@@ -77,7 +77,8 @@ void rd_darts_free(rd_darts *d) {
 rd_vec rd_darts_momentum(const rd_darts *d) { return d->momentum; }
 rd_vec rd_darts_adam_m(const rd_darts *d) { return d->adam_m; }
 rd_vec rd_darts_adam_v(const rd_darts *d) { return d->adam_v; }
-int *rd_darts_adam_step_count(rd_darts *d) { return &d->adam_step; }
+int rd_darts_adam_steps(const rd_darts *d) { return d->adam_step; }
+void rd_darts_set_adam_steps(rd_darts *d, int steps) { d->adam_step = steps; }
 
 static rd_status forward_backward(rd_darts *d, const rd_batch *b, unsigned what) {
     RD_TRY(rd_supernet_forward(d->net, &b->x, b->labels, 1));
