@@ -1,5 +1,6 @@
 /* Genotypes: DARTS' derivation rule, its printed form, parsing and malformed input. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "radars/genotype.h"
@@ -108,12 +109,33 @@ START_TEST(malformed_genotypes) {
 }
 END_TEST
 
+/* Out-of-contract input (more nodes than the alphas have rows for; a mask naming no
+ * op of a set without `none`) is clamped, never read past: ASan checks the reads. */
+START_TEST(derive_never_reads_past_its_inputs) {
+    rd_opset set;
+    ck_assert_int_eq(rd_opset_parse("sep_conv_3x3,max_pool_3x3", &set, NULL), RD_OK);
+    float *w = malloc(sizeof(float) * 2 * RD_CELL_EDGES * set.count);
+    for (int i = 0; i < 2 * RD_CELL_EDGES * set.count; i++) w[i] = (float)(i % 5);
+    rd_arch_mask alive;
+    rd_arch_mask_all(&alive, &set);
+    alive.edge[0][0] = 1u << 5; /* beyond the set's 2 ops */
+    rd_genotype g;
+    rd_genotype_derive(w, &set, &alive, 8, 9, &g);
+    ck_assert_int_eq(g.normal.steps, RD_CELL_NODES);
+    ck_assert_int_eq(g.normal.n_concat, RD_CELL_NODES);
+    for (int k = 0; k < 2 * RD_CELL_NODES; k++)
+        ck_assert(g.normal.edges[k].op == RD_OP_SEP_CONV_3X3 || g.normal.edges[k].op == RD_OP_MAX_POOL_3X3);
+    free(w);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("nn_genotype");
     TCase *tc = tcase_create("all");
     tcase_add_test(tc, derive_follows_darts_rule);
     tcase_add_test(tc, format_and_parse_round_trip);
     tcase_add_test(tc, malformed_genotypes);
+    tcase_add_test(tc, derive_never_reads_past_its_inputs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,7 @@
  * (../shared/peers/torch_darts_ref.py) with the same logits; the search state
  * round-trips; corrupt files are refused with the file named. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,92 @@ START_TEST(state_round_trip_and_corruption) {
 }
 END_TEST
 
+/* Replaces the first `from` in a safetensors file's JSON header by `to` (the
+ * header's length field updated, padded with spaces to 8 bytes): crafted metadata. */
+static void patch_header(const char *path, const char *from, const char *to) {
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    rewind(f);
+    unsigned char *b = malloc((size_t)size);
+    ck_assert_int_eq(fread(b, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | b[i];
+    char *hdr = calloc(hl + strlen(to) + 16, 1);
+    memcpy(hdr, b + 8, hl);
+    size_t len = hl;
+    while (len && hdr[len - 1] == ' ') len--;
+    hdr[len] = 0;
+    char *at = strstr(hdr, from);
+    ck_assert_msg(at != NULL, "'%s' not in the header of %s", from, path);
+    size_t fl = strlen(from), tl = strlen(to);
+    memmove(at + tl, at + fl, len - (size_t)(at - hdr) - fl + 1);
+    memcpy(at, to, tl);
+    len = strlen(hdr);
+    while (len % 8) hdr[len++] = ' ';
+    f = fopen(path, "wb");
+    for (int i = 0; i < 8; i++) fputc((int)((uint64_t)len >> (8 * i) & 0xff), f);
+    fwrite(hdr, 1, len, f);
+    fwrite(b + 8 + hl, 1, (size_t)size - 8 - hl, f);
+    fclose(f);
+    free(hdr);
+    free(b);
+}
+
+/* Metadata a crafted or corrupt checkpoint could hold beyond what the arrays that
+ * read it allow: refused with the file named, never read past them. */
+START_TEST(crafted_metadata_is_refused) {
+    rd_ctx *ctx = tu_ctx();
+    rd_supernet_config c;
+    rd_supernet_config_default(&c);
+    c.C = 4;
+    c.layers = 3;
+    c.in_h = c.in_w = 8;
+    c.batch = 2;
+    rd_supernet *net;
+    TU_OK(rd_supernet_create(ctx, &c, NULL, NULL, 3, &net));
+    rd_search_config sc;
+    rd_err err;
+    ck_assert_int_eq(rd_search_config_load(&sc, NULL, NULL, 0, &err), RD_OK);
+    rd_darts *d;
+    TU_OK(rd_darts_create(ctx, net, &sc, &d));
+    rd_search_state st;
+    memset(&st, 0, sizeof st);
+    st.phase = RD_PHASE_DARTS;
+    rd_arch_mask_all(&st.alive, &c.ops);
+    const char *cases[][3] = {
+        /* more nodes than the supernet's alphas hold rows for (once read past stack arrays) */
+        {"steps=4", "steps=8", "steps must be"},
+        /* an op bit beyond the set's 8 ops (once indexed ops[-1] in a set without none) */
+        {"\"search_alive\":\"ff ", "\"search_alive\":\"1ff ", "beyond the 8"},
+        {"\"adam_step\":\"0\"", "\"adam_step\":\"-3\"", "adam_step"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char path[] = "/tmp/radars-crafted-XXXXXX";
+        int fd = mkstemp(path);
+        close(fd);
+        rd_checkpoint_parts parts = {net, d, NULL, &st, "[search]\n", NULL, 0};
+        ck_assert_msg(rd_checkpoint_save(path, &parts, &err) == RD_OK, "%s", err.msg);
+        rd_genotype g;
+        rd_search_state back;
+        ck_assert_msg(rd_checkpoint_genotype(path, &g, &err) == RD_OK, "%s", err.msg); /* intact: fine */
+        patch_header(path, cases[i][0], cases[i][1]);
+        rd_status got = rd_checkpoint_genotype(path, &g, &err);
+        if (got == RD_OK) got = rd_checkpoint_peek(path, &back, NULL, NULL, &err);
+        if (got == RD_OK) got = rd_checkpoint_load(path, &parts, &err);
+        ck_assert_msg(got == RD_ERR_FORMAT, "%s -> %s: accepted (%d)", cases[i][0], cases[i][1], (int)got);
+        ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, cases[i][2]), "%s", err.msg);
+        printf("crafted %s: %s\n", cases[i][1], err.msg);
+        remove(path);
+    }
+    rd_darts_free(d);
+    rd_supernet_free(net);
+    tu_free_all();
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("search_checkpoint");
     TCase *tc = tcase_create("all");
@@ -207,6 +294,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, peer_loads_darts_checkpoint);
     tcase_add_test(tc, peer_loads_large_checkpoint);
     tcase_add_test(tc, state_round_trip_and_corruption);
+    tcase_add_test(tc, crafted_metadata_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }

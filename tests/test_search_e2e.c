@@ -205,6 +205,40 @@ START_TEST(rl_baseline_runs) {
 }
 END_TEST
 
+/* A run killed before its first checkpoint (its directory holds the recipe and some
+ * records, no checkpoint): --resume starts it over, dropping the stale records, and
+ * finds what an uninterrupted run finds. */
+START_TEST(resume_before_the_first_checkpoint_starts_over) {
+    if (!have_fmnist()) return;
+    rd_search_config c;
+    tiny(&c, "darts", "darts");
+    c.epochs = 1;
+    char a[64], b[64];
+    temp_dir(a, sizeof a);
+    temp_dir(b, sizeof b);
+    char path[600];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", b);
+    FILE *f = fopen(path, "w");
+    fputs("{\"type\":\"epoch\",\"epoch\":7}\n", f);
+    fclose(f);
+    rd_search_result r1, r2;
+    rd_err err;
+    ck_assert_msg(run(&c, a, 0, 0, &r1, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(run(&c, b, 1, 0, &r2, &err) == RD_OK, "%s", err.msg);
+    ck_assert(!r2.interrupted);
+    ck_assert_msg(rd_genotype_equal(&r1.genotype, &r2.genotype), "%s\n%s", r1.genotype_text, r2.genotype_text);
+    size_t len;
+    f = fopen(path, "r");
+    char *text = calloc(1, 1 << 20);
+    len = fread(text, 1, (1 << 20) - 1, f);
+    fclose(f);
+    ck_assert_msg(len > 0 && !strstr(text, "\"epoch\":7"), "the stale record was kept");
+    free(text);
+    rm_dir(a);
+    rm_dir(b);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("search_e2e");
     TCase *tc = tcase_create("all");
@@ -215,6 +249,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, radars_prunes_until_it_fits);
     tcase_add_test(tc, darts_refuses_an_over_cap_space_at_once);
     tcase_add_test(tc, rl_baseline_runs);
+    tcase_add_test(tc, resume_before_the_first_checkpoint_starts_over);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -173,6 +173,11 @@ rd_status rd_config_format(const rd_cfg_key *key, const void *cfg, char *out, si
 rd_status rd_config_write(const rd_cfg_schema *schema, const void *cfg, FILE *f, rd_err *err);
 /* rd_config_write to path, atomically. */
 rd_status rd_config_save(const rd_cfg_schema *schema, const void *cfg, const char *path, rd_err *err);
+/* A recipe: the defaults, then path's keys (NULL: no file), then each "section.key=value". */
+rd_status rd_config_load(const rd_cfg_schema *schema, void *cfg, const char *path, const char *const *sets,
+                         int n_sets, rd_err *err);
+/* rd_config_write into a malloc'ed string (*out, the caller frees it). */
+rd_status rd_config_text(const rd_cfg_schema *schema, const void *cfg, char **out, rd_err *err);
 
 /* {"section": {"key": value, ...}, ...} with JSON types (ints, numbers, booleans,
  * strings, enum names, bytes as integers, lists as arrays). Free with json_object_put. */
@@ -314,6 +319,8 @@ typedef struct rd_metrics rd_metrics;
 rd_status rd_metrics_open(const char *path, rd_metrics **out, rd_err *err);
 /* Writes r as one line and flushes. */
 rd_status rd_metrics_append(rd_metrics *m, const rd_record *r, rd_err *err);
+/* rd_metrics_append, then rd_record_free(r) whatever the outcome. */
+rd_status rd_metrics_append_free(rd_metrics *m, rd_record *r, rd_err *err);
 /* Closes; RD_ERR_IO if the final flush failed. NULL is fine. */
 rd_status rd_metrics_close(rd_metrics *m, rd_err *err);
 
@@ -335,6 +342,11 @@ typedef struct rd_search_observer {
     void (*progress)(void *user, const char *phase, int64_t step, int64_t total, double loss, double images_per_s,
                      double eta_s);
 } rd_search_observer;
+/* One log line through the observer (printf-style); nothing when it has no log. */
+void rd_observer_say(const rd_search_observer *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A long run stops (with a checkpoint) at the next step boundary when *interrupt is
+ * set or, with stop_after > 0, once global_step reaches it (tests' resume points). */
+int rd_run_should_stop(const volatile int *interrupt, int64_t stop_after, int64_t global_step);
 
 #ifdef __cplusplus
 }

@@ -768,6 +768,31 @@ rd_status rd_config_save(const rd_cfg_schema *schema, const void *cfg, const cha
     return rd_atomic_commit(&af, err);
 }
 
+rd_status rd_config_load(const rd_cfg_schema *schema, void *cfg, const char *path, const char *const *sets,
+                         int n_sets, rd_err *err) {
+    memset(cfg, 0, schema->struct_size);
+    RD_TRY(rd_config_defaults(schema, cfg, err));
+    if (path) RD_TRY(rd_config_load_file(schema, path, cfg, err));
+    for (int i = 0; i < n_sets; i++) RD_TRY(rd_config_set(schema, sets[i], cfg, err));
+    return RD_OK;
+}
+
+rd_status rd_config_text(const rd_cfg_schema *schema, const void *cfg, char **out, rd_err *err) {
+    char *buf = NULL;
+    size_t len = 0;
+    *out = NULL;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "config '%s': out of host memory", schema->name);
+    rd_status st = rd_config_write(schema, cfg, f, err);
+    if (fclose(f) != 0 && st == RD_OK) st = rd_fail(err, RD_ERR_OUT_OF_MEMORY, "config '%s': out of host memory", schema->name);
+    if (st != RD_OK) {
+        free(buf);
+        return st;
+    }
+    *out = buf;
+    return RD_OK;
+}
+
 rd_status rd_config_to_json(const rd_cfg_schema *schema, const void *cfg, struct json_object **out, rd_err *err) {
     *out = NULL;
     rd_status st = check_schema(schema, err);

@@ -315,3 +315,9 @@ rd_status rd_metrics_next(rd_metrics_reader *rd, const rd_record **rec, rd_err *
         return RD_OK;
     }
 }
+
+rd_status rd_metrics_append_free(rd_metrics *m, rd_record *r, rd_err *err) {
+    rd_status s = rd_metrics_append(m, r, err);
+    rd_record_free(r);
+    return s;
+}

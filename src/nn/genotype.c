@@ -27,7 +27,9 @@ static void derive_cell(const float *w /* [14][K] */, const rd_opset *set, const
                     best_k[j] = k;
                 }
             }
-            if (best_k[j] < 0) best_k[j] = none; /* only `none` alive on this edge */
+            /* only `none` alive on this edge; a mask naming no op of the set (callers refuse
+             * those) falls back to op 0 rather than reading outside the set */
+            if (best_k[j] < 0) best_k[j] = none >= 0 ? none : 0;
         }
         /* the two inputs with the highest best weight; stable (lower input first on ties) */
         int first = -1, second = -1;
@@ -52,6 +54,9 @@ static void derive_cell(const float *w /* [14][K] */, const rd_opset *set, const
 
 void rd_genotype_derive(const float *weights, const rd_opset *set, const rd_arch_mask *alive, int steps,
                         int multiplier, rd_genotype *out) {
+    /* the weights hold RD_CELL_EDGES rows per cell type: RD_CELL_NODES nodes, no more */
+    if (steps < 1 || steps > RD_CELL_NODES) steps = RD_CELL_NODES;
+    if (multiplier < 1 || multiplier > steps) multiplier = steps;
     rd_arch_mask all;
     if (!alive) {
         rd_arch_mask_all(&all, set);

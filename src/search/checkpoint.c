@@ -59,13 +59,28 @@ static rd_status put_mask(rd_st_writer *w, const char *key, const rd_arch_mask *
     return rd_st_add_metadata(w, key, buf, err);
 }
 
+/* The checkpoint's op set (metadata 'ops'): masks and alphas are indexed by it. */
+static rd_status read_opset(const rd_st_file *f, const char *path, rd_opset *set, rd_err *err) {
+    const char *ops = rd_st_metadata(f, "ops");
+    if (!ops || rd_opset_parse(ops, set, err) != RD_OK)
+        return rd_fail(err, RD_ERR_FORMAT, "%s: missing or bad metadata 'ops' (not a radars-cl checkpoint?)", path);
+    return RD_OK;
+}
+
+/* 28 hex edge masks, each naming at least one op and only ops of the set. */
 static rd_status read_mask(const rd_st_file *f, const char *key, rd_arch_mask *m, const char *path, rd_err *err) {
     const char *v = rd_st_metadata(f, key);
     if (!v) return rd_fail(err, RD_ERR_FORMAT, "%s: no metadata '%s'", path, key);
+    rd_opset set;
+    RD_TRY(read_opset(f, path, &set, err));
+    unsigned long all = set.count >= 32 ? 0xfffffffful : (1ul << set.count) - 1;
     for (int i = 0; i < 2 * RD_CELL_EDGES; i++) {
         char *end;
         unsigned long x = strtoul(v, &end, 16);
         if (end == v || x == 0 || x > 0xffffffffu) return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata '%s'", path, key);
+        if (x & ~all)
+            return rd_fail(err, RD_ERR_FORMAT, "%s: metadata '%s': edge %d names ops beyond the %d of the set", path,
+                           key, i, set.count);
         m->edge[i / RD_CELL_EDGES][i % RD_CELL_EDGES] = (rd_edge_mask)x;
         v = end;
     }
@@ -175,10 +190,8 @@ static rd_status read_controller(const rd_st_file *f, const char *path, rd_contr
         return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata 'controller' = '%s'", path, v);
     RD_TRY(get_blob(f, path, "controller_logits", k->logits, sizeof k->logits, err));
     RD_TRY(read_mask(f, "controller_alive", &k->alive, path, err));
-    const char *ops = rd_st_metadata(f, "ops");
     rd_opset set;
-    if (!ops || rd_opset_parse(ops, &set, err) != RD_OK)
-        return rd_fail(err, RD_ERR_FORMAT, "%s: missing or bad metadata 'ops'", path);
+    RD_TRY(read_opset(f, path, &set, err));
     k->K = set.count;
     return RD_OK;
 }
@@ -274,15 +287,17 @@ rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err
     rd_st_file *f;
     RD_TRY(rd_st_open(path, &f, err));
     rd_status s = RD_OK;
-    const char *ops = rd_st_metadata(f, "ops"), *sn = rd_st_metadata(f, "supernet");
+    const char *sn = rd_st_metadata(f, "supernet");
     rd_opset set;
-    int steps = 4, multiplier = 4;
-    if (!ops || rd_opset_parse(ops, &set, err) != RD_OK) s = rd_fail(err, RD_ERR_FORMAT, "%s: missing or bad metadata 'ops' (not a radars-cl checkpoint?)", path);
+    int steps = RD_CELL_NODES, multiplier = RD_CELL_NODES;
+    s = read_opset(f, path, &set, err);
     const char *p;
     if (s == RD_OK && sn && (p = strstr(sn, "steps="))) steps = atoi(p + 6);
     if (s == RD_OK && sn && (p = strstr(sn, "multiplier="))) multiplier = atoi(p + 11);
-    if (s == RD_OK && (steps < 1 || steps > RD_GENO_MAX_NODES || multiplier < 1 || multiplier > steps))
-        s = rd_fail(err, RD_ERR_FORMAT, "%s: bad metadata 'supernet' = '%s'", path, sn);
+    /* the supernet has exactly RD_CELL_NODES nodes (its alphas: RD_CELL_EDGES rows) */
+    if (s == RD_OK && (steps != RD_CELL_NODES || multiplier < 1 || multiplier > steps))
+        s = rd_fail(err, RD_ERR_FORMAT, "%s: bad metadata 'supernet' = '%s' (steps must be %d)", path, sn,
+                    RD_CELL_NODES);
     const char *source = rd_st_metadata(f, "genotype_source");
     int from_controller = source && !strcmp(source, "controller");
     float w[2 * RD_CELL_EDGES * RD_MAX_OPS];

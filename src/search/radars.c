@@ -12,12 +12,13 @@
  * s->st always name the next unit of work: a unit's end advances them, then
  * boundary() may checkpoint and stop, and a resumed run continues from there.
  * Errors go to one place, the context's (s->err); rd_search_run hands it over. */
+#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "radars/search.h"
 
@@ -41,6 +42,7 @@ typedef struct search {
     char ckpt[4200];
     double t0;               /* start of the current phase (wall clock) */
     double seconds_before;   /* time of the current phase before this process */
+    int resume;              /* continuing from a checkpoint (a run stopped before its first starts over) */
     int interrupted;
     uint64_t predicted;
 } search;
@@ -53,16 +55,7 @@ static double now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void say(search *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(search *s, const char *fmt, ...) {
-    if (!s->opt->observer.log) return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    s->opt->observer.log(s->opt->observer.user, line);
-}
+#define say(s, ...) rd_observer_say(&(s)->opt->observer, __VA_ARGS__)
 
 /* ---- set-up: data, loaders, cap ---- */
 static rd_status setup_data(search *s) {
@@ -126,9 +119,7 @@ static rd_status checkpoint(search *s) {
 static rd_status boundary(search *s, int checkpoint_first) {
     if (checkpoint_first) RD_TRY(checkpoint(s));
     s->st.global_step++;
-    int stop = (s->opt->interrupt && *s->opt->interrupt) ||
-               (s->opt->stop_after_steps > 0 && s->st.global_step >= s->opt->stop_after_steps);
-    if (!stop) return RD_OK;
+    if (!rd_run_should_stop(s->opt->interrupt, s->opt->stop_after_steps, s->st.global_step)) return RD_OK;
     RD_TRY(checkpoint(s));
     s->interrupted = 1;
     say(s, "stopped after step %lld; checkpoint %s (continue with: radars search --resume %s)",
@@ -136,11 +127,7 @@ static rd_status boundary(search *s, int checkpoint_first) {
     return RD_OK;
 }
 
-static rd_status append(search *s, rd_record *r) {
-    rd_status st = rd_metrics_append(s->metrics, r, s->err);
-    rd_record_free(r);
-    return st;
-}
+static rd_status append(search *s, rd_record *r) { return rd_metrics_append_free(s->metrics, r, s->err); }
 
 /* Predicted peak of a supernet over alive with active ops computing (NULL: all alive). */
 static rd_status predict(search *s, const rd_arch_mask *alive, const rd_arch_mask *active, uint64_t *bytes) {
@@ -330,7 +317,7 @@ static rd_status rl_begin(search *s) {
                        RD_BYTES(need), RD_BYTES(s->cap));
     RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &path, (uint64_t)c->seed, &s->net));
     RD_TRY(rd_darts_create(s->ctx, s->net, c, &s->darts));
-    if (s->opt->resume && s->st.phase == RD_PHASE_RL) {
+    if (s->resume && s->st.phase == RD_PHASE_RL) {
         rd_checkpoint_parts parts = {s->net, s->darts, &s->ctrl, NULL, NULL, NULL, 0};
         RD_TRY(rd_checkpoint_load(s->ckpt, &parts, s->err));
     }
@@ -398,7 +385,8 @@ static rd_status rl_end(search *s) {
 /* ---- DARTS phase ---- */
 /* A supernet over the surviving ops (the RL phase's objects freed first, so
  * the two never share the device), from the RL phase's shared weights or the
- * checkpoint of an interrupted DARTS phase. */
+ * checkpoint of an interrupted DARTS phase; refused, before anything is built,
+ * when the memory model says it does not fit. */
 static rd_status darts_begin(search *s, int from_rl) {
     const rd_search_config *c = s->cfg;
     rd_search_memory m;
@@ -421,7 +409,7 @@ static rd_status darts_begin(search *s, int from_rl) {
         int copied = 0;
         RD_TRY(rd_checkpoint_load_shared(s->ckpt, s->net, &copied, s->err));
         say(s, "DARTS phase starts from the RL phase's shared weights (%d tensors)", copied);
-    } else if (s->opt->resume && s->st.phase == RD_PHASE_DARTS) {
+    } else if (s->resume && s->st.phase == RD_PHASE_DARTS) {
         rd_checkpoint_parts parts = {s->net, s->darts, NULL, NULL, NULL, NULL, 0};
         RD_TRY(rd_checkpoint_load(s->ckpt, &parts, s->err));
     }
@@ -501,28 +489,33 @@ static rd_status darts(search *s, int from_rl) {
 }
 
 /* ---- the strategies ---- */
+/* One RADARS round, because DARTS over the ops alive still needs more than the
+ * cap; an error when rl.rounds are spent. */
+static rd_status pruning_round(search *s, uint64_t need) {
+    if (s->st.round == s->cfg->rl_rounds)
+        return rd_fail(s->err, RD_ERR_OVER_CAP,
+                       "RADARS: after %d RL rounds DARTS over the surviving ops still needs %s (predicted), cap %s: "
+                       "raise rl.rounds or rl.prune_per_round, lower rl.min_ops_per_edge, or shrink the batch",
+                       s->st.round, RD_BYTES(need), RD_BYTES(s->cap));
+    if (s->st.sample == 0)
+        say(s, "RL round %d: DARTS over the %s ops would need %s > cap %s", s->st.round + 1,
+            s->st.round ? "surviving" : "alive", RD_BYTES(need), RD_BYTES(s->cap));
+    return rl_round(s, 1);
+}
+
 /* RADARS: RL rounds prune the space until DARTS over what survives fits the cap, then DARTS. */
 static rd_status radars(search *s) {
     int fits, from_rl = 0;
     uint64_t need;
     if (s->st.phase == RD_PHASE_RL) {
         RD_TRY(darts_fits(s, &fits, &need));
-        int fresh = s->st.round == 0 && s->st.sample == 0;
-        if (fits && fresh) {
+        if (fits && s->st.round == 0 && s->st.sample == 0) {
             say(s, "DARTS over all %d ops fits the cap (%s predicted): no pruning needed", s->ncfg.ops.count,
                 RD_BYTES(need));
         } else {
             RD_TRY(rl_begin(s));
             while (!fits) {
-                if (s->st.round == s->cfg->rl_rounds)
-                    return rd_fail(s->err, RD_ERR_OVER_CAP,
-                                   "RADARS: after %d RL rounds DARTS over the surviving ops still needs %s (predicted), "
-                                   "cap %s: raise rl.rounds or rl.prune_per_round, lower rl.min_ops_per_edge, or "
-                                   "shrink the batch", s->st.round, RD_BYTES(need), RD_BYTES(s->cap));
-                if (s->st.sample == 0)
-                    say(s, "RL round %d: DARTS over the %s ops would need %s > cap %s", s->st.round + 1,
-                        s->st.round ? "surviving" : "alive", RD_BYTES(need), RD_BYTES(s->cap));
-                RD_TRY(rl_round(s, 1));
+                RD_TRY(pruning_round(s, need));
                 if (s->interrupted) return RD_OK;
                 RD_TRY(darts_fits(s, &fits, &need));
             }
@@ -543,17 +536,6 @@ static rd_status rl_only(search *s) {
     return rl_end(s);
 }
 
-/* Plain DARTS: refused at once, before any work, when the space does not fit. */
-static rd_status darts_only(search *s) {
-    int fits;
-    uint64_t need;
-    RD_TRY(darts_fits(s, &fits, &need));
-    if (!fits)
-        return rd_fail(s->err, RD_ERR_OVER_CAP,
-                       "DARTS over this op space needs %s (predicted), cap %s: use --strategy radars, "
-                       "a smaller batch / C / layers, or a higher --mem-cap", RD_BYTES(need), RD_BYTES(s->cap));
-    return darts(s, 0);
-}
 
 /* A run resumed after its search ended: the final supernet again, to evaluate. */
 static rd_status reload_final(search *s) {
@@ -630,14 +612,7 @@ static void cleanup(search *s) {
 }
 
 static rd_status config_text(search *s) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return rd_fail(s->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
-    rd_status st = rd_config_write(&rd_search_schema, s->cfg, f, s->err);
-    fclose(f);
-    s->config_text = buf;
-    return st;
+    return rd_config_text(&rd_search_schema, s->cfg, &s->config_text, s->err);
 }
 
 /* ---- the run ---- */
@@ -646,8 +621,15 @@ static rd_status start(search *s) {
     char path[4200];
     RD_TRY(rd_path_join(s->ckpt, sizeof s->ckpt, s->opt->run_dir, "checkpoint.safetensors", s->err));
     RD_TRY(config_text(s));
-    if (!s->opt->resume) RD_TRY(write_text(s, "config.ini", s->config_text));
     RD_TRY(rd_path_join(path, sizeof path, s->opt->run_dir, "metrics.jsonl", s->err));
+    s->resume = s->opt->resume && access(s->ckpt, F_OK) == 0;
+    if (s->opt->resume && !s->resume) {
+        /* stopped before its first checkpoint: nothing recorded counts, the recipe is in the run directory */
+        say(s, "%s holds no checkpoint yet: starting the search from the beginning", s->opt->run_dir);
+        if (unlink(path) != 0 && errno != ENOENT)
+            return rd_fail(s->err, RD_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
+    }
+    if (!s->resume) RD_TRY(write_text(s, "config.ini", s->config_text));
     RD_TRY(rd_metrics_open(path, &s->metrics, s->err));
     const rd_device_info *dev = rd_ctx_device(s->ctx);
     s->cap = rd_search_cap(c, dev);
@@ -658,7 +640,7 @@ static rd_status start(search *s) {
     say(s, "data %s: %d training images (%lld train the weights, %lld the alphas), %dx%dx%d, %d classes",
         s->data.description ? s->data.description : c->dataset, s->data.n, (long long)s->wsub.n,
         (long long)s->asub.n, s->data.c, s->data.h, s->data.w, s->data.classes);
-    if (!s->opt->resume) {
+    if (!s->resume) {
         memset(&s->st, 0, sizeof s->st);
         rd_arch_mask_all(&s->st.alive, &s->ncfg.ops);
         s->st.phase = c->strategy == RD_STRATEGY_DARTS ? RD_PHASE_DARTS : RD_PHASE_RL;
@@ -678,7 +660,7 @@ static rd_status run(search *s, rd_search_result *res) {
     if (s->st.phase != RD_PHASE_DONE) {
         switch (s->cfg->strategy) {
         case RD_STRATEGY_RADARS: RD_TRY(radars(s)); break;
-        case RD_STRATEGY_DARTS: RD_TRY(darts_only(s)); break;
+        case RD_STRATEGY_DARTS: RD_TRY(darts(s, 0)); break; /* refused at once when over the cap */
         case RD_STRATEGY_RL: RD_TRY(rl_only(s)); break;
         }
         if (s->interrupted) return RD_OK;

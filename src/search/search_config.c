@@ -108,10 +108,7 @@ const rd_cfg_schema rd_search_schema = {
 
 rd_status rd_search_config_load(rd_search_config *cfg, const char *path, const char *const *sets, int n_sets,
                                 rd_err *err) {
-    memset(cfg, 0, sizeof *cfg);
-    RD_TRY(rd_config_defaults(&rd_search_schema, cfg, err));
-    if (path) RD_TRY(rd_config_load_file(&rd_search_schema, path, cfg, err));
-    for (int i = 0; i < n_sets; i++) RD_TRY(rd_config_set(&rd_search_schema, sets[i], cfg, err));
+    RD_TRY(rd_config_load(&rd_search_schema, cfg, path, sets, n_sets, err));
     rd_opset set;
     if (rd_opset_parse(cfg->ops, &set, err) != RD_OK) return rd_err_prefix(err, "model.ops");
     if (cfg->C % 2) return rd_fail(err, RD_ERR_CONFIG, "model.C = %d: must be even (FactorizedReduce halves it)", cfg->C);

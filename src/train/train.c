@@ -9,11 +9,12 @@
  *
  * with checkpoints that a resumed run continues bit for bit (weights, momentum,
  * loader position, drop-path counter), metrics per epoch, a report and plots. */
+#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "train/train_internal.h"
 
@@ -37,19 +38,11 @@ typedef struct trainer {
     char ckpt[4200];
     char geno_text[2048];
     double t0;
+    int resume;              /* continuing from a checkpoint (a run stopped before its first starts over) */
     int interrupted;
 } trainer;
 
-static void say(trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(trainer *t, const char *fmt, ...) {
-    if (!t->opt->observer.log) return;
-    char line[1400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    t->opt->observer.log(t->opt->observer.user, line);
-}
+#define say(t, ...) rd_observer_say(&(t)->opt->observer, __VA_ARGS__)
 
 
 static double seconds_so_far(trainer *t) { return t->st.seconds + (train_now() - t->t0); }
@@ -143,14 +136,7 @@ static rd_status make_config_text(trainer *t) {
             return rd_fail(t->err, RD_ERR_CONFIG, "run directory path too long: %s", t->opt->run_dir);
         snprintf(copy.genotype, sizeof copy.genotype, "%s", path);
     }
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return rd_fail(t->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
-    rd_status s = rd_config_write(&rd_train_schema, &copy, f, t->err);
-    fclose(f);
-    t->config_text = buf;
-    return s;
+    return rd_config_text(&rd_train_schema, &copy, &t->config_text, t->err);
 }
 
 static rd_status checkpoint(trainer *t) {
@@ -165,8 +151,7 @@ static rd_status checkpoint(trainer *t) {
 }
 
 static int should_stop(trainer *t) {
-    return (t->opt->interrupt && *t->opt->interrupt) ||
-           (t->opt->stop_after_steps > 0 && t->st.global_step >= t->opt->stop_after_steps);
+    return rd_run_should_stop(t->opt->interrupt, t->opt->stop_after_steps, t->st.global_step);
 }
 
 static rd_status stop_here(trainer *t) {
@@ -177,11 +162,7 @@ static rd_status stop_here(trainer *t) {
     return RD_OK;
 }
 
-static rd_status append(trainer *t, rd_record *r) {
-    rd_status s = rd_metrics_append(t->metrics, r, t->err);
-    rd_record_free(r);
-    return s;
-}
+static rd_status append(trainer *t, rd_record *r) { return rd_metrics_append_free(t->metrics, r, t->err); }
 
 /* One step: forward, backward, clip, SGD. */
 static rd_status step(trainer *t, const rd_batch *b, float lr, float *loss, float *aux_loss, int *correct) {
@@ -327,9 +308,18 @@ static rd_status finish(trainer *t, rd_train_result *res) {
 static rd_status run(trainer *t, rd_train_result *res) {
     const rd_train_config *c = t->cfg;
     RD_TRY(rd_path_join(t->ckpt, sizeof t->ckpt, t->opt->run_dir, "checkpoint.safetensors", t->err));
+    char path[4200];
+    RD_TRY(rd_path_join(path, sizeof path, t->opt->run_dir, "metrics.jsonl", t->err));
+    t->resume = t->opt->resume && access(t->ckpt, F_OK) == 0;
+    if (t->opt->resume && !t->resume) {
+        /* stopped before its first checkpoint: nothing recorded counts, the recipe is in the run directory */
+        say(t, "%s holds no checkpoint yet: starting the training from the beginning", t->opt->run_dir);
+        if (unlink(path) != 0 && errno != ENOENT)
+            return rd_fail(t->err, RD_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
+    }
     rd_genotype g;
     char source[4200] = "";
-    if (t->opt->resume) {
+    if (t->resume) {
         rd_train_checkpoint_info info;
         RD_TRY(rd_train_checkpoint_peek(t->ckpt, &info, t->err));
         g = info.genotype;
@@ -342,7 +332,7 @@ static rd_status run(trainer *t, rd_train_result *res) {
     snprintf(res->genotype_text, sizeof res->genotype_text, "%s", t->geno_text);
     RD_TRY(make_config_text(t));
     char line[2200], json[2048];
-    if (!t->opt->resume) {
+    if (!t->resume) {
         RD_TRY(write_text(t, "config.ini", t->config_text));
         snprintf(line, sizeof line, "%s\n", t->geno_text);
         RD_TRY(write_text(t, "genotype.txt", line));
@@ -350,8 +340,6 @@ static rd_status run(trainer *t, rd_train_result *res) {
         RD_TRY(write_text(t, "genotype.json", line));
     }
     say(t, "genotype (%s): %s", source, t->geno_text);
-    char path[4200];
-    RD_TRY(rd_path_join(path, sizeof path, t->opt->run_dir, "metrics.jsonl", t->err));
     RD_TRY(rd_metrics_open(path, &t->metrics, t->err));
     RD_TRY(setup_data(t));
     say(t, "data %s: %d training images (%d train, %d %s), %d test images, %dx%dx%d, %d classes",
@@ -364,7 +352,7 @@ static rd_status run(trainer *t, rd_train_result *res) {
     say(t, "network: C=%d, %d cells%s, %.3f M parameters, %.1f MFLOPs per image; device memory planned %s", c->C, c->layers,
         c->auxiliary ? ", auxiliary head" : "", params / 1e6, flops / 1e6,
         RD_BYTES(rd_network_memory(t->net)->total));
-    if (t->opt->resume) {
+    if (t->resume) {
         RD_TRY(rd_train_checkpoint_load(t->ckpt, t->net, &t->momentum, &t->st, t->err));
         RD_TRY(rd_loader_set_state(t->tl, &t->st.loader, t->err));
         say(t, "resuming %s: epoch %d, step %lld", t->opt->run_dir, t->st.epoch + 1, (long long)t->st.step);

@@ -87,10 +87,7 @@ const rd_cfg_schema rd_train_schema = {
 
 rd_status rd_train_config_load(rd_train_config *cfg, const char *path, const char *const *sets, int n_sets,
                                rd_err *err) {
-    memset(cfg, 0, sizeof *cfg);
-    RD_TRY(rd_config_defaults(&rd_train_schema, cfg, err));
-    if (path) RD_TRY(rd_config_load_file(&rd_train_schema, path, cfg, err));
-    for (int i = 0; i < n_sets; i++) RD_TRY(rd_config_set(&rd_train_schema, sets[i], cfg, err));
+    RD_TRY(rd_config_load(&rd_train_schema, cfg, path, sets, n_sets, err));
     if (cfg->C % 2) return rd_fail(err, RD_ERR_CONFIG, "model.C = %d: must be even (FactorizedReduce halves it)", cfg->C);
     if (cfg->lr_min > cfg->lr)
         return rd_fail(err, RD_ERR_CONFIG, "train.lr_min = %g is above train.lr = %g", cfg->lr_min, cfg->lr);
