@@ -91,7 +91,7 @@ static rd_status setup_data(search *s) {
 
 static double phase_seconds(search *s) { return s->seconds_before + (now() - s->t0); }
 
-/* The genotype of the current state, in DARTS' text form ("" when there is none yet). */
+/* Whether the current genotype comes from the controller's policy (RL) rather than the alphas. */
 static int genotype_from_controller(const search *s) {
     return s->st.phase == RD_PHASE_RL || s->cfg->strategy == RD_STRATEGY_RL;
 }
