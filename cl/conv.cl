@@ -97,12 +97,14 @@ RD_INLINE float hsum8(vec v) {
 }
 
 /* dx epilogue for n lanes at x[xi], dx[di]: mask by x > 0 under relu, add
- * the old dx when accumulating, store n lanes. Reads are whole vectors when
- * they stay inside the views (x_hi, dx_hi: ends of their spans). */
-RD_INLINE void dx_store(__global const float *x, long xi, long x_hi, __global float *dx, long di, long dx_hi, vec g,
-                        int n, const int RELU, const int ACC) {
+ * the old dx when accumulating, store n lanes. x reads are whole vectors when
+ * they stay inside its view (x_hi: the end of its span); dx reads only the n
+ * lanes it stores: the others belong to other work-items, which may be writing
+ * them (a race, reported by Oclgrind, even though the lanes were discarded). */
+RD_INLINE void dx_store(__global const float *x, long xi, long x_hi, __global float *dx, long di, vec g, int n,
+                        const int RELU, const int ACC) {
     if (RELU) g = select(ZERO, g, (xi + VL <= x_hi ? vload8(0, x + xi) : ld8_tail(x, xi, n)) > ZERO);
-    if (ACC) g += di + VL <= dx_hi ? vload8(0, dx + di) : ld8_tail(dx, di, n);
+    if (ACC) g += ld8_tail(dx, di, n);
     st8(dx, di, g, n);
 }
 
@@ -344,18 +346,18 @@ RD_INLINE void dwc_dx(__global const float *x, ulong x_off, ulong x_ns, __global
         if (interior) dwc_dx2_tile(dy, dplane, lo, hi, wc, acc0, acc1, H, OH, OW, PT, PL, D, iw0, ih0, K, 0, 1);
         else dwc_dx2_tile(dy, dplane, lo, hi, wc, acc0, acc1, H, OH, OW, PT, PL, D, iw0, ih0, K, 1, 1);
     }
-    const long x_hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W, dx_hi = dx_off + (long)(N - 1) * dx_ns + (long)CI * H * W;
+    const long x_hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W;
     const long xplane = x_off + n * x_ns + (long)c * H * W, dxplane = dx_off + n * dx_ns + (long)c * H * W;
     #pragma unroll
     for (int i = 0; i < DWC_RB; i++) {
         if (ih0 + i >= H) break;
         const long xr = xplane + (long)(ih0 + i) * W + iw0, dr = dxplane + (long)(ih0 + i) * W + iw0;
         if (S == 1) {
-            dx_store(x, xr, x_hi, dx, dr, dx_hi, acc0[i], W - iw0, RELU, ACC);
+            dx_store(x, xr, x_hi, dx, dr, acc0[i], W - iw0, RELU, ACC);
         } else {
-            dx_store(x, xr, x_hi, dx, dr, dx_hi, interleave_lo(acc0[i], acc1[i]), W - iw0, RELU, ACC);
+            dx_store(x, xr, x_hi, dx, dr, interleave_lo(acc0[i], acc1[i]), W - iw0, RELU, ACC);
             if (iw0 + VL < W)
-                dx_store(x, xr + VL, x_hi, dx, dr + VL, dx_hi, interleave_hi(acc0[i], acc1[i]), W - iw0 - VL, RELU, ACC);
+                dx_store(x, xr + VL, x_hi, dx, dr + VL, interleave_hi(acc0[i], acc1[i]), W - iw0 - VL, RELU, ACC);
         }
     }
 }
@@ -584,18 +586,18 @@ RD_INLINE void conv_dx(__global const float *x, ulong x_off, ulong x_ns, __globa
     conv_dx_tile(dy, dbase, lo, hi, w, wcol, acc0, acc1, CO, OH, OW, PT, PL, DH, DW, ih, iw0, KH, KW, SH, SW, CIB, E, SF)
     TILE_DISPATCH(interior, safe, CONV_DX_CALL);
 #undef CONV_DX_CALL
-    const long x_hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W, dx_hi = dx_off + (long)(N - 1) * dx_ns + (long)CI * H * W;
+    const long x_hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W;
     #pragma unroll
     for (int j = 0; j < CIB; j++) {
         if (ci0 + j >= CI) break;
         const long xr = x_off + n * x_ns + ((long)(ci0 + j) * H + ih) * W + iw0;
         const long dr = dx_off + n * dx_ns + ((long)(ci0 + j) * H + ih) * W + iw0;
         if (SW == 1) {
-            dx_store(x, xr, x_hi, dx, dr, dx_hi, acc0[j], W - iw0, RELU, ACC);
+            dx_store(x, xr, x_hi, dx, dr, acc0[j], W - iw0, RELU, ACC);
         } else {
-            dx_store(x, xr, x_hi, dx, dr, dx_hi, interleave_lo(acc0[j], acc1[j]), W - iw0, RELU, ACC);
+            dx_store(x, xr, x_hi, dx, dr, interleave_lo(acc0[j], acc1[j]), W - iw0, RELU, ACC);
             if (iw0 + VL < W)
-                dx_store(x, xr + VL, x_hi, dx, dr + VL, dx_hi, interleave_hi(acc0[j], acc1[j]), W - iw0 - VL, RELU, ACC);
+                dx_store(x, xr + VL, x_hi, dx, dr + VL, interleave_hi(acc0[j], acc1[j]), W - iw0 - VL, RELU, ACC);
         }
     }
 }
@@ -766,12 +768,12 @@ __kernel void pw_dx(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const in
     }
     if (safe) pw_dx_tile(dy, dbase, lo, hi, w, wcol, acc, CO, CI, P, 1);
     else pw_dx_tile(dy, dbase, lo, hi, w, wcol, acc, CO, CI, P, 0);
-    const long x_hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W, dx_hi = dx_off + (long)(N - 1) * dx_ns + (long)CI * H * W;
+    const long x_hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W;
 #pragma unroll
     for (int j = 0; j < CONV_CIB; j++) {
         if (ci0 + j >= CI) break;
         dx_store(x, x_off + n * x_ns + (long)(ci0 + j) * P + p0, x_hi, dx, dx_off + n * dx_ns + (long)(ci0 + j) * P + p0,
-                 dx_hi, acc[j], P - p0, RELU, ACC);
+                 acc[j], P - p0, RELU, ACC);
     }
 }
 

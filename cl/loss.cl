@@ -60,14 +60,20 @@ __kernel void softmax_backward(RD_VC(y), RD_VC(dy), RD_V(dx), const uint rows, c
 /* Mean cross-entropy of n rows of k logits; one work-group, a work-item per row.
  * loss[0] = mean(logsumexp(row) - row[label]); correct[0] = count of rows whose
  * first maximum is at the label; dlogits = (softmax - onehot) / n. A label
- * outside [0, k) makes the loss and that row of dlogits NaN. */
+ * outside [0, k) makes the loss and that row of dlogits NaN.
+ * log() is taken once per work-item, after its rows: the sums of exponentials
+ * of its rows are multiplied up as mantissa * 2^exponent. In the row loop,
+ * rusticl/llvmpipe warned "Treating load_kernel_arg in control flow as
+ * uniform": its log() reads a table through a hidden kernel argument. (frexp
+ * would split the product too, but Oclgrind 21.10 aborts on its pointer.) */
 __kernel void cross_entropy(RD_VC(x), __global const int *labels, const ulong labels_off, const uint n,
                             const uint k, RD_V(loss), RD_V(dl), const int want_dl, RD_V(correct),
                             const int want_correct) {
     __local float buf[RD_WG];
     const uint lid = get_local_id(0), ls = get_local_size(0);
     const float inv_n = 1.0f / (float)n;
-    float loss_sum = 0.0f, right = 0.0f;
+    float shift_sum = 0.0f, sum_mant = 1.0f, right = 0.0f;  /* sum over rows of max - row[label]; prod of sums */
+    int sum_exp = 0;
     for (uint r = lid; r < n; r += ls) {
         const ulong base = (ulong)r * k;
         float mx = x[x_off + base];
@@ -80,7 +86,13 @@ __kernel void cross_entropy(RD_VC(x), __global const int *labels, const ulong la
         for (uint c = 0; c < k; c++) s += exp(x[x_off + base + c] - mx);
         const int label = labels[labels_off + r];
         const int valid = label >= 0 && label < (int)k;
-        loss_sum += valid ? log(s) + mx - x[x_off + base + (uint)label] : NAN;
+        /* s >= 1 (the maximum's term is 1), so the product stays a normal float:
+         * split it into its exponent and a mantissa in [1, 2) by its bits. s - s
+         * carries a NaN or infinite sum into the loss, which the bits would lose. */
+        const uint bits = as_uint(sum_mant * s);
+        sum_exp += (int)(bits >> 23) - 127;
+        sum_mant = as_float((bits & 0x007fffffu) | 0x3f800000u);
+        shift_sum += (valid ? mx - x[x_off + base + (uint)label] : NAN) + (s - s);
         right += (valid && best == (uint)label) ? 1.0f : 0.0f;
         const uint k_dl = want_dl ? k : 0;
         for (uint c = 0; c < k_dl; c++) {
@@ -88,6 +100,7 @@ __kernel void cross_entropy(RD_VC(x), __global const int *labels, const ulong la
             dl[dl_off + base + c] = valid ? (p - (c == (uint)label ? 1.0f : 0.0f)) * inv_n : NAN;
         }
     }
+    float loss_sum = log(sum_mant) + (float)sum_exp * M_LN2_F + shift_sum;
     loss_sum = rd_group_sum(buf, loss_sum);
     right = rd_group_sum(buf, right);
     if (lid == 0) {

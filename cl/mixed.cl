@@ -12,10 +12,12 @@
  * gradients sum(dout * ys[j]) are one launch per chunk of a two-stage
  * reduction: every work-group sums its share of all the chunk's products into
  * partial[j][group], then one group per j adds up its row. No atomics, so
- * results do not depend on scheduling. Each kernel has two walks over the
- * elements, chosen by the host per device (`contiguous`): one element per
- * work-item with all slots in registers for GPUs, and runs of elements per
- * work-item, slot after slot over the run, for CPUs. */
+ * results do not depend on scheduling. Each kernel comes in two walks over the
+ * elements, chosen by the host per device: one element (or column) per
+ * work-item with all slots in registers for GPUs (_elems, _cols), and runs of
+ * elements per work-item, slot after slot over the run, for CPUs (_runs). Two
+ * kernels, not a branch on an argument: rusticl/llvmpipe warned about the
+ * arguments read inside such a branch ("load_kernel_arg in control flow"). */
 
 #define MIX_SLOTS 16
 #define MIX_FOR_SLOTS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
@@ -50,17 +52,17 @@
         __global const float *yj = y##J + y##J##_off + b * y##J##_ns;          \
         for (uint j = j0; j < j1; j++) o[j] += wj * yj[j];                     \
     }
-__kernel void mixed_forward(RD_VC(w), RD_T(out), const uint chw, const uint n, const uint k, const uint row0,
-                            const uint present, const int acc, const int contiguous MIX_FOR_SLOTS(MIX_IN_ARG)) {
-    if (contiguous) {
-        MIX_RUNS_BEGIN
-        __global float *o = out + out_off + b * out_ns;
-        if (!acc)
-            for (uint j = j0; j < j1; j++) o[j] = 0.0f;
-        MIX_FOR_SLOTS(MIX_FWD_RUN)
-        MIX_RUNS_END
-        return;
-    }
+__kernel void mixed_forward_runs(RD_VC(w), RD_T(out), const uint chw, const uint n, const uint k, const uint row0,
+                                 const uint present, const int acc MIX_FOR_SLOTS(MIX_IN_ARG)) {
+    MIX_RUNS_BEGIN
+    __global float *o = out + out_off + b * out_ns;
+    if (!acc)
+        for (uint j = j0; j < j1; j++) o[j] = 0.0f;
+    MIX_FOR_SLOTS(MIX_FWD_RUN)
+    MIX_RUNS_END
+}
+__kernel void mixed_forward_elems(RD_VC(w), RD_T(out), const uint chw, const uint n, const uint k, const uint row0,
+                                  const uint present, const int acc MIX_FOR_SLOTS(MIX_IN_ARG)) {
     const uint i = get_global_id(0), b = get_global_id(1);
     if (i >= chw || b >= n) return;
     float s = 0.0f;
@@ -87,16 +89,15 @@ __kernel void mixed_forward(RD_VC(w), RD_T(out), const uint chw, const uint n, c
         else                                                                   \
             for (uint j = j0; j < j1; j++) dj[j] = wj * g[j];                  \
     }
-__kernel void mixed_backward_inputs(RD_VC(w), RD_TC(dout), const uint chw, const uint n, const uint k,
-                                    const uint row0, const uint present, const int acc,
-                                    const int contiguous MIX_FOR_SLOTS(MIX_OUT_ARG)) {
-    if (contiguous) {
-        MIX_RUNS_BEGIN
-        __global const float *g = dout + dout_off + b * dout_ns;
-        MIX_FOR_SLOTS(MIX_BWD_RUN)
-        MIX_RUNS_END
-        return;
-    }
+__kernel void mixed_backward_inputs_runs(RD_VC(w), RD_TC(dout), const uint chw, const uint n, const uint k,
+                                         const uint row0, const uint present, const int acc MIX_FOR_SLOTS(MIX_OUT_ARG)) {
+    MIX_RUNS_BEGIN
+    __global const float *g = dout + dout_off + b * dout_ns;
+    MIX_FOR_SLOTS(MIX_BWD_RUN)
+    MIX_RUNS_END
+}
+__kernel void mixed_backward_inputs_elems(RD_VC(w), RD_TC(dout), const uint chw, const uint n, const uint k,
+                                          const uint row0, const uint present, const int acc MIX_FOR_SLOTS(MIX_OUT_ARG)) {
     const uint i = get_global_id(0), b = get_global_id(1);
     if (i >= chw || b >= n) return;
     const float g = dout[dout_off + b * dout_ns + i];
@@ -129,38 +130,44 @@ __kernel void mixed_backward_inputs(RD_VC(w), RD_TC(dout), const uint chw, const
         a##J += ((s4.x + s4.y) + (s4.z + s4.w)) + s1;                          \
     }
 #define MIX_ACC_STORE(J) if ((J) < k) buf[(J) * RD_WG + lid] = a##J;
-__kernel void mixed_partial_dots(RD_TC(dout), const uint chw, const uint n, const uint k, const uint row0,
-                                 const uint present, const int contiguous,
-                                 __global float *partial MIX_FOR_SLOTS(MIX_IN_ARG)) {
-    __local float buf[MIX_SLOTS * RD_WG];
-    const uint lid = get_local_id(0), ls = get_local_size(0);
-    const uint col_group = get_group_id(0), col_groups = get_num_groups(0);
+/* The group tree over every slot's row, then this group's partial of each. */
+#define MIX_DOTS_END                                                                                  \
+    MIX_FOR_SLOTS(MIX_ACC_STORE)                                                                      \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                                     \
+    for (uint s = ls / 2; s > 0; s >>= 1) {                                                           \
+        if (lid < s)                                                                                  \
+            for (uint J = 0; J < k; J++) buf[J * RD_WG + lid] += buf[J * RD_WG + lid + s];            \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                                 \
+    }                                                                                                 \
+    const uint groups = col_groups * get_num_groups(1), group = get_group_id(1) * col_groups + col_group; \
+    for (uint J = lid; J < k; J += ls) partial[(ulong)(row0 + J) * groups + group] = buf[J * RD_WG];
+#define MIX_DOTS_BEGIN                                                   \
+    __local float buf[MIX_SLOTS * RD_WG];                                \
+    const uint lid = get_local_id(0), ls = get_local_size(0);            \
+    const uint col_group = get_group_id(0), col_groups = get_num_groups(0); \
     MIX_FOR_SLOTS(MIX_ACC_DECL)
-    if (contiguous) {
-        MIX_RUNS_BEGIN
-        __global const float *g = dout + dout_off + b * dout_ns;
-        MIX_FOR_SLOTS(MIX_DOT_RUN)
-        MIX_RUNS_END
-    } else {
-        for (ulong b = get_global_id(1); b < n; b += get_global_size(1)) {
-            for (uint jb = col_group * ls; jb < chw; jb += col_groups * ls) {
-                const uint j = jb + lid;
-                if (j < chw) {
-                    const float g = dout[dout_off + b * dout_ns + j];
-                    MIX_FOR_SLOTS(MIX_DOT_TERM)
-                }
+__kernel void mixed_partial_dots_runs(RD_TC(dout), const uint chw, const uint n, const uint k, const uint row0,
+                                      const uint present, __global float *partial MIX_FOR_SLOTS(MIX_IN_ARG)) {
+    MIX_DOTS_BEGIN
+    MIX_RUNS_BEGIN
+    __global const float *g = dout + dout_off + b * dout_ns;
+    MIX_FOR_SLOTS(MIX_DOT_RUN)
+    MIX_RUNS_END
+    MIX_DOTS_END
+}
+__kernel void mixed_partial_dots_cols(RD_TC(dout), const uint chw, const uint n, const uint k, const uint row0,
+                                      const uint present, __global float *partial MIX_FOR_SLOTS(MIX_IN_ARG)) {
+    MIX_DOTS_BEGIN
+    for (ulong b = get_global_id(1); b < n; b += get_global_size(1)) {
+        for (uint jb = col_group * ls; jb < chw; jb += col_groups * ls) {
+            const uint j = jb + lid;
+            if (j < chw) {
+                const float g = dout[dout_off + b * dout_ns + j];
+                MIX_FOR_SLOTS(MIX_DOT_TERM)
             }
         }
     }
-    MIX_FOR_SLOTS(MIX_ACC_STORE)
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint s = ls / 2; s > 0; s >>= 1) {
-        if (lid < s)
-            for (uint J = 0; J < k; J++) buf[J * RD_WG + lid] += buf[J * RD_WG + lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const uint groups = col_groups * get_num_groups(1), group = get_group_id(1) * col_groups + col_group;
-    for (uint J = lid; J < k; J += ls) partial[(ulong)(row0 + J) * groups + group] = buf[J * RD_WG];
+    MIX_DOTS_END
 }
 
 /* Stage 2: group r sums row r of partial (count floats) into out[r], for r < rows. */

@@ -159,6 +159,21 @@ START_TEST(cross_entropy_large_logits_and_bad_labels) {
     ck_assert(!isnan(dl[0]) && isnan(dl[3]));
     ck_assert(isnan(ref_cross_entropy(x, bad, 2, 3, NULL)));
     rd_free(tu_ctx(), lb);
+    /* a NaN or infinite logit, in a row whose label is elsewhere, makes the loss not finite */
+    int good[2] = {0, 1};
+    lb = labels_buffer(good, 2);
+    const double poison[] = {NAN, INFINITY, -INFINITY};
+    for (int pi = 0; pi < 3; pi++) {
+        double xp[6] = {0.5, 0.25, -1, 2, 1, 0};
+        xp[5] = poison[pi];
+        rd_vec vxp = tu_vec_from(xp, 6);
+        TU_OK(rd_cross_entropy(tu_ctx(), &vxp, rd_buffer_mem(lb), 0, 2, 3, &vl, NULL, NULL));
+        tu_vec_read(&vl, &loss);
+        double ref = ref_cross_entropy(xp, good, 2, 3, NULL);
+        if (pi < 2) ck_assert_msg(!isfinite(loss), "loss %g with logit %g", loss, poison[pi]);
+        else ck_assert_msg(isfinite(loss) && fabs(loss - ref) < 1e-5, "loss %g (want %g) with a -inf logit", loss, ref);
+    }
+    rd_free(tu_ctx(), lb);
     tu_free_all();
 }
 END_TEST

@@ -42,6 +42,7 @@ START_TEST(sgd_with_clip_matches_reference) {
     rd_ctx *ctx = tu_ctx();
     for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
         size_t len = lens[li];
+        if (tu_too_big(len)) continue;
         double *p = alloc_d(len), *buf = alloc_d(len), *g = alloc_d(len), *got = alloc_d(len);
         tu_fill(&rng, p, len, -1, 1);
         rd_vec vp = tu_vec_from(p, len), vg = tu_vec(len), vbuf = tu_vec(len), vscale = tu_vec(1), vnorm = tu_vec(1);
@@ -105,6 +106,7 @@ START_TEST(adam_matches_reference) {
     rd_ctx *ctx = tu_ctx();
     for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
         size_t len = lens[li];
+        if (tu_too_big(len)) continue;
         double *p = alloc_d(len), *m = alloc_d(len), *v = alloc_d(len), *g = alloc_d(len), *got = alloc_d(len);
         tu_fill(&rng, p, len, -1e-3, 1e-3);
         rd_vec vp = tu_vec_from(p, len), vg = tu_vec(len), vm = tu_vec(len), vv = tu_vec(len);
@@ -285,6 +287,7 @@ START_TEST(matches_pytorch) {
         fprintf(stderr, "test_optim: PyTorch cross-check skipped: no %s\n", python);
         return;
     }
+    if (tu_too_big(10007)) return; /* a PyTorch cross-check, not a kernel path of its own */
     char dir[] = "/tmp/radars-optim-XXXXXX";
     ck_assert(mkdtemp(dir) != NULL);
     const size_t n = 10007, na = 2 * 14 * 8;

@@ -50,9 +50,7 @@ void tu_fill_distinct(tu_rng *r, double *x, size_t n, double scale) {
 }
 
 /* Test buffers start as NaN, written from the host over their whole length: a
- * kernel that reads what nobody wrote shows in the comparisons on every driver,
- * and Oclgrind, which forgets a host write into the middle of a buffer that had
- * none before (tests/oclgrind_offset_write.c), keeps track of later view writes. */
+ * kernel that reads what nobody wrote shows in the comparisons on every driver. */
 static rd_buffer *track(size_t bytes) {
     rd_buffer *b = NULL;
     rd_status s = rd_alloc(tu_ctx(), bytes, "test", &b);
@@ -157,10 +155,12 @@ double tu_dot(const double *a, const double *b, size_t n) {
     return s;
 }
 
-int tu_too_big(size_t elements) {
+int tu_small(void) {
     const char *small = getenv("RADARS_TEST_SMALL");
-    return small && *small && strcmp(small, "0") != 0 && elements > TU_SMALL_ELEMENTS;
+    return small && *small && strcmp(small, "0") != 0;
 }
+
+int tu_too_big(size_t elements) { return tu_small() && elements > TU_SMALL_ELEMENTS; }
 
 int tu_run_suite(Suite *s) {
     SRunner *sr = srunner_create(s);

@@ -54,6 +54,7 @@ double tu_dot(const double *a, const double *b, size_t n);
  * kernel path still runs at small shapes. tu_too_big says whether to skip one. */
 enum { TU_SMALL_ELEMENTS = 6000 };
 int tu_too_big(size_t elements);
+int tu_small(void); /* RADARS_TEST_SMALL is set */
 
 /* main() for a test file: runs the suite without forking (one OpenCL context). */
 int tu_run_suite(Suite *s);

@@ -35,7 +35,7 @@ static cl_int contiguous_walk(const rd_ctx *ctx) {
     return !is_gpu(ctx);
 }
 /* Position of slot 0's buffer in each kernel's parameter list (cl/mixed.cl). */
-enum { FORWARD_SLOT0 = 12, INPUTS_SLOT0 = 12, DOTS_SLOT0 = 10 };
+enum { FORWARD_SLOT0 = 11, INPUTS_SLOT0 = 11, DOTS_SLOT0 = 9 };
 /* Elements per work-item in the CPU walk of the forward and the input gradients:
  * a run of out (or dout) stays in the L1 cache while every slot passes over it. */
 enum { CPU_RUN = 512 };
@@ -130,15 +130,16 @@ rd_status rd_mixed_forward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_vec
     RD_TRY(check_entries(ctx, op, ys, "ys", k, out, "out"));
     cl_uint chw = (cl_uint)rd_tensor_chw(out), n = (cl_uint)out->n;
     cl_int walk = contiguous_walk(ctx);
+    const char *kernel = walk ? "mixed_forward_runs" : "mixed_forward_elems";
     size_t g[2];
     elementwise_range(out, walk, g);
     for (int row0 = 0; row0 < k; row0 += pass_slots(ctx)) {
         int count = k - row0 < pass_slots(ctx) ? k - row0 : pass_slots(ctx);
         cl_uint present, kc = (cl_uint)count, r0 = (cl_uint)row0;
         cl_int acc = accumulate || row0 > 0;
-        RD_TRY(bind_slots(ctx, "mixed_forward", FORWARD_SLOT0, ys, row0, count, out->mem, &present));
-        RD_TRY(rd_launch(ctx, PROG, "mixed_forward", 2, g, NULL, RD_VARG(w), RD_TARG(out), RD_ARG(chw), RD_ARG(n),
-                         RD_ARG(kc), RD_ARG(r0), RD_ARG(present), RD_ARG(acc), RD_ARG(walk), RD_END));
+        RD_TRY(bind_slots(ctx, kernel, FORWARD_SLOT0, ys, row0, count, out->mem, &present));
+        RD_TRY(rd_launch(ctx, PROG, kernel, 2, g, NULL, RD_VARG(w), RD_TARG(out), RD_ARG(chw), RD_ARG(n), RD_ARG(kc),
+                         RD_ARG(r0), RD_ARG(present), RD_ARG(acc), RD_END));
     }
     return RD_OK;
 }
@@ -156,15 +157,16 @@ rd_status rd_mixed_backward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_ve
 
     /* weight gradients first: they read ys, which a dys entry may alias (dout it may not) */
     if (dw) {
+        const char *dots = walk ? "mixed_partial_dots_runs" : "mixed_partial_dots_cols";
         size_t gr[2], lr[2] = {ctx->wg, 1}, groups = dots_range(ctx, chw, n, walk, gr);
         cl_mem partial;
         RD_TRY(rd_scratch(ctx, RD_SCRATCH_REDUCE, rd_mixed_scratch_bytes(ctx, k), &partial));
         for (int row0 = 0; row0 < k; row0 += pass_slots(ctx)) {
             int count = k - row0 < pass_slots(ctx) ? k - row0 : pass_slots(ctx);
             cl_uint present, kc = (cl_uint)count, r0 = (cl_uint)row0;
-            RD_TRY(bind_slots(ctx, "mixed_partial_dots", DOTS_SLOT0, ys, row0, count, dout->mem, &present));
-            RD_TRY(rd_launch(ctx, PROG, "mixed_partial_dots", 2, gr, lr, RD_TARG(dout), RD_ARG(chw), RD_ARG(n),
-                             RD_ARG(kc), RD_ARG(r0), RD_ARG(present), RD_ARG(walk), RD_ARG(partial), RD_END));
+            RD_TRY(bind_slots(ctx, dots, DOTS_SLOT0, ys, row0, count, dout->mem, &present));
+            RD_TRY(rd_launch(ctx, PROG, dots, 2, gr, lr, RD_TARG(dout), RD_ARG(chw), RD_ARG(n), RD_ARG(kc),
+                             RD_ARG(r0), RD_ARG(present), RD_ARG(partial), RD_END));
         }
         size_t gf[1] = {(size_t)k * ctx->wg}, lf[1] = {ctx->wg};
         cl_uint cnt = (cl_uint)groups, rows = (cl_uint)k;
@@ -172,16 +174,17 @@ rd_status rd_mixed_backward(rd_ctx *ctx, const rd_tensor *ys, int k, const rd_ve
                          RD_VARG(dw), RD_END));
     }
     if (!dys) return RD_OK;
+    const char *inputs = walk ? "mixed_backward_inputs_runs" : "mixed_backward_inputs_elems";
     size_t g[2];
     elementwise_range(dout, walk, g);
     for (int row0 = 0; row0 < k; row0 += pass_slots(ctx)) {
         int count = k - row0 < pass_slots(ctx) ? k - row0 : pass_slots(ctx);
         cl_uint present, kc = (cl_uint)count, r0 = (cl_uint)row0;
         cl_int acc = dys_accumulate != 0;
-        RD_TRY(bind_slots(ctx, "mixed_backward_inputs", INPUTS_SLOT0, dys, row0, count, dout->mem, &present));
+        RD_TRY(bind_slots(ctx, inputs, INPUTS_SLOT0, dys, row0, count, dout->mem, &present));
         if (!present) continue;
-        RD_TRY(rd_launch(ctx, PROG, "mixed_backward_inputs", 2, g, NULL, RD_VARG(w), RD_TARG(dout), RD_ARG(chw),
-                         RD_ARG(n), RD_ARG(kc), RD_ARG(r0), RD_ARG(present), RD_ARG(acc), RD_ARG(walk), RD_END));
+        RD_TRY(rd_launch(ctx, PROG, inputs, 2, g, NULL, RD_VARG(w), RD_TARG(dout), RD_ARG(chw), RD_ARG(n),
+                         RD_ARG(kc), RD_ARG(r0), RD_ARG(present), RD_ARG(acc), RD_END));
     }
     return RD_OK;
 }

@@ -232,6 +232,7 @@ rd_status rd_ctx_create(const rd_ctx_options *opt, rd_ctx **out, rd_err *err) {
     else default_cache_dir(ctx->cache_dir, sizeof ctx->cache_dir);
     ctx->wg = preferred_wg(&ctx->dev);
     ctx->binary_cache = binary_cache_wanted(&ctx->dev, opt->binary_cache);
+    ctx->oclgrind_shadow = rd_platform_is(&ctx->dev, RD_PLATFORM_OCLGRIND);
 
     cl_int rc;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->dev.platform, 0};
@@ -254,9 +255,10 @@ rd_status rd_ctx_create(const rd_ctx_options *opt, rd_ctx **out, rd_err *err) {
         return RD_ERR_CL;
     }
     snprintf(ctx->build_options, sizeof ctx->build_options,
-             "-cl-std=CL1.2 -cl-mad-enable -DRD_WG=%zu -DRD_FP64=%d -DRD_GPU=%d -DRD_LOCAL_MEM=%llu",
+             "-cl-std=CL1.2 -cl-mad-enable -DRD_WG=%zu -DRD_FP64=%d -DRD_GPU=%d -DRD_LOCAL_MEM=%llu%s",
              ctx->wg, ctx->dev.has_fp64, (ctx->dev.type & CL_DEVICE_TYPE_GPU) ? 1 : 0,
-             (unsigned long long)(ctx->dev.local_mem_is_global ? 0 : ctx->dev.local_mem));
+             (unsigned long long)(ctx->dev.local_mem_is_global ? 0 : ctx->dev.local_mem),
+             ctx->oclgrind_shadow ? " -cl-opt-disable" : "");
     ctx->mem_cap = ctx->dev.global_mem;
     if (opt->mem_cap) {
         s = rd_mem_set_cap(ctx, opt->mem_cap);
@@ -276,6 +278,7 @@ void rd_ctx_free(rd_ctx *ctx) {
     for (int i = 0; i < ctx->n_programs; i++)
         if (ctx->programs[i].program) clReleaseProgram(ctx->programs[i].program);
     while (ctx->live) rd_free(ctx, ctx->live);
+    rd_release_retired(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->context) clReleaseContext(ctx->context);
     free(ctx);

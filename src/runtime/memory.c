@@ -50,6 +50,18 @@ rd_status rd_alloc(rd_ctx *ctx, size_t bytes, const char *what, rd_buffer **out)
     return RD_OK;
 }
 
+int rd_retire(rd_ctx *ctx, cl_mem mem) {
+    if (ctx->n_retired == ctx->cap_retired) {
+        size_t cap = ctx->cap_retired ? 2 * ctx->cap_retired : 64;
+        cl_mem *r = realloc(ctx->retired, cap * sizeof *r);
+        if (!r) return 0;
+        ctx->retired = r;
+        ctx->cap_retired = cap;
+    }
+    ctx->retired[ctx->n_retired++] = mem;
+    return 1;
+}
+
 void rd_free(rd_ctx *ctx, rd_buffer *b) {
     if (!b) return;
     if (b->prev) b->prev->next = b->next;
@@ -57,8 +69,15 @@ void rd_free(rd_ctx *ctx, rd_buffer *b) {
     if (b->next) b->next->prev = b->prev;
     ctx->mem_current -= b->bytes;
     ctx->mem_live--;
-    clReleaseMemObject(b->mem);
+    if (!ctx->oclgrind_shadow || !rd_retire(ctx, b->mem)) clReleaseMemObject(b->mem);
     free(b);
+}
+
+void rd_release_retired(rd_ctx *ctx) {
+    for (size_t i = 0; i < ctx->n_retired; i++) clReleaseMemObject(ctx->retired[i]);
+    free(ctx->retired);
+    ctx->retired = NULL;
+    ctx->n_retired = ctx->cap_retired = 0;
 }
 
 cl_mem rd_buffer_mem(const rd_buffer *b) { return b ? b->mem : NULL; }

@@ -55,6 +55,9 @@ struct rd_ctx {
     uint64_t mem_current, mem_peak, mem_cap, mem_refused, mem_total_allocs, mem_live;
     rd_buffer *live;
     rd_buffer *scratch[RD_SCRATCH_SLOTS];
+    cl_mem *retired;          /* Oclgrind only: freed buffers kept until rd_ctx_free (rd_retire) */
+    size_t n_retired, cap_retired;
+    int oclgrind_shadow;           /* Oclgrind: freed buffers retired, partial host writes staged */
 };
 
 /* Returns the kernel (building its program on first use), or NULL with ctx->err set. */
@@ -85,7 +88,16 @@ const char *rd_cl_error_name(cl_int code);
 
 /* Driver quirks are keyed by platform name, here and nowhere else:
  * POCL caches builds itself and compiles each kernel again at its first launch;
- * Oclgrind 21.10 cannot create programs from two threads at once. */
+ * Oclgrind 21.10 cannot create programs from two threads at once, and loses
+ * track of kernel writes into a buffer created after another was released
+ * and replaces a buffer's whole shadow state at every host write, so that a write
+ * into part of a buffer makes the rest look uninitialised (tests/oclgrind_shadow.c):
+ * there, freed buffers are released only with the context and partial host writes
+ * go through a staging buffer and a copy kernel (rd_free, tensor.c). */
+/* Oclgrind's quirk: rd_retire keeps a memory object alive until rd_release_retired
+ * (rd_ctx_free) releases it; 0 when the list cannot grow (then release it now). */
+int rd_retire(rd_ctx *ctx, cl_mem mem);
+void rd_release_retired(rd_ctx *ctx);
 #define RD_PLATFORM_POCL "Portable Computing Language"
 #define RD_PLATFORM_OCLGRIND "Oclgrind"
 static inline int rd_platform_is(const rd_device_info *d, const char *name) {

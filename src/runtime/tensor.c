@@ -58,19 +58,48 @@ rd_status rd_tensor_alloc(rd_ctx *ctx, int n, int c, int h, int w, const char *w
     return RD_OK;
 }
 
+/* Writes bytes of host at byte offset off of mem (blocking unless blocking is 0).
+ * On Oclgrind a write that does not cover the whole buffer goes through a
+ * staging buffer and a copy kernel (runtime.h, driver quirks). */
+static cl_int host_write(rd_ctx *ctx, cl_mem mem, size_t off, size_t bytes, const float *host, cl_bool blocking) {
+    size_t size = 0;
+    if (ctx->oclgrind_shadow) clGetMemObjectInfo(mem, CL_MEM_SIZE, sizeof size, &size, NULL);
+    if (!ctx->oclgrind_shadow || (off == 0 && bytes == size))
+        return clEnqueueWriteBuffer(ctx->queue, mem, blocking, off, bytes, host, 0, NULL, NULL);
+    cl_int rc;
+    cl_mem staging = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &rc);
+    if (rc != CL_SUCCESS) return rc;
+    rc = clEnqueueWriteBuffer(ctx->queue, staging, CL_TRUE, 0, bytes, host, 0, NULL, NULL);
+    cl_kernel k = rc == CL_SUCCESS ? rd_kernel(ctx, "runtime", "copy_floats") : NULL;
+    if (rc == CL_SUCCESS && !k) rc = CL_BUILD_PROGRAM_FAILURE;
+    if (rc == CL_SUCCESS) {
+        cl_ulong doff = off / sizeof(float), len = bytes / sizeof(float);
+        size_t g = rd_round_up(len, ctx->wg), l = ctx->wg;
+        clSetKernelArg(k, 0, sizeof staging, &staging);
+        clSetKernelArg(k, 1, sizeof mem, &mem);
+        clSetKernelArg(k, 2, sizeof doff, &doff);
+        clSetKernelArg(k, 3, sizeof len, &len);
+        rc = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &g, &l, 0, NULL, NULL);
+    }
+    if (rc == CL_SUCCESS) rc = clFinish(ctx->queue);
+    /* never released before the context: Oclgrind's reuse of a released buffer is the other half of the quirk */
+    if (!rd_retire(ctx, staging)) clReleaseMemObject(staging);
+    return rc;
+}
+
 static rd_status copy_tensor(rd_ctx *ctx, const rd_tensor *t, float *host, int write) {
     size_t chw = rd_tensor_chw(t);
     cl_int rc = CL_SUCCESS;
     if (rd_tensor_is_dense(t)) {
         size_t bytes = rd_tensor_numel(t) * sizeof(float), off = t->off * sizeof(float);
         if (bytes == 0) return RD_OK;
-        rc = write ? clEnqueueWriteBuffer(ctx->queue, t->mem, CL_TRUE, off, bytes, host, 0, NULL, NULL)
+        rc = write ? host_write(ctx, t->mem, off, bytes, host, CL_TRUE)
                    : clEnqueueReadBuffer(ctx->queue, t->mem, CL_TRUE, off, bytes, host, 0, NULL, NULL);
     } else {
         for (int i = 0; i < t->n && rc == CL_SUCCESS; i++) {
             size_t off = (t->off + (size_t)i * t->nstride) * sizeof(float);
             float *h = host + (size_t)i * chw;
-            rc = write ? clEnqueueWriteBuffer(ctx->queue, t->mem, CL_FALSE, off, chw * sizeof(float), h, 0, NULL, NULL)
+            rc = write ? host_write(ctx, t->mem, off, chw * sizeof(float), h, CL_FALSE)
                        : clEnqueueReadBuffer(ctx->queue, t->mem, CL_FALSE, off, chw * sizeof(float), h, 0, NULL, NULL);
         }
         if (rc == CL_SUCCESS) rc = clFinish(ctx->queue);
@@ -92,8 +121,7 @@ rd_status rd_tensor_read(rd_ctx *ctx, const rd_tensor *t, float *host) {
 
 rd_status rd_vec_write(rd_ctx *ctx, const rd_vec *v, const float *host) {
     if (!v->len) return RD_OK;
-    cl_int rc = clEnqueueWriteBuffer(ctx->queue, v->mem, CL_TRUE, v->off * sizeof(float), v->len * sizeof(float),
-                                     host, 0, NULL, NULL);
+    cl_int rc = host_write(ctx, v->mem, v->off * sizeof(float), v->len * sizeof(float), host, CL_TRUE);
     if (rc != CL_SUCCESS) return rd_cl_fail(ctx, rc, "writing a vector of %zu floats", v->len);
     return RD_OK;
 }
