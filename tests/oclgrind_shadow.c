@@ -1,6 +1,8 @@
-/* Minimal reproducers of two Oclgrind 21.10 false "uninitialised" reports (ctest:
- * oclgrind_offset_write_bug, oclgrind_buffer_reuse_bug). Its --uninitialized check
- * keeps one shadow block per buffer and
+/* Minimal reproducers of three Oclgrind 21.10 bugs in its --uninitialized check
+ * (ctest: oclgrind_offset_write_bug, oclgrind_buffer_reuse_bug,
+ * oclgrind_shuffle_crash). It crashes (SIGSEGV) on the vector shuffle that
+ * LLVM's optimiser makes of v.s0 + v.s3 (shuffle: hence -cl-opt-disable on
+ * Oclgrind), and it keeps one shadow block per buffer and
  *   offset: replaces it at every host write with one the size of that write, so a
  *           kernel that reads exactly the floats a host write put into the second
  *           half of a buffer is told they are uninitialised (a full write first
@@ -22,6 +24,10 @@ static const char *src =
     "    const int i = get_global_id(0);\n"
     "    if (i < n) y[i] = x[n + i];  /* the second half: the floats the host wrote */\n"
     "}\n"
+    "__kernel void sum_ends(__global const float *x, __global float *y, const int n) {\n"
+    "    const float4 v = vload4(0, x);\n"
+    "    if (get_global_id(0) < n) y[get_global_id(0)] = v.s0 + v.s3;\n"
+    "}\n"
     "__kernel void fill(__global float *y, const int n) {\n"
     "    const int i = get_global_id(0);\n"
     "    if (i < n) y[i] = (float)(i % (n / 2));  /* the values the host writes in the other case */\n"
@@ -39,7 +45,7 @@ static void run(cl_command_queue q, cl_kernel k, cl_mem a, cl_mem b, cl_int n) {
 }
 
 int main(int argc, char **argv) {
-    int reuse = argc > 1 && !strcmp(argv[1], "reuse");
+    int reuse = argc > 1 && !strcmp(argv[1], "reuse"), shuffle = argc > 1 && !strcmp(argv[1], "shuffle");
     cl_platform_id p;
     cl_device_id d;
     cl_int rc;
@@ -53,7 +59,13 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 2 * N; i++) host[i] = (float)(i % N);
     cl_mem x, y;
     cl_kernel k;
-    if (reuse) {
+    const char *kernel = "copy_half";
+    if (shuffle) {
+        x = clCreateBuffer(c, CL_MEM_READ_WRITE, 2 * N * sizeof(float), NULL, &rc);
+        y = clCreateBuffer(c, CL_MEM_READ_WRITE, N * sizeof(float), NULL, &rc);
+        clEnqueueWriteBuffer(q, x, CL_TRUE, 0, sizeof host, host, 0, NULL, NULL);
+        kernel = "sum_ends";
+    } else if (reuse) {
         cl_mem old = clCreateBuffer(c, CL_MEM_READ_WRITE, N * sizeof(float), NULL, &rc);
         clEnqueueWriteBuffer(q, old, CL_TRUE, 0, N * sizeof(float), host, 0, NULL, NULL);
         clReleaseMemObject(old);
@@ -68,13 +80,13 @@ int main(int argc, char **argv) {
         clEnqueueWriteBuffer(q, x, CL_TRUE, 0, sizeof host, host, 0, NULL, NULL);
         clEnqueueWriteBuffer(q, x, CL_TRUE, N * sizeof(float), N * sizeof(float), host + N, 0, NULL, NULL);
     }
-    k = clCreateKernel(prog, "copy_half", &rc);
+    k = clCreateKernel(prog, kernel, &rc);
     run(q, k, x, y, N);
     float out[N];
     clEnqueueReadBuffer(q, y, CL_TRUE, 0, sizeof out, out, 0, NULL, NULL);
     int ok = 1;
-    for (int i = 0; i < N; i++) ok &= out[i] == (float)i;
-    printf("oclgrind_shadow %s: values %s\n", reuse ? "reuse" : "offset", ok ? "right" : "WRONG");
+    for (int i = 0; i < N; i++) ok &= out[i] == (shuffle ? 3.0f : (float)i);
+    printf("oclgrind_shadow %s: values %s\n", argc > 1 ? argv[1] : "offset", ok ? "right" : "WRONG");
     clReleaseMemObject(x);
     clReleaseMemObject(y);
     clReleaseKernel(k);
