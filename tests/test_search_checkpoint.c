@@ -109,6 +109,44 @@ END_TEST
 START_TEST(peer_loads_large_checkpoint) { check_peer("large", 4, 3, 3, 16, 7, 3); }
 END_TEST
 
+/* The checkpoint at src rewritten as format 1 wrote it (before companion files): every
+ * tensor and metadata entry, the optimizer buffers as base64 metadata. */
+static void write_format1(const char *src, const char *dst) {
+    rd_err err;
+    rd_st_file *f, *optim;
+    ck_assert_msg(rd_st_open(src, &f, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(rd_st_companion_open(f, src, &optim, &err) == RD_OK && optim, "%s", err.msg);
+    rd_st_writer *w;
+    ck_assert_int_eq(rd_st_writer_create(&w, &err), RD_OK);
+    void *bufs[4096];
+    int nb = 0;
+    for (int i = 0; i < rd_st_count(f); i++) {
+        const rd_st_info *t = rd_st_at(f, i);
+        ck_assert_int_lt(nb, 4096);
+        bufs[nb] = malloc(t->nbytes + 1);
+        ck_assert_int_eq(rd_st_read(f, t->name, t->dtype, -1, NULL, bufs[nb], t->nbytes, &err), RD_OK);
+        ck_assert_int_eq(rd_st_add(w, t->name, t->dtype, t->ndim, t->shape, bufs[nb++], &err), RD_OK);
+    }
+    for (int i = 0; i < rd_st_metadata_count(f); i++) {
+        const char *k, *v;
+        rd_st_metadata_at(f, i, &k, &v);
+        if (!strcmp(k, "optimizer") || !strcmp(k, "format")) continue;
+        ck_assert_int_eq(rd_st_add_metadata(w, k, v, &err), RD_OK);
+    }
+    ck_assert_int_eq(rd_st_add_metadata(w, "format", "radars-cl checkpoint 1", &err), RD_OK);
+    for (int i = 0; i < rd_st_count(optim); i++) {
+        const rd_st_info *t = rd_st_at(optim, i);
+        bufs[nb] = malloc(t->nbytes + 1);
+        ck_assert_int_eq(rd_st_read(optim, t->name, t->dtype, -1, NULL, bufs[nb], t->nbytes, &err), RD_OK);
+        ck_assert_int_eq(rd_st_add_metadata_blob(w, t->name, bufs[nb++], t->nbytes, &err), RD_OK);
+    }
+    ck_assert_msg(rd_st_write(w, dst, &err) == RD_OK, "%s", err.msg);
+    rd_st_writer_free(w);
+    for (int i = 0; i < nb; i++) free(bufs[i]);
+    rd_st_close(optim);
+    rd_st_close(f);
+}
+
 START_TEST(state_round_trip_and_corruption) {
     rd_ctx *ctx = tu_ctx();
     rd_supernet_config c;
@@ -177,6 +215,34 @@ START_TEST(state_round_trip_and_corruption) {
     ck_assert(mv == 0.25);
     rd_genotype g;
     ck_assert_msg(rd_checkpoint_genotype(path_ck, &g, &err) == RD_OK, "%s", err.msg);
+    /* the optimizer state is a companion file, not header metadata: the header stays small */
+    rd_st_file *sf;
+    ck_assert_msg(rd_st_open(path_ck, &sf, &err) == RD_OK, "%s", err.msg);
+    ck_assert_ptr_null(rd_st_metadata(sf, "sgd_momentum"));
+    ck_assert_ptr_nonnull(rd_st_metadata(sf, "optimizer"));
+    char optim_name[1200];
+    snprintf(optim_name, sizeof optim_name, "/tmp/%s", rd_st_metadata(sf, "optimizer"));
+    rd_st_close(sf);
+    ck_assert_int_eq(access(optim_name, R_OK), 0);
+    /* a second save replaces the companion (one left, the new one) */
+    ck_assert_msg(rd_checkpoint_save(path_ck, &parts, &err) == RD_OK, "%s", err.msg);
+    ck_assert_int_ne(access(optim_name, F_OK), 0);
+    /* a format-1 checkpoint (optimizer state as base64 metadata) still loads */
+    char old_ck[] = "/tmp/radars-ckpt1-XXXXXX";
+    close(mkstemp(old_ck));
+    write_format1(path_ck, old_ck);
+    TU_OK(rd_vec_fill(ctx, &m2, 0.0f));
+    rd_darts_set_adam_steps(d2, 0);
+    ck_assert_msg(rd_checkpoint_load(old_ck, &back, &err) == RD_OK, "%s", err.msg);
+    tu_vec_read(&(rd_vec){m2.mem, m2.off + m2.len - 1, 1}, &mv);
+    ck_assert(mv == 0.25);
+    ck_assert_int_eq(rd_darts_adam_steps(d2), 17);
+    remove(old_ck);
+    /* a checkpoint whose optimizer file is gone, or named outside its folder, is refused by name */
+    rd_st_companion_prune(path_ck, NULL);
+    ck_assert_int_ne(rd_checkpoint_load(path_ck, &back, &err), RD_OK);
+    ck_assert_msg(strstr(err.msg, "optimizer state") && strstr(err.msg, "missing"), "%s", err.msg);
+    ck_assert_msg(rd_checkpoint_save(path_ck, &parts, &err) == RD_OK, "%s", err.msg);
     /* a checkpoint of another supernet is refused, naming the tensor */
     c.C = 6;
     rd_supernet *other;
@@ -189,6 +255,7 @@ START_TEST(state_round_trip_and_corruption) {
     ck_assert_int_ne(rd_checkpoint_load(path_ck, &back, &err), RD_OK);
     ck_assert_ptr_nonnull(strstr(err.msg, path_ck));
     ck_assert_int_ne(rd_checkpoint_genotype("/nonexistent/ckpt.safetensors", &g, &err), RD_OK);
+    rd_st_companion_prune(path_ck, NULL);
     remove(path_ck);
     free(h1);
     free(h2);
@@ -262,6 +329,8 @@ START_TEST(crafted_metadata_is_refused) {
         /* an op bit beyond the set's 8 ops (once indexed ops[-1] in a set without none) */
         {"\"search_alive\":\"ff ", "\"search_alive\":\"1ff ", "beyond the 8"},
         {"\"adam_step\":\"0\"", "\"adam_step\":\"-3\"", "adam_step"},
+        /* an optimizer file outside the checkpoint's folder */
+        {"\"optimizer\":\"", "\"optimizer\":\"../etc/x", "not the name of an optimizer file"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char path[] = "/tmp/radars-crafted-XXXXXX";
@@ -279,6 +348,7 @@ START_TEST(crafted_metadata_is_refused) {
         ck_assert_msg(got == RD_ERR_FORMAT, "%s -> %s: accepted (%d)", cases[i][0], cases[i][1], (int)got);
         ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, cases[i][2]), "%s", err.msg);
         printf("crafted %s: %s\n", cases[i][1], err.msg);
+        rd_st_companion_prune(path, NULL);
         remove(path);
     }
     rd_darts_free(d);

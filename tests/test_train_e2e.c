@@ -239,14 +239,21 @@ START_TEST(tiny_run_writes_everything) {
     }
     ck_assert_int_gt(n_bn, 10);
     ck_assert_int_eq(n_bn, n_tracked);
-    ck_assert_ptr_nonnull(rd_st_metadata(f, "sgd_momentum"));
+    /* the momentum is in the one optimizer file the checkpoint names, not in its header */
+    ck_assert_ptr_null(rd_st_metadata(f, "sgd_momentum"));
+    const char *optim = rd_st_metadata(f, "optimizer");
+    ck_assert_ptr_nonnull(optim);
     ck_assert_ptr_nonnull(rd_st_metadata(f, "genotype"));
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "test \"$(ls '%s' | grep -c 'optim-')\" = 1 && test -r '%s/%s'", dir, dir, optim);
+    ck_assert_msg(system(cmd) == 0, "%s: not exactly one optimizer file, %s", dir, optim);
     rd_st_close(f);
     fx_rmdir(dir);
 }
 END_TEST
 
-static unsigned char *tensor_bytes(const char *dir, size_t *len, char **momentum) {
+/* Every tensor of the checkpoint, and the momentum its optimizer file holds (malloc'ed, *mlen bytes). */
+static unsigned char *tensor_bytes(const char *dir, size_t *len, unsigned char **momentum, size_t *mlen) {
     char p[600];
     snprintf(p, sizeof p, "%s/checkpoint.safetensors", dir);
     rd_st_file *f;
@@ -260,7 +267,15 @@ static unsigned char *tensor_bytes(const char *dir, size_t *len, char **momentum
         ck_assert_int_eq(rd_st_read(f, t->name, t->dtype, -1, NULL, o, t->nbytes, &err), RD_OK);
         o += t->nbytes;
     }
-    *momentum = strdup(rd_st_metadata(f, "sgd_momentum"));
+    rd_st_file *optim;
+    ck_assert_msg(rd_st_companion_open(f, p, &optim, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(optim != NULL, "%s names no optimizer file", p);
+    const rd_st_info *m = rd_st_find(optim, "sgd_momentum");
+    ck_assert_ptr_nonnull(m);
+    *momentum = malloc(m->nbytes + 1);
+    *mlen = m->nbytes;
+    ck_assert_int_eq(rd_st_read(optim, m->name, m->dtype, -1, NULL, *momentum, m->nbytes, &err), RD_OK);
+    rd_st_close(optim);
     rd_st_close(f);
     *len = total;
     return all;
@@ -279,13 +294,13 @@ static void check_resume(int64_t stop) {
     ck_assert_msg(r2.interrupted, "the run did not stop after %lld steps", (long long)stop);
     ck_assert_msg(run(&c, b, 1, 0, &r2, &err) == RD_OK, "%s", err.msg);
     ck_assert(!r2.interrupted);
-    size_t la, lb;
-    char *ma, *mb;
-    unsigned char *x = tensor_bytes(a, &la, &ma), *y = tensor_bytes(b, &lb, &mb);
+    size_t la, lb, lma, lmb;
+    unsigned char *ma, *mb;
+    unsigned char *x = tensor_bytes(a, &la, &ma, &lma), *y = tensor_bytes(b, &lb, &mb, &lmb);
     ck_assert_uint_eq(la, lb);
     ck_assert_msg(memcmp(x, y, la) == 0, "resumed weights differ from the uninterrupted run's (stop after %lld)",
                   (long long)stop);
-    ck_assert_msg(!strcmp(ma, mb), "resumed SGD momentum differs");
+    ck_assert_msg(lma == lmb && !memcmp(ma, mb, lma), "resumed SGD momentum differs");
     ck_assert(r1.test_accuracy == r2.test_accuracy);
     printf("resume after %lld steps: %zu bytes of tensors identical, test accuracy %.4f both\n", (long long)stop, la,
            r1.test_accuracy);
@@ -468,11 +483,11 @@ START_TEST(auxiliary_head_on_cifar10_format) {
     ck_assert_msg(run(&c, b, 0, 3, &r2, &err) == RD_OK, "%s", err.msg);
     ck_assert(r2.interrupted);
     ck_assert_msg(run(&c, b, 1, 0, &r2, &err) == RD_OK, "%s", err.msg);
-    size_t la, lb;
-    char *ma, *mb;
-    unsigned char *x = tensor_bytes(a, &la, &ma), *y = tensor_bytes(b, &lb, &mb);
+    size_t la, lb, lma, lmb;
+    unsigned char *ma, *mb;
+    unsigned char *x = tensor_bytes(a, &la, &ma, &lma), *y = tensor_bytes(b, &lb, &mb, &lmb);
     ck_assert_uint_eq(la, lb);
-    ck_assert_msg(memcmp(x, y, la) == 0 && !strcmp(ma, mb), "resumed run with the auxiliary head differs");
+    ck_assert_msg(memcmp(x, y, la) == 0 && lma == lmb && !memcmp(ma, mb, lma), "resumed run with the auxiliary head differs");
     char p[600];
     snprintf(p, sizeof p, "%s/checkpoint.safetensors", a);
     rd_st_file *f;

@@ -273,6 +273,25 @@ rd_status rd_st_add_metadata_blob(rd_st_writer *w, const char *key, const void *
 /* Errors: "path: no metadata 'key'", "path: metadata 'key' holds N characters, expected M". */
 rd_status rd_st_metadata_blob(const rd_st_file *f, const char *path, const char *key, void *dst, size_t bytes,
                               rd_err *err);
+/* --- companion files: a checkpoint's optimizer state (st_companion.c) ---
+ * A checkpoint holds exactly a PyTorch state dict; optimizer buffers (SGD momentum,
+ * Adam moments) are F32 tensors of "<stem>.optim-<16 hex>.safetensors" in its folder,
+ * which its metadata 'optimizer' names. Write the companion first (a fresh name each
+ * time), then the checkpoint naming it, then prune the others: a crash in between
+ * leaves the previous checkpoint and its companion as they were. */
+/* Writes w as a new companion of the checkpoint at ckpt_path; its file name into name. */
+rd_status rd_st_companion_write(rd_st_writer *w, const char *ckpt_path, char *name, size_t len, rd_err *err);
+/* Removes every companion of ckpt_path but keep (NULL: all of them). */
+void rd_st_companion_prune(const char *ckpt_path, const char *keep);
+/* Removes the companion called name (a checkpoint that was to name it failed to commit). */
+void rd_st_companion_remove(const char *ckpt_path, const char *name);
+/* Opens the companion checkpoint f names; *out NULL when it names none (no optimizer
+ * state, or a checkpoint written before companions: base64 metadata). */
+rd_status rd_st_companion_open(const rd_st_file *f, const char *ckpt_path, rd_st_file **out, rd_err *err);
+/* count floats of optimizer buffer key: the companion's tensor, or (companion NULL) the
+ * base64 metadata of an older checkpoint. */
+rd_status rd_st_optimizer_read(const rd_st_file *f, const rd_st_file *companion, const char *ckpt_path,
+                               const char *key, float *dst, size_t count, rd_err *err);
 /* "[16, 3, 3, 3]" */
 const char *rd_st_shape_str(int ndim, const int64_t *shape, char *buf, size_t len);
 

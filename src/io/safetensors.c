@@ -213,6 +213,11 @@ rd_status rd_st_write(rd_st_writer *w, const char *path, rd_err *err) {
         return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "%s: out of memory writing the header", path);
     }
     size_t padded = (hlen + 7) / 8 * 8;
+    if (padded > ST_MAX_HEADER) {
+        json_object_put(h);
+        return rd_fail(err, RD_ERR_ARG, "%s: a header of %zu bytes, over the %u that safetensors readers accept "
+                       "(too much metadata)", path, padded, ST_MAX_HEADER);
+    }
     uint8_t len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
 

@@ -10,7 +10,7 @@
 
 #include "radars/search.h"
 
-enum { FORMAT_VERSION = 1 };
+enum { FORMAT_VERSION = 2 }; /* 2: optimizer state in a companion file (1: base64 metadata) */
 
 /* host copies kept alive until the write */
 typedef struct holder {
@@ -42,7 +42,9 @@ static rd_status read_vec(rd_ctx *ctx, rd_vec v, holder *h, float **out, rd_err 
 
 /* Search state goes into "__metadata__" (strings), never into tensors, so the
  * file holds exactly the PyTorch model's state dict: PyTorch DARTS code loads
- * it with load_state_dict. Binary vectors are base64 of little-endian values. */
+ * it with load_state_dict. Small binary vectors (controller logits) are base64
+ * of little-endian values; the optimizer buffers, as large as the model, are
+ * tensors of the companion file (rd_st_companion_write). */
 static rd_status put_blob(rd_st_writer *w, const char *key, const void *data, size_t bytes, rd_err *err) {
     return rd_st_add_metadata_blob(w, key, data, bytes, err);
 }
@@ -88,7 +90,7 @@ static rd_status read_mask(const rd_st_file *f, const char *key, rd_arch_mask *m
 }
 
 static rd_status write_all(const char *path, const rd_checkpoint_parts *parts, rd_st_writer *w, holder *h,
-                           rd_err *err) {
+                           char *optim, size_t optim_len, rd_err *err) {
     rd_supernet *net = parts->net;
     rd_ctx *ctx = rd_supernet_context(net);
     const rd_supernet_config *c = rd_supernet_get_config(net);
@@ -110,10 +112,16 @@ static rd_status write_all(const char *path, const rd_checkpoint_parts *parts, r
         RD_TRY(read_vec(ctx, rd_darts_momentum(parts->darts), h, &mom, err));
         RD_TRY(read_vec(ctx, rd_darts_adam_m(parts->darts), h, &am, err));
         RD_TRY(read_vec(ctx, rd_darts_adam_v(parts->darts), h, &av, err));
-        size_t na = rd_supernet_alphas(net).len * sizeof(float);
-        RD_TRY(put_blob(w, "sgd_momentum", mom, rd_supernet_weights(net).len * sizeof(float), err));
-        RD_TRY(put_blob(w, "adam_m", am, na, err));
-        RD_TRY(put_blob(w, "adam_v", av, na, err));
+        int64_t nw = (int64_t)rd_supernet_weights(net).len, na = (int64_t)rd_supernet_alphas(net).len;
+        rd_st_writer *ow;
+        RD_TRY(rd_st_writer_create(&ow, err));
+        rd_status s = rd_st_add(ow, "sgd_momentum", RD_ST_F32, 1, &nw, mom, err);
+        if (s == RD_OK) s = rd_st_add(ow, "adam_m", RD_ST_F32, 1, &na, am, err);
+        if (s == RD_OK) s = rd_st_add(ow, "adam_v", RD_ST_F32, 1, &na, av, err);
+        if (s == RD_OK) s = rd_st_companion_write(ow, path, optim, optim_len, err);
+        rd_st_writer_free(ow);
+        RD_TRY(s);
+        RD_TRY(rd_st_add_metadata(w, "optimizer", optim, err));
         RD_TRY(rd_st_add_metadataf(w, "adam_step", err, "%d", rd_darts_adam_steps(parts->darts)));
     }
     RD_TRY(put_mask(w, "supernet_alive", rd_supernet_alive(net), err));
@@ -156,9 +164,12 @@ rd_status rd_checkpoint_save(const char *path, const rd_checkpoint_parts *parts,
     rd_st_writer *w;
     RD_TRY(rd_st_writer_create(&w, err));
     holder h = {{0}, 0};
-    rd_status s = write_all(path, parts, w, &h, err);
+    char optim[1200] = "";
+    rd_status s = write_all(path, parts, w, &h, optim, sizeof optim, err);
     rd_st_writer_free(w);
     release(&h);
+    if (s == RD_OK) rd_st_companion_prune(path, optim[0] ? optim : NULL);
+    else if (optim[0]) rd_st_companion_remove(path, optim);
     return s;
 }
 
@@ -220,10 +231,12 @@ static rd_status upload(rd_ctx *ctx, rd_vec v, const float *host, rd_err *err) {
     return RD_OK;
 }
 
-static rd_status load_vec(const rd_st_file *f, const char *path, const char *key, rd_ctx *ctx, rd_vec v, rd_err *err) {
+/* An optimizer buffer, from the companion (or an older checkpoint's metadata), onto the device. */
+static rd_status load_vec(const rd_st_file *f, const rd_st_file *optim, const char *path, const char *key, rd_ctx *ctx,
+                          rd_vec v, rd_err *err) {
     float *host = malloc(v.len * sizeof(float) + 1);
     if (!host) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
-    rd_status s = get_blob(f, path, key, host, v.len * sizeof(float), err);
+    rd_status s = rd_st_optimizer_read(f, optim, path, key, host, v.len, err);
     if (s == RD_OK) s = upload(ctx, v, host, err);
     free(host);
     return s;
@@ -268,9 +281,12 @@ rd_status rd_checkpoint_load(const char *path, const rd_checkpoint_parts *parts,
     rd_status s = load_net(f, path, parts->net, err);
     rd_ctx *ctx = rd_supernet_context(parts->net);
     if (s == RD_OK && parts->darts) {
-        s = load_vec(f, path, "sgd_momentum", ctx, rd_darts_momentum(parts->darts), err);
-        if (s == RD_OK) s = load_vec(f, path, "adam_m", ctx, rd_darts_adam_m(parts->darts), err);
-        if (s == RD_OK) s = load_vec(f, path, "adam_v", ctx, rd_darts_adam_v(parts->darts), err);
+        rd_st_file *optim = NULL;
+        s = rd_st_companion_open(f, path, &optim, err);
+        if (s == RD_OK) s = load_vec(f, optim, path, "sgd_momentum", ctx, rd_darts_momentum(parts->darts), err);
+        if (s == RD_OK) s = load_vec(f, optim, path, "adam_m", ctx, rd_darts_adam_m(parts->darts), err);
+        if (s == RD_OK) s = load_vec(f, optim, path, "adam_v", ctx, rd_darts_adam_v(parts->darts), err);
+        rd_st_close(optim);
         const char *v = rd_st_metadata(f, "adam_step");
         int steps = 0;
         if (s == RD_OK && (!v || sscanf(v, "%d", &steps) != 1 || steps < 0))

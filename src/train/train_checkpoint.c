@@ -1,7 +1,8 @@
 /* Training checkpoints: the network's state dict as PyTorch names it (with a
  * num_batches_tracked per batch-norm, so load_state_dict(strict=True) takes
- * it), and in the metadata what a resumed run or an evaluation needs: SGD
- * momentum, where training stands, the normalisation, config and genotype. */
+ * it), and in the metadata what a resumed run or an evaluation needs: where
+ * training stands, the normalisation, config and genotype. The SGD momentum is
+ * a tensor of the companion file the metadata 'optimizer' names. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,7 +11,7 @@
 
 #include "radars/train.h"
 
-enum { FORMAT_VERSION = 1 };
+enum { FORMAT_VERSION = 2 }; /* 2: momentum in a companion file; 1 (still read): base64 metadata */
 static const char FORMAT[] = "radars-cl train checkpoint";
 
 
@@ -24,7 +25,7 @@ static size_t bn_prefix(const char *name) {
 
 static rd_status write_all(const char *path, rd_network *net, const rd_vec *momentum, const rd_train_state *st,
                            const rd_norm *norm, const char *config_text, const char *genotype_text, rd_st_writer *w,
-                           float *weights, float *bn, int64_t *tracked, rd_err *err) {
+                           float *weights, float *bn, int64_t *tracked, char *optim, size_t optim_len, rd_err *err) {
     int n;
     const rd_named_tensor *names = rd_network_named_tensors(net, &n);
     *tracked = st ? st->global_step : 0;
@@ -47,9 +48,15 @@ static rd_status write_all(const char *path, rd_network *net, const rd_vec *mome
         float *m = malloc(momentum->len * sizeof(float) + 1);
         if (!m) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
         rd_status s = rd_vec_read(rd_network_context(net), momentum, m) == RD_OK ? RD_OK : rd_ctx_take_error(rd_network_context(net), err);
-        if (s == RD_OK) s = rd_st_add_metadata_blob(w, "sgd_momentum", m, momentum->len * sizeof(float), err);
+        rd_st_writer *ow = NULL;
+        int64_t len = (int64_t)momentum->len;
+        if (s == RD_OK) s = rd_st_writer_create(&ow, err);
+        if (s == RD_OK) s = rd_st_add(ow, "sgd_momentum", RD_ST_F32, 1, &len, m, err);
+        if (s == RD_OK) s = rd_st_companion_write(ow, path, optim, optim_len, err);
+        rd_st_writer_free(ow);
         free(m);
         RD_TRY(s);
+        RD_TRY(rd_st_add_metadata(w, "optimizer", optim, err));
     }
     RD_TRY(rd_st_add_metadataf(w, "format", err, "%s %d", FORMAT, FORMAT_VERSION));
     RD_TRY(rd_st_add_metadataf(w, "network", err, "C=%d layers=%d stem_multiplier=%d input=%dx%dx%d classes=%d batch=%d auxiliary=%d",
@@ -88,7 +95,12 @@ rd_status rd_train_checkpoint_save(const char *path, rd_network *net, const rd_v
     if (s == RD_OK && (rd_vec_read(ctx, &wv, weights) != RD_OK || (bv.len && rd_vec_read(ctx, &bv, bn) != RD_OK)))
         s = rd_ctx_take_error(ctx, err);
     if (s == RD_OK) s = rd_st_writer_create(&w, err);
-    if (s == RD_OK) s = write_all(path, net, momentum, state, norm, config_text, genotype_text, w, weights, bn, &tracked, err);
+    char optim[1200] = "";
+    if (s == RD_OK)
+        s = write_all(path, net, momentum, state, norm, config_text, genotype_text, w, weights, bn, &tracked, optim,
+                      sizeof optim, err);
+    if (s == RD_OK) rd_st_companion_prune(path, optim[0] ? optim : NULL);
+    else if (optim[0]) rd_st_companion_remove(path, optim);
     rd_st_writer_free(w);
     free(weights);
     free(bn);
@@ -106,8 +118,8 @@ static rd_status check_format(const rd_st_file *f, const char *path, rd_err *err
                        FORMAT);
     }
     int version = atoi(v + sizeof FORMAT - 1);
-    if (version != FORMAT_VERSION)
-        return rd_fail(err, RD_ERR_FORMAT, "%s: training checkpoint format %d, this build reads %d", path, version,
+    if (version < 1 || version > FORMAT_VERSION)
+        return rd_fail(err, RD_ERR_FORMAT, "%s: training checkpoint format %d, this build reads 1 to %d", path, version,
                        FORMAT_VERSION);
     return RD_OK;
 }
@@ -152,7 +164,10 @@ rd_status rd_train_checkpoint_load(const char *path, rd_network *net, const rd_v
     if (s == RD_OK && momentum && momentum->mem) {
         float *m = malloc(momentum->len * sizeof(float) + 1);
         if (!m) s = rd_fail(err, RD_ERR_OUT_OF_MEMORY, "checkpoint: out of host memory");
-        if (s == RD_OK) s = rd_st_metadata_blob(f, path, "sgd_momentum", m, momentum->len * sizeof(float), err);
+        rd_st_file *optim = NULL;
+        if (s == RD_OK) s = rd_st_companion_open(f, path, &optim, err);
+        if (s == RD_OK) s = rd_st_optimizer_read(f, optim, path, "sgd_momentum", m, momentum->len, err);
+        rd_st_close(optim);
         if (s == RD_OK && rd_vec_write(ctx, momentum, m) != RD_OK) s = rd_ctx_take_error(ctx, err);
         free(m);
     }
