@@ -14,6 +14,26 @@ for t in safetensors search_checkpoint train_checkpoint genotype config idx cifa
 done
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
+# A copy of a safetensors file with only its alphas tensors and its metadata.
+strip_checkpoint() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n])
+keep, data, out = {}, b'', {}
+for k, v in h.items():
+    if k == '__metadata__' or not k.startswith('alphas_'):
+        continue
+    s, e = v['data_offsets']
+    out[k] = dict(v, data_offsets=[len(data), len(data) + e - s])
+    data += b[8 + n + s:8 + n + e]
+out['__metadata__'] = h.get('__metadata__', {})
+t = json.dumps(out, separators=(',', ':')).encode()
+t += b' ' * (-len(t) % 8)
+open(sys.argv[2], 'wb').write(struct.pack('<Q', len(t)) + t + data)
+PY
+}
 tiny=(--set model.C=2 --set model.layers=3 --set data.batch=4 --set data.train_limit=64 --set search.eval_batches=1)
 if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   # RADARS with a cap that needs pruning, stopped by SIGINT during the RL phase's first round
@@ -27,8 +47,9 @@ if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
       --set data.batch=8 --epochs 1 --no-plots --out "$T/train" > /dev/null 2>&1 || true
   for r in radars darts rl; do
     [ -r "$T/$r/checkpoint.safetensors" ] || { echo "make_seeds: the $r search wrote no checkpoint" >&2; exit 1; }
-    cp "$T/$r/checkpoint.safetensors" "$OUT/fuzz_search_checkpoint/$r.safetensors"
-    cp "$T/$r/checkpoint.safetensors" "$OUT/fuzz_safetensors/search_$r.safetensors"
+    # what rd_checkpoint_peek / _genotype read (metadata, alphas): small enough for libFuzzer's inputs
+    strip_checkpoint "$T/$r/checkpoint.safetensors" "$OUT/fuzz_search_checkpoint/$r.safetensors"
+    cp "$OUT/fuzz_search_checkpoint/$r.safetensors" "$OUT/fuzz_safetensors/search_$r.safetensors"
     cp "$T/$r/metrics.jsonl" "$OUT/fuzz_metrics/$r.jsonl"
     cp "$T/$r/genotype.txt" "$OUT/fuzz_genotype/$r.txt" 2>/dev/null || true
     { printf '\0'; cat "$T/$r/config.ini"; } > "$OUT/fuzz_config/$r.ini"

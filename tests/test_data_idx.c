@@ -40,9 +40,9 @@ static void make_fixture(idx_fixture *f, const char *stem, int n, int h, int w, 
     f->lab = malloc((size_t)n);
     for (size_t i = 0; i < (size_t)n * h * w; i++) f->pix[i] = (unsigned char)fx_rand(&seed);
     for (int i = 0; i < n; i++) f->lab[i] = (unsigned char)(fx_rand(&seed) % 10);
-    f->lab[0] = 7;  /* a known largest label */
     for (int i = 1; i < n; i++)
         if (f->lab[i] > 7) f->lab[i] = 3;
+    for (int i = 0; i < n && i < 8; i++) f->lab[i] = (unsigned char)(7 - i); /* 7 the largest label; each class once */
     snprintf(f->images, sizeof f->images, "%s/%s-images-idx3-ubyte%s", g_dir, stem, gz ? ".gz" : "");
     snprintf(f->labels, sizeof f->labels, "%s/%s-labels-idx1-ubyte%s", g_dir, stem, gz ? ".gz" : "");
     unsigned di[3] = {(unsigned)n, (unsigned)h, (unsigned)w}, dl[1] = {(unsigned)n};
@@ -83,6 +83,33 @@ START_TEST(idx_plain_and_gzip_read_exactly) {
         ck_assert_int_eq(ds.classes, 10);
         rd_dataset_free(&ds);
         free_fixture(&f);
+        /* one corrupt label byte (200 among labels 0..7) would make a 201-class problem: refused,
+         * unless the class count is given (then it is out of range) */
+        make_fixture(&f, "train", 13, 5, 3, gz, 7 + gz);
+        f.lab[12] = 200;
+        unsigned dl[1] = {13};
+        write_idx(f.labels, 0x08, 1, dl, f.lab, 13, gz);
+        rd_status st = rd_load_idx(f.images, f.labels, 0, &ds, &err);
+        fx_expect_error("a class gap", st, &err, RD_ERR_FORMAT, f.labels, "have no image");
+        st = rd_load_idx(f.images, f.labels, 8, &ds, &err);
+        fx_expect_error("label 200 of 8 classes", st, &err, RD_ERR_FORMAT, f.labels, "out of range");
+        ck_assert_msg(rd_load_idx(f.images, f.labels, 256, &ds, &err) == RD_OK, "%s", err.msg);
+        ck_assert_int_eq(ds.classes, 256);
+        rd_dataset_free(&ds);
+        free_fixture(&f);
+        /* a gzip bomb: 64 MiB of zeros in ~64 KiB, announced as such: over the payload cap (here
+         * 1 MiB), refused before anything is inflated */
+        unsigned di[3] = {1024, 256, 256}, dl1[1] = {1024};
+        unsigned char *zeros = calloc((size_t)1 << 26, 1);
+        write_idx(f.images, 0x08, 3, di, zeros, (size_t)1 << 26, 1);
+        write_idx(f.labels, 0x08, 1, dl1, zeros, 1024, 1);
+        free(zeros);
+        setenv("RADARS_DATA_MAX_BYTES", "1048576", 1);
+        double t0 = fx_now();
+        st = rd_load_idx(f.images, f.labels, 0, &ds, &err);
+        unsetenv("RADARS_DATA_MAX_BYTES");
+        fx_expect_error("gzip bomb", st, &err, RD_ERR_FORMAT, f.images, "too large to load");
+        ck_assert_msg(fx_now() - t0 < 0.5, "the bomb was inflated before being refused (%.2f s)", fx_now() - t0);
     }
 }
 END_TEST
@@ -112,6 +139,14 @@ START_TEST(idx_opened_by_name) {
     ck_assert_msg(rd_dataset_open(spec, "train", &opt, &ds, &err) == RD_OK, "%s", err.msg);
     ck_assert_int_eq(ds.classes, 12);
     rd_dataset_free(&ds);
+    /* a folder name longer than any path buffer: refused, not truncated into another path */
+    char *longspec = malloc(5000);
+    int o = snprintf(longspec, 5000, "idx:%s/", g_dir);
+    while (o < 4990) longspec[o++] = 'x';
+    longspec[o] = 0;
+    rd_status lst = rd_dataset_open(longspec, "train", &opt, &ds, &err);
+    fx_expect_error("a 4990-character folder", lst, &err, RD_ERR_ARG, "path too long", NULL);
+    free(longspec);
     snprintf(spec, sizeof spec, "fashion-mnist:%s", g_dir);
     ck_assert_msg(rd_dataset_open(spec, "train", NULL, &ds, &err) == RD_OK, "%s", err.msg);
     ck_assert_str_eq(ds.class_names[9], "Ankle boot");
@@ -208,9 +243,16 @@ START_TEST(idx_malformed_inputs_fail_cleanly) {
         expect_idx_error("huge header", bad, hugel, 0, RD_ERR_FORMAT, bad, "too large");
     }
     unsigned dbig[3] = {0x7fffffffu, 28, 28};
+    /* under the payload cap (raised here past 1.7 TB), the buffer grows only as data arrives */
+    setenv("RADARS_DATA_MAX_BYTES", "2000000000000", 1);
     for (int gz = 0; gz < 2; gz++) {
         write_idx(bad, 0x08, 3, dbig, pix, sizeof pix, gz);
         expect_idx_error("2^31 images announced", bad, hugel, 0, RD_ERR_FORMAT, bad, "truncated");
+    }
+    unsetenv("RADARS_DATA_MAX_BYTES");
+    for (int gz = 0; gz < 2; gz++) {
+        write_idx(bad, 0x08, 3, dbig, pix, sizeof pix, gz);
+        expect_idx_error("2^31 images announced", bad, hugel, 0, RD_ERR_FORMAT, bad, "too large to load");
     }
     ck_assert_double_lt(fx_now() - t0, 2.0);
 }

@@ -2,6 +2,8 @@
 #include "io_tmp.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -46,6 +48,10 @@ START_TEST(read_file_whole) {
     IO_ASSERT_HAS(err.msg, "missing.txt");
     IO_ASSERT_HAS(err.msg, "No such file");
     ck_assert_int_eq(rd_read_file(io_tmp_dir(), &data, &len, &err), RD_ERR_IO);
+    /* an endless file (--config /dev/zero) is refused at RD_TEXT_MAX_BYTES, not read until memory runs out */
+    ck_assert_int_eq(rd_read_file("/dev/zero", &data, &len, &err), RD_ERR_FORMAT);
+    ck_assert_ptr_null(data);
+    IO_ASSERT_HAS(err.msg, "/dev/zero: larger than 64 MiB");
 }
 END_TEST
 
@@ -86,6 +92,27 @@ START_TEST(atomic_write_replaces_or_keeps) {
     ck_assert(is_dir(io_tmp_path("adir/inner")));
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", io_tmp_path("adir"), (long)getpid());
     ck_assert_int_ne(access(tmp, F_OK), 0);
+
+    /* a temporary file a killed process left is removed by the next write; one at our own
+     * name that is a link is never written through (the file it points to stays as it was) */
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    ck_assert_int_eq(waitpid(child, NULL, 0), child);
+    char stale[600];
+    snprintf(stale, sizeof stale, "%s.tmp.%ld", p, (long)child);
+    io_write_text(stale, "left by a crash");
+    const char *victim = io_tmp_path("victim.txt");
+    io_write_text(victim, "precious");
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)getpid());
+    ck_assert_int_eq(symlink(victim, tmp), 0);
+    ck_assert_int_eq(rd_write_file_atomic(p, "third", 5, &err), RD_OK);
+    ck_assert_msg(access(stale, F_OK) != 0, "%s is still there", stale);
+    ck_assert_int_eq(rd_read_file(victim, &data, &len, &err), RD_OK);
+    ck_assert_str_eq(data, "precious");
+    free(data);
+    ck_assert_int_eq(rd_read_file(p, &data, &len, &err), RD_OK);
+    ck_assert_str_eq(data, "third");
+    free(data);
 }
 END_TEST
 

@@ -166,6 +166,12 @@ START_TEST(malformed_lines_refused) {
     ck_assert_int_eq(rd_metrics_open(io_tmp_path("afile/m.jsonl"), &m, &err), RD_ERR_IO);
     IO_ASSERT_HAS(err.msg, "afile");
     ck_assert_int_eq(rd_metrics_close(NULL, &err), RD_OK);
+    /* an endless line is refused at RD_TEXT_MAX_BYTES */
+    ck_assert_int_eq(rd_metrics_reader_open("/dev/zero", &rd, &err), RD_OK);
+    const rd_record *rec;
+    ck_assert_int_eq(rd_metrics_next(rd, &rec, &err), RD_ERR_FORMAT);
+    IO_ASSERT_HAS(err.msg, "/dev/zero:1: a line longer than 64 MiB");
+    rd_metrics_reader_close(rd);
 }
 END_TEST
 

@@ -432,6 +432,36 @@ START_TEST(pytorch_reads_what_we_write) {
 }
 END_TEST
 
+/* base64 as checkpoints use it: canonical text only; and every message one line */
+START_TEST(base64_canonical_and_messages_one_line) {
+    rd_err err;
+    for (size_t n = 0; n <= 10; n++) {
+        unsigned char in[10], out[10];
+        for (size_t i = 0; i < n; i++) in[i] = (unsigned char)(37 * i + 11);
+        char *t = rd_base64_encode(in, n);
+        ck_assert_uint_eq(strlen(t), rd_base64_length(n));
+        ck_assert_int_eq(rd_base64_decode(t, out, n, "x", &err), RD_OK);
+        ck_assert(n == 0 || !memcmp(in, out, n));
+        free(t);
+    }
+    unsigned char out[16];
+    /* '=' before the end, bits past the end, padding where the length needs none: refused */
+    const char *bad[][2] = {{"BgcICQoLDA0ODw==DA0ODw==", "16"}, {"QR==", "1"}, {"QUI=", "3"}, {"QUJD", "2"}, {"Q=JD", "3"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_msg(rd_base64_decode(bad[i][0], out, (size_t)atoi(bad[i][1]), "metadata 'm'", &err) == RD_ERR_FORMAT,
+                      "'%s' (%s bytes) accepted", bad[i][0], bad[i][1]);
+        ck_assert_ptr_nonnull(strstr(err.msg, "metadata 'm'"));
+    }
+    ck_assert_int_eq(rd_base64_decode("QQ==", out, 1, "x", &err), RD_OK);
+    ck_assert_int_eq(out[0], 'A');
+    /* a value with control characters (a crafted tensor name) cannot break the message's line */
+    rd_fail(&err, RD_ERR_FORMAT, "f: tensor '%s'", "a\nb\rc\td");
+    ck_assert_str_eq(err.msg, "f: tensor 'a?b?c?d'");
+    rd_err_prefix(&err, "p\nq");
+    ck_assert_ptr_null(strchr(err.msg, '\n'));
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("io_safetensors");
     TCase *tc = tcase_create("all");
@@ -440,6 +470,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, writer_errors_keep_old_file);
     tcase_add_test(tc, corruptions_refused);
     tcase_add_test(tc, pytorch_reads_what_we_write);
+    tcase_add_test(tc, base64_canonical_and_messages_one_line);
     suite_add_tcase(s, tc);
     return s;
 }

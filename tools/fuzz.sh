@@ -27,10 +27,12 @@ fi
 run_one() {
   local t=$1
   mkdir -p "$FZ/corpus/$t" "$FZ/artifacts/$t"
+  local kept=()
+  [ -d "fuzz/regressions/$t" ] && kept=("fuzz/regressions/$t")
   # -runs=-1 with a wall-clock budget; leaks fail (no OpenCL driver is loaded by any target)
   if "$FZ/fuzz/$t" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
        -print_final_stats=1 -artifact_prefix="$FZ/artifacts/$t/" \
-       "$FZ/corpus/$t" "$FZ/seeds/$t" fuzz/regressions/"$t" > "$FZ/$t.log" 2>&1; then
+       "$FZ/corpus/$t" "$FZ/seeds/$t" "${kept[@]}" > "$FZ/$t.log" 2>&1; then
     local execs cov ft corp
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$FZ/$t.log")
     cov=$(grep -o 'cov: [0-9]*' "$FZ/$t.log" | tail -1 | cut -d' ' -f2)

@@ -12,7 +12,7 @@ PACKAGES=(
   libclblast-dev clblast-utils
   libpng-dev zlib1g-dev libjson-c-dev libinih-dev
   libcairo2-dev libgraphviz-dev fonts-dejavu-core
-  check
+  check locales
   dataset-fashion-mnist
   python3 python3-torch
 )

@@ -29,6 +29,8 @@ extern "C" {
 #endif
 
 enum { RD_DATA_MAX_CHANNELS = 4 };
+/* Plausibility limits on what files announce: an image side, a class count. */
+enum { RD_DATA_MAX_SIDE = 1 << 16, RD_DATA_MAX_CLASSES = 1 << 16 };
 
 /* ---------------- data sets ---------------- */
 typedef struct rd_dataset {

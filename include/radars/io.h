@@ -29,7 +29,11 @@ struct json_object; /* json-c; include <json-c/json.h> to use the objects handed
 /* Creates path and its missing parents (mode 0777 & ~umask). An existing directory is fine. */
 rd_status rd_mkdir_p(const char *path, rd_err *err);
 
-/* Reads the whole file into a malloc'ed buffer with a NUL appended (not counted in *len). */
+/* Text files radars-cl reads whole (recipes, genotypes) and metrics lines are at most
+ * this long: larger is not such a file (--config /dev/zero), and is refused. */
+#define RD_TEXT_MAX_BYTES ((size_t)64 << 20)
+/* Reads the whole file (at most RD_TEXT_MAX_BYTES) into a malloc'ed buffer with a NUL
+ * appended (not counted in *len). */
 rd_status rd_read_file(const char *path, char **data, size_t *len, rd_err *err);
 
 /* Replaces path with data atomically (tmp + fsync + rename + fsync of the directory). */

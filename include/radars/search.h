@@ -30,6 +30,7 @@ typedef struct rd_search_config {
     int crop_padding;         /* random crop with this zero padding (0 = off) */
     bool flip;                /* random horizontal flip */
     int image_size;           /* PNG folders: resize to this size (0 = reject mixed sizes) */
+    int classes;              /* IDX: class count (0 = largest label + 1) */
     /* [model] */
     int C;
     int layers;

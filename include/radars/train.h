@@ -30,6 +30,7 @@ typedef struct rd_train_config {
     bool flip;
     int cutout;               /* cutout length (0 = off; DARTS: 16) */
     int image_size;           /* PNG folders: resize to this size */
+    int classes;              /* IDX: class count (0 = largest label + 1) */
     /* [model] */
     char genotype[1024];      /* name, run directory, file or Genotype(...) text */
     int C;

@@ -41,6 +41,7 @@ int cmd_plan(int argc, char **argv) {
     rd_data_options dopt;
     memset(&dopt, 0, sizeof dopt);
     dopt.resize_h = dopt.resize_w = cfg.image_size;
+    dopt.classes = cfg.classes;
     if (rd_dataset_open(cfg.dataset, "train", &dopt, &ds, &err) != RD_OK) {
         cli_config_free(&cargs);
         return cli_error("%s", err.msg);

@@ -29,8 +29,16 @@ void rd_dfile_close(rd_dfile *f);
 rd_status rd_dfile_read(rd_dfile *f, void *buf, size_t n, const char *what, rd_err *err);
 /* Reads the n bytes of a payload that a header announced, into a buffer that
  * grows only as data actually arrives (a corrupt header cannot cause a giant
- * allocation), then checks that nothing follows. *out is malloc'ed. */
+ * allocation), then checks that nothing follows. *out is malloc'ed. A payload
+ * over rd_data_max_bytes() is refused before anything is read (a gzip bomb
+ * inflates to what its header announces). */
 rd_status rd_dfile_read_payload(rd_dfile *f, size_t n, const char *what, uint8_t **out, rd_err *err);
+/* snprintf into a path buffer: RD_ERR_ARG "path too long" instead of a truncated path
+ * (which could name another file). */
+rd_status rd_path_fmt(char *out, size_t len, rd_err *err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The largest payload a data file may announce: half of the host's memory, or
+ * RADARS_DATA_MAX_BYTES when set (tests). */
+size_t rd_data_max_bytes(void);
 /* 1 if path names an existing regular file. */
 int rd_file_exists(const char *path);
 int rd_dir_exists(const char *path);

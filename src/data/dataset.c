@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "data/data_internal.h"
 
@@ -81,8 +82,31 @@ rd_status rd_dfile_read(rd_dfile *f, void *buf, size_t n, const char *what, rd_e
     return RD_OK;
 }
 
+rd_status rd_path_fmt(char *out, size_t len, rd_err *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= len)
+        return rd_fail(err, RD_ERR_ARG, "path too long (over %zu characters): %.200s...", len ? len - 1 : 0, out);
+    return RD_OK;
+}
+
+size_t rd_data_max_bytes(void) {
+    const char *env = getenv("RADARS_DATA_MAX_BYTES");
+    if (env && *env) return (size_t)strtoull(env, NULL, 10);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page <= 0) return (size_t)1 << 34;
+    return (size_t)pages / 2 * (size_t)page;
+}
+
 rd_status rd_dfile_read_payload(rd_dfile *f, size_t n, const char *what, uint8_t **out, rd_err *err) {
     *out = NULL;
+    size_t max = rd_data_max_bytes();
+    if (n > max)
+        return rd_fail(err, RD_ERR_FORMAT,
+                       "%s: the header announces %zu bytes of %s, over the limit of %zu (half of this host's memory): too "
+                       "large to load (a corrupt header, or a gzip bomb?)", f->path, n, what, max);
     /* Start at what the file could plausibly hold: a plain file holds at most
      * its size; inflating more than ~4x is rare for images, and past that the
      * buffer doubles as data arrives. */
@@ -221,11 +245,11 @@ static rd_status find_idx_file(const char *dir, const char *prefix, const char *
     char *dash = strrchr(dotted, '-');  /* images-idx3 -> images.idx3 */
     if (dash) *dash = '.';
     for (int i = 0; i < 2; i++) {
-        snprintf(path, len, forms[i], dir, prefix, kind);
+        RD_TRY(rd_path_fmt(path, len, err, forms[i], dir, prefix, kind));
         if (rd_file_exists(path)) return RD_OK;
     }
     for (int i = 0; i < 2; i++) {
-        snprintf(path, len, forms[i], dir, prefix, dotted);
+        RD_TRY(rd_path_fmt(path, len, err, forms[i], dir, prefix, dotted));
         if (rd_file_exists(path)) return RD_OK;
     }
     return rd_fail(err, RD_ERR_IO, "%s/%s-%s-ubyte: cannot open: no such file (nor .gz, nor %s-%s-ubyte[.gz])", dir,
@@ -246,19 +270,19 @@ static rd_status open_idx_dir(const char *dir, const char *split, int classes, c
 
 static rd_status open_cifar_dir(const char *dir, const char *split, rd_dataset *out, rd_err *err) {
     char base[4200], paths[5][4300];
-    snprintf(base, sizeof base, "%s", dir);
+    RD_TRY(rd_path_fmt(base, sizeof base, err, "%s", dir));
     char probe[4200];
-    snprintf(probe, sizeof probe, "%s/data_batch_1.bin", dir);
+    RD_TRY(rd_path_fmt(probe, sizeof probe, err, "%s/data_batch_1.bin", dir));
     char sub[4200];
-    snprintf(sub, sizeof sub, "%s/cifar-10-batches-bin", dir);
-    if (!rd_file_exists(probe) && rd_dir_exists(sub)) snprintf(base, sizeof base, "%s", sub);
+    RD_TRY(rd_path_fmt(sub, sizeof sub, err, "%s/cifar-10-batches-bin", dir));
+    if (!rd_file_exists(probe) && rd_dir_exists(sub)) RD_TRY(rd_path_fmt(base, sizeof base, err, "%s", sub));
     const char *list[5];
     int n = 0;
     if (strcmp(split, "train") == 0) {
-        for (int i = 0; i < 5; i++) snprintf(paths[i], sizeof paths[i], "%s/data_batch_%d.bin", base, i + 1);
+        for (int i = 0; i < 5; i++) RD_TRY(rd_path_fmt(paths[i], sizeof paths[i], err, "%s/data_batch_%d.bin", base, i + 1));
         n = 5;
     } else {
-        snprintf(paths[0], sizeof paths[0], "%s/test_batch.bin", base);
+        RD_TRY(rd_path_fmt(paths[0], sizeof paths[0], err, "%s/test_batch.bin", base));
         n = 1;
     }
     for (int i = 0; i < n; i++) list[i] = paths[i];
@@ -270,7 +294,7 @@ static rd_status open_cifar_dir(const char *dir, const char *split, rd_dataset *
 static rd_status open_png_dir(const char *dir, const char *split, const rd_data_options *opt, rd_dataset *out,
                               rd_err *err) {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, split);
+    RD_TRY(rd_path_fmt(path, sizeof path, err, "%s/%s", dir, split));
     if (!rd_dir_exists(path))
         return rd_fail(err, RD_ERR_IO, "%s: no such folder (png:DIR expects DIR/train/<class>/*.png and DIR/test/<class>/*.png)",
                        path);

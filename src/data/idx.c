@@ -7,7 +7,6 @@
 
 #include "data/data_internal.h"
 
-enum { IDX_MAX_SIDE = 1 << 16 };
 
 static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
@@ -37,9 +36,9 @@ static rd_status read_header(rd_dfile *f, int ndim, const char *kind, uint32_t *
     if (dims[0] > (uint32_t)INT32_MAX)
         return rd_fail(err, RD_ERR_FORMAT, "%s: header announces %u items, more than supported", f->path, dims[0]);
     for (int i = 1; i < ndim; i++)
-        if (dims[i] > IDX_MAX_SIDE)
+        if (dims[i] > RD_DATA_MAX_SIDE)
             return rd_fail(err, RD_ERR_FORMAT, "%s: image side %u in the header is implausible (over %d)", f->path,
-                           dims[i], IDX_MAX_SIDE);
+                           dims[i], RD_DATA_MAX_SIDE);
     return RD_OK;
 }
 
@@ -75,7 +74,7 @@ rd_status rd_load_idx(const char *images_path, const char *labels_path, int clas
     if ((s = rd_dfile_read_payload(&fi, total, "the image data", &pix, err)) != RD_OK) goto done;
     if ((s = rd_dfile_read_payload(&fl, di[0], "the labels", &lab, err)) != RD_OK) goto done;
 
-    int n = (int)di[0], maxl = 0;
+    int n = (int)di[0], maxl = 0, count[256] = {0};
     for (int i = 0; i < n; i++) {
         if (classes > 0 && lab[i] >= classes) {
             s = rd_fail(err, RD_ERR_FORMAT, "%s: label %d of item %d is out of range (%d classes)", labels_path, lab[i],
@@ -83,7 +82,20 @@ rd_status rd_load_idx(const char *images_path, const char *labels_path, int clas
             goto done;
         }
         if (lab[i] > maxl) maxl = lab[i];
+        count[lab[i]]++;
     }
+    /* Classes inferred from the labels: one that no image has (below the largest label) is
+     * far more likely a corrupt label byte than a class; the caller may name the count. */
+    for (int c = 0; classes == 0 && c < maxl; c++)
+        if (!count[c]) {
+            int empty = 0;
+            for (int k = 0; k < maxl; k++) empty += !count[k];
+            s = rd_fail(err, RD_ERR_FORMAT,
+                        "%s: the labels go up to %d but %d of those classes (the first: %d) have no image: a corrupt "
+                        "label file? (set data.classes to the class count to accept it)",
+                        labels_path, maxl, empty, c);
+            goto done;
+        }
     out->labels = malloc((size_t)n * sizeof *out->labels);
     if (!out->labels) {
         s = rd_fail(err, RD_ERR_OUT_OF_MEMORY, "%s: out of host memory for %d labels", labels_path, n);

@@ -19,7 +19,6 @@
 
 #include "data/data_internal.h"
 
-enum { PNG_MAX_SIDE = 1 << 16 };
 
 typedef struct png_entry {
     char *path;
@@ -62,7 +61,10 @@ static rd_status list_dir(const char *dir, int want_dirs, name_list *out, rd_err
     char path[4096];
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (rd_path_fmt(path, sizeof path, err, "%s/%s", dir, e->d_name) != RD_OK) {
+            closedir(d);
+            return err->code;
+        }
         struct stat st;
         if (stat(path, &st) != 0) continue;  /* a dangling link */
         if (want_dirs ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) continue;
@@ -134,7 +136,7 @@ static int png_read_file(const char *path, int *w, int *h, int *colour, uint8_t 
     }
     png_init_io(png, f);
     png_set_sig_bytes(png, 8);
-    png_set_user_limits(png, PNG_MAX_SIDE, PNG_MAX_SIDE);
+    png_set_user_limits(png, RD_DATA_MAX_SIDE, RD_DATA_MAX_SIDE);
     png_read_info(png, info);
     png_uint_32 pw = png_get_image_width(png, info), ph = png_get_image_height(png, info);
     int depth = png_get_bit_depth(png, info), ctype = png_get_color_type(png, info);
@@ -276,9 +278,9 @@ rd_status rd_load_png_folder(const char *dir, const rd_data_options *opt, rd_dat
     if (opt->channels != 0 && opt->channels != 1 && opt->channels != 3)
         return rd_fail(err, RD_ERR_ARG, "%s: channels must be 0 (automatic), 1 or 3, not %d", dir, opt->channels);
     if ((opt->resize_h > 0) != (opt->resize_w > 0) || opt->resize_h < 0 || opt->resize_w < 0 ||
-        opt->resize_h > PNG_MAX_SIDE || opt->resize_w > PNG_MAX_SIDE)
+        opt->resize_h > RD_DATA_MAX_SIDE || opt->resize_w > RD_DATA_MAX_SIDE)
         return rd_fail(err, RD_ERR_ARG, "%s: resize %dx%d: give both sides (1 to %d) or neither", dir, opt->resize_h,
-                       opt->resize_w, PNG_MAX_SIDE);
+                       opt->resize_w, RD_DATA_MAX_SIDE);
     name_list classes = {0};
     png_entry *files = NULL;
     int nfiles = 0, cap_files = 0;
@@ -300,7 +302,7 @@ rd_status rd_load_png_folder(const char *dir, const rd_data_options *opt, rd_dat
     /* pass 1: file lists and headers */
     for (int c = 0; c < classes.n; c++) {
         char cdir[4096];
-        snprintf(cdir, sizeof cdir, "%s/%s", dir, classes.v[c]);
+        if ((s = rd_path_fmt(cdir, sizeof cdir, err, "%s/%s", dir, classes.v[c])) != RD_OK) goto done;
         name_list names = {0};
         if ((s = list_dir(cdir, 0, &names, err)) != RD_OK) goto done;
         if (names.n == 0) {

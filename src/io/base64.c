@@ -32,19 +32,25 @@ static int b64_value(char c) {
     return q ? (int)(q - B64) : -1;
 }
 
+/* Canonical text only (what rd_base64_encode writes): '=' exactly where the byte
+ * count needs padding, and the unused bits before it zero. */
 rd_status rd_base64_decode(const char *text, void *dst, size_t bytes, const char *what, rd_err *err) {
     size_t len = strlen(text);
     if (len != rd_base64_length(bytes))
         return rd_fail(err, RD_ERR_FORMAT, "%s holds %zu characters, expected %zu", what, len, rd_base64_length(bytes));
+    size_t pad = (3 - bytes % 3) % 3;
     unsigned char *out = dst;
     size_t o = 0;
     for (size_t i = 0; i < len; i += 4) {
         int v[4];
         for (int j = 0; j < 4; j++) {
-            v[j] = text[i + j] == '=' ? 0 : b64_value(text[i + j]);
+            int padding = i + 4 == len && j >= 4 - (int)pad;
+            v[j] = padding ? (text[i + j] == '=' ? 0 : -1) : b64_value(text[i + j]);
             if (v[j] < 0) return rd_fail(err, RD_ERR_FORMAT, "%s is not base64", what);
         }
         uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        if (i + 4 == len && (x & (pad == 2 ? 0xffffu : pad == 1 ? 0xffu : 0u)))
+            return rd_fail(err, RD_ERR_FORMAT, "%s is not canonical base64 (bits set past its end)", what);
         for (int j = 0; j < 3 && o < bytes; j++) out[o++] = (unsigned char)(x >> (16 - 8 * j));
     }
     return RD_OK;

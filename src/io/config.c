@@ -17,6 +17,7 @@
 #include "io/io_internal.h"
 #include "radars/device.h"
 #include "radars/io.h"
+#include "runtime/c_locale.h"
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -131,7 +132,7 @@ static void unknown_msg(const rd_cfg_schema *s, const char *section, const char 
     if (bestd != INT_MAX && close_enough(bestd, key)) appendf(msg, len, " (did you mean '%s'?)", best);
 }
 
-static void format_range(const rd_cfg_key *k, char *buf, size_t len) {
+static void format_range_c(const rd_cfg_key *k, char *buf, size_t len) {
     if (k->type == RD_CFG_BYTES) {
         char a[32], b[32];
         snprintf(buf, len, "[%s, %s]", rd_format_bytes((uint64_t)k->min, a, sizeof a),
@@ -142,6 +143,13 @@ static void format_range(const rd_cfg_key *k, char *buf, size_t len) {
         io_shortest_double(k->max, b, sizeof b);
         snprintf(buf, len, "[%s, %s]", a, b);
     }
+}
+
+/* the C locale around every number parsed or written (runtime/c_locale.h) */
+static void format_range(const rd_cfg_key *k, char *buf, size_t len) {
+    RD_C_LOCALE_BEGIN;
+    format_range_c(k, buf, len);
+    RD_C_LOCALE_END;
 }
 
 static int out_of_range(const rd_cfg_key *k, double v) { return k->ranged && !(v >= k->min && v <= k->max); }
@@ -192,7 +200,7 @@ static int parse_list(const rd_cfg_key *k, const char *v, rd_cfg_list *out, char
 }
 
 /* Parses text v for key k into the field in cfg; 0 with msg on error. */
-static int parse_value(const rd_cfg_key *k, const char *v, void *cfg, char *msg, size_t len) {
+static int parse_value_c(const rd_cfg_key *k, const char *v, void *cfg, char *msg, size_t len) {
     char *end = NULL;
     char range[96];
     if (!*v && k->type != RD_CFG_STRING && k->type != RD_CFG_LIST)
@@ -216,6 +224,10 @@ static int parse_value(const rd_cfg_key *k, const char *v, void *cfg, char *msg,
         errno = 0;
         double x = strtod(v, &end);
         if (end == v || *end) return snprintf(msg, len, "'%s' is not a number", v), 0;
+        /* 1e-400 is not 0: a value that under- or overflows the field is refused */
+        if (errno == ERANGE || (x != 0 && k->size == sizeof(float) && (float)x == 0))
+            return snprintf(msg, len, "'%s' is out of the range a %s can hold", v,
+                            k->size == sizeof(float) ? "float" : "double"), 0;
         if (!isfinite(x) || (k->size == sizeof(float) && !isfinite((float)x)))
             return snprintf(msg, len, "'%s' is not a finite number", v), 0;
         if (out_of_range(k, x)) {
@@ -261,6 +273,13 @@ static int parse_value(const rd_cfg_key *k, const char *v, void *cfg, char *msg,
         return parse_list(k, v, field(cfg, k), msg, len);
     }
     return snprintf(msg, len, "unknown key type %d", (int)k->type), 0;
+}
+
+static int parse_value(const rd_cfg_key *k, const char *v, void *cfg, char *msg, size_t len) {
+    RD_C_LOCALE_BEGIN;
+    int ok = parse_value_c(k, v, cfg, msg, len);
+    RD_C_LOCALE_END;
+    return ok;
 }
 
 /* ------------------------------------------------------------------ schema check and defaults */
@@ -591,7 +610,7 @@ rd_status rd_config_file_schema(const char *path, char *out, size_t len, rd_err 
 
 /* ------------------------------------------------------------------ writing */
 
-rd_status rd_config_format(const rd_cfg_key *k, const void *cfg, char *out, size_t len, rd_err *err) {
+static rd_status config_format_c(const rd_cfg_key *k, const void *cfg, char *out, size_t len, rd_err *err) {
     char buf[4096];
     const void *f = cfield(cfg, k);
     switch (k->type) {
@@ -637,6 +656,13 @@ rd_status rd_config_format(const rd_cfg_key *k, const void *cfg, char *out, size
     if (strlen(buf) >= len) return rd_fail(err, RD_ERR_ARG, "%s.%s: value does not fit in %zu characters", k->section, k->key, len);
     strcpy(out, buf);
     return RD_OK;
+}
+
+rd_status rd_config_format(const rd_cfg_key *k, const void *cfg, char *out, size_t len, rd_err *err) {
+    RD_C_LOCALE_BEGIN;
+    rd_status st = config_format_c(k, cfg, out, len, err);
+    RD_C_LOCALE_END;
+    return st;
 }
 
 /* "; text" lines wrapped at 78 columns (and at the text's own newlines). */

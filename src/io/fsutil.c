@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,6 +51,7 @@ rd_status rd_read_file(const char *path, char **data, size_t *len, rd_err *err) 
     }
     /* grow as needed: the size from stat is only a hint (pipes, /proc) */
     size_t cap = (sb.st_size > 0 ? (size_t)sb.st_size : 4096) + 1, n = 0;
+    if (cap > RD_TEXT_MAX_BYTES + 1) cap = RD_TEXT_MAX_BYTES + 1;
     char *buf = malloc(cap);
     if (!buf) {
         fclose(f);
@@ -57,6 +59,12 @@ rd_status rd_read_file(const char *path, char **data, size_t *len, rd_err *err) 
     }
     for (;;) {
         if (n + 1 >= cap) {
+            if (n >= RD_TEXT_MAX_BYTES) {
+                free(buf);
+                fclose(f);
+                return rd_fail(err, RD_ERR_FORMAT, "%s: larger than %zu MiB: not a file radars-cl reads whole "
+                               "(a recipe or a genotype)", path, RD_TEXT_MAX_BYTES >> 20);
+            }
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
                 free(buf);
@@ -105,13 +113,40 @@ static rd_status fsync_parent(const char *path, rd_err *err) {
     return RD_OK;
 }
 
+/* Temporary files "<path>.tmp.<pid>" that a process which no longer runs left behind
+ * (killed between open and rename): removed, so crashes do not pile them up. */
+static void remove_stale_tmps(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    const char *base = slash ? slash + 1 : path;
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 0, path);
+    DIR *d = opendir(dir[0] ? dir : ".");
+    if (!d) return;
+    size_t bl = strlen(base);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *nm = e->d_name;
+        if (strncmp(nm, base, bl) || strncmp(nm + bl, ".tmp.", 5)) continue;
+        char *end;
+        long pid = strtol(nm + bl + 5, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char stale[8192];
+        snprintf(stale, sizeof stale, "%s%s", dir, nm);
+        unlink(stale);
+    }
+    closedir(d);
+}
+
 rd_status rd_atomic_open(rd_atomic_file *af, const char *path, rd_err *err) {
     memset(af, 0, sizeof *af);
     if (!path || !*path) return rd_fail(err, RD_ERR_ARG, "atomic write: empty path");
     if (strlen(path) >= sizeof af->path) return rd_fail(err, RD_ERR_ARG, "%s: path too long", path);
     strcpy(af->path, path);
     snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(af->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    remove_stale_tmps(path);
+    /* a fresh file only: never through a link someone left at that name, never another's file */
+    unlink(af->tmp);
+    int fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd < 0) return rd_fail(err, RD_ERR_IO, "%s: cannot create '%s': %s", path, af->tmp, strerror(errno));
     af->f = fdopen(fd, "wb");
     if (!af->f) {

@@ -276,13 +276,36 @@ void rd_metrics_reader_close(rd_metrics_reader *rd) {
     free(rd);
 }
 
+/* getline, but at most RD_TEXT_MAX_BYTES: -1 at the end (or an error), -2 past the limit. */
+static ssize_t read_line(rd_metrics_reader *rd) {
+    size_t n = 0;
+    int c = 0;
+    while (c != '\n' && (c = getc(rd->f)) != EOF) {
+        if (n + 2 > rd->cap) {
+            if (rd->cap >= RD_TEXT_MAX_BYTES) return -2;
+            size_t ncap = rd->cap ? 2 * rd->cap : 4096;
+            char *nl = realloc(rd->line, ncap);
+            if (!nl) return -1;
+            rd->line = nl;
+            rd->cap = ncap;
+        }
+        rd->line[n++] = (char)c;
+    }
+    if (!n) return -1;
+    rd->line[n] = 0;
+    return (ssize_t)n;
+}
+
 rd_status rd_metrics_next(rd_metrics_reader *rd, const rd_record **rec, rd_err *err) {
     *rec = NULL;
     json_object_put(rd->rec.obj);
     rd->rec.obj = NULL;
     for (;;) {
         errno = 0;
-        ssize_t n = getline(&rd->line, &rd->cap, rd->f);
+        ssize_t n = read_line(rd);
+        if (n == -2)
+            return rd_fail(err, RD_ERR_FORMAT, "%s:%ld: a line longer than %zu MiB: not a metrics file", rd->path,
+                           rd->lineno + 1, RD_TEXT_MAX_BYTES >> 20);
         if (n < 0) {
             if (ferror(rd->f)) return rd_fail(err, RD_ERR_IO, "%s: read error: %s", rd->path, strerror(errno));
             return RD_OK; /* end */

@@ -4,13 +4,16 @@
 #include <stdio.h>
 
 #include "radars/io.h"
+#include "runtime/c_locale.h"
 
 void rd_observer_say(const rd_search_observer *o, const char *fmt, ...) {
     if (!o->log) return;
     char line[1400];
     va_list ap;
     va_start(ap, fmt);
+    RD_C_LOCALE_BEGIN;
     vsnprintf(line, sizeof line, fmt, ap);
+    RD_C_LOCALE_END;
     va_end(ap);
     o->log(o->user, line);
 }

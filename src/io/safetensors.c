@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "radars/io.h"
+#include "runtime/c_locale.h"
 
 /* Hugging Face's reader refuses headers above 100 MB; so do we. */
 #define ST_MAX_HEADER (100u * 1000u * 1000u)
@@ -163,7 +164,9 @@ rd_status rd_st_add_metadataf(rd_st_writer *w, const char *key, rd_err *err, con
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
+    RD_C_LOCALE_BEGIN;
     vsnprintf(buf, sizeof buf, fmt, ap);
+    RD_C_LOCALE_END;
     va_end(ap);
     return rd_st_add_metadata(w, key, buf, err);
 }

@@ -11,6 +11,7 @@
 #include "radars/io.h"
 #include "radars/plot.h"
 #include "radars/search.h"
+#include "runtime/c_locale.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -710,7 +711,7 @@ static void read_opset(run *r) {
     free(cfg);
 }
 
-rd_status rd_plot_run_dir(const char *run_dir, rd_plot_result *res, rd_err *err) {
+static rd_status rd_plot_run_dir_c(const char *run_dir, rd_plot_result *res, rd_err *err) {
     if (res) memset(res, 0, sizeof *res);
     struct stat sb;
     if (!run_dir || !*run_dir) return rd_fail(err, RD_ERR_ARG, "plot: no run directory given");
@@ -755,4 +756,12 @@ rd_status rd_plot_run_dir(const char *run_dir, rd_plot_result *res, rd_err *err)
     json_object_put(r->final);
     free(r);
     return st;
+}
+
+/* numbers in the C locale, whatever the host program's (runtime/c_locale.h) */
+rd_status rd_plot_run_dir(const char *run_dir, rd_plot_result *res, rd_err *err) {
+    RD_C_LOCALE_BEGIN;
+    rd_status r_ = rd_plot_run_dir_c(run_dir, res, err);
+    RD_C_LOCALE_END;
+    return r_;
 }

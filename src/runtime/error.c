@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "radars/common.h"
+#include "runtime/c_locale.h"
 
 const char *rd_status_name(rd_status s) {
     switch (s) {
@@ -26,12 +27,22 @@ const char *rd_status_name(rd_status s) {
     return "unknown";
 }
 
+/* A message is one line of printable text: control characters a file put into
+ * it (a tensor name, a metadata value) become '?'. */
+static void one_line(char *msg) {
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) *p = '?';
+}
+
 rd_status rd_fail(rd_err *err, rd_status code, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
+        RD_C_LOCALE_BEGIN;
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        RD_C_LOCALE_END;
         va_end(ap);
+        one_line(err->msg);
         err->code = code;
     }
     return code;
@@ -42,7 +53,9 @@ rd_status rd_err_prefix(rd_err *err, const char *fmt, ...) {
     char prefix[512], old[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
+    RD_C_LOCALE_BEGIN;
     vsnprintf(prefix, sizeof prefix, fmt, ap);
+    RD_C_LOCALE_END;
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
     size_t np = strlen(prefix);
@@ -52,5 +65,6 @@ rd_status rd_err_prefix(rd_err *err, const char *fmt, ...) {
     size_t room = sizeof err->msg - np - 3, no = strnlen(old, room);
     memcpy(err->msg + np + 2, old, no);
     err->msg[np + 2 + no] = 0;
+    one_line(err->msg);
     return err->code;
 }

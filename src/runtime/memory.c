@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "runtime/runtime.h"
+#include "runtime/c_locale.h"
 
 rd_status rd_alloc(rd_ctx *ctx, size_t bytes, const char *what, rd_buffer **out) {
     *out = NULL;
@@ -133,7 +134,7 @@ void rd_scratch_release(rd_ctx *ctx) {
     }
 }
 
-rd_status rd_parse_bytes(const char *s, uint64_t *out, rd_err *err) {
+static rd_status rd_parse_bytes_c(const char *s, uint64_t *out, rd_err *err) {
     if (!s || !*s) return rd_fail(err, RD_ERR_ARG, "empty memory size");
     char *end = NULL;
     double v = strtod(s, &end);
@@ -157,7 +158,15 @@ rd_status rd_parse_bytes(const char *s, uint64_t *out, rd_err *err) {
     return RD_OK;
 }
 
-const char *rd_format_bytes(uint64_t bytes, char *buf, size_t len) {
+/* numbers in the C locale, whatever the host program's (runtime/c_locale.h) */
+rd_status rd_parse_bytes(const char *s, uint64_t *out, rd_err *err) {
+    RD_C_LOCALE_BEGIN;
+    rd_status r_ = rd_parse_bytes_c(s, out, err);
+    RD_C_LOCALE_END;
+    return r_;
+}
+
+static const char *rd_format_bytes_c(uint64_t bytes, char *buf, size_t len) {
     const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double v = (double)bytes;
     int u = 0;
@@ -165,4 +174,12 @@ const char *rd_format_bytes(uint64_t bytes, char *buf, size_t len) {
     if (u == 0) snprintf(buf, len, "%llu B", (unsigned long long)bytes);
     else snprintf(buf, len, "%.2f %s", v, units[u]);
     return buf;
+}
+
+/* numbers in the C locale, whatever the host program's (runtime/c_locale.h) */
+const char *rd_format_bytes(uint64_t bytes, char *buf, size_t len) {
+    RD_C_LOCALE_BEGIN;
+    const char * r_ = rd_format_bytes_c(bytes, buf, len);
+    RD_C_LOCALE_END;
+    return r_;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "radars/search.h"
+#include "runtime/c_locale.h"
 
 enum { FORMAT_VERSION = 2 }; /* 2: optimizer state in a companion file (1: base64 metadata) */
 
@@ -174,37 +175,60 @@ rd_status rd_checkpoint_save(const char *path, const rd_checkpoint_parts *parts,
 }
 
 /* ---- reading ---- */
-static rd_status read_state(const rd_st_file *f, const char *path, rd_search_state *s, rd_err *err) {
+static rd_status read_state_c(const rd_st_file *f, const char *path, rd_search_state *s, rd_err *err) {
     memset(s, 0, sizeof *s);
     const char *st = rd_st_metadata(f, "state");
     if (!st) return rd_fail(err, RD_ERR_FORMAT, "%s: no search state in the metadata (not a search checkpoint?)", path);
+    /* positions are counts and times are durations: anything negative or not finite is corrupt */
     if (sscanf(st, "%d %d %d %d %" SCNd64 " %" SCNd64 " %lf %lf", &s->phase, &s->round, &s->sample, &s->epoch, &s->step,
                &s->global_step, &s->seconds[0], &s->seconds[1]) != 8 ||
-        s->phase < RD_PHASE_RL || s->phase > RD_PHASE_DONE)
-        return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata 'state' = '%s'", path, st);
+        s->phase < RD_PHASE_RL || s->phase > RD_PHASE_DONE || s->round < 0 || s->sample < 0 || s->epoch < 0 ||
+        s->step < 0 || s->global_step < 0 || !(s->seconds[0] >= 0 && s->seconds[0] < 1e12) ||
+        !(s->seconds[1] >= 0 && s->seconds[1] < 1e12))
+        return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata 'state' = '%.200s'", path, st);
     for (int i = 0; i < RD_SEARCH_LOADERS; i++) {
         char key[32];
         snprintf(key, sizeof key, "loader%d", i);
         const char *v = rd_st_metadata(f, key);
         if (!v || sscanf(v, "%" SCNu64 " %" SCNd64 " %" SCNd64, &s->loaders[i].seed, &s->loaders[i].epoch,
-                         &s->loaders[i].position) != 3)
+                         &s->loaders[i].position) != 3 || s->loaders[i].epoch < 0 || s->loaders[i].position < 0)
             return rd_fail(err, RD_ERR_FORMAT, "%s: missing or malformed metadata '%s'", path, key);
     }
     return read_mask(f, "search_alive", &s->alive, path, err);
 }
 
-static rd_status read_controller(const rd_st_file *f, const char *path, rd_controller *k, rd_err *err) {
+/* numbers in the C locale, whatever the host program's (runtime/c_locale.h) */
+static rd_status read_state(const rd_st_file *f, const char *path, rd_search_state *s, rd_err *err) {
+    RD_C_LOCALE_BEGIN;
+    rd_status r_ = read_state_c(f, path, s, err);
+    RD_C_LOCALE_END;
+    return r_;
+}
+
+static rd_status read_controller_c(const rd_st_file *f, const char *path, rd_controller *k, rd_err *err) {
     const char *v = rd_st_metadata(f, "controller");
     if (!v) return rd_fail(err, RD_ERR_FORMAT, "%s: no controller in the checkpoint", path);
     if (sscanf(v, "%lf %d %" SCNu64 " %lf %lf %lf", &k->baseline, &k->have_baseline, &k->rng, &k->lr,
-               &k->baseline_decay, &k->entropy_weight) != 6)
-        return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata 'controller' = '%s'", path, v);
+               &k->baseline_decay, &k->entropy_weight) != 6 ||
+        !isfinite(k->baseline) || (k->have_baseline != 0 && k->have_baseline != 1) || !isfinite(k->lr) ||
+        !(k->baseline_decay >= 0 && k->baseline_decay <= 1) || !isfinite(k->entropy_weight))
+        return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata 'controller' = '%.200s'", path, v);
     RD_TRY(get_blob(f, path, "controller_logits", k->logits, sizeof k->logits, err));
+    for (size_t i = 0; i < sizeof k->logits / sizeof k->logits[0][0][0]; i++)
+        if (!isfinite((&k->logits[0][0][0])[i]))
+            return rd_fail(err, RD_ERR_FORMAT, "%s: metadata 'controller_logits' holds a value that is not finite", path);
     RD_TRY(read_mask(f, "controller_alive", &k->alive, path, err));
     rd_opset set;
     RD_TRY(read_opset(f, path, &set, err));
     k->K = set.count;
     return RD_OK;
+}
+
+static rd_status read_controller(const rd_st_file *f, const char *path, rd_controller *k, rd_err *err) {
+    RD_C_LOCALE_BEGIN;
+    rd_status r_ = read_controller_c(f, path, k, err);
+    RD_C_LOCALE_END;
+    return r_;
 }
 
 rd_status rd_checkpoint_peek(const char *path, rd_search_state *state, rd_controller *controller, char **config_text,

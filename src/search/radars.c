@@ -63,6 +63,7 @@ static rd_status setup_data(search *s) {
     rd_data_options dopt;
     memset(&dopt, 0, sizeof dopt);
     dopt.resize_h = dopt.resize_w = c->image_size;
+    dopt.classes = c->classes;
     RD_TRY(rd_dataset_open(c->dataset, "train", &dopt, &s->data, s->err));
     if (c->train_limit > 0 && c->train_limit < s->data.n) s->data.n = c->train_limit;
     RD_TRY(rd_split_search(&s->data, c->train_portion, (uint64_t)c->seed, &s->wsub, &s->asub, s->err));

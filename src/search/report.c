@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "radars/search.h"
+#include "runtime/c_locale.h"
 
 /* Records are keyed by (type, round/epoch[, sample]); a record redone after a
  * crash replaces the earlier one. */
@@ -43,7 +44,7 @@ static const char *str(json_object *o, const char *k) {
 
 static void fmt_bytes(double b, char *buf, size_t len) { rd_format_bytes(isfinite(b) && b > 0 ? (uint64_t)b : 0, buf, len); }
 
-rd_status rd_search_write_report(const char *run_dir, rd_err *err) {
+static rd_status rd_search_write_report_c(const char *run_dir, rd_err *err) {
     char path[4200];
     RD_TRY(rd_path_join(path, sizeof path, run_dir, "metrics.jsonl", err));
     rd_metrics_reader *rd;
@@ -179,4 +180,12 @@ rd_status rd_search_write_report(const char *run_dir, rd_err *err) {
     free(buf);
     json_object_put(report);
     return s;
+}
+
+/* numbers in the C locale, whatever the host program's (runtime/c_locale.h) */
+rd_status rd_search_write_report(const char *run_dir, rd_err *err) {
+    RD_C_LOCALE_BEGIN;
+    rd_status r_ = rd_search_write_report_c(run_dir, err);
+    RD_C_LOCALE_END;
+    return r_;
 }

@@ -26,6 +26,8 @@ static const rd_cfg_key keys[] = {
     RD_CFG_BOOL_KEY(T, "data", "flip", flip, "false", "Random horizontal flip."),
     RD_CFG_INT_KEY(T, "data", "image_size", image_size, "0", 0, 4096,
                    "PNG folders: resize every image to this size (0 = all images must have one size)."),
+    RD_CFG_INT_KEY(T, "data", "classes", classes, "0", 0, 256,
+                   "IDX data sets (idx:DIR): the number of classes (0 = the largest label + 1; then a class below it without a single image is refused as a corrupt label file)."),
 
     RD_CFG_INT_KEY(T, "model", "C", C, "16", 2, 1024, "Initial channels of the supernet (even)."),
     RD_CFG_INT_KEY(T, "model", "layers", layers, "8", 1, 64, "Cells; cells L/3 and 2L/3 are reduction cells."),

@@ -15,6 +15,7 @@ rd_status rd_search_then_train(rd_ctx *ctx, const rd_search_config *search, cons
     cfg.C = search->C;
     cfg.layers = search->layers;
     cfg.image_size = search->image_size;
+    cfg.classes = search->classes;
     cfg.seed = search->seed;
     cfg.epochs = epochs;
     if (strlen(search_dir) >= sizeof cfg.genotype)

@@ -59,6 +59,7 @@ static rd_status setup_data(trainer *t) {
     rd_data_options dopt;
     memset(&dopt, 0, sizeof dopt);
     dopt.resize_h = dopt.resize_w = c->image_size;
+    dopt.classes = c->classes;
     RD_TRY(rd_dataset_open(c->dataset, "train", &dopt, &t->train, t->err));
     if (c->train_limit > 0 && c->train_limit < t->train.n) t->train.n = c->train_limit;
     RD_TRY(train_open_test(c, 0, &t->test, t->err));

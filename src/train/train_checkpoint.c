@@ -4,12 +4,14 @@
  * training stands, the normalisation, config and genotype. The SGD momentum is
  * a tensor of the companion file the metadata 'optimizer' names. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "radars/train.h"
+#include "runtime/c_locale.h"
 
 enum { FORMAT_VERSION = 2 }; /* 2: momentum in a companion file; 1 (still read): base64 metadata */
 static const char FORMAT[] = "radars-cl train checkpoint";
@@ -71,9 +73,11 @@ static rd_status write_all(const char *path, rd_network *net, const rd_vec *mome
     }
     if (norm) {
         char buf[512];
+        RD_C_LOCALE_BEGIN;
         size_t o = (size_t)snprintf(buf, sizeof buf, "%d", norm->c);
         for (int k = 0; k < norm->c && k < RD_DATA_MAX_CHANNELS; k++)
             o += (size_t)snprintf(buf + o, sizeof buf - o, " %.9g %.9g", norm->mean[k], norm->std[k]);
+        RD_C_LOCALE_END;
         RD_TRY(rd_st_add_metadata(w, "norm", buf, err));
     }
     if (config_text) RD_TRY(rd_st_add_metadata(w, "config", config_text, err));
@@ -124,17 +128,28 @@ static rd_status check_format(const rd_st_file *f, const char *path, rd_err *err
     return RD_OK;
 }
 
-static rd_status read_state(const rd_st_file *f, const char *path, rd_train_state *st, rd_err *err) {
+static rd_status read_state_c(const rd_st_file *f, const char *path, rd_train_state *st, rd_err *err) {
     memset(st, 0, sizeof *st);
     const char *v = rd_st_metadata(f, "state");
     if (!v || sscanf(v, "%d %" SCNd64 " %" SCNd64 " %" SCNu64 " %lf %lf %lf %lf %lf", &st->epoch, &st->step, &st->global_step,
                      &st->drop_path_counter, &st->seconds, &st->loss_sum, &st->correct, &st->seen, &st->aux_loss_sum) < 8 ||
-        st->epoch < 0 || st->step < 0)
+        st->epoch < 0 || st->step < 0 || st->global_step < 0 || !(st->seconds >= 0 && st->seconds < 1e12) ||
+        !isfinite(st->loss_sum) || !(st->correct >= 0 && st->correct <= st->seen) || !(st->seen >= 0 && st->seen < 1e18) ||
+        !isfinite(st->aux_loss_sum))
         return rd_fail(err, RD_ERR_FORMAT, "%s: missing or malformed metadata 'state'", path);
     v = rd_st_metadata(f, "loader");
-    if (!v || sscanf(v, "%" SCNu64 " %" SCNd64 " %" SCNd64, &st->loader.seed, &st->loader.epoch, &st->loader.position) != 3)
+    if (!v || sscanf(v, "%" SCNu64 " %" SCNd64 " %" SCNd64, &st->loader.seed, &st->loader.epoch, &st->loader.position) != 3 ||
+        st->loader.epoch < 0 || st->loader.position < 0)
         return rd_fail(err, RD_ERR_FORMAT, "%s: missing or malformed metadata 'loader'", path);
     return RD_OK;
+}
+
+/* numbers in the C locale, whatever the host program's (runtime/c_locale.h) */
+static rd_status read_state(const rd_st_file *f, const char *path, rd_train_state *st, rd_err *err) {
+    RD_C_LOCALE_BEGIN;
+    rd_status r_ = read_state_c(f, path, st, err);
+    RD_C_LOCALE_END;
+    return r_;
 }
 
 rd_status rd_train_checkpoint_load(const char *path, rd_network *net, const rd_vec *momentum, rd_train_state *state,
@@ -178,7 +193,7 @@ rd_status rd_train_checkpoint_load(const char *path, rd_network *net, const rd_v
     return s;
 }
 
-static rd_status read_norm(const rd_st_file *f, const char *path, rd_norm *norm, rd_err *err) {
+static rd_status read_norm_c(const rd_st_file *f, const char *path, rd_norm *norm, rd_err *err) {
     memset(norm, 0, sizeof *norm);
     const char *v = rd_st_metadata(f, "norm");
     char *end;
@@ -189,12 +204,21 @@ static rd_status read_norm(const rd_st_file *f, const char *path, rd_norm *norm,
     for (int k = 0; k < norm->c; k++) {
         const char *p = end;
         norm->mean[k] = strtof(p, &end);
+        if (end == p || !isfinite(norm->mean[k]))
+            return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata 'norm' = '%s'", path, v);
         p = end;
         norm->std[k] = strtof(p, &end);
-        if (end == p || !(norm->std[k] > 0))
+        if (end == p || !(norm->std[k] > 0) || !isfinite(norm->std[k]))
             return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata 'norm' = '%s'", path, v);
     }
     return RD_OK;
+}
+
+static rd_status read_norm(const rd_st_file *f, const char *path, rd_norm *norm, rd_err *err) {
+    RD_C_LOCALE_BEGIN;
+    rd_status r_ = read_norm_c(f, path, norm, err);
+    RD_C_LOCALE_END;
+    return r_;
 }
 
 rd_status rd_train_checkpoint_peek(const char *path, rd_train_checkpoint_info *info, rd_err *err) {
@@ -217,7 +241,10 @@ rd_status rd_train_checkpoint_peek(const char *path, rd_train_checkpoint_info *i
     const char *net = s == RD_OK ? rd_st_metadata(f, "network") : NULL;
     const char *in = net ? strstr(net, "input=") : NULL, *cl = net ? strstr(net, "classes=") : NULL;
     if (s == RD_OK && (!in || !cl || sscanf(in, "input=%dx%dx%d", &info->in_c, &info->in_h, &info->in_w) != 3 ||
-                       sscanf(cl, "classes=%d", &info->classes) != 1))
+                       sscanf(cl, "classes=%d", &info->classes) != 1 || info->in_c < 1 ||
+                       info->in_c > RD_DATA_MAX_CHANNELS || info->in_h < 1 || info->in_h > RD_DATA_MAX_SIDE ||
+                       info->in_w < 1 || info->in_w > RD_DATA_MAX_SIDE || info->classes < 2 ||
+                       info->classes > RD_DATA_MAX_CLASSES))
         s = rd_fail(err, RD_ERR_FORMAT, "%s: missing or malformed metadata 'network'", path);
     if (s == RD_OK) s = read_norm(f, path, &info->norm, err);
     if (s == RD_OK) s = read_state(f, path, &info->state, err);

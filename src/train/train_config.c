@@ -29,6 +29,8 @@ static const rd_cfg_key keys[] = {
                    "Cutout: a random square of this side is zeroed after normalisation (0 = off; DARTS: 16)."),
     RD_CFG_INT_KEY(T, "data", "image_size", image_size, "0", 0, 4096,
                    "PNG folders: resize every image to this size (0 = all images must have one size)."),
+    RD_CFG_INT_KEY(T, "data", "classes", classes, "0", 0, 256,
+                   "IDX data sets (idx:DIR): the number of classes (0 = the largest label + 1; then a class below it without a single image is refused as a corrupt label file)."),
 
     RD_CFG_STRING_KEY(T, "model", "genotype", genotype, "DARTS_V2",
                       "The architecture: a name from configs/genotypes (DARTS_V1, DARTS_V2, PC_DARTS), a search run "

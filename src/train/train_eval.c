@@ -73,6 +73,7 @@ rd_status train_open_test(const rd_train_config *cfg, int limit, rd_dataset *out
     rd_data_options dopt;
     memset(&dopt, 0, sizeof dopt);
     dopt.resize_h = dopt.resize_w = cfg->image_size;
+    dopt.classes = cfg->classes;
     RD_TRY(rd_dataset_open(cfg->dataset, "test", &dopt, out, err));
     if (limit <= 0) limit = cfg->test_limit;
     if (limit > 0 && limit < out->n) out->n = limit;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "radars/train.h"
+#include "runtime/c_locale.h"
 
 static double num(json_object *o, const char *k) {
     json_object *v;
@@ -59,7 +60,7 @@ static void write_text(FILE *f, const char *run_dir, json_object *epochs, json_o
     }
 }
 
-rd_status rd_train_write_report(const char *run_dir, rd_err *err) {
+static rd_status rd_train_write_report_c(const char *run_dir, rd_err *err) {
     char path[4200];
     RD_TRY(rd_path_join(path, sizeof path, run_dir, "metrics.jsonl", err));
     rd_metrics_reader *rd;
@@ -110,4 +111,12 @@ rd_status rd_train_write_report(const char *run_dir, rd_err *err) {
     free(buf);
     json_object_put(report);
     return s;
+}
+
+/* numbers in the C locale, whatever the host program's (runtime/c_locale.h) */
+rd_status rd_train_write_report(const char *run_dir, rd_err *err) {
+    RD_C_LOCALE_BEGIN;
+    rd_status r_ = rd_train_write_report_c(run_dir, err);
+    RD_C_LOCALE_END;
+    return r_;
 }
