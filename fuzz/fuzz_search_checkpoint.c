@@ -10,6 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
     rd_err err = {0};
     rd_search_state state;
     rd_controller ctrl;
+    memset(&ctrl, 0, sizeof ctrl); /* left as it is when the checkpoint holds no controller */
     char *config = NULL;
     rd_status st = rd_checkpoint_peek(path, &state, &ctrl, &config, &err);
     fz_check_error(st, &err);

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite: set up, build, run every test; then the same under
-# AddressSanitizer + UndefinedBehaviorSanitizer (skip with RADARS_NO_SANITIZE=1).
+# The whole test suite: set up, build, run every test; fuzz every reader of outside input
+# for a fixed budget; then the tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+# (skip with RADARS_NO_SANITIZE=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=$(nproc)
 tools/setup.sh build
 (cd build && ctest --output-on-failure -j"$JOBS")
+# Every reader of outside input under libFuzzer for a fixed budget (RADARS_FUZZ_SECONDS, default 30 s each)
+tools/fuzz.sh "${RADARS_FUZZ_SECONDS:-30}"
 if [ "${RADARS_NO_SANITIZE:-0}" != 1 ]; then
   RADARS_SKIP_APT=1 tools/setup.sh build-asan -DRADARS_SANITIZE=ON
   # Leaks inside the OpenCL driver and CLBlast are suppressed (tests/lsan.supp); ours are not.
