@@ -325,6 +325,9 @@ START_TEST(write_then_load_round_trip) {
     ck_assert_int_eq(rd_config_save(&test_schema, &e, p, &err), RD_ERR_CONFIG);
     IO_ASSERT_HAS(err.msg, "data.dir");
     IO_ASSERT_HAS(err.msg, "comment");
+    strcpy(e.dir, ";first"); /* "dir = ;first" reads back as empty (a fuzz finding) */
+    ck_assert_int_eq(rd_config_save(&test_schema, &e, p, &err), RD_ERR_CONFIG);
+    IO_ASSERT_HAS(err.msg, "comment");
     strcpy(e.dir, " lead");
     ck_assert_int_eq(rd_config_save(&test_schema, &e, p, &err), RD_ERR_CONFIG);
     IO_ASSERT_HAS(err.msg, "spaces");

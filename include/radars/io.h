@@ -36,6 +36,10 @@ rd_status rd_mkdir_p(const char *path, rd_err *err);
  * appended (not counted in *len). */
 rd_status rd_read_file(const char *path, char **data, size_t *len, rd_err *err);
 
+/* Whether a file name is "<anything>.tmp.<pid>" of a process that no longer runs: a
+ * temporary file a crash left (rd_atomic_open removes those of the path it writes). */
+int rd_is_stale_tmp(const char *name);
+
 /* Replaces path with data atomically (tmp + fsync + rename + fsync of the directory). */
 rd_status rd_write_file_atomic(const char *path, const void *data, size_t len, rd_err *err);
 
@@ -344,6 +348,12 @@ rd_status rd_metrics_open(const char *path, rd_metrics **out, rd_err *err);
 rd_status rd_metrics_append(rd_metrics *m, const rd_record *r, rd_err *err);
 /* rd_metrics_append, then rd_record_free(r) whatever the outcome. */
 rd_status rd_metrics_append_free(rd_metrics *m, rd_record *r, rd_err *err);
+/* The file's size after the records appended so far: what a checkpoint records, so that a
+ * run resumed from it drops the records of the work it redoes (rd_metrics_truncate). */
+int64_t rd_metrics_bytes(const rd_metrics *m);
+/* Cuts path to bytes (a size rd_metrics_bytes gave); nothing when bytes < 0 or the file is
+ * no longer (a missing file is fine). */
+rd_status rd_metrics_truncate(const char *path, int64_t bytes, rd_err *err);
 /* Closes; RD_ERR_IO if the final flush failed. NULL is fine. */
 rd_status rd_metrics_close(rd_metrics *m, rd_err *err);
 

@@ -171,6 +171,12 @@ typedef struct rd_search_state {
     rd_loader_state loaders[RD_SEARCH_LOADERS];
     double seconds[2];             /* time spent in the RL and DARTS phases */
     rd_arch_mask alive;            /* ops alive now */
+    int64_t metrics_bytes;         /* metrics.jsonl's size at this checkpoint (-1: unknown) */
+    /* the current DARTS epoch's running totals (its record covers the whole epoch after a resume) */
+    struct rd_search_epoch_sums {
+        double train_loss, valid_loss, seconds;
+        int64_t train_correct, valid_correct, n_train, n_valid, steps;
+    } sums;
 } rd_search_state;
 
 typedef struct rd_checkpoint_parts {

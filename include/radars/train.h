@@ -75,6 +75,7 @@ typedef struct rd_train_state {
     double seconds;            /* training time before this process */
     double loss_sum, correct, seen; /* the current epoch's running totals */
     double aux_loss_sum;       /* the auxiliary head's loss, summed like loss_sum */
+    int64_t metrics_bytes;     /* metrics.jsonl's size at this checkpoint (-1: unknown) */
 } rd_train_state;
 
 /* What a training checkpoint says about itself, read before anything is built. */

@@ -692,7 +692,8 @@ static const char *unwritable(const char *v) {
         return "leading or trailing spaces are lost in INI";
     for (const char *p = v; *p; p++) {
         if (*p == '\n' || *p == '\r') return "it holds a line break";
-        if (*p == ';' && p > v && isspace((unsigned char)p[-1])) return "' ;' would start a comment";
+        /* written after "key = ": a ';' first or after a space starts a comment */
+        if (*p == ';' && (p == v || isspace((unsigned char)p[-1]))) return "' ;' would start a comment";
     }
     return NULL;
 }

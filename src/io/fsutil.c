@@ -113,6 +113,15 @@ static rd_status fsync_parent(const char *path, rd_err *err) {
     return RD_OK;
 }
 
+int rd_is_stale_tmp(const char *name) {
+    const char *t = strstr(name, ".tmp.");
+    if (!t) return 0;
+    while (strstr(t + 1, ".tmp.")) t = strstr(t + 1, ".tmp.");
+    char *end;
+    long pid = strtol(t + 5, &end, 10);
+    return !*end && pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
 /* Temporary files "<path>.tmp.<pid>" that a process which no longer runs left behind
  * (killed between open and rename): removed, so crashes do not pile them up. */
 static void remove_stale_tmps(const char *path) {
@@ -126,10 +135,7 @@ static void remove_stale_tmps(const char *path) {
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *nm = e->d_name;
-        if (strncmp(nm, base, bl) || strncmp(nm + bl, ".tmp.", 5)) continue;
-        char *end;
-        long pid = strtol(nm + bl + 5, &end, 10);
-        if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (strncmp(nm, base, bl) || strncmp(nm + bl, ".tmp.", 5) || !rd_is_stale_tmp(nm)) continue;
         char stale[8192];
         snprintf(stale, sizeof stale, "%s%s", dir, nm);
         unlink(stale);
@@ -167,6 +173,11 @@ rd_status rd_atomic_commit(rd_atomic_file *af, rd_err *err) {
     int rc = fclose(af->f);
     af->f = NULL;
     if (!step && rc != 0) step = "close", e = errno;
+    /* fault injection (tests): RADARS_FAULT_KILL_COMMIT=N kills the process at its Nth commit,
+     * after the temporary file is written and before the rename (the window a crash may hit) */
+    static int commits;
+    const char *kill_at = getenv("RADARS_FAULT_KILL_COMMIT");
+    if (!step && kill_at && ++commits == atoi(kill_at)) raise(SIGKILL);
     if (!step && rename(af->tmp, af->path) != 0) step = "rename", e = errno;
     if (step) {
         unlink(af->tmp);

@@ -218,6 +218,21 @@ rd_status rd_metrics_open(const char *path, rd_metrics **out, rd_err *err) {
     return RD_OK;
 }
 
+int64_t rd_metrics_bytes(const rd_metrics *m) {
+    if (!m || fflush(m->f) != 0) return -1;
+    struct stat sb;
+    return fstat(fileno(m->f), &sb) == 0 ? (int64_t)sb.st_size : -1;
+}
+
+rd_status rd_metrics_truncate(const char *path, int64_t bytes, rd_err *err) {
+    struct stat sb;
+    if (bytes < 0 || stat(path, &sb) != 0 || sb.st_size <= bytes) return RD_OK;
+    if (truncate(path, (off_t)bytes) != 0)
+        return rd_fail(err, RD_ERR_IO, "%s: cannot cut to the checkpoint's %lld bytes: %s", path, (long long)bytes,
+                       strerror(errno));
+    return RD_OK;
+}
+
 rd_status rd_metrics_append(rd_metrics *m, const rd_record *r, rd_err *err) {
     if (r->oom) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "%s: out of memory building a record", m->path);
     size_t n = 0;

@@ -73,7 +73,9 @@ void rd_st_companion_prune(const char *ckpt_path, const char *keep) {
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *nm = e->d_name;
-        if (strncmp(nm, stem, sl) || strncmp(nm + sl, TAG, sizeof TAG - 1) || !companion_name_ok(nm)) continue;
+        if (strncmp(nm, stem, sl) || strncmp(nm + sl, TAG, sizeof TAG - 1)) continue;
+        /* other companions, and the temporary files of companions a crash interrupted */
+        if (!companion_name_ok(nm) && !rd_is_stale_tmp(nm)) continue;
         if (keep && !strcmp(nm, keep)) continue;
         char path[8192];
         snprintf(path, sizeof path, "%s%s", dir, nm);

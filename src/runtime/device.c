@@ -233,6 +233,9 @@ rd_status rd_ctx_create(const rd_ctx_options *opt, rd_ctx **out, rd_err *err) {
     ctx->wg = preferred_wg(&ctx->dev);
     ctx->binary_cache = binary_cache_wanted(&ctx->dev, opt->binary_cache);
     ctx->oclgrind_shadow = rd_platform_is(&ctx->dev, RD_PLATFORM_OCLGRIND);
+    const char *fa = getenv("RADARS_FAULT_ALLOC"), *fl = getenv("RADARS_FAULT_LAUNCH");
+    ctx->fault_alloc = fa ? strtoll(fa, NULL, 10) : 0;
+    ctx->fault_launch = fl ? strtoll(fl, NULL, 10) : 0;
 
     cl_int rc;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->dev.platform, 0};

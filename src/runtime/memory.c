@@ -31,7 +31,12 @@ rd_status rd_alloc(rd_ctx *ctx, size_t bytes, const char *what, rd_buffer **out)
     rd_buffer *b = calloc(1, sizeof *b);
     if (!b) return rd_fail(&ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory for buffer '%s'", what);
     cl_int rc;
-    b->mem = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &rc);
+    if (++ctx->n_alloc_calls == ctx->fault_alloc) {
+        b->mem = NULL;
+        rc = CL_MEM_OBJECT_ALLOCATION_FAILURE; /* injected (RADARS_FAULT_ALLOC) */
+    } else {
+        b->mem = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &rc);
+    }
     if (rc != CL_SUCCESS) {
         free(b);
         ctx->mem_refused++;

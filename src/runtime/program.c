@@ -525,8 +525,10 @@ rd_status rd_launch(rd_ctx *ctx, const char *program, const char *kernel, int di
         glob[d] = rd_round_up(global[d], loc[d]);
     }
     cl_event ev = NULL;
-    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, glob, loc, 0, NULL,
-                                       rd_profile_event(ctx, &ev));
+    cl_int rc = ++ctx->n_launch_calls == ctx->fault_launch
+                    ? CL_OUT_OF_RESOURCES /* injected (RADARS_FAULT_LAUNCH) */
+                    : clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, glob, loc, 0, NULL,
+                                             rd_profile_event(ctx, &ev));
     if (rc != CL_SUCCESS) return rd_cl_fail(ctx, rc, "launching kernel '%s'", kernel);
     if (ev) rd_profile_track(ctx, slot_of(ctx, k), ev);
     return RD_OK;

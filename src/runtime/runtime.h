@@ -57,7 +57,10 @@ struct rd_ctx {
     rd_buffer *scratch[RD_SCRATCH_SLOTS];
     cl_mem *retired;          /* Oclgrind only: freed buffers kept until rd_ctx_free (rd_retire) */
     size_t n_retired, cap_retired;
-    int oclgrind_shadow;           /* Oclgrind: freed buffers retired, partial host writes staged */
+    int oclgrind_shadow;
+    /* fault injection (tests): the Nth buffer allocation / kernel launch of the context fails as
+     * the driver would fail it (RADARS_FAULT_ALLOC=N, RADARS_FAULT_LAUNCH=N; 0: never) */
+    int64_t fault_alloc, fault_launch, n_alloc_calls, n_launch_calls;           /* Oclgrind: freed buffers retired, partial host writes staged */
 };
 
 /* Returns the kernel (building its program on first use), or NULL with ctx->err set. */

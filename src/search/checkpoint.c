@@ -138,6 +138,11 @@ static rd_status write_all(const char *path, const rd_checkpoint_parts *parts, r
         RD_TRY(put_mask(w, "search_alive", &s->alive, err));
         RD_TRY(rd_st_add_metadataf(w, "state", err, "%d %d %d %d %" PRId64 " %" PRId64 " %.17g %.17g", s->phase, s->round, s->sample,
                     s->epoch, s->step, s->global_step, s->seconds[0], s->seconds[1]));
+        RD_TRY(rd_st_add_metadataf(w, "metrics_bytes", err, "%" PRId64, s->metrics_bytes));
+        const struct rd_search_epoch_sums *e = &s->sums;
+        RD_TRY(rd_st_add_metadataf(w, "epoch_sums", err, "%.17g %.17g %.17g %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64,
+                                   e->train_loss, e->valid_loss, e->seconds, e->train_correct, e->valid_correct,
+                                   e->n_train, e->n_valid, e->steps));
         for (int i = 0; i < RD_SEARCH_LOADERS; i++) {
             char key[32];
             snprintf(key, sizeof key, "loader%d", i);
@@ -194,6 +199,18 @@ static rd_status read_state_c(const rd_st_file *f, const char *path, rd_search_s
                          &s->loaders[i].position) != 3 || s->loaders[i].epoch < 0 || s->loaders[i].position < 0)
             return rd_fail(err, RD_ERR_FORMAT, "%s: missing or malformed metadata '%s'", path, key);
     }
+    const char *mb = rd_st_metadata(f, "metrics_bytes"); /* absent before format 2 */
+    s->metrics_bytes = -1;
+    if (mb && (sscanf(mb, "%" SCNd64, &s->metrics_bytes) != 1 || s->metrics_bytes < -1))
+        return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata 'metrics_bytes'", path);
+    const char *es = rd_st_metadata(f, "epoch_sums"); /* absent before format 2: the epoch starts its totals afresh */
+    struct rd_search_epoch_sums *e = &s->sums;
+    if (es && (sscanf(es, "%lf %lf %lf %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64, &e->train_loss,
+                      &e->valid_loss, &e->seconds, &e->train_correct, &e->valid_correct, &e->n_train, &e->n_valid,
+                      &e->steps) != 8 ||
+               !isfinite(e->train_loss) || !isfinite(e->valid_loss) || !(e->seconds >= 0) || e->train_correct < 0 ||
+               e->valid_correct < 0 || e->n_train < e->train_correct || e->n_valid < e->valid_correct || e->steps < 0))
+        return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata 'epoch_sums'", path);
     return read_mask(f, "search_alive", &s->alive, path, err);
 }
 

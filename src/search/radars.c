@@ -99,6 +99,7 @@ static int genotype_from_controller(const search *s) {
 
 static rd_status checkpoint(search *s) {
     for (int i = 0; i < RD_SEARCH_LOADERS; i++) s->st.loaders[i] = rd_loader_get_state(s->loaders[i]);
+    s->st.metrics_bytes = rd_metrics_bytes(s->metrics);
     s->st.seconds[s->st.phase == RD_PHASE_RL ? 0 : 1] = phase_seconds(s);
     char geno[2048] = "";
     int from_ctrl = genotype_from_controller(s);
@@ -118,10 +119,10 @@ static rd_status checkpoint(search *s) {
  * asked, then stop here, with a checkpoint, on an interrupt or the test's
  * step budget. */
 static rd_status boundary(search *s, int checkpoint_first) {
-    if (checkpoint_first) RD_TRY(checkpoint(s));
-    s->st.global_step++;
-    if (!rd_run_should_stop(s->opt->interrupt, s->opt->stop_after_steps, s->st.global_step)) return RD_OK;
-    RD_TRY(checkpoint(s));
+    s->st.global_step++; /* a position too: advanced before it is checkpointed */
+    int stop = rd_run_should_stop(s->opt->interrupt, s->opt->stop_after_steps, s->st.global_step);
+    if (checkpoint_first || stop) RD_TRY(checkpoint(s));
+    if (!stop) return RD_OK;
     s->interrupted = 1;
     say(s, "stopped after step %lld; checkpoint %s (continue with: radars search --resume %s)",
         (long long)s->st.global_step, s->ckpt, s->opt->run_dir);
@@ -213,13 +214,8 @@ static rd_status record_rl_round(search *s, int removed, uint64_t need, double s
     return RD_OK;
 }
 
-/* What one DARTS epoch saw. */
-typedef struct epoch_sums {
-    double train_loss, valid_loss, seconds;
-    float last_train_loss;
-    long train_correct, valid_correct, n_train, n_valid;
-    int64_t steps;
-} epoch_sums;
+/* What one DARTS epoch saw (kept in the state: checkpoints carry it). */
+typedef struct rd_search_epoch_sums epoch_sums;
 
 static rd_status record_epoch(search *s, float lr, const epoch_sums *e, double eval_loss, double eval_acc,
                               const float *softmax) {
@@ -427,7 +423,7 @@ static int64_t darts_steps_per_epoch(const search *s) {
 }
 
 /* One DARTS step: a weight batch and an alpha batch. */
-static rd_status darts_step(search *s, float lr, epoch_sums *e) {
+static rd_status darts_step(search *s, float lr, epoch_sums *e, float *last_loss) {
     rd_batch tb, vb;
     rd_step_stats st;
     RD_TRY(rd_loader_next(s->loaders[W_LOADER], &tb, s->err));
@@ -443,7 +439,7 @@ static rd_status darts_step(search *s, float lr, epoch_sums *e) {
     e->n_train += st.n_train;
     e->n_valid += st.n_valid;
     e->steps++;
-    e->last_train_loss = st.train_loss;
+    *last_loss = st.train_loss;
     return RD_OK;
 }
 
@@ -452,26 +448,29 @@ static rd_status darts_epoch(search *s, float *softmax) {
     const rd_search_config *c = s->cfg;
     int64_t steps = darts_steps_per_epoch(s);
     float lr = (float)rd_cosine_lr(c->w_lr, c->w_lr_min, s->st.epoch, c->epochs);
-    epoch_sums e;
-    memset(&e, 0, sizeof e);
-    double start = now();
+    epoch_sums *e = &s->st.sums;
+    float last_loss = NAN;
+    int64_t steps_before = e->steps;
+    double start = now(), seconds_before = e->seconds;
     while (s->st.step < steps) {
-        RD_TRY(darts_step(s, lr, &e));
+        RD_TRY(darts_step(s, lr, e, &last_loss));
+        e->seconds = seconds_before + (now() - start);
         s->st.step++;
         if (s->opt->observer.progress) {
             double el = now() - start;
-            s->opt->observer.progress(s->opt->observer.user, "DARTS", s->st.step, steps, e.last_train_loss,
-                                      e.steps * 2.0 * c->batch / el, el / e.steps * (steps - s->st.step));
+            int64_t done = e->steps - steps_before;
+            s->opt->observer.progress(s->opt->observer.user, "DARTS", s->st.step, steps, last_loss,
+                                      done * 2.0 * c->batch / el, el / done * (steps - s->st.step));
         }
         if (s->st.step == steps) break; /* the epoch's end is checkpointed below */
         RD_TRY(boundary(s, c->checkpoint_every > 0 && s->st.step % c->checkpoint_every == 0));
         if (s->interrupted) return RD_OK;
     }
-    e.seconds = now() - start;
     double eval_loss, eval_acc;
     RD_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 0, &eval_loss, &eval_acc));
     RD_TRY(rd_supernet_read_alphas(s->net, NULL, softmax));
-    RD_TRY(record_epoch(s, lr, &e, eval_loss, eval_acc, softmax));
+    RD_TRY(record_epoch(s, lr, e, eval_loss, eval_acc, softmax));
+    memset(e, 0, sizeof *e);
     s->st.step = 0;
     s->st.epoch++;
     if (s->st.epoch == c->epochs) return checkpoint(s);
@@ -631,6 +630,12 @@ static rd_status start(search *s) {
             return rd_fail(s->err, RD_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
     }
     if (!s->resume) RD_TRY(write_text(s, "config.ini", s->config_text));
+    if (s->resume) {
+        RD_TRY(rd_checkpoint_peek(s->ckpt, &s->st, &s->ctrl, NULL, s->err));
+        s->have_ctrl = s->ctrl.K > 0;
+        /* records past the checkpoint are of work the resumed run redoes (it was killed) */
+        RD_TRY(rd_metrics_truncate(path, s->st.metrics_bytes, s->err));
+    }
     RD_TRY(rd_metrics_open(path, &s->metrics, s->err));
     const rd_device_info *dev = rd_ctx_device(s->ctx);
     s->cap = rd_search_cap(c, dev);
@@ -647,8 +652,6 @@ static rd_status start(search *s) {
         s->st.phase = c->strategy == RD_STRATEGY_DARTS ? RD_PHASE_DARTS : RD_PHASE_RL;
         return RD_OK;
     }
-    RD_TRY(rd_checkpoint_peek(s->ckpt, &s->st, &s->ctrl, NULL, s->err));
-    s->have_ctrl = s->ctrl.K > 0;
     for (int i = 0; i < RD_SEARCH_LOADERS; i++) RD_TRY(rd_loader_set_state(s->loaders[i], &s->st.loaders[i], s->err));
     say(s, "resuming %s: phase %s, round %d, epoch %d, step %lld", s->opt->run_dir,
         s->st.phase == RD_PHASE_RL ? "RL" : s->st.phase == RD_PHASE_DARTS ? "DARTS" : "done", s->st.round,

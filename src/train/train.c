@@ -143,6 +143,7 @@ static rd_status make_config_text(trainer *t) {
 static rd_status checkpoint(trainer *t) {
     t->st.loader = rd_loader_get_state(t->tl);
     t->st.drop_path_counter = rd_network_drop_path_counter(t->net);
+    t->st.metrics_bytes = rd_metrics_bytes(t->metrics);
     double saved = t->st.seconds;
     t->st.seconds = seconds_so_far(t);
     rd_status s = rd_train_checkpoint_save(t->ckpt, t->net, &t->momentum, &t->st, &t->norm, t->config_text,
@@ -208,7 +209,7 @@ static rd_status train_batch(trainer *t, float lr, float *loss) {
     return RD_OK;
 }
 
-static rd_status record_epoch(trainer *t, float lr, float drop, int64_t steps, double seconds) {
+static rd_status record_epoch(trainer *t, float lr, float drop, int64_t steps_here, double seconds) {
     const rd_train_config *c = t->cfg;
     train_eval_pass v;
     memset(&v, 0, sizeof v);
@@ -228,9 +229,9 @@ static rd_status record_epoch(trainer *t, float lr, float drop, int64_t steps, d
     rd_record_double(r, "lr", lr);
     rd_record_double(r, "drop_path", drop);
     rd_record_double(r, "seconds", seconds);
-    rd_record_int(r, "steps", steps);
-    rd_record_double(r, "step_seconds", steps ? seconds / steps : NAN);
-    rd_record_double(r, "images_per_s", seconds > 0 ? steps * (double)c->batch / seconds : NAN);
+    rd_record_int(r, "steps", t->st.step); /* the epoch's; the times are of the steps this process ran */
+    rd_record_double(r, "step_seconds", steps_here ? seconds / steps_here : NAN);
+    rd_record_double(r, "images_per_s", seconds > 0 ? steps_here * (double)c->batch / seconds : NAN);
     rd_record_double(r, "peak_device_mb", ms.peak / 1048576.0);
     rd_record_int(r, "peak_bytes", (int64_t)ms.peak);
     rd_record_int(r, "global_step", t->st.global_step);
@@ -323,6 +324,8 @@ static rd_status run(trainer *t, rd_train_result *res) {
     if (t->resume) {
         rd_train_checkpoint_info info;
         RD_TRY(rd_train_checkpoint_peek(t->ckpt, &info, t->err));
+        /* records past the checkpoint are of work the resumed run redoes (it was killed) */
+        RD_TRY(rd_metrics_truncate(path, info.state.metrics_bytes, t->err));
         g = info.genotype;
         snprintf(source, sizeof source, "%s", t->ckpt);
     } else {

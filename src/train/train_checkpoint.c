@@ -68,6 +68,7 @@ static rd_status write_all(const char *path, rd_network *net, const rd_vec *mome
         RD_TRY(rd_st_add_metadataf(w, "state", err, "%d %" PRId64 " %" PRId64 " %" PRIu64 " %.17g %.17g %.17g %.17g %.17g", st->epoch,
                     st->step, st->global_step, st->drop_path_counter, st->seconds, st->loss_sum, st->correct, st->seen,
                     st->aux_loss_sum));
+        RD_TRY(rd_st_add_metadataf(w, "metrics_bytes", err, "%" PRId64, st->metrics_bytes));
         RD_TRY(rd_st_add_metadataf(w, "loader", err, "%" PRIu64 " %" PRId64 " %" PRId64, st->loader.seed, st->loader.epoch,
                     st->loader.position));
     }
@@ -141,6 +142,10 @@ static rd_status read_state_c(const rd_st_file *f, const char *path, rd_train_st
     if (!v || sscanf(v, "%" SCNu64 " %" SCNd64 " %" SCNd64, &st->loader.seed, &st->loader.epoch, &st->loader.position) != 3 ||
         st->loader.epoch < 0 || st->loader.position < 0)
         return rd_fail(err, RD_ERR_FORMAT, "%s: missing or malformed metadata 'loader'", path);
+    const char *mb = rd_st_metadata(f, "metrics_bytes"); /* absent before format 2 */
+    st->metrics_bytes = -1;
+    if (mb && (sscanf(mb, "%" SCNd64, &st->metrics_bytes) != 1 || st->metrics_bytes < -1))
+        return rd_fail(err, RD_ERR_FORMAT, "%s: malformed metadata 'metrics_bytes'", path);
     return RD_OK;
 }
 
