@@ -272,7 +272,8 @@ rd_status rd_loader_create(rd_ctx *ctx, const rd_dataset *ds, const rd_subset *s
                 st = rd_alloc(ctx, (size_t)opt->batch * sizeof(int32_t), name, &sl->dy);
             }
             if (st != RD_OK) {
-                rd_fail(err, st, "loader: %s", rd_ctx_err(ctx)->msg);
+                if (err != rd_ctx_err(ctx)) *err = *rd_ctx_err(ctx); /* the two may be one (the search's) */
+                rd_err_prefix(err, "loader");
                 rd_loader_free(ld);
                 return st;
             }
