@@ -559,11 +559,93 @@ START_TEST(search_then_train_reports_test_accuracy) {
 }
 END_TEST
 
+/* dst = src with metadata key set to value (every tensor and other entry as they were) */
+static void rewrite_metadata(const char *src, const char *dst, const char *key, const char *value) {
+    rd_err err;
+    rd_st_file *f;
+    ck_assert_msg(rd_st_open(src, &f, &err) == RD_OK, "%s", err.msg);
+    rd_st_writer *w;
+    ck_assert_int_eq(rd_st_writer_create(&w, &err), RD_OK);
+    void **bufs = calloc((size_t)rd_st_count(f) + 1, sizeof *bufs);
+    for (int i = 0; i < rd_st_count(f); i++) {
+        const rd_st_info *t = rd_st_at(f, i);
+        bufs[i] = malloc(t->nbytes + 1);
+        ck_assert_int_eq(rd_st_read(f, t->name, t->dtype, -1, NULL, bufs[i], t->nbytes, &err), RD_OK);
+        ck_assert_int_eq(rd_st_add(w, t->name, t->dtype, t->ndim, t->shape, bufs[i], &err), RD_OK);
+    }
+    for (int i = 0; i < rd_st_metadata_count(f); i++) {
+        const char *k, *v;
+        rd_st_metadata_at(f, i, &k, &v);
+        ck_assert_int_eq(rd_st_add_metadata(w, k, strcmp(k, key) ? v : value, &err), RD_OK);
+    }
+    ck_assert_msg(rd_st_write(w, dst, &err) == RD_OK, "%s", err.msg);
+    rd_st_writer_free(w);
+    for (int i = 0; i < rd_st_count(f); i++) free(bufs[i]);
+    free(bufs);
+    rd_st_close(f);
+}
+
+/* A training checkpoint whose metadata is out of range, not finite or malformed is refused,
+ * naming the file and the entry (what fuzz_train_checkpoint exercises at random). */
+START_TEST(crafted_train_metadata_is_refused) {
+    rd_train_config c;
+    tiny(&c, 2);
+    char dir[] = "/tmp/radars-train-crafted-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    rd_train_result r;
+    rd_err err;
+    ck_assert_msg(run(&c, dir, 0, 6, &r, &err) == RD_OK, "%s", err.msg);
+    char ck[600], bad[700];
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    static const char *cases[][3] = {
+        {"norm", "1 0.5 nan", "norm"},
+        {"norm", "9 0 1", "norm"},
+        {"norm", "1 inf 1", "norm"},
+        {"state", "-1 0 0 0 0 0 0 0 0", "state"},
+        {"state", "0 0 0 0 inf 0 0 0 0", "state"},
+        {"state", "0 0 0 0 0 0 5 2 0", "state"}, /* more correct than seen */
+        {"loader", "1 0 -4", "loader"},
+        {"network", "C=4 layers=3 stem_multiplier=3 input=0x28x28 classes=10 batch=16 auxiliary=0", "network"},
+        {"network", "C=4 layers=3 stem_multiplier=3 input=1x28x28 classes=1 batch=16 auxiliary=0", "network"},
+        {"format", "radars-cl train checkpoint 9", "format 9"},
+        {"genotype", "Genotype(normal=[", "genotype"},
+        {"config", "[train]\nepoch = 3\n", "train.epoch"},
+        {"metrics_bytes", "-7", "metrics_bytes"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        rewrite_metadata(ck, bad, cases[i][0], cases[i][1]);
+        rd_train_checkpoint_info info;
+        rd_status st = rd_train_checkpoint_peek(bad, &info, &err);
+        ck_assert_msg(st == RD_ERR_FORMAT || st == RD_ERR_CONFIG, "%s = '%s': accepted (%d)", cases[i][0], cases[i][1], (int)st);
+        ck_assert_msg(strstr(err.msg, bad) && strstr(err.msg, cases[i][2]), "%s: %s", cases[i][0], err.msg);
+        ck_assert_ptr_null(strchr(err.msg, '\n'));
+        printf("crafted %s = '%s': %s\n", cases[i][0], cases[i][1], err.msg);
+    }
+    /* an optimizer file named outside the checkpoint's folder: refused when the momentum is loaded */
+    rewrite_metadata(ck, bad, "optimizer", "../../etc/passwd");
+    rd_train_config c2;
+    tiny(&c2, 2);
+    char dir2[] = "/tmp/radars-train-crafted2-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir2));
+    char ck2[600], cmd[1500];
+    snprintf(ck2, sizeof ck2, "%s/checkpoint.safetensors", dir2);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && cp '%s/config.ini' '%s/'", bad, ck2, dir, dir2);
+    ck_assert_int_eq(system(cmd), 0);
+    rd_status st = run(&c2, dir2, 1, 0, &r, &err);
+    ck_assert_int_eq(st, RD_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "not the name of an optimizer file"), "%s", err.msg);
+    fx_rmdir(dir);
+    fx_rmdir(dir2);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("train_e2e");
     TCase *tc = tcase_create("all");
     tcase_set_timeout(tc, 1500);
     tcase_add_test(tc, tiny_run_writes_everything);
+    tcase_add_test(tc, crafted_train_metadata_is_refused);
     tcase_add_test(tc, resume_mid_epoch_bit_identical);
     tcase_add_test(tc, resume_at_epoch_end_bit_identical);
     tcase_add_test(tc, eval_reports_the_final_accuracy);
