@@ -21,6 +21,8 @@ CONFIGS = [  # name, ops, C, layers, batch
     ("darts-C16-L8-B64", "darts", 16, 8, 64),
     ("large-C16-L8-B16", "large", 16, 8, 16),
 ]
+# not in "all": for devices hundreds of times slower (rusticl on llvmpipe, simulators)
+SMALL_CONFIGS = [("darts-C4-L3-B8", "darts", 4, 3, 8)]
 
 def run(cmd):
     out = subprocess.run(cmd, capture_output=True, text=True)
@@ -47,6 +49,7 @@ def main():
     ap.add_argument("--profile", action="store_true", help="print radars-cl's per-kernel profile too")
     a = ap.parse_args()
     chosen = [c for c in CONFIGS if a.configs == "all" or c[0] in a.configs.split(",")]
+    chosen += [c for c in SMALL_CONFIGS if c[0] in a.configs.split(",")]
     rows = []
     for name, ops, C, L, B in chosen:
         base = ["--C", str(C), "--layers", str(L), "--batch", str(B), "--ops", ops, "--steps", str(a.steps)]
