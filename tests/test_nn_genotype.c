@@ -1,9 +1,11 @@
 /* Genotypes: DARTS' derivation rule, its printed form, parsing and malformed input. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "radars/genotype.h"
+#include "runtime/rng.h"
 #include "test_util.h"
 
 static const char *DARTS_V2 =
@@ -129,6 +131,63 @@ START_TEST(derive_never_reads_past_its_inputs) {
 }
 END_TEST
 
+/* The random baseline's claim (src/search/radars.c, random_genotype): alphas drawn i.i.d.
+ * uniform and derived as DARTS derives give every non-`none` op of the space the same chance
+ * on each chosen edge, and each node's pair of inputs is uniform over the pairs of earlier
+ * states. Chi-square against uniform over 20,000 draws of the large space, at a bound that a
+ * uniform sample exceeds with probability below 1e-6 (df + 6 sqrt(2 df) + 6). */
+static double chi_square(const long *count, int cells, long total) {
+    double e = (double)total / cells, x = 0;
+    for (int i = 0; i < cells; i++) x += (count[i] - e) * (count[i] - e) / e;
+    return x;
+}
+static double chi_bound(int df) { return df + 6 * sqrt(2.0 * df) + 6; }
+
+START_TEST(derive_from_uniform_alphas_is_uniform) {
+    rd_opset set;
+    ck_assert_int_eq(rd_opset_parse("large", &set, NULL), RD_OK);
+    int K = set.count, none = rd_opset_find(&set, RD_OP_NONE);
+    ck_assert_int_ge(none, 0);
+    enum { DRAWS = 20000 };
+    long ops[RD_MAX_OPS] = {0}, pairs[RD_CELL_NODES][10] = {{0}};
+    float a[2 * RD_CELL_EDGES * RD_MAX_OPS];
+    uint64_t rng = 77;
+    for (int d = 0; d < DRAWS; d++) {
+        for (int i = 0; i < 2 * RD_CELL_EDGES * K; i++) a[i] = (float)rd_splitmix64_uniform(&rng);
+        rd_genotype g;
+        rd_genotype_derive_alphas(a, &set, NULL, RD_CELL_NODES, RD_CELL_NODES, &g);
+        for (int t = 0; t < 2; t++) {
+            const rd_geno_cell *cell = t ? &g.reduce : &g.normal;
+            ck_assert_int_eq(cell->steps, RD_CELL_NODES);
+            for (int n = 0; n < RD_CELL_NODES; n++) {
+                int x = cell->edges[2 * n].input, y = cell->edges[2 * n + 1].input;
+                ck_assert_msg(x != y && x >= 0 && y >= 0 && x < n + 2 && y < n + 2, "node %d: inputs %d, %d", n, x, y);
+                int lo = x < y ? x : y, hi = x < y ? y : x;
+                pairs[n][hi * (hi - 1) / 2 + lo]++; /* index of the pair among those of states 0..n+1 */
+                for (int e = 0; e < 2; e++) {
+                    int k = rd_opset_find(&set, cell->edges[2 * n + e].op);
+                    ck_assert_msg(k >= 0 && k != none, "node %d: op %d", n, k);
+                    ops[k]++;
+                }
+            }
+        }
+    }
+    long nonnone[RD_MAX_OPS], m = 0;
+    for (int k = 0; k < K; k++)
+        if (k != none) nonnone[m++] = ops[k];
+    double x = chi_square(nonnone, (int)m, 2L * DRAWS * 2 * RD_CELL_NODES);
+    printf("uniform alphas: ops chi-square %.1f (df %ld, bound %.1f)", x, m - 1, chi_bound((int)m - 1));
+    ck_assert_msg(x < chi_bound((int)m - 1), "ops are not uniform: chi-square %.1f", x);
+    for (int n = 1; n < RD_CELL_NODES; n++) {
+        int np = (n + 2) * (n + 1) / 2;
+        double xn = chi_square(pairs[n], np, 2L * DRAWS);
+        printf("; node %d pairs %.1f (df %d)", n, xn, np - 1);
+        ck_assert_msg(xn < chi_bound(np - 1), "node %d: input pairs are not uniform: chi-square %.1f", n, xn);
+    }
+    printf("\n");
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("nn_genotype");
     TCase *tc = tcase_create("all");
@@ -136,6 +195,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, format_and_parse_round_trip);
     tcase_add_test(tc, malformed_genotypes);
     tcase_add_test(tc, derive_never_reads_past_its_inputs);
+    tcase_add_test(tc, derive_from_uniform_alphas_is_uniform);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,7 +1,7 @@
 /* Searches end to end on real Fashion-MNIST (Debian's dataset-fashion-mnist):
  * resume gives the same genotype as an uninterrupted run; RADARS prunes a
  * space that does not fit until it does and stays under the cap; DARTS
- * refuses an over-cap space at once; the RL baseline runs. */
+ * refuses an over-cap space at once; the RL and random baselines run. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,6 +239,57 @@ START_TEST(resume_before_the_first_checkpoint_starts_over) {
 }
 END_TEST
 
+/* The random baseline: a genotype drawn from the seed, nothing trained; the same seed draws
+ * the same genotype, others differ; the checkpoint names it; a resumed finished run keeps it. */
+START_TEST(random_baseline_draws_from_the_seed) {
+    if (!have_fmnist()) return;
+    rd_search_config c;
+    tiny(&c, "random", "large");
+    char d[64], e[64];
+    temp_dir(d, sizeof d);
+    rd_search_result r, r2;
+    rd_err err;
+    uint64_t held = rd_mem_get_stats(tu_ctx()).current; /* the context's own buffers, from earlier tests */
+    ck_assert_msg(run(&c, d, 0, 0, &r, &err) == RD_OK, "%s", err.msg);
+    printf("random (seed %lld): %s\n", (long long)c.seed, r.genotype_text);
+    ck_assert(isnan(r.valid_accuracy));
+    ck_assert_uint_le(r.peak, r.cap);
+    /* what the run added to the context's own buffers: at most the prediction, and within 1% of it
+     * (a fresh process, radars search --strategy random, measures the two equal) */
+    ck_assert_msg(r.peak - held <= r.predicted_peak && r.peak - held > r.predicted_peak / 100 * 99,
+                  "measured peak %llu B (%llu B held before), predicted %llu B", (unsigned long long)r.peak,
+                  (unsigned long long)held, (unsigned long long)r.predicted_peak);
+    ck_assert_int_eq(r.rl_rounds, 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", d);
+    rd_genotype g;
+    ck_assert_int_eq(rd_checkpoint_genotype(path, &g, &err), RD_OK);
+    ck_assert_msg(rd_genotype_equal(&g, &r.genotype), "the checkpoint names another genotype");
+    ck_assert_msg(run(&c, d, 1, 0, &r2, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(rd_genotype_equal(&r2.genotype, &r.genotype), "the resumed finished run changed the genotype");
+    snprintf(path, sizeof path, "%s/report.txt", d);
+    char *report = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(rd_read_file(path, &report, &len, &err), RD_OK);
+    ck_assert_msg(strstr(report, "strategy      random") && strstr(report, "nothing was trained"), "%s", report);
+    free(report);
+    rm_dir(d);
+    temp_dir(d, sizeof d);
+    ck_assert_msg(run(&c, d, 0, 0, &r2, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(rd_genotype_equal(&r2.genotype, &r.genotype), "the same seed drew another genotype");
+    rm_dir(d);
+    int differ = 0;
+    for (int seed = 3; seed < 6; seed++) {
+        c.seed = seed;
+        temp_dir(e, sizeof e);
+        ck_assert_msg(run(&c, e, 0, 0, &r2, &err) == RD_OK, "%s", err.msg);
+        differ += !rd_genotype_equal(&r2.genotype, &r.genotype);
+        rm_dir(e);
+    }
+    ck_assert_msg(differ == 3, "only %d of 3 other seeds drew another genotype", differ);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("search_e2e");
     TCase *tc = tcase_create("all");
@@ -249,6 +300,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, radars_prunes_until_it_fits);
     tcase_add_test(tc, darts_refuses_an_over_cap_space_at_once);
     tcase_add_test(tc, rl_baseline_runs);
+    tcase_add_test(tc, random_baseline_draws_from_the_seed);
     tcase_add_test(tc, resume_before_the_first_checkpoint_starts_over);
     suite_add_tcase(s, tc);
     return s;

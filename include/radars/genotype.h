@@ -39,6 +39,10 @@ typedef struct rd_genotype {
  * op is `none` yields `none` if it must be chosen. */
 void rd_genotype_derive(const float *weights, const rd_opset *set, const rd_arch_mask *alive, int steps,
                         int multiplier, rd_genotype *out);
+/* The same from alphas [2][14][set->count]: their softmax over each edge's alive ops (as the
+ * supernet's mixed ops weigh them), then rd_genotype_derive. */
+void rd_genotype_derive_alphas(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, int steps,
+                               int multiplier, rd_genotype *out);
 
 /* DARTS' printed form (see above). Returns out. */
 char *rd_genotype_format(const rd_genotype *g, char *out, size_t len);

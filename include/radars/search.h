@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-typedef enum rd_strategy { RD_STRATEGY_RADARS, RD_STRATEGY_DARTS, RD_STRATEGY_RL } rd_strategy;
+typedef enum rd_strategy { RD_STRATEGY_RADARS, RD_STRATEGY_DARTS, RD_STRATEGY_RL, RD_STRATEGY_RANDOM } rd_strategy;
 typedef enum rd_darts_order { RD_DARTS_FIRST_ORDER, RD_DARTS_SECOND_ORDER } rd_darts_order;
 
 typedef struct rd_search_config {
@@ -69,7 +69,7 @@ typedef struct rd_search_config {
 } rd_search_config;
 
 extern const rd_cfg_schema rd_search_schema;
-extern const char *const rd_strategy_names[];   /* "radars", "darts", "rl" */
+extern const char *const rd_strategy_names[];   /* "radars", "darts", "rl", "random" */
 
 /* Defaults + file (NULL = none) + overrides, validated (opset, sizes). */
 rd_status rd_search_config_load(rd_search_config *cfg, const char *path, const char *const *sets, int n_sets,
@@ -216,7 +216,7 @@ typedef struct rd_search_options {
 typedef struct rd_search_result {
     rd_genotype genotype;
     char genotype_text[2048];
-    double valid_accuracy;         /* of the final supernet (or policy path) on the alpha half */
+    double valid_accuracy;         /* of the final supernet (or policy path) on the alpha half; NaN: random */
     double seconds;
     uint64_t cap, peak;            /* bytes: the cap and the allocator's measured peak */
     uint64_t predicted_peak;       /* the memory model's prediction for the final phase */
@@ -227,7 +227,8 @@ typedef struct rd_search_result {
 
 /* Runs the configured strategy on ctx's device: RADARS (RL rounds prune until
  * the supernet fits the cap, then DARTS), plain DARTS (refused at once when it
- * does not fit), or the RL-only baseline. Writes config, metrics, checkpoints,
+ * does not fit), the RL-only baseline, or the random baseline (a genotype drawn
+ * uniformly from the space, nothing trained). Writes config, metrics, checkpoints,
  * genotype and report into opt->run_dir. */
 rd_status rd_search_run(rd_ctx *ctx, const rd_search_config *cfg, const rd_search_options *opt,
                         rd_search_result *res, rd_err *err);

@@ -1,4 +1,5 @@
 /* radars search: run a search and show its progress. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,14 +9,15 @@
 #include "cli/cli.h"
 
 static void usage(void) {
-    printf("usage: radars search [--config FILE] [--set section.key=value ...] [--strategy radars|darts|rl]\n"
+    printf("usage: radars search [--config FILE] [--set section.key=value ...] [--strategy radars|darts|rl|random]\n"
            "                     [--device SEL] [--mem-cap SIZE] [--out RUN_DIR] [--resume RUN_DIR]\n"
            "                     [--then-train EPOCHS] [-v]\n"
            "Searches an architecture on the device found (see 'radars devices').\n"
            "  --config FILE    recipe (default: configs/default.ini: RADARS on the large op set, Fashion-MNIST)\n"
            "  --set k=v        override any key of the recipe (see the comments in configs/*.ini)\n"
            "  --strategy S     radars: RL rounds prune the ops until DARTS fits the memory cap, then DARTS;\n"
-           "                   darts: plain DARTS (refused at once if it does not fit); rl: RL-only baseline\n"
+           "                   darts: plain DARTS (refused at once if it does not fit); rl: RL-only baseline;\n"
+           "                   random: a genotype drawn uniformly from the space (the baseline; nothing trained)\n"
            "  --mem-cap SIZE   memory cap, e.g. 2GiB (default: device global memory x memory.safety_fraction)\n"
            "  --out RUN_DIR    run directory (default: runs/<time>-<strategy>); must be new or empty\n"
            "  --resume RUN_DIR continue an interrupted run (Ctrl-C checkpoints and stops cleanly)\n"
@@ -148,9 +150,10 @@ int cmd_search(int argc, char **argv) {
             if (cfg.then_train_epochs > 0)
                 snprintf(trained, sizeof trained, ", trained from scratch: test accuracy %.2f%% after %d epochs",
                          100 * tr.test_accuracy, tr.epochs);
-            fprintf(stderr, "valid accuracy %.2f%%%s, peak device memory %s (cap %s), %.1f s; results in %s\n",
-                    100 * res.valid_accuracy, trained, RD_BYTES(res.peak),
-                    RD_BYTES(res.cap), res.seconds, run_dir);
+            char valid[64] = "a random genotype (nothing trained)";
+            if (isfinite(res.valid_accuracy)) snprintf(valid, sizeof valid, "valid accuracy %.2f%%", 100 * res.valid_accuracy);
+            fprintf(stderr, "%s%s, peak device memory %s (cap %s), %.1f s; results in %s\n", valid, trained,
+                    RD_BYTES(res.peak), RD_BYTES(res.cap), res.seconds, run_dir);
         }
     }
     cli_catch_sigint(0);

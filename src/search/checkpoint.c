@@ -365,29 +365,20 @@ rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err
         s = read_controller(f, path, &c, err);
         if (s == RD_OK) {
             rd_controller_weights(&c, w);
-            alive = c.alive;
+            rd_genotype_derive(w, &set, &c.alive, steps, multiplier, out);
         }
     } else if (s == RD_OK) {
         int K = set.count;
         int64_t shape[2] = {RD_CELL_EDGES, K};
-        float a[2 * RD_CELL_EDGES * RD_MAX_OPS];
-        s = rd_st_read(f, "alphas_normal", RD_ST_F32, 2, shape, a, sizeof(float) * RD_CELL_EDGES * K, err);
+        s = rd_st_read(f, "alphas_normal", RD_ST_F32, 2, shape, w, sizeof(float) * RD_CELL_EDGES * K, err);
         if (s == RD_OK)
-            s = rd_st_read(f, "alphas_reduce", RD_ST_F32, 2, shape, a + RD_CELL_EDGES * K, sizeof(float) * RD_CELL_EDGES * K, err);
+            s = rd_st_read(f, "alphas_reduce", RD_ST_F32, 2, shape, w + RD_CELL_EDGES * K, sizeof(float) * RD_CELL_EDGES * K, err);
         if (s == RD_OK) {
             if (rd_st_metadata(f, "supernet_alive")) s = read_mask(f, "supernet_alive", &alive, path, err);
             else rd_arch_mask_all(&alive, &set);
         }
-        for (int row = 0; s == RD_OK && row < 2 * RD_CELL_EDGES; row++) {
-            rd_edge_mask m = alive.edge[row / RD_CELL_EDGES][row % RD_CELL_EDGES];
-            double mx = -INFINITY, sum = 0;
-            for (int k = 0; k < K; k++)
-                if (m >> k & 1) mx = fmax(mx, a[row * K + k]);
-            for (int k = 0; k < K; k++) sum += (m >> k & 1) ? exp(a[row * K + k] - mx) : 0;
-            for (int k = 0; k < K; k++) w[row * K + k] = (m >> k & 1) ? (float)(exp(a[row * K + k] - mx) / sum) : 0.0f;
-        }
+        if (s == RD_OK) rd_genotype_derive_alphas(w, &set, &alive, steps, multiplier, out);
     }
-    if (s == RD_OK) rd_genotype_derive(w, &set, &alive, steps, multiplier, out);
     rd_st_close(f);
     return s;
 }

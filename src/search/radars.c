@@ -1,5 +1,6 @@
 /* One search from start to finish: RADARS (SEARCH.md section 3), plain DARTS,
- * or the RL-only baseline, on the same data, with checkpoints and a report.
+ * the RL-only baseline or the random one, on the same data, with checkpoints
+ * and a report.
  *
  *   cap = device memory x safety fraction (or the user's lower cap)
  *   while predicted_peak(DARTS over alive ops) > cap:        -- RADARS only
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "radars/search.h"
+#include "runtime/rng.h"
 
 typedef struct search {
     rd_ctx *ctx;
@@ -257,7 +259,7 @@ static rd_status record_final(search *s, const rd_search_result *res) {
     rd_record_string(r, "type", "final");
     rd_record_string(r, "strategy", rd_strategy_names[c->strategy]);
     rd_record_string(r, "genotype", res->genotype_text);
-    rd_record_double(r, "valid_acc", res->valid_accuracy);
+    if (isfinite(res->valid_accuracy)) rd_record_double(r, "valid_acc", res->valid_accuracy);
     rd_record_double(r, "rl_seconds", s->st.seconds[0]);
     rd_record_double(r, "darts_seconds", s->st.seconds[1]);
     rd_record_double(r, "total_seconds", res->seconds);
@@ -312,6 +314,7 @@ static rd_status rl_begin(search *s) {
     if (need > s->cap)
         return rd_fail(s->err, RD_ERR_OVER_CAP, "RL phase: even one sampled path needs %s (predicted), cap %s",
                        RD_BYTES(need), RD_BYTES(s->cap));
+    s->predicted = need;
     RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &path, (uint64_t)c->seed, &s->net));
     RD_TRY(rd_darts_create(s->ctx, s->net, c, &s->darts));
     if (s->resume && s->st.phase == RD_PHASE_RL) {
@@ -536,19 +539,53 @@ static rd_status rl_only(search *s) {
     return rl_end(s);
 }
 
+/* The random baseline (Li & Talwalkar 2019): a genotype drawn uniformly from the
+ * space under the same rules as every other strategy's. The alphas of an
+ * untrained supernet (weights for every op, activations for one path, as the
+ * RL phase's) are drawn i.i.d. uniform and derived as DARTS derives: on every
+ * edge each op is equally likely the best non-`none` one, and the edges'
+ * scores are i.i.d., so each node's two inputs are a uniform pair. Nothing is
+ * trained; the checkpoint holds the alphas, so it names the same genotype. */
+static rd_status random_genotype(search *s) {
+    const rd_search_config *c = s->cfg;
+    rd_arch_mask all, path;
+    rd_arch_mask_all(&all, &s->ncfg.ops);
+    rd_largest_single_path(&all, &s->ncfg.ops, &path);
+    rd_search_memory m;
+    RD_TRY(rd_search_predict(s->ctx, c, &s->ncfg, &all, &path, &m));
+    s->predicted = m.total - m.optimizer; /* no optimizer: nothing is trained */
+    if (s->predicted > s->cap)
+        return rd_fail(s->err, RD_ERR_OVER_CAP, "random: the supernet holding the drawn alphas needs %s (predicted), cap %s",
+                       RD_BYTES(s->predicted), RD_BYTES(s->cap));
+    s->t0 = now();
+    s->seconds_before = s->st.seconds[1];
+    RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &path, (uint64_t)c->seed, &s->net));
+    float a[2 * RD_CELL_EDGES * RD_MAX_OPS];
+    uint64_t rng = rd_mix64((uint64_t)c->seed ^ 0x72616e646f6dull); /* "random": apart from the init's stream */
+    for (int i = 0; i < 2 * RD_CELL_EDGES * s->ncfg.ops.count; i++) a[i] = (float)rd_splitmix64_uniform(&rng);
+    return rd_supernet_write_alphas(s->net, a);
+}
 
 /* A run resumed after its search ended: the final supernet again, to evaluate. */
 static rd_status reload_final(search *s) {
     const rd_search_config *c = s->cfg;
-    if (c->strategy == RD_STRATEGY_RL) {
+    if (c->strategy == RD_STRATEGY_RL || c->strategy == RD_STRATEGY_RANDOM) {
         rd_arch_mask all, one;
         rd_arch_mask_all(&all, &s->ncfg.ops);
-        rd_largest_single_path(&s->ctrl.alive, &s->ncfg.ops, &one);
+        rd_largest_single_path(c->strategy == RD_STRATEGY_RL ? &s->ctrl.alive : &all, &s->ncfg.ops, &one);
+        rd_search_memory m;
+        RD_TRY(rd_search_predict(s->ctx, c, &s->ncfg, &all, &one, &m));
+        s->predicted = m.total - (c->strategy == RD_STRATEGY_RANDOM ? m.optimizer : 0);
         RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &one, (uint64_t)c->seed, &s->net));
     } else {
+        RD_TRY(predict(s, &s->st.alive, NULL, &s->predicted));
         RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &s->st.alive, NULL, (uint64_t)c->seed + 1, &s->net));
     }
     rd_checkpoint_parts parts = {s->net, NULL, NULL, NULL, NULL, NULL, 0};
+    /* the final record names the final phase's prediction; the final checkpoint is written
+     * again, with the search's time, not this process's clock */
+    s->t0 = now();
+    s->seconds_before = s->st.seconds[1];
     return rd_checkpoint_load(s->ckpt, &parts, s->err);
 }
 
@@ -572,11 +609,17 @@ static rd_status finish(search *s, rd_search_result *res) {
         rd_controller_best(&s->ctrl, &best);
         RD_TRY(rd_supernet_set_active(s->net, &best));
         RD_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 1, &loss, &res->valid_accuracy));
+        rd_genotype_derive(w, &s->ncfg.ops, &alive, s->ncfg.steps, s->ncfg.multiplier, &res->genotype);
+    } else if (c->strategy == RD_STRATEGY_RANDOM) {
+        /* derived from the alphas as the checkpoint's genotype is; no supernet was trained to evaluate */
+        RD_TRY(rd_supernet_read_alphas(s->net, w, NULL));
+        rd_genotype_derive_alphas(w, &s->ncfg.ops, &alive, s->ncfg.steps, s->ncfg.multiplier, &res->genotype);
+        res->valid_accuracy = NAN;
     } else {
         RD_TRY(rd_supernet_read_alphas(s->net, NULL, w));
         RD_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 0, &loss, &res->valid_accuracy));
+        rd_genotype_derive(w, &s->ncfg.ops, &alive, s->ncfg.steps, s->ncfg.multiplier, &res->genotype);
     }
-    rd_genotype_derive(w, &s->ncfg.ops, &alive, s->ncfg.steps, s->ncfg.multiplier, &res->genotype);
     rd_genotype_format(&res->genotype, res->genotype_text, sizeof res->genotype_text);
     char json[2048], line[2100];
     rd_genotype_to_json(&res->genotype, json, sizeof json);
@@ -666,6 +709,7 @@ static rd_status run(search *s, rd_search_result *res) {
         case RD_STRATEGY_RADARS: RD_TRY(radars(s)); break;
         case RD_STRATEGY_DARTS: RD_TRY(darts(s, 0)); break; /* refused at once when over the cap */
         case RD_STRATEGY_RL: RD_TRY(rl_only(s)); break;
+        case RD_STRATEGY_RANDOM: RD_TRY(random_genotype(s)); break;
         }
         if (s->interrupted) return RD_OK;
     } else {

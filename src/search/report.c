@@ -117,13 +117,19 @@ static rd_status rd_search_write_report_c(const char *run_dir, rd_err *err) {
         if (final) {
             fprintf(f, "strategy      %s\n", str(final, "strategy"));
             fprintf(f, "genotype      %s\n", str(final, "genotype"));
-            fprintf(f, "valid acc     %.2f%% (supernet on the alpha half of the training set)\n", 100 * num(final, "valid_acc"));
+            if (isfinite(num(final, "valid_acc")))
+                fprintf(f, "valid acc     %.2f%% (supernet on the alpha half of the training set)\n", 100 * num(final, "valid_acc"));
+            else
+                fprintf(f, "valid acc     none (nothing was trained: a genotype drawn at random)\n");
             fmt_bytes(num(final, "peak_bytes"), b1, sizeof b1);
             fmt_bytes(num(final, "predicted_bytes"), b2, sizeof b2);
             fmt_bytes(num(final, "cap"), b3, sizeof b3);
             fprintf(f, "memory        measured peak %s, predicted %s (final phase), cap %s\n", b1, b2, b3);
-            fprintf(f, "time          %.1f s total: RL %.1f s, DARTS %.1f s\n\n", num(final, "total_seconds"),
-                    num(final, "rl_seconds"), num(final, "darts_seconds"));
+            if (!strcmp(str(final, "strategy"), "random"))
+                fprintf(f, "time          %.1f s (a draw: nothing searched)\n\n", num(final, "total_seconds"));
+            else
+                fprintf(f, "time          %.1f s total: RL %.1f s, DARTS %.1f s\n\n", num(final, "total_seconds"),
+                        num(final, "rl_seconds"), num(final, "darts_seconds"));
         }
         if (trained)
             fprintf(f, "trained       test top-1 %.2f%% after %.0f epochs from scratch (C=%.0f, %.0f cells, %.2f M parameters, "

@@ -8,7 +8,7 @@
 
 #define T rd_search_config
 
-const char *const rd_strategy_names[] = {"radars", "darts", "rl", NULL};
+const char *const rd_strategy_names[] = {"radars", "darts", "rl", "random", NULL};
 static const char *const order_names[] = {"first", "second", NULL};
 
 static const rd_cfg_key keys[] = {
@@ -36,7 +36,8 @@ static const rd_cfg_key keys[] = {
 
     RD_CFG_ENUM_KEY(T, "search", "strategy", strategy, "radars", rd_strategy_names,
                     "radars: RL rounds prune the ops until the supernet fits the memory cap, then DARTS; "
-                    "darts: plain DARTS (refused at once if it does not fit); rl: the RL-only baseline."),
+                    "darts: plain DARTS (refused at once if it does not fit); rl: the RL-only baseline; "
+                    "random: the random baseline, a genotype drawn uniformly from the space (seed search.seed), nothing trained."),
     RD_CFG_INT_KEY(T, "search", "epochs", epochs, "50", 0, 100000, "Epochs of the DARTS phase."),
     RD_CFG_INT_KEY(T, "search", "steps_per_epoch", steps_per_epoch, "0", 0, 100000000,
                    "Search steps per epoch (0 = one pass over the weight half of the training set)."),
