@@ -39,8 +39,10 @@ typedef struct rd_genotype {
  * op is `none` yields `none` if it must be chosen. */
 void rd_genotype_derive(const float *weights, const rd_opset *set, const rd_arch_mask *alive, int steps,
                         int multiplier, rd_genotype *out);
-/* The same from alphas [2][14][set->count]: their softmax over each edge's alive ops (as the
- * supernet's mixed ops weigh them), then rd_genotype_derive. */
+/* Mixed-op-like weights from alphas [2][14][set->count]: their softmax over each edge's alive
+ * ops (as the supernet's mixed ops weigh them), dead ops 0; alive NULL = all. */
+void rd_genotype_alpha_weights(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, float *weights);
+/* rd_genotype_derive of rd_genotype_alpha_weights. */
 void rd_genotype_derive_alphas(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, int steps,
                                int multiplier, rd_genotype *out);
 

@@ -66,15 +66,13 @@ void rd_genotype_derive(const float *weights, const rd_opset *set, const rd_arch
     derive_cell(weights + (size_t)RD_CELL_EDGES * set->count, set, alive->edge[1], steps, multiplier, &out->reduce);
 }
 
-void rd_genotype_derive_alphas(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, int steps,
-                               int multiplier, rd_genotype *out) {
+void rd_genotype_alpha_weights(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, float *weights) {
     rd_arch_mask all;
     if (!alive) {
         rd_arch_mask_all(&all, set);
         alive = &all;
     }
     int K = set->count;
-    float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
     for (int row = 0; row < 2 * RD_CELL_EDGES; row++) {
         rd_edge_mask m = alive->edge[row / RD_CELL_EDGES][row % RD_CELL_EDGES];
         const float *a = alphas + row * K;
@@ -82,8 +80,14 @@ void rd_genotype_derive_alphas(const float *alphas, const rd_opset *set, const r
         for (int k = 0; k < K; k++)
             if (m >> k & 1) mx = fmax(mx, a[k]);
         for (int k = 0; k < K; k++) sum += (m >> k & 1) ? exp(a[k] - mx) : 0;
-        for (int k = 0; k < K; k++) w[row * K + k] = (m >> k & 1) ? (float)(exp(a[k] - mx) / sum) : 0.0f;
+        for (int k = 0; k < K; k++) weights[row * K + k] = (m >> k & 1) ? (float)(exp(a[k] - mx) / sum) : 0.0f;
     }
+}
+
+void rd_genotype_derive_alphas(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, int steps,
+                               int multiplier, rd_genotype *out) {
+    float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
+    rd_genotype_alpha_weights(alphas, set, alive, w);
     rd_genotype_derive(w, set, alive, steps, multiplier, out);
 }
 

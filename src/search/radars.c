@@ -141,6 +141,20 @@ static rd_status predict(search *s, const rd_arch_mask *alive, const rd_arch_mas
     return RD_OK;
 }
 
+/* A supernet with weights for every op and activations for one path (the RL phase's, the
+ * random draw's): the path (the largest op of path_ops per edge) and its predicted peak, with
+ * the optimizer's state or, when nothing is trained, without. */
+static rd_status single_path_plan(search *s, const rd_arch_mask *path_ops, int trained, rd_arch_mask *path,
+                                  uint64_t *bytes) {
+    rd_arch_mask all;
+    rd_arch_mask_all(&all, &s->ncfg.ops);
+    rd_largest_single_path(path_ops, &s->ncfg.ops, path);
+    rd_search_memory m;
+    RD_TRY(rd_search_predict(s->ctx, s->cfg, &s->ncfg, &all, path, &m));
+    *bytes = m.total - (trained ? 0 : m.optimizer);
+    return RD_OK;
+}
+
 /* RADARS' condition: does DARTS over the ops alive now fit the cap? */
 static rd_status darts_fits(search *s, int *fits, uint64_t *need) {
     RD_TRY(predict(s, &s->st.alive, NULL, need));
@@ -308,9 +322,8 @@ static rd_status rl_begin(search *s) {
                            c->rl_entropy);
         s->have_ctrl = 1;
     }
-    rd_largest_single_path(&s->ctrl.alive, &s->ncfg.ops, &path);
     uint64_t need;
-    RD_TRY(predict(s, &all, &path, &need));
+    RD_TRY(single_path_plan(s, &s->ctrl.alive, 1, &path, &need));
     if (need > s->cap)
         return rd_fail(s->err, RD_ERR_OVER_CAP, "RL phase: even one sampled path needs %s (predicted), cap %s",
                        RD_BYTES(need), RD_BYTES(s->cap));
@@ -550,10 +563,7 @@ static rd_status random_genotype(search *s) {
     const rd_search_config *c = s->cfg;
     rd_arch_mask all, path;
     rd_arch_mask_all(&all, &s->ncfg.ops);
-    rd_largest_single_path(&all, &s->ncfg.ops, &path);
-    rd_search_memory m;
-    RD_TRY(rd_search_predict(s->ctx, c, &s->ncfg, &all, &path, &m));
-    s->predicted = m.total - m.optimizer; /* no optimizer: nothing is trained */
+    RD_TRY(single_path_plan(s, &all, 0, &path, &s->predicted));
     if (s->predicted > s->cap)
         return rd_fail(s->err, RD_ERR_OVER_CAP, "random: the supernet holding the drawn alphas needs %s (predicted), cap %s",
                        RD_BYTES(s->predicted), RD_BYTES(s->cap));
@@ -572,10 +582,8 @@ static rd_status reload_final(search *s) {
     if (c->strategy == RD_STRATEGY_RL || c->strategy == RD_STRATEGY_RANDOM) {
         rd_arch_mask all, one;
         rd_arch_mask_all(&all, &s->ncfg.ops);
-        rd_largest_single_path(c->strategy == RD_STRATEGY_RL ? &s->ctrl.alive : &all, &s->ncfg.ops, &one);
-        rd_search_memory m;
-        RD_TRY(rd_search_predict(s->ctx, c, &s->ncfg, &all, &one, &m));
-        s->predicted = m.total - (c->strategy == RD_STRATEGY_RANDOM ? m.optimizer : 0);
+        int rl = c->strategy == RD_STRATEGY_RL;
+        RD_TRY(single_path_plan(s, rl ? &s->ctrl.alive : &all, rl, &one, &s->predicted));
         RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &one, (uint64_t)c->seed, &s->net));
     } else {
         RD_TRY(predict(s, &s->st.alive, NULL, &s->predicted));
@@ -609,17 +617,18 @@ static rd_status finish(search *s, rd_search_result *res) {
         rd_controller_best(&s->ctrl, &best);
         RD_TRY(rd_supernet_set_active(s->net, &best));
         RD_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 1, &loss, &res->valid_accuracy));
-        rd_genotype_derive(w, &s->ncfg.ops, &alive, s->ncfg.steps, s->ncfg.multiplier, &res->genotype);
     } else if (c->strategy == RD_STRATEGY_RANDOM) {
-        /* derived from the alphas as the checkpoint's genotype is; no supernet was trained to evaluate */
-        RD_TRY(rd_supernet_read_alphas(s->net, w, NULL));
-        rd_genotype_derive_alphas(w, &s->ncfg.ops, &alive, s->ncfg.steps, s->ncfg.multiplier, &res->genotype);
+        /* the softmax over all ops, as the checkpoint's genotype takes it (the supernet's own
+         * weighs its one active path only); no supernet was trained to evaluate */
+        float a[2 * RD_CELL_EDGES * RD_MAX_OPS];
+        RD_TRY(rd_supernet_read_alphas(s->net, a, NULL));
+        rd_genotype_alpha_weights(a, &s->ncfg.ops, &alive, w);
         res->valid_accuracy = NAN;
     } else {
         RD_TRY(rd_supernet_read_alphas(s->net, NULL, w));
         RD_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 0, &loss, &res->valid_accuracy));
-        rd_genotype_derive(w, &s->ncfg.ops, &alive, s->ncfg.steps, s->ncfg.multiplier, &res->genotype);
     }
+    rd_genotype_derive(w, &s->ncfg.ops, &alive, s->ncfg.steps, s->ncfg.multiplier, &res->genotype);
     rd_genotype_format(&res->genotype, res->genotype_text, sizeof res->genotype_text);
     char json[2048], line[2100];
     rd_genotype_to_json(&res->genotype, json, sizeof json);
