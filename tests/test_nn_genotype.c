@@ -61,6 +61,59 @@ START_TEST(derive_follows_darts_rule) {
 }
 END_TEST
 
+static int normal_skips(const rd_genotype *g) {
+    int n = 0;
+    for (int i = 0; i < 2 * g->normal.steps; i++) n += g->normal.edges[i].op == RD_OP_SKIP_CONNECT;
+    return n;
+}
+
+/* P-DARTS' rule: the weakest skip_connect edges lose skip_connect until the normal cell
+ * holds at most M; edges with no other real op keep it; the reduction cell is left alone. */
+START_TEST(skip_guard_keeps_the_strongest_skips) {
+    rd_opset set;
+    ck_assert_int_eq(rd_opset_parse("darts", &set, NULL), RD_OK);
+    int K = set.count, skip = rd_opset_find(&set, RD_OP_SKIP_CONNECT), sep = rd_opset_find(&set, RD_OP_SEP_CONV_3X3);
+    float w[2 * RD_CELL_EDGES * 8];
+    for (int i = 0; i < 2 * RD_CELL_EDGES * K; i++) w[i] = 0.01f;
+    for (int row = 0; row < 2 * RD_CELL_EDGES; row++) {
+        w[row * K + skip] = 0.5f + 0.01f * row; /* later edges: stronger skips */
+        w[row * K + sep] = 0.1f;
+    }
+    rd_genotype plain, g;
+    rd_genotype_derive(w, &set, NULL, 4, 4, &plain);
+    ck_assert_int_eq(normal_skips(&plain), 8); /* collapse: every chosen edge a skip */
+    /* off, or a limit already met: the plain derivation */
+    ck_assert_int_eq(rd_genotype_limit_skips(w, &set, NULL, 4, 4, -1, &g), 0);
+    ck_assert(rd_genotype_equal(&g, &plain));
+    ck_assert_int_eq(rd_genotype_limit_skips(w, &set, NULL, 4, 4, 8, &g), 0);
+    ck_assert(rd_genotype_equal(&g, &plain));
+    /* at most 2: the two strongest (node 3 reading states 3 and 4, rows 12 and 13) stay */
+    int removed = rd_genotype_limit_skips(w, &set, NULL, 4, 4, 2, &g);
+    ck_assert_int_ge(removed, 6);
+    ck_assert_int_eq(normal_skips(&g), 2);
+    for (int i = 0; i < 8; i++) {
+        const rd_geno_edge *e = &g.normal.edges[i];
+        if (i < 6) ck_assert_int_eq(e->op, RD_OP_SEP_CONV_3X3);
+        else ck_assert(e->op == RD_OP_SKIP_CONNECT && (e->input == 3 || e->input == 4));
+    }
+    ck_assert_int_ne(g.normal.edges[6].input, g.normal.edges[7].input);
+    ck_assert_mem_eq(&g.reduce, &plain.reduce, sizeof g.reduce);
+    /* edges where skip_connect is the only real op keep it, even at a limit of 0 */
+    rd_arch_mask alive;
+    rd_arch_mask_all(&alive, &set);
+    alive.edge[0][0] = alive.edge[0][1] = (1u << skip) | 1u; /* node 0: none and skip only */
+    rd_genotype_limit_skips(w, &set, &alive, 4, 4, 0, &g);
+    ck_assert_int_eq(normal_skips(&g), 2);
+    ck_assert_int_eq(g.normal.edges[0].op, RD_OP_SKIP_CONNECT);
+    ck_assert_int_eq(g.normal.edges[1].op, RD_OP_SKIP_CONNECT);
+    /* the same through the alphas (the checkpoint's path): softmax keeps the order */
+    float a[2 * RD_CELL_EDGES * 8];
+    for (int i = 0; i < 2 * RD_CELL_EDGES * K; i++) a[i] = logf(w[i]);
+    ck_assert_int_ge(rd_genotype_derive_alphas(a, &set, NULL, 4, 4, 2, &g), 6);
+    ck_assert_int_eq(normal_skips(&g), 2);
+}
+END_TEST
+
 START_TEST(format_and_parse_round_trip) {
     rd_genotype g, h;
     rd_err err;
@@ -155,7 +208,7 @@ START_TEST(derive_from_uniform_alphas_is_uniform) {
     for (int d = 0; d < DRAWS; d++) {
         for (int i = 0; i < 2 * RD_CELL_EDGES * K; i++) a[i] = (float)rd_splitmix64_uniform(&rng);
         rd_genotype g;
-        rd_genotype_derive_alphas(a, &set, NULL, RD_CELL_NODES, RD_CELL_NODES, &g);
+        rd_genotype_derive_alphas(a, &set, NULL, RD_CELL_NODES, RD_CELL_NODES, -1, &g);
         for (int t = 0; t < 2; t++) {
             const rd_geno_cell *cell = t ? &g.reduce : &g.normal;
             ck_assert_int_eq(cell->steps, RD_CELL_NODES);
@@ -192,6 +245,7 @@ static Suite *suite(void) {
     Suite *s = suite_create("nn_genotype");
     TCase *tc = tcase_create("all");
     tcase_add_test(tc, derive_follows_darts_rule);
+    tcase_add_test(tc, skip_guard_keeps_the_strongest_skips);
     tcase_add_test(tc, format_and_parse_round_trip);
     tcase_add_test(tc, malformed_genotypes);
     tcase_add_test(tc, derive_never_reads_past_its_inputs);

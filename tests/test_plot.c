@@ -129,7 +129,9 @@ static void write_search_run(const char *dir, int finished) {
             rd_record_int(r, "round", round);
             rd_record_int(r, "sample", s);
             rd_record_double(r, "reward", 0.2 + 0.1 * round + 0.02 * ((s * 7) % 5));
-            rd_record_double(r, "accuracy", 0.2 + 0.1 * round);
+            rd_record_double(r, "accuracy", 0.2 + 0.1 * round + 0.01 * s);
+            rd_record_double(r, "latency_ms", 10 + 3 * s + round);
+            rd_record_double(r, "params", 1e5 * (1 + (s * 3) % 5));
             add(m, r);
         }
         alive -= 2; /* the reduction cell keeps one more op per edge */
@@ -290,8 +292,8 @@ START_TEST(search_run_gets_every_picture) {
     ck_assert_msg(rd_plot_run_dir(dir, &res, &err) == RD_OK, "%s", err.msg);
     const char *want[] = {"cell_normal.dot", "cell_normal.png", "cell_reduce.dot", "cell_reduce.png",
                           "loss.png", "accuracy.png", "lr.png", "alphas_normal.png",
-                          "alphas_reduce.png", "rl_reward.png", "rl_rounds.png", "rl_pruning.png"};
-    ck_assert_int_eq(res.count, 12);
+                          "alphas_reduce.png", "rl_reward.png", "rl_pareto.png", "rl_rounds.png", "rl_pruning.png"};
+    ck_assert_int_eq(res.count, 13);
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) ck_assert_msg(wrote(&res, want[i]), "no %s", want[i]);
 
     char path[700];
@@ -322,6 +324,12 @@ START_TEST(search_run_gets_every_picture) {
     im = check_png(path, 600, 400);
     check_colour(&im, "reward markers", 0x1f77b4, 200);
     check_colour(&im, "round means", 0xd62728, 100);
+    free(im.rgb);
+    /* Pareto: the samples as blue markers, the front as a red line, in two panels */
+    snprintf(path, sizeof path, "%s/plots/rl_pareto.png", dir);
+    im = check_png(path, 1000, 450);
+    check_colour(&im, "sampled paths", 0x1f77b4, 200);
+    check_colour(&im, "Pareto front", 0xd62728, 200);
     free(im.rgb);
     snprintf(path, sizeof path, "%s/plots/rl_rounds.png", dir);
     im = check_png(path, 800, 400);
@@ -467,7 +475,7 @@ START_TEST(cli_plot) {
     snprintf(cmd, sizeof cmd, "%s/radars plot %s > %s 2>&1", build, dir, out);
     ck_assert_int_eq(system(cmd), 0);
     ck_assert_int_eq(rd_read_file(out, &text, &len, &err), RD_OK);
-    ck_assert_int_eq(count_of(text, "/plots/"), 12);
+    ck_assert_int_eq(count_of(text, "/plots/"), 13);
     IO_ASSERT_HAS(text, "/plots/alphas_reduce.png\n");
     free(text);
     snprintf(cmd, sizeof cmd, "%s/radars plot %s/absent > %s 2>&1", build, dir, out);

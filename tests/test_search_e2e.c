@@ -205,6 +205,64 @@ START_TEST(rl_baseline_runs) {
 }
 END_TEST
 
+static double field(const char *line, const char *key) {
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(line, k);
+    return p ? strtod(p + strlen(k), NULL) : NAN;
+}
+
+/* The RL reward with UNAS' gap term is accuracy - gap_weight * (train accuracy - accuracy),
+ * every sample's latency is measured; the skip-connect guard leaves no skip_connect in the
+ * normal cell where another op could stand, says how many it changed, and the checkpoint
+ * names the same genotype. */
+START_TEST(rl_gap_reward_and_skip_guard) {
+    if (!have_fmnist()) return;
+    rd_search_config c;
+    /* a space where skip_connect is one op in three: an unguarded cell holds some */
+    tiny(&c, "rl", "skip_connect,sep_conv_3x3,max_pool_3x3");
+    c.rl_rounds = 1;
+    c.rl_samples = 6;
+    c.rl_train_steps = 2;
+    c.gap_weight = 0.5;
+    c.max_skip_normal = 0;
+    char d[64];
+    temp_dir(d, sizeof d);
+    rd_search_result r;
+    rd_err err;
+    ck_assert_msg(run(&c, d, 0, 0, &r, &err) == RD_OK, "%s", err.msg);
+    for (int i = 0; i < 2 * r.genotype.normal.steps; i++)
+        ck_assert_int_ne(r.genotype.normal.edges[i].op, RD_OP_SKIP_CONNECT);
+    ck_assert_msg(r.skip_guard_changes > 0, "the guard changed nothing: %s", r.genotype_text);
+    char path[600];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", d);
+    rd_genotype g;
+    ck_assert_int_eq(rd_checkpoint_genotype(path, &g, &err), RD_OK);
+    ck_assert_msg(rd_genotype_equal(&g, &r.genotype), "the checkpoint names another genotype");
+    snprintf(path, sizeof path, "%s/metrics.jsonl", d);
+    char *text = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(rd_read_file(path, &text, &len, &err), RD_OK);
+    int samples = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strstr(line, "\"type\":\"final\"")) {
+            char want[64];
+            snprintf(want, sizeof want, "\"skip_guard_changes\":%d", r.skip_guard_changes);
+            ck_assert_msg(strstr(line, want), "%s", line);
+        }
+        if (!strstr(line, "\"type\":\"rl_sample\"")) continue;
+        double acc = field(line, "accuracy"), train = field(line, "train_accuracy"), reward = field(line, "reward");
+        ck_assert_msg(isfinite(acc) && isfinite(train), "%s", line);
+        ck_assert_msg(fabs(reward - (acc - 0.5 * (train - acc))) < 1e-9, "%s", line);
+        ck_assert_msg(field(line, "latency_ms") > 0, "%s", line);
+        samples++;
+    }
+    ck_assert_int_eq(samples, 6);
+    free(text);
+    rm_dir(d);
+}
+END_TEST
+
 /* A run killed before its first checkpoint (its directory holds the recipe and some
  * records, no checkpoint): --resume starts it over, dropping the stale records, and
  * finds what an uninterrupted run finds. */
@@ -300,6 +358,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, radars_prunes_until_it_fits);
     tcase_add_test(tc, darts_refuses_an_over_cap_space_at_once);
     tcase_add_test(tc, rl_baseline_runs);
+    tcase_add_test(tc, rl_gap_reward_and_skip_guard);
     tcase_add_test(tc, random_baseline_draws_from_the_seed);
     tcase_add_test(tc, resume_before_the_first_checkpoint_starts_over);
     suite_add_tcase(s, tc);

@@ -39,12 +39,19 @@ typedef struct rd_genotype {
  * op is `none` yields `none` if it must be chosen. */
 void rd_genotype_derive(const float *weights, const rd_opset *set, const rd_arch_mask *alive, int steps,
                         int multiplier, rd_genotype *out);
+/* rd_genotype_derive, then P-DARTS' guard against skip-connect collapse: while the normal
+ * cell holds more than max_skip skip_connect edges, the one whose skip_connect weight is
+ * lowest loses skip_connect from its candidates and the cell is derived again (edges with
+ * no other real op keep it). max_skip < 0: no guard. Returns how many edges the guard
+ * took skip_connect from (0: the plain derivation). */
+int rd_genotype_limit_skips(const float *weights, const rd_opset *set, const rd_arch_mask *alive, int steps,
+                            int multiplier, int max_skip, rd_genotype *out);
 /* Mixed-op-like weights from alphas [2][14][set->count]: their softmax over each edge's alive
  * ops (as the supernet's mixed ops weigh them), dead ops 0; alive NULL = all. */
 void rd_genotype_alpha_weights(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, float *weights);
-/* rd_genotype_derive of rd_genotype_alpha_weights. */
-void rd_genotype_derive_alphas(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, int steps,
-                               int multiplier, rd_genotype *out);
+/* rd_genotype_limit_skips of rd_genotype_alpha_weights. */
+int rd_genotype_derive_alphas(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, int steps,
+                              int multiplier, int max_skip, rd_genotype *out);
 
 /* DARTS' printed form (see above). Returns out. */
 char *rd_genotype_format(const rd_genotype *g, char *out, size_t len);

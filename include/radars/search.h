@@ -45,6 +45,7 @@ typedef struct rd_search_config {
     double a_lr, a_beta1, a_beta2, a_weight_decay;
     double unrolled_lr_scale; /* second order: xi = w_lr * scale (DARTS uses the weight lr) */
     int eval_batches;         /* validation batches per epoch for accuracy (0 = all) */
+    int max_skip_normal;      /* P-DARTS' guard: at most this many skip_connect in the normal cell (-1 = off) */
     /* [memory] */
     uint64_t mem_cap;         /* 0 = the device's global memory x safety_fraction */
     double safety_fraction;
@@ -62,6 +63,7 @@ typedef struct rd_search_config {
     double latency_weight;    /* reward -= latency_weight * forward ms of the sampled path */
     double params_weight;     /* reward -= params_weight * parameters (millions) */
     double flops_weight;      /* reward -= flops_weight * GFLOPs per image */
+    double gap_weight;        /* UNAS: reward -= gap_weight * (train accuracy - validation accuracy) */
     /* [output] */
     char out_root[512];       /* run directories go under here */
     int checkpoint_every;     /* steps between checkpoints inside an epoch (0 = end of epoch only) */
@@ -223,6 +225,7 @@ typedef struct rd_search_result {
     int rl_rounds;
     int interrupted;               /* stopped early: resume with the same run_dir */
     rd_arch_mask alive;            /* ops that survived */
+    int skip_guard_changes;        /* edges search.max_skip_normal took skip_connect from (0: none) */
 } rd_search_result;
 
 /* Runs the configured strategy on ctx's device: RADARS (RL rounds prune until

@@ -16,6 +16,8 @@ int cmd_plot(int argc, char **argv) {
                    "  loss.png, accuracy.png, lr.png            per epoch (search or training runs)\n"
                    "  alphas_normal.png, alphas_reduce.png      softmax of the alphas per edge over the epochs\n"
                    "  rl_reward.png                             reward of every RL sample, rounds marked\n"
+                   "  rl_pareto.png                             every RL sample's accuracy against its measured\n"
+                   "                                            latency and its parameters, Pareto front marked\n"
                    "  rl_rounds.png                             ops alive and device memory per RL round\n"
                    "  rl_pruning.png                            per edge and op: the round that removed it\n"
                    "Pictures whose data the run does not have are skipped. Works on a run in progress.\n"

@@ -66,6 +66,37 @@ void rd_genotype_derive(const float *weights, const rd_opset *set, const rd_arch
     derive_cell(weights + (size_t)RD_CELL_EDGES * set->count, set, alive->edge[1], steps, multiplier, &out->reduce);
 }
 
+/* Row of the first edge into node i: nodes before it have 2, 3, ... inputs. */
+static int node_first_row(int i) { return i * (i + 3) / 2; }
+
+int rd_genotype_limit_skips(const float *weights, const rd_opset *set, const rd_arch_mask *alive, int steps,
+                            int multiplier, int max_skip, rd_genotype *out) {
+    rd_arch_mask a;
+    if (alive) a = *alive;
+    else rd_arch_mask_all(&a, set);
+    rd_genotype_derive(weights, set, &a, steps, multiplier, out);
+    int K = set->count, skip = rd_opset_find(set, RD_OP_SKIP_CONNECT), none = rd_opset_find(set, RD_OP_NONE);
+    if (max_skip < 0 || skip < 0) return 0;
+    rd_edge_mask not_real = (1u << skip) | (none >= 0 ? 1u << none : 0);
+    int removed = 0;
+    for (;;) {
+        int count = 0, weakest = -1;
+        for (int i = 0; i < 2 * out->normal.steps; i++) {
+            if (out->normal.edges[i].op != RD_OP_SKIP_CONNECT) continue;
+            count++;
+            int row = node_first_row(i / 2) + out->normal.edges[i].input;
+            if (!(a.edge[0][row] & ~not_real)) continue; /* nothing else could stand on this edge */
+            if (weakest < 0 || weights[row * K + skip] < weights[weakest * K + skip]) weakest = row;
+        }
+        if (count <= max_skip || weakest < 0) return removed;
+        /* P-DARTS zeroes the weakest skip's weight and derives again: the edge takes its next
+         * best op, and the node may now prefer another input */
+        a.edge[0][weakest] &= ~(1u << skip);
+        removed++;
+        rd_genotype_derive(weights, set, &a, steps, multiplier, out);
+    }
+}
+
 void rd_genotype_alpha_weights(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, float *weights) {
     rd_arch_mask all;
     if (!alive) {
@@ -84,11 +115,11 @@ void rd_genotype_alpha_weights(const float *alphas, const rd_opset *set, const r
     }
 }
 
-void rd_genotype_derive_alphas(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, int steps,
-                               int multiplier, rd_genotype *out) {
+int rd_genotype_derive_alphas(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, int steps,
+                              int multiplier, int max_skip, rd_genotype *out) {
     float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
     rd_genotype_alpha_weights(alphas, set, alive, w);
-    rd_genotype_derive(w, set, alive, steps, multiplier, out);
+    return rd_genotype_limit_skips(w, set, alive, steps, multiplier, max_skip, out);
 }
 
 static size_t append(char *out, size_t len, size_t pos, const char *fmt, const char *s, int v) {

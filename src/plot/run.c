@@ -387,6 +387,87 @@ done:
     return st;
 }
 
+/* ---- Pareto plot: every sampled path's accuracy against its cost ---- */
+
+typedef struct cost_point {
+    double cost, acc;
+} cost_point;
+
+static int cost_cmp(const void *a, const void *b) {
+    const cost_point *x = a, *y = b;
+    if (x->cost != y->cost) return x->cost < y->cost ? -1 : 1;
+    return (x->acc < y->acc) - (x->acc > y->acc); /* equal cost: the most accurate first */
+}
+
+/* The samples with a finite positive cost (key, times scale) and a finite accuracy into
+ * (x, y), and their Pareto front (nothing both cheaper and more accurate) into (fx, fy),
+ * cheapest first. Returns the point count; *nf the front's. */
+static int cost_points(const run *r, const char *key, double scale, cost_point *pts, double *x, double *y, double *fx,
+                       double *fy, int *nf) {
+    int n = 0;
+    for (int i = 0; i < r->samples.n; i++) {
+        double c = num(r->samples.v[i].o, key) * scale, a = num(r->samples.v[i].o, "accuracy");
+        if (!isfinite(c) || c <= 0 || !isfinite(a)) continue;
+        pts[n++] = (cost_point){c, a};
+    }
+    qsort(pts, (size_t)n, sizeof *pts, cost_cmp);
+    *nf = 0;
+    double best = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        x[i] = pts[i].cost;
+        y[i] = 100 * pts[i].acc;
+        if (pts[i].acc > best) {
+            best = pts[i].acc;
+            fx[*nf] = x[i];
+            fy[(*nf)++] = y[i];
+        }
+    }
+    return n;
+}
+
+static rd_status plot_pareto(run *r) {
+    int n = r->samples.n;
+    if (!n) return RD_OK;
+    enum { PANELS = 2 };
+    const char *keys[PANELS] = {"latency_ms", "params"};
+    const double scales[PANELS] = {1, 1e-6};
+    const char *xlabels[PANELS] = {"forward time of one batch on the device (ms)", "parameters (millions)"};
+    const char *titles[PANELS] = {"accuracy against latency", "accuracy against size"};
+    double *buf = doubles(4 * n * PANELS);
+    cost_point *pts = calloc((size_t)n, sizeof *pts);
+    rd_status st = RD_OK;
+    if (!buf || !pts) {
+        st = rd_fail(r->err, RD_ERR_OUT_OF_MEMORY, "plots: out of host memory");
+        goto done;
+    }
+    pl_panel p[PANELS];
+    int drawn = 0;
+    for (int k = 0; k < PANELS; k++) {
+        double *x = buf + (size_t)4 * n * k, *y = x + n, *fx = y + n, *fy = fx + n;
+        int nf, np = cost_points(r, keys[k], scales[k], pts, x, y, fx, fy, &nf);
+        memset(&p[k], 0, sizeof p[k]);
+        if (!np) continue; /* e.g. a run from before latencies were always measured */
+        p[drawn] = (pl_panel){.title = titles[k], .xlabel = xlabels[k], .ylabel = "validation accuracy (%)",
+                              .legend = 1, .font = 13};
+        p[drawn].series[p[drawn].n_series++] = (pl_series){"sampled path", x, y, np, BLUE, PL_MARKERS, 0, 0};
+        p[drawn].series[p[drawn].n_series++] =
+            (pl_series){"Pareto front", fx, fy, nf, RED, PL_LINE | PL_MARKERS, 0, 2};
+        drawn++;
+    }
+    if (!drawn) goto done;
+    pl_figure f;
+    if ((st = pl_figure_begin(&f, 1100, 520, "RL: every sampled path, accuracy against its cost", r->name, r->err)) !=
+        RD_OK)
+        goto done;
+    double w = 1080.0 / drawn;
+    for (int k = 0; k < drawn; k++) pl_panel_draw(&f, 10 + k * w, 40, w - 10, 475, &p[k]);
+    st = write_figure(r, &f, "rl_pareto.png");
+done:
+    free(buf);
+    free(pts);
+    return st;
+}
+
 /* Ops alive in a cell: the names in "a,b;c;..." (edges by ';', ops by ','). NaN when absent. */
 static double count_alive(const char *s) {
     if (!s) return NAN;
@@ -748,6 +829,7 @@ static rd_status rd_plot_run_dir_c(const char *run_dir, rd_plot_result *res, rd_
     if (st == RD_OK) st = plot_alphas(r, 0);
     if (st == RD_OK) st = plot_alphas(r, 1);
     if (st == RD_OK) st = plot_rewards(r);
+    if (st == RD_OK) st = plot_pareto(r);
     if (st == RD_OK) st = plot_rounds(r);
     if (st == RD_OK) st = plot_pruning(r);
     rec_list_free(&r->epochs);

@@ -340,6 +340,20 @@ rd_status rd_checkpoint_load(const char *path, const rd_checkpoint_parts *parts,
     return s;
 }
 
+/* The recipe's skip-connect guard, from the config the checkpoint holds (none: off). */
+static rd_status stored_max_skip(rd_st_file *f, const char *path, int *max_skip, rd_err *err) {
+    *max_skip = -1;
+    const char *text = rd_st_metadata(f, "config");
+    if (!text) return RD_OK;
+    rd_search_config *c = malloc(sizeof *c);
+    if (!c) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    rd_status s = rd_config_defaults(&rd_search_schema, c, err);
+    if (s == RD_OK) s = rd_config_load_string(&rd_search_schema, text, path, c, err);
+    if (s == RD_OK) *max_skip = c->max_skip_normal;
+    free(c);
+    return s == RD_OK ? RD_OK : rd_err_prefix(err, "metadata 'config'");
+}
+
 rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err) {
     rd_st_file *f;
     RD_TRY(rd_st_open(path, &f, err));
@@ -359,13 +373,15 @@ rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err
     int from_controller = source && !strcmp(source, "controller");
     float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
     rd_arch_mask alive;
+    int max_skip = -1;
+    if (s == RD_OK) s = stored_max_skip(f, path, &max_skip, err);
     if (s == RD_OK && from_controller) {
         rd_controller c;
         memset(&c, 0, sizeof c);
         s = read_controller(f, path, &c, err);
         if (s == RD_OK) {
             rd_controller_weights(&c, w);
-            rd_genotype_derive(w, &set, &c.alive, steps, multiplier, out);
+            rd_genotype_limit_skips(w, &set, &c.alive, steps, multiplier, max_skip, out);
         }
     } else if (s == RD_OK) {
         int K = set.count;
@@ -377,7 +393,7 @@ rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err
             if (rd_st_metadata(f, "supernet_alive")) s = read_mask(f, "supernet_alive", &alive, path, err);
             else rd_arch_mask_all(&alive, &set);
         }
-        if (s == RD_OK) rd_genotype_derive_alphas(w, &set, &alive, steps, multiplier, out);
+        if (s == RD_OK) rd_genotype_derive_alphas(w, &set, &alive, steps, multiplier, max_skip, out);
     }
     rd_st_close(f);
     return s;

@@ -99,6 +99,13 @@ static int genotype_from_controller(const search *s) {
     return s->st.phase == RD_PHASE_RL || s->cfg->strategy == RD_STRATEGY_RL;
 }
 
+/* DARTS' derivation with the recipe's skip-connect guard (the one rule every genotype of
+ * this search is derived by; rd_checkpoint_genotype applies the same from the stored
+ * config). Returns how many edges the guard changed. */
+static int derive(const search *s, const float *w, const rd_arch_mask *alive, rd_genotype *g) {
+    return rd_genotype_limit_skips(w, &s->ncfg.ops, alive, s->ncfg.steps, s->ncfg.multiplier, s->cfg->max_skip_normal, g);
+}
+
 static rd_status checkpoint(search *s) {
     for (int i = 0; i < RD_SEARCH_LOADERS; i++) s->st.loaders[i] = rd_loader_get_state(s->loaders[i]);
     s->st.metrics_bytes = rd_metrics_bytes(s->metrics);
@@ -109,7 +116,7 @@ static rd_status checkpoint(search *s) {
         float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
         rd_genotype g;
         rd_controller_weights(&s->ctrl, w);
-        rd_genotype_derive(w, &s->ncfg.ops, &s->ctrl.alive, s->ncfg.steps, s->ncfg.multiplier, &g);
+        derive(s, w, &s->ctrl.alive, &g);
         rd_genotype_format(&g, geno, sizeof geno);
     }
     rd_checkpoint_parts parts = {s->net, s->darts, s->have_ctrl ? &s->ctrl : NULL, &s->st, s->config_text,
@@ -190,19 +197,25 @@ static void alive_names(const rd_opset *set, const rd_arch_mask *alive, rd_recor
 }
 
 /* ---- what the metrics hold ---- */
-static rd_status record_rl_sample(search *s, double reward, double acc, double adv, float loss, double ms,
-                                  double params, double flops) {
+/* What one sampled path scored. */
+typedef struct rl_path_result {
+    double reward, acc, train_acc, adv, ms, params, flops;
+    float loss;
+} rl_path_result;
+
+static rd_status record_rl_sample(search *s, const rl_path_result *p) {
     rd_record *r = rd_record_new();
     rd_record_string(r, "type", "rl_sample");
     rd_record_int(r, "round", s->st.round);
     rd_record_int(r, "sample", s->st.sample);
-    rd_record_double(r, "reward", reward);
-    rd_record_double(r, "accuracy", acc);
-    rd_record_double(r, "advantage", adv);
-    rd_record_double(r, "train_loss", loss);
-    rd_record_double(r, "latency_ms", ms);
-    rd_record_double(r, "params", params);
-    rd_record_double(r, "flops", flops);
+    rd_record_double(r, "reward", p->reward);
+    rd_record_double(r, "accuracy", p->acc);
+    if (isfinite(p->train_acc)) rd_record_double(r, "train_accuracy", p->train_acc);
+    rd_record_double(r, "advantage", p->adv);
+    rd_record_double(r, "train_loss", p->loss);
+    rd_record_double(r, "latency_ms", p->ms);
+    rd_record_double(r, "params", p->params);
+    rd_record_double(r, "flops", p->flops);
     rd_record_double(r, "entropy", rd_controller_entropy(&s->ctrl));
     return append(s, r);
 }
@@ -239,7 +252,7 @@ static rd_status record_epoch(search *s, float lr, const epoch_sums *e, double e
     int K = s->ncfg.ops.count;
     rd_genotype g;
     char geno[2048];
-    rd_genotype_derive(softmax, &s->ncfg.ops, &s->st.alive, s->ncfg.steps, s->ncfg.multiplier, &g);
+    derive(s, softmax, &s->st.alive, &g);
     rd_genotype_format(&g, geno, sizeof geno);
     rd_mem_stats ms = rd_mem_get_stats(s->ctx);
     double tl = e->n_train ? e->train_loss / e->n_train : NAN, ta = e->n_train ? (double)e->train_correct / e->n_train : NAN;
@@ -282,10 +295,13 @@ static rd_status record_final(search *s, const rd_search_result *res) {
     rd_record_int(r, "cap", (int64_t)s->cap);
     rd_record_int(r, "rl_rounds", s->st.round);
     rd_record_int(r, "global_steps", s->st.global_step);
+    if (c->max_skip_normal >= 0) rd_record_int(r, "skip_guard_changes", res->skip_guard_changes);
     alive_names(&s->ncfg.ops, &res->alive, r);
     return append(s, r);
 }
 
+/* The sampled path's validation accuracy and its forward time in ms (the first batch's,
+ * measured on the device: the Pareto plot and MONAS' latency term use it). */
 static rd_status reward_of_path(search *s, double *acc, double *ms) {
     rd_loader *al = s->loaders[A_LOADER];
     int correct = 0, n = 0;
@@ -294,7 +310,7 @@ static rd_status reward_of_path(search *s, double *acc, double *ms) {
         rd_batch vb;
         RD_TRY(rd_loader_next(al, &vb, s->err));
         double t = 0;
-        if (b == 0 && s->cfg->latency_weight > 0) {
+        if (b == 0) {
             RD_TRY(rd_finish(s->ctx));
             t = now();
         }
@@ -302,7 +318,7 @@ static rd_status reward_of_path(search *s, double *acc, double *ms) {
         float l;
         int c;
         RD_TRY(rd_supernet_read_loss(s->net, &l, &c)); /* waits for the device */
-        if (b == 0 && s->cfg->latency_weight > 0) *ms = (now() - t) * 1e3;
+        if (b == 0) *ms = (now() - t) * 1e3;
         correct += c;
         n += vb.n;
     }
@@ -339,7 +355,9 @@ static rd_status rl_begin(search *s) {
     return RD_OK;
 }
 
-/* One sampled path: a few weight steps on it, its reward, one REINFORCE update. */
+/* One sampled path: a few weight steps on it, its reward, one REINFORCE update.
+ * Reward: validation accuracy, minus MONAS' costs (latency, parameters, FLOPs) and
+ * UNAS' generalisation gap (training accuracy over the path's steps - validation). */
 static rd_status rl_sample(search *s, float *loss) {
     const rd_search_config *c = s->cfg;
     int choice[2][RD_CELL_EDGES];
@@ -347,17 +365,25 @@ static rd_status rl_sample(search *s, float *loss) {
     rd_controller_sample(&s->ctrl, choice, &path);
     RD_TRY(rd_supernet_set_active(s->net, &path));
     *loss = 0;
+    int64_t train_correct = 0, train_n = 0;
     for (int t = 0; t < c->rl_train_steps; t++) {
         rd_batch tb;
+        int correct;
         RD_TRY(rd_loader_next(s->loaders[W_LOADER], &tb, s->err));
-        RD_TRY(rd_darts_weight_step(s->darts, &tb, (float)c->w_lr, loss, NULL));
+        RD_TRY(rd_darts_weight_step(s->darts, &tb, (float)c->w_lr, loss, &correct));
+        train_correct += correct;
+        train_n += tb.n;
     }
-    double acc = 0, ms = 0, params = 0, flops = 0;
-    RD_TRY(reward_of_path(s, &acc, &ms));
-    rd_supernet_active_cost(s->net, &params, &flops);
-    double reward = acc - c->latency_weight * ms - c->params_weight * params / 1e6 - c->flops_weight * flops / 1e9;
-    double adv = rd_controller_update(&s->ctrl, choice, reward);
-    return record_rl_sample(s, reward, acc, adv, *loss, ms, params, flops);
+    rl_path_result p = {0};
+    RD_TRY(reward_of_path(s, &p.acc, &p.ms));
+    rd_supernet_active_cost(s->net, &p.params, &p.flops);
+    p.train_acc = train_n ? (double)train_correct / train_n : NAN;
+    double gap = train_n ? p.train_acc - p.acc : 0;
+    p.reward = p.acc - c->latency_weight * p.ms - c->params_weight * p.params / 1e6 -
+               c->flops_weight * p.flops / 1e9 - c->gap_weight * gap;
+    p.adv = rd_controller_update(&s->ctrl, choice, p.reward);
+    p.loss = *loss;
+    return record_rl_sample(s, &p);
 }
 
 /* One round: the remaining samples, then (RADARS) pruning, recorded and checkpointed. */
@@ -628,7 +654,7 @@ static rd_status finish(search *s, rd_search_result *res) {
         RD_TRY(rd_supernet_read_alphas(s->net, NULL, w));
         RD_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 0, &loss, &res->valid_accuracy));
     }
-    rd_genotype_derive(w, &s->ncfg.ops, &alive, s->ncfg.steps, s->ncfg.multiplier, &res->genotype);
+    res->skip_guard_changes = derive(s, w, &alive, &res->genotype);
     rd_genotype_format(&res->genotype, res->genotype_text, sizeof res->genotype_text);
     char json[2048], line[2100];
     rd_genotype_to_json(&res->genotype, json, sizeof json);
@@ -645,6 +671,9 @@ static rd_status finish(search *s, rd_search_result *res) {
     res->alive = alive;
     res->seconds = s->st.seconds[0] + s->st.seconds[1];
     RD_TRY(record_final(s, res));
+    if (res->skip_guard_changes)
+        say(s, "skip-connect guard (search.max_skip_normal = %d): took skip_connect from %d edge%s of the normal cell",
+            c->max_skip_normal, res->skip_guard_changes, res->skip_guard_changes > 1 ? "s" : "");
     say(s, "genotype: %s", res->genotype_text);
     return RD_OK;
 }

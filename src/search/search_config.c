@@ -57,6 +57,10 @@ static const rd_cfg_key keys[] = {
                       "Second order: the virtual step uses the weight learning rate times this."),
     RD_CFG_INT_KEY(T, "search", "eval_batches", eval_batches, "0", 0, 100000000,
                    "Validation batches for the accuracy reported each epoch (0 = the whole alpha half)."),
+    RD_CFG_INT_KEY(T, "search", "max_skip_normal", max_skip_normal, "-1", -1, 8,
+                   "Guard against DARTS' skip-connect collapse (P-DARTS' rule; P-DARTS uses 2): when the derived normal "
+                   "cell holds more skip_connect edges than this, the weakest lose skip_connect and the cell is derived "
+                   "again; said and recorded when it changes the genotype (-1 = off)."),
 
     RD_CFG_BYTES_KEY(T, "memory", "cap", mem_cap, "0", 0, 1.8e19,
                      "Device memory the search may use, e.g. 2GiB (0 = the device's global memory x safety_fraction). "
@@ -81,6 +85,9 @@ static const rd_cfg_key keys[] = {
                       "Multi-objective reward: minus this times the sampled path's forward time in ms (measured on the device)."),
     RD_CFG_DOUBLE_KEY(T, "rl", "params_weight", params_weight, "0", 0, 1e6, "Minus this times the path's parameters in millions."),
     RD_CFG_DOUBLE_KEY(T, "rl", "flops_weight", flops_weight, "0", 0, 1e6, "Minus this times the path's GFLOPs per image."),
+    RD_CFG_DOUBLE_KEY(T, "rl", "gap_weight", gap_weight, "0", 0, 1e6,
+                      "UNAS' generalisation-gap term: minus this times (the path's training accuracy over its weight "
+                      "steps - its validation accuracy)."),
 
     RD_CFG_STRING_KEY(T, "output", "root", out_root, "runs", "Run directories are made under this folder (--out names one)."),
     RD_CFG_INT_KEY(T, "output", "checkpoint_every", checkpoint_every, "0", 0, 100000000,
