@@ -263,6 +263,70 @@ START_TEST(rl_gap_reward_and_skip_guard) {
 }
 END_TEST
 
+/* random-ws: uniform paths train the one-shot supernet; of the drawn candidates (the first
+ * is the random baseline's draw) the one with the best accuracy on the shared weights is
+ * the result; the checkpoint names it; a resumed finished run finds the same genotype and
+ * accuracy. Refused over an op set without `none`. */
+START_TEST(random_ws_picks_the_best_candidate) {
+    if (!have_fmnist()) return;
+    rd_search_config c;
+    tiny(&c, "random-ws", "darts");
+    c.rl_rounds = 1;
+    c.ws_candidates = 5;
+    char d[64];
+    temp_dir(d, sizeof d);
+    rd_search_result r, r2;
+    rd_err err;
+    ck_assert_msg(run(&c, d, 0, 0, &r, &err) == RD_OK, "%s", err.msg);
+    char path[600];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", d);
+    char *text = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(rd_read_file(path, &text, &len, &err), RD_OK);
+    int n = 0;
+    double best = -1;
+    rd_genotype best_g, first_g;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strstr(line, "\"type\":\"ws_candidate\"")) continue;
+        double acc = field(line, "valid_acc");
+        const char *g = strstr(line, "\"genotype\":\"");
+        ck_assert_ptr_nonnull(g);
+        char geno[2048];
+        snprintf(geno, sizeof geno, "%s", g + 12);
+        *strchr(geno, '"') = 0;
+        rd_genotype parsed;
+        ck_assert_msg(rd_genotype_parse(geno, &parsed, &err) == RD_OK, "%s", err.msg);
+        if (n == 0) first_g = parsed;
+        if (acc > best) {
+            best = acc;
+            best_g = parsed;
+        }
+        n++;
+    }
+    free(text);
+    ck_assert_int_eq(n, 5);
+    ck_assert_msg(fabs(r.valid_accuracy - best) < 1e-12, "result %g, best candidate %g", r.valid_accuracy, best);
+    ck_assert_msg(rd_genotype_equal(&r.genotype, &best_g), "the result is not the best candidate");
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", d);
+    rd_genotype g;
+    ck_assert_int_eq(rd_checkpoint_genotype(path, &g, &err), RD_OK);
+    ck_assert_msg(rd_genotype_equal(&g, &r.genotype), "the checkpoint names another genotype");
+    ck_assert_msg(run(&c, d, 1, 0, &r2, &err) == RD_OK, "%s", err.msg);
+    ck_assert(rd_genotype_equal(&r2.genotype, &r.genotype));
+    ck_assert_msg(r2.valid_accuracy == r.valid_accuracy, "resumed: %g, first: %g", r2.valid_accuracy, r.valid_accuracy);
+    rm_dir(d);
+    /* candidate 0 is the random baseline's draw for the same seed */
+    tiny(&c, "random", "darts");
+    temp_dir(d, sizeof d);
+    ck_assert_msg(run(&c, d, 0, 0, &r2, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(rd_genotype_equal(&r2.genotype, &first_g), "candidate 0 is not the random baseline's genotype");
+    rm_dir(d);
+    const char *sets[] = {"search.strategy=random-ws", "model.ops=skip_connect,sep_conv_3x3"};
+    ck_assert_int_eq(rd_search_config_load(&c, NULL, sets, 2, &err), RD_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "random-ws needs 'none' in model.ops"), "%s", err.msg);
+}
+END_TEST
+
 /* A run killed before its first checkpoint (its directory holds the recipe and some
  * records, no checkpoint): --resume starts it over, dropping the stale records, and
  * finds what an uninterrupted run finds. */
@@ -359,6 +423,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, darts_refuses_an_over_cap_space_at_once);
     tcase_add_test(tc, rl_baseline_runs);
     tcase_add_test(tc, rl_gap_reward_and_skip_guard);
+    tcase_add_test(tc, random_ws_picks_the_best_candidate);
     tcase_add_test(tc, random_baseline_draws_from_the_seed);
     tcase_add_test(tc, resume_before_the_first_checkpoint_starts_over);
     suite_add_tcase(s, tc);

@@ -18,7 +18,13 @@
 extern "C" {
 #endif
 
-typedef enum rd_strategy { RD_STRATEGY_RADARS, RD_STRATEGY_DARTS, RD_STRATEGY_RL, RD_STRATEGY_RANDOM } rd_strategy;
+typedef enum rd_strategy {
+    RD_STRATEGY_RADARS,
+    RD_STRATEGY_DARTS,
+    RD_STRATEGY_RL,
+    RD_STRATEGY_RANDOM,
+    RD_STRATEGY_RANDOM_WS
+} rd_strategy;
 typedef enum rd_darts_order { RD_DARTS_FIRST_ORDER, RD_DARTS_SECOND_ORDER } rd_darts_order;
 
 typedef struct rd_search_config {
@@ -45,6 +51,7 @@ typedef struct rd_search_config {
     double a_lr, a_beta1, a_beta2, a_weight_decay;
     double unrolled_lr_scale; /* second order: xi = w_lr * scale (DARTS uses the weight lr) */
     int eval_batches;         /* validation batches per epoch for accuracy (0 = all) */
+    int ws_candidates;        /* random-ws: genotypes drawn and evaluated with the shared weights */
     int max_skip_normal;      /* P-DARTS' guard: at most this many skip_connect in the normal cell (-1 = off) */
     /* [memory] */
     uint64_t mem_cap;         /* 0 = the device's global memory x safety_fraction */
@@ -71,7 +78,7 @@ typedef struct rd_search_config {
 } rd_search_config;
 
 extern const rd_cfg_schema rd_search_schema;
-extern const char *const rd_strategy_names[];   /* "radars", "darts", "rl", "random" */
+extern const char *const rd_strategy_names[];   /* "radars", "darts", "rl", "random", "random-ws" */
 
 /* Defaults + file (NULL = none) + overrides, validated (opset, sizes). */
 rd_status rd_search_config_load(rd_search_config *cfg, const char *path, const char *const *sets, int n_sets,

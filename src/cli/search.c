@@ -9,7 +9,7 @@
 #include "cli/cli.h"
 
 static void usage(void) {
-    printf("usage: radars search [--config FILE] [--set section.key=value ...] [--strategy radars|darts|rl|random]\n"
+    printf("usage: radars search [--config FILE] [--set section.key=value ...] [--strategy S]\n"
            "                     [--device SEL] [--mem-cap SIZE] [--out RUN_DIR] [--resume RUN_DIR]\n"
            "                     [--then-train EPOCHS] [-v]\n"
            "Searches an architecture on the device found (see 'radars devices').\n"
@@ -17,7 +17,9 @@ static void usage(void) {
            "  --set k=v        override any key of the recipe (see the comments in configs/*.ini)\n"
            "  --strategy S     radars: RL rounds prune the ops until DARTS fits the memory cap, then DARTS;\n"
            "                   darts: plain DARTS (refused at once if it does not fit); rl: RL-only baseline;\n"
-           "                   random: a genotype drawn uniformly from the space (the baseline; nothing trained)\n"
+           "                   random: a genotype drawn uniformly from the space (the baseline; nothing trained);\n"
+           "                   random-ws: uniform paths train a one-shot supernet, then the best of\n"
+           "                   search.ws_candidates random genotypes on its shared weights\n"
            "  --mem-cap SIZE   memory cap, e.g. 2GiB (default: device global memory x memory.safety_fraction)\n"
            "  --out RUN_DIR    run directory (default: runs/<time>-<strategy>); must be new or empty\n"
            "  --resume RUN_DIR continue an interrupted run (Ctrl-C checkpoints and stops cleanly)\n"

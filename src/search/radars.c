@@ -334,8 +334,10 @@ static rd_status rl_begin(search *s) {
     rd_arch_mask all, path;
     rd_arch_mask_all(&all, &s->ncfg.ops);
     if (!s->have_ctrl) {
-        rd_controller_init(&s->ctrl, &all, s->ncfg.ops.count, (uint64_t)c->seed, c->rl_lr, c->rl_baseline_decay,
-                           c->rl_entropy);
+        /* random-ws trains the one-shot supernet on uniformly sampled paths: a policy that never learns */
+        int uniform = c->strategy == RD_STRATEGY_RANDOM_WS;
+        rd_controller_init(&s->ctrl, &all, s->ncfg.ops.count, (uint64_t)c->seed, uniform ? 0 : c->rl_lr,
+                           c->rl_baseline_decay, uniform ? 0 : c->rl_entropy);
         s->have_ctrl = 1;
     }
     uint64_t need;
@@ -568,7 +570,8 @@ static rd_status radars(search *s) {
     return darts(s, from_rl);
 }
 
-/* The RL-only baseline: every round, no pruning; the policy's best path is the result. */
+/* The RL-only baseline: every round, no pruning; the policy's best path is the result.
+ * random-ws trains its one-shot supernet the same way, with a uniform policy. */
 static rd_status rl_only(search *s) {
     RD_TRY(rl_begin(s));
     while (s->st.round < s->cfg->rl_rounds) {
@@ -576,6 +579,13 @@ static rd_status rl_only(search *s) {
         if (s->interrupted) return RD_OK;
     }
     return rl_end(s);
+}
+
+/* Draw number `draw` of i.i.d. uniform alphas from search.seed (draw 0: the random baseline's). */
+static void draw_alphas(const search *s, int draw, float *a) {
+    /* "random": a stream apart from the initialisation's */
+    uint64_t rng = rd_mix64(((uint64_t)s->cfg->seed ^ 0x72616e646f6dull) + (uint64_t)draw);
+    for (int i = 0; i < 2 * RD_CELL_EDGES * s->ncfg.ops.count; i++) a[i] = (float)rd_splitmix64_uniform(&rng);
 }
 
 /* The random baseline (Li & Talwalkar 2019): a genotype drawn uniformly from the
@@ -597,18 +607,17 @@ static rd_status random_genotype(search *s) {
     s->seconds_before = s->st.seconds[1];
     RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &path, (uint64_t)c->seed, &s->net));
     float a[2 * RD_CELL_EDGES * RD_MAX_OPS];
-    uint64_t rng = rd_mix64((uint64_t)c->seed ^ 0x72616e646f6dull); /* "random": apart from the init's stream */
-    for (int i = 0; i < 2 * RD_CELL_EDGES * s->ncfg.ops.count; i++) a[i] = (float)rd_splitmix64_uniform(&rng);
+    draw_alphas(s, 0, a);
     return rd_supernet_write_alphas(s->net, a);
 }
 
 /* A run resumed after its search ended: the final supernet again, to evaluate. */
 static rd_status reload_final(search *s) {
     const rd_search_config *c = s->cfg;
-    if (c->strategy == RD_STRATEGY_RL || c->strategy == RD_STRATEGY_RANDOM) {
+    if (c->strategy == RD_STRATEGY_RL || c->strategy == RD_STRATEGY_RANDOM || c->strategy == RD_STRATEGY_RANDOM_WS) {
         rd_arch_mask all, one;
         rd_arch_mask_all(&all, &s->ncfg.ops);
-        int rl = c->strategy == RD_STRATEGY_RL;
+        int rl = c->strategy != RD_STRATEGY_RANDOM; /* trained: the plan holds the optimizer state */
         RD_TRY(single_path_plan(s, rl ? &s->ctrl.alive : &all, rl, &one, &s->predicted));
         RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &one, (uint64_t)c->seed, &s->net));
     } else {
@@ -630,6 +639,80 @@ static rd_status write_text(search *s, const char *name, const char *text) {
 }
 
 /* ---- the result ---- */
+/* The supernet's active ops for a genotype: its op on each chosen edge, `none` on the rest
+ * (the search config refuses random-ws over a set without `none`). */
+static void genotype_mask(const search *s, const rd_genotype *g, rd_arch_mask *m) {
+    const rd_opset *set = &s->ncfg.ops;
+    rd_edge_mask none = 1u << rd_opset_find(set, RD_OP_NONE);
+    const rd_geno_cell *cells[2] = {&g->normal, &g->reduce};
+    for (int t = 0; t < 2; t++) {
+        for (int e = 0; e < RD_CELL_EDGES; e++) m->edge[t][e] = none;
+        for (int i = 0; i < 2 * cells[t]->steps; i++) {
+            int node = i / 2, row = node * (node + 3) / 2 + cells[t]->edges[i].input;
+            m->edge[t][row] = 1u << rd_opset_find(set, cells[t]->edges[i].op);
+        }
+    }
+}
+
+/* One drawn genotype on the shared weights: validation accuracy over the same batches
+ * (the evaluation loader set back to `at`), batch statistics as the RL rewards use. */
+static rd_status evaluate_drawn(search *s, const float *alphas, const rd_loader_state *at, rd_genotype *g,
+                                double *acc) {
+    float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
+    rd_arch_mask mask;
+    rd_genotype_alpha_weights(alphas, &s->ncfg.ops, NULL, w);
+    derive(s, w, NULL, g);
+    genotype_mask(s, g, &mask);
+    RD_TRY(rd_supernet_set_active(s->net, &mask));
+    RD_TRY(rd_loader_set_state(s->loaders[E_LOADER], at, s->err));
+    double loss;
+    return rd_evaluate(s->net, s->loaders[E_LOADER], s->cfg->eval_batches, 1, &loss, acc);
+}
+
+/* random-ws' result: search.ws_candidates genotypes drawn as the random baseline draws
+ * them (the first is its genotype), each evaluated with the shared weights; the best
+ * one's alphas go into the supernet, so the checkpoint names it (a resumed finished run
+ * finds it there and evaluates only it). w: its weights for the derivation. */
+static rd_status best_of_random(search *s, float *w, double *best_acc) {
+    const rd_search_config *c = s->cfg;
+    float a[2 * RD_CELL_EDGES * RD_MAX_OPS], best[2 * RD_CELL_EDGES * RD_MAX_OPS];
+    size_t bytes = sizeof(float) * 2 * RD_CELL_EDGES * s->ncfg.ops.count;
+    rd_loader_state at = rd_loader_get_state(s->loaders[E_LOADER]);
+    rd_genotype g;
+    int reloaded = s->st.phase == RD_PHASE_DONE, pick = 0;
+    *best_acc = -1;
+    if (reloaded) {
+        RD_TRY(rd_supernet_read_alphas(s->net, best, NULL));
+        RD_TRY(evaluate_drawn(s, best, &at, &g, best_acc));
+    }
+    for (int i = 0; !reloaded && i < c->ws_candidates; i++) {
+        double acc;
+        char text[2048];
+        draw_alphas(s, i, a);
+        RD_TRY(evaluate_drawn(s, a, &at, &g, &acc));
+        rd_record *r = rd_record_new();
+        rd_record_string(r, "type", "ws_candidate");
+        rd_record_int(r, "candidate", i);
+        rd_record_double(r, "valid_acc", acc);
+        rd_record_string(r, "genotype", rd_genotype_format(&g, text, sizeof text));
+        RD_TRY(append(s, r));
+        if (acc > *best_acc) {
+            *best_acc = acc;
+            pick = i;
+            memcpy(best, a, bytes);
+        }
+    }
+    /* the checkpoint's evaluation position is the candidates' (a resumed finished run sees their batches) */
+    RD_TRY(rd_loader_set_state(s->loaders[E_LOADER], &at, s->err));
+    if (!reloaded) {
+        RD_TRY(rd_supernet_write_alphas(s->net, best));
+        say(s, "random-ws: best of %d random genotypes on the shared weights: candidate %d, valid accuracy %.2f%%",
+            c->ws_candidates, pick, 100 * *best_acc);
+    }
+    rd_genotype_alpha_weights(best, &s->ncfg.ops, NULL, w);
+    return RD_OK;
+}
+
 static rd_status finish(search *s, rd_search_result *res) {
     const rd_search_config *c = s->cfg;
     float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
@@ -643,6 +726,8 @@ static rd_status finish(search *s, rd_search_result *res) {
         rd_controller_best(&s->ctrl, &best);
         RD_TRY(rd_supernet_set_active(s->net, &best));
         RD_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 1, &loss, &res->valid_accuracy));
+    } else if (c->strategy == RD_STRATEGY_RANDOM_WS) {
+        RD_TRY(best_of_random(s, w, &res->valid_accuracy));
     } else if (c->strategy == RD_STRATEGY_RANDOM) {
         /* the softmax over all ops, as the checkpoint's genotype takes it (the supernet's own
          * weighs its one active path only); no supernet was trained to evaluate */
@@ -748,6 +833,7 @@ static rd_status run(search *s, rd_search_result *res) {
         case RD_STRATEGY_DARTS: RD_TRY(darts(s, 0)); break; /* refused at once when over the cap */
         case RD_STRATEGY_RL: RD_TRY(rl_only(s)); break;
         case RD_STRATEGY_RANDOM: RD_TRY(random_genotype(s)); break;
+        case RD_STRATEGY_RANDOM_WS: RD_TRY(rl_only(s)); break; /* uniform paths; the draw is in finish() */
         }
         if (s->interrupted) return RD_OK;
     } else {

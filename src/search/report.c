@@ -127,6 +127,10 @@ static rd_status rd_search_write_report_c(const char *run_dir, rd_err *err) {
             fprintf(f, "memory        measured peak %s, predicted %s (final phase), cap %s\n", b1, b2, b3);
             if (!strcmp(str(final, "strategy"), "random"))
                 fprintf(f, "time          %.1f s (a draw: nothing searched)\n\n", num(final, "total_seconds"));
+            else if (!strcmp(str(final, "strategy"), "random-ws"))
+                fprintf(f, "time          %.1f s total: one-shot training on uniform paths %.1f s, drawing and "
+                           "evaluating the candidates %.1f s\n\n",
+                        num(final, "total_seconds"), num(final, "rl_seconds"), num(final, "darts_seconds"));
             else
                 fprintf(f, "time          %.1f s total: RL %.1f s, DARTS %.1f s\n\n", num(final, "total_seconds"),
                         num(final, "rl_seconds"), num(final, "darts_seconds"));

@@ -8,7 +8,7 @@
 
 #define T rd_search_config
 
-const char *const rd_strategy_names[] = {"radars", "darts", "rl", "random", NULL};
+const char *const rd_strategy_names[] = {"radars", "darts", "rl", "random", "random-ws", NULL};
 static const char *const order_names[] = {"first", "second", NULL};
 
 static const rd_cfg_key keys[] = {
@@ -37,7 +37,13 @@ static const rd_cfg_key keys[] = {
     RD_CFG_ENUM_KEY(T, "search", "strategy", strategy, "radars", rd_strategy_names,
                     "radars: RL rounds prune the ops until the supernet fits the memory cap, then DARTS; "
                     "darts: plain DARTS (refused at once if it does not fit); rl: the RL-only baseline; "
-                    "random: the random baseline, a genotype drawn uniformly from the space (seed search.seed), nothing trained."),
+                    "random: the random baseline, a genotype drawn uniformly from the space (seed search.seed), nothing trained; "
+                    "random-ws: random search with weight sharing (Li & Talwalkar 2019): rl.rounds x rl.samples uniformly "
+                    "sampled paths train the one-shot supernet, then the best of search.ws_candidates random genotypes "
+                    "on the shared weights."),
+    RD_CFG_INT_KEY(T, "search", "ws_candidates", ws_candidates, "20", 1, 100000,
+                   "random-ws: random genotypes evaluated with the shared weights (search.eval_batches batches each, "
+                   "the same for all); the best is the result."),
     RD_CFG_INT_KEY(T, "search", "epochs", epochs, "50", 0, 100000, "Epochs of the DARTS phase."),
     RD_CFG_INT_KEY(T, "search", "steps_per_epoch", steps_per_epoch, "0", 0, 100000000,
                    "Search steps per epoch (0 = one pass over the weight half of the training set)."),
@@ -124,6 +130,10 @@ rd_status rd_search_config_load(rd_search_config *cfg, const char *path, const c
     if (cfg->C % 2) return rd_fail(err, RD_ERR_CONFIG, "model.C = %d: must be even (FactorizedReduce halves it)", cfg->C);
     if (cfg->w_lr_min > cfg->w_lr)
         return rd_fail(err, RD_ERR_CONFIG, "search.w_lr_min = %g is above search.w_lr = %g", cfg->w_lr_min, cfg->w_lr);
+    if (cfg->strategy == RD_STRATEGY_RANDOM_WS && rd_opset_find(&set, RD_OP_NONE) < 0)
+        return rd_fail(err, RD_ERR_CONFIG,
+                       "search.strategy = random-ws needs 'none' in model.ops (the edges a genotype does not "
+                       "choose are 'none' in the shared-weight supernet)");
     if (cfg->min_ops_per_edge > set.count)
         return rd_fail(err, RD_ERR_CONFIG, "rl.min_ops_per_edge = %d: the op set has only %d ops", cfg->min_ops_per_edge,
                        set.count);
