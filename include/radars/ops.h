@@ -69,6 +69,18 @@ rd_status rd_zero_forward(rd_ctx *ctx, int stride, const rd_tensor *x, const rd_
 rd_status rd_concat_channels(rd_ctx *ctx, const rd_tensor *xs, int k, const rd_tensor *y);
 /* y = x[:, c0:c0+y.c] copied (a view usually suffices; see rd_tensor_channels). */
 rd_status rd_slice_channels(rd_ctx *ctx, const rd_tensor *x, int c0, const rd_tensor *y);
+/* PC-DARTS' partial channel connection of one edge (partial.c): x (n, C, H, W) split into
+ * its first C/K channels, whose mixed-op output is t (n, C/K, H/stride, W/stride), and the
+ * rest, which bypass the ops (a 2x2 max-pool on a stride-2 edge); node (n, C, H/stride,
+ * W/stride) += w[0] * channel_shuffle_K(concat(t, bypass)). Backward: dt = w[0] * its
+ * share of dnode (overwritten), dx's bypass channels += theirs, dw[0] = d(loss)/d(w)
+ * (overwritten; skipped when dw is NULL). Scratch: rd_pc_combine_scratch. */
+rd_status rd_pc_combine_forward(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *t, const rd_vec *w, int K,
+                                int stride, const rd_tensor *node);
+rd_status rd_pc_combine_backward(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *t, const rd_vec *w, int K,
+                                 int stride, const rd_tensor *dnode, const rd_tensor *dt, const rd_tensor *dx,
+                                 const rd_vec *dw);
+void rd_pc_combine_scratch(rd_ctx *ctx, rd_ops_scratch_need *need);
 /* Sum of squares of v into out[0] (device), for norms and tests. */
 rd_status rd_vec_sumsq(rd_ctx *ctx, const rd_vec *v, const rd_vec *out);
 /* out[0] = sum(a * b) over all elements (device). */

@@ -42,6 +42,14 @@ double ref_cross_entropy(const double *logits, const int *labels, int n, int k, 
 /* mixed op: out = sum_k w[k] ys[k] (ys[k] == NULL: the zero op) */
 void ref_mixed(const double *const *ys, int k, const double *w, size_t len, double *out);
 
+/* PC-DARTS' partial channel connection: node (xs.n, C, H/stride, W/stride) += w *
+ * shuffle_K(concat(t, bypass(x's channels C/K..C-1))), t (xs.n, C/K, ...); the bypass is
+ * the identity or a 2x2 max-pool (first largest element). Backward: dt = w * its share
+ * of dnode (overwritten), dx += (bypass channels), *dw = d/dw. */
+void ref_pc_combine_forward(const double *x, ref_shape xs, const double *t, double w, int K, int stride, double *node);
+void ref_pc_combine_backward(const double *x, ref_shape xs, const double *t, double w, int K, int stride,
+                             const double *dnode, double *dt, double *dx, double *dw);
+
 /* optimizers, PyTorch 1.13 update rules (see ops.h); buf, m, v start at zero */
 void ref_sgd_step(double *p, const double *grad, double *buf, size_t len, double lr, double momentum,
                   double weight_decay, double grad_scale);
