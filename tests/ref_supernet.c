@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/ref/ref.h"
 #include "ref_tensor.h"
 
 typedef ref_t T;
@@ -89,6 +90,13 @@ static T run_op(const ref_supernet *r, rd_op_id op, int cell, int e, int k, cons
     return y;
 }
 
+static T first_channels(const T *x, int q) {
+    T y = ref_t_new(x->s.n, q, x->s.h, x->s.w);
+    size_t hw = (size_t)x->s.h * x->s.w;
+    for (int b = 0; b < x->s.n; b++) memcpy(y.d + (size_t)b * q * hw, x->d + (size_t)b * x->s.c * hw, q * hw * sizeof(double));
+    return y;
+}
+
 static T relu_conv_bn(const T *x, const double *w, int C) {
     T r = ref_t_relu(x);
     T y = ref_t_conv(&r, w, C, rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0));
@@ -111,6 +119,16 @@ double ref_supernet_loss(const ref_supernet *r, const double *x, int n, const in
             if (m >> k & 1) s += mw[row * K + k] = exp(r->alphas[row * K + k] - mx);
         for (int k = 0; k < K; k++) mw[row * K + k] /= s;
     }
+    /* PC-DARTS: each node's edges weighted by the softmax of their betas (after the alphas) */
+    double ew[2 * RD_CELL_EDGES];
+    for (int t = 0; t < 2 && c->pc_k > 1; t++)
+        for (int node = 0, first = 0; node < c->steps; first += node + 2, node++) {
+            const double *b = r->alphas + (size_t)2 * RD_CELL_EDGES * K + t * RD_CELL_EDGES + first;
+            double mx = -INFINITY, sum = 0;
+            for (int j = 0; j < node + 2; j++) mx = fmax(mx, b[j]);
+            for (int j = 0; j < node + 2; j++) sum += exp(b[j] - mx);
+            for (int j = 0; j < node + 2; j++) ew[t * RD_CELL_EDGES + first + j] = exp(b[j] - mx) / sum;
+        }
     T in = {(double *)x, {n, c->in_channels, c->in_h, c->in_w}};
     T sc = ref_t_conv(&in, W(r, "stem.0.weight"), stem_c, rd_conv_dense_params(3, 3, 1, 1, 1, 1, 1, 0));
     T stem = ref_t_new(n, stem_c, c->in_h, c->in_w);
@@ -128,16 +146,24 @@ double ref_supernet_loss(const ref_supernet *r, const double *x, int n, const in
         else st[0] = relu_conv_bn(s0, W(r, "cells.%d.preprocess0.op.1.weight", i), cc);
         st[1] = relu_conv_bn(s1, W(r, "cells.%d.preprocess1.op.1.weight", i), cc);
         int ho = red ? st[1].s.h / 2 : st[1].s.h, wo = red ? st[1].s.w / 2 : st[1].s.w;
-        int e = 0;
+        int e = 0, pc = c->pc_k > 1, qc = pc ? cc / c->pc_k : cc;
         for (int node = 0; node < c->steps; node++) {
             st[2 + node] = ref_t_new(n, cc, ho, wo);
             for (int j = 0; j < node + 2; j++, e++) {
                 int s = red && j < 2 ? 2 : 1;
+                /* PC-DARTS: the ops see the first qc channels and sum into their own tensor */
+                T xa = pc ? first_channels(&st[j], qc) : st[j];
+                T mix = pc ? ref_t_new(n, qc, ho, wo) : st[2 + node];
                 for (int k = 0; k < K; k++) {
                     if (!(r->active->edge[red][e] >> k & 1) || c->ops.ops[k] == RD_OP_NONE) continue;
-                    T y = run_op(r, c->ops.ops[k], i, e, k, &st[j], cc, s);
-                    ref_t_add(&st[2 + node], &y, mw[((size_t)red * RD_CELL_EDGES + e) * K + k]);
+                    T y = run_op(r, c->ops.ops[k], i, e, k, &xa, qc, s);
+                    ref_t_add(&mix, &y, mw[((size_t)red * RD_CELL_EDGES + e) * K + k]);
                     ref_t_free(&y);
+                }
+                if (pc) {
+                    ref_pc_combine_forward(st[j].d, st[j].s, mix.d, ew[red * RD_CELL_EDGES + e], c->pc_k, s, st[2 + node].d);
+                    ref_t_free(&xa);
+                    ref_t_free(&mix);
                 }
             }
         }

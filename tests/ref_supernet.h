@@ -11,7 +11,7 @@ typedef struct ref_supernet {
     const rd_named_tensor *names;
     int n_names;
     const double *weights;   /* the supernet's weights vector */
-    const double *alphas;    /* [2][14][K] */
+    const double *alphas;    /* [2][14][K], with PC-DARTS (cfg->pc_k > 1) then the betas [2][14] */
 } ref_supernet;
 
 /* Mean cross-entropy of the batch in training mode (batch statistics); logits

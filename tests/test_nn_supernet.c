@@ -37,10 +37,12 @@ static void tiny_config(rd_supernet_config *c, const char *ops, int layers) {
     ck_assert_int_eq(rd_opset_parse(ops, &c->ops, NULL), RD_OK);
 }
 
-static void setup(fixture *f, const char *ops, int layers, const rd_arch_mask *alive, const rd_arch_mask *active,
-                  unsigned seed) {
+static void setup_pc(fixture *f, const char *ops, int layers, const rd_arch_mask *alive, const rd_arch_mask *active,
+                     unsigned seed, int C, int pc_k) {
     memset(f, 0, sizeof *f);
     tiny_config(&f->cfg, ops, layers);
+    f->cfg.C = C;
+    f->cfg.pc_k = pc_k;
     TU_OK(rd_supernet_create(tu_ctx(), &f->cfg, alive, active, seed, &f->net));
     f->n = f->cfg.batch;
     size_t nx = (size_t)f->n * f->cfg.in_channels * f->cfg.in_h * f->cfg.in_w;
@@ -68,6 +70,11 @@ static void setup(fixture *f, const char *ops, int layers, const rd_arch_mask *a
     f->names = rd_supernet_named_tensors(f->net, &f->n_names);
     f->active = active ? *active : (alive ? *alive : (rd_arch_mask){{{0}}});
     if (!active && !alive) rd_arch_mask_all(&f->active, &f->cfg.ops);
+}
+
+static void setup(fixture *f, const char *ops, int layers, const rd_arch_mask *alive, const rd_arch_mask *active,
+                  unsigned seed) {
+    setup_pc(f, ops, layers, alive, active, seed, 4, 0);
 }
 
 static void teardown(fixture *f) {
@@ -260,6 +267,29 @@ START_TEST(pruned_masks_and_single_paths) {
 }
 END_TEST
 
+/* PC-DARTS: 1/K of the channels through the ops, the rest bypassing them (a max-pool on
+ * reduction edges), channels shuffled, edges normalised by their betas; d(loss)/d(alphas)
+ * and d(loss)/d(betas) (the arch vector's tail) by finite differences. */
+START_TEST(partial_channels_match_reference) {
+    fixture f;
+    setup_pc(&f, "darts", 3, NULL, NULL, 13, 4, 2);
+    check_forward(&f);
+    check_alpha_grads(&f, 1);
+    check_weight_grads(&f, 3);
+    teardown(&f);
+    setup_pc(&f, "large", 3, NULL, NULL, 21, 8, 4);
+    check_forward(&f);
+    check_alpha_grads(&f, 3);
+    check_weight_grads(&f, 9);
+    int found = 0;
+    for (int j = 0; j < f.n_names; j++)
+        found += !strcmp(f.names[j].name, "betas_normal") || !strcmp(f.names[j].name, "betas_reduce") ||
+                 (!strcmp(f.names[j].name, "cells.0._ops.0._ops.4.op.1.weight") && f.names[j].shape[0] == 2);
+    ck_assert_int_eq(found, 3); /* PC-DARTS' names; sep_conv_3x3's depthwise conv over C/K = 2 channels */
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(names_follow_pytorch_darts) {
     fixture f;
     setup(&f, "darts", 3, NULL, NULL, 1);
@@ -282,13 +312,15 @@ END_TEST
 /* The plan is the allocation: measured peak of create + forward + backward equals the prediction. */
 START_TEST(memory_plan_matches_measured_peak) {
     rd_ctx *ctx = tu_ctx();
-    const char *sets[] = {"darts", "large", "large", "none,skip_connect,sep_conv_3x3", "darts", "large"};
-    int layers[] = {2, 3, 3, 3, 4, 5}, batches[] = {2, 3, 8, 4, 5, 2}, cs[] = {4, 4, 6, 8, 4, 4};
-    for (int i = 0; i < 6; i++) {
+    const char *sets[] = {"darts", "large", "large", "none,skip_connect,sep_conv_3x3", "darts", "large", "darts", "large"};
+    int layers[] = {2, 3, 3, 3, 4, 5, 3, 4}, batches[] = {2, 3, 8, 4, 5, 2, 4, 3}, cs[] = {4, 4, 6, 8, 4, 4, 8, 8};
+    int pc[] = {0, 0, 0, 0, 0, 0, 4, 2}; /* the last two: PC-DARTS */
+    for (int i = 0; i < 8; i++) {
         rd_supernet_config c;
         tiny_config(&c, sets[i], layers[i]);
         c.batch = batches[i];
         c.C = cs[i];
+        c.pc_k = pc[i];
         c.in_h = c.in_w = i == 5 ? 16 : 8;
         rd_arch_mask alive;
         rd_arch_mask_all(&alive, &c.ops);
@@ -334,6 +366,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, two_cells_darts_set);
     tcase_add_test(tc, full_large_set_matches_reference);
     tcase_add_test(tc, pruned_masks_and_single_paths);
+    tcase_add_test(tc, partial_channels_match_reference);
     tcase_add_test(tc, memory_plan_matches_measured_peak);
     suite_add_tcase(s, tc);
     return s;

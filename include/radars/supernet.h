@@ -86,6 +86,9 @@ typedef struct rd_supernet_config {
     int classes;
     int batch;           /* the largest batch a forward will see */
     rd_opset ops;
+    int pc_k;            /* PC-DARTS (Xu et al. 2020): the ops of an edge see 1/pc_k of its input's
+                            channels, the rest bypass them, and the edges into a node are weighted by
+                            the softmax of their betas (betas_normal, betas_reduce); 0 or 1: DARTS */
 } rd_supernet_config;
 void rd_supernet_config_default(rd_supernet_config *c);
 rd_status rd_supernet_config_check(const rd_supernet_config *c, rd_err *err);
@@ -144,8 +147,8 @@ rd_status rd_supernet_read_loss(rd_supernet *net, float *loss, int *correct);
 rd_status rd_supernet_read_logits(rd_supernet *net, float *out);
 
 /* Device vectors: weights, their gradients (zeroed by rd_supernet_zero_grads),
- * running statistics, alphas [2][14][K] and their gradient, and the softmax of
- * the alphas over active ops (mixed-op weights). */
+ * running statistics, the architecture parameters and their gradient: alphas
+ * [2][14][K], with PC-DARTS followed by the betas [2][14]. */
 rd_vec rd_supernet_weights(const rd_supernet *net);
 rd_vec rd_supernet_weight_grads(const rd_supernet *net);
 rd_vec rd_supernet_bn_state(const rd_supernet *net);
@@ -154,9 +157,12 @@ rd_vec rd_supernet_alpha_grads(const rd_supernet *net);
 rd_status rd_supernet_zero_grads(rd_supernet *net);
 /* Recomputes the mixed-op weights after the alphas changed. */
 rd_status rd_supernet_update_weights_softmax(rd_supernet *net);
-/* Host copies of alphas / mixed-op weights ([2][14][K], dead ops 0). */
+/* Host copies of alphas / mixed-op weights ([2][14][K], dead ops 0; not the betas). */
 rd_status rd_supernet_read_alphas(rd_supernet *net, float *alphas, float *softmax);
 rd_status rd_supernet_write_alphas(rd_supernet *net, const float *alphas);
+/* The weights DARTS' derivation ranks ([2][14][K]): the mixed-op weights, with PC-DARTS
+ * times each edge's normalised beta (as PC-DARTS derives its genotype). */
+rd_status rd_supernet_derive_weights(rd_supernet *net, float *weights);
 
 /* Named tensors (PyTorch DARTS names, see SEARCH.md) for checkpoints. */
 typedef enum rd_param_kind { RD_PARAM_WEIGHT, RD_PARAM_BN_STATE, RD_PARAM_ALPHAS } rd_param_kind;

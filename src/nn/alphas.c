@@ -29,3 +29,26 @@ rd_status rd_alphas_grad(rd_ctx *ctx, const rd_vec *partials, const rd_vec *weig
                      RD_ARG(mask->mem), RD_ARG(grad->mem), RD_ARG(k), RD_ARG(cm), RD_ARG(nc), RD_ARG(bits),
                      RD_ARG(edges), RD_END);
 }
+
+rd_status rd_edge_softmax(rd_ctx *ctx, const rd_vec *betas, const rd_vec *weights) {
+    if (betas->len != 2 * RD_CELL_EDGES || weights->len != 2 * RD_CELL_EDGES)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "edge softmax: vectors of %zu and %zu floats for 2x14", betas->len,
+                       weights->len);
+    cl_uint steps = RD_CELL_NODES, edges = RD_CELL_EDGES;
+    size_t g[1] = {2 * RD_CELL_NODES}, l[1] = {1};
+    return rd_launch(ctx, "alphas", "edge_softmax", 1, g, l, RD_ARG(betas->mem), RD_ARG(betas->off),
+                     RD_ARG(weights->mem), RD_ARG(weights->off), RD_ARG(steps), RD_ARG(edges), RD_END);
+}
+
+rd_status rd_edge_softmax_grad(rd_ctx *ctx, const rd_vec *partials, const rd_vec *weights, const rd_vec *grad,
+                               int n_cells, uint64_t reduce_bits) {
+    if (partials->off || partials->len < (size_t)n_cells * RD_CELL_EDGES || weights->len != 2 * RD_CELL_EDGES ||
+        grad->len != 2 * RD_CELL_EDGES)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "edge softmax gradient: bad vectors");
+    cl_uint steps = RD_CELL_NODES, edges = RD_CELL_EDGES, nc = (cl_uint)n_cells;
+    cl_ulong bits = reduce_bits;
+    size_t g[1] = {2 * RD_CELL_NODES}, l[1] = {1};
+    return rd_launch(ctx, "alphas", "edge_softmax_grad", 1, g, l, RD_ARG(partials->mem), RD_ARG(weights->mem),
+                     RD_ARG(weights->off), RD_ARG(grad->mem), RD_ARG(grad->off), RD_ARG(steps), RD_ARG(edges),
+                     RD_ARG(nc), RD_ARG(bits), RD_END);
+}

@@ -19,6 +19,10 @@ typedef struct rd_op_exec {
      * the identity (DARTS' drop_path). */
     int plain_sum;
     rd_vec drop_scales;
+    /* PC-DARTS (the stack's pc_k > 1): the weight of edge e of cell type t at t * 14 + e
+     * (softmax of the betas over the node's edges), and per cell i and edge e at
+     * i * 14 + e the partial sums of d(loss)/d(that weight) (.mem NULL: not wanted). */
+    rd_vec edge_weights, edge_partials;
 } rd_op_exec;
 
 /* Plans the op's kept activations (and its scratch needs) for input x and output size. */

@@ -121,6 +121,16 @@ static const rd_tensor *cell_state(const rd_stack_cell *cell, int s) {
     return s == 0 ? &cell->s0p : s == 1 ? &cell->s1p : &cell->nodes[s - 2];
 }
 
+static int edge_stride(const rd_stack_cell *cell, int e) {
+    return cell->reduction && cell->topo->edge_input[e] < 2 ? 2 : 1;
+}
+
+/* What edge e's ops read: its input state, or with PC-DARTS its first C/pc_k channels. */
+static rd_tensor edge_ops_input(const rd_cell_stack *st, const rd_stack_cell *cell, int e) {
+    rd_tensor x = *cell_state(cell, cell->topo->edge_input[e]);
+    return st->cfg.pc_k > 1 ? rd_tensor_channels(x, 0, x.c / st->cfg.pc_k) : x;
+}
+
 void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
     rd_ctx *ctx = st->ctx;
     const rd_stack_config *c = &st->cfg;
@@ -132,7 +142,7 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
     int stem_c = c->stem_multiplier * c->C;
     rd_stem_plan(ctx, &st->stem, A, n, c->in_h, c->in_w, &st->scratch);
 
-    size_t max_out = (size_t)n * stem_c * c->in_h * c->in_w, max_state = 0, max_temp = 0;
+    size_t max_out = (size_t)n * stem_c * c->in_h * c->in_w, max_state = 0, max_temp = 0, max_pc = 0;
     int max_gnodes = 0;
     for (int i = 0; i < c->layers; i++) {
         rd_stack_cell *cell = &st->cells[i];
@@ -157,17 +167,21 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
         rd_preprocess_scratch(ctx, &cell->pre[0], &s0, &cell->s0p, &st->scratch);
         rd_preprocess_scratch(ctx, &cell->pre[1], &s1, &cell->s1p, &st->scratch);
         for (int e = 0; e < t->n_edges; e++) {
-            rd_tensor x = *cell_state(cell, t->edge_input[e]);
+            rd_tensor x = edge_ops_input(st, cell, e);
+            int stride = edge_stride(cell, e), ho = stride == 2 ? cell->h_out : x.h, wo = stride == 2 ? cell->w_out : x.w;
             for (int o = cell->edge_first[e]; o < cell->edge_first[e + 1]; o++) {
                 rd_op_inst *op = &cell->ops[o];
                 if (!rd_stack_op_active(st, cell, e, op)) {
                     op->n_act = 0;
                     continue;
                 }
-                int ho = op->stride == 2 ? cell->h_out : x.h, wo = op->stride == 2 ? cell->w_out : x.w;
                 rd_op_plan(ctx, op, &x, ho, wo, A, &st->scratch);
                 size_t tf = rd_op_temp_floats(op, &x, ho, wo);
                 if (tf > max_temp) max_temp = tf;
+            }
+            if (c->pc_k > 1) {
+                cell->pc_mix[e] = rd_arena_tensor(A, n, x.c, ho, wo);
+                if (rd_tensor_numel(&cell->pc_mix[e]) > max_pc) max_pc = rd_tensor_numel(&cell->pc_mix[e]);
             }
         }
         size_t out_f = rd_tensor_numel(&cell->out), sf = (size_t)n * C * cell->h * cell->w;
@@ -191,6 +205,12 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
     st->g_ta = rd_arena_flat(G, max_temp);
     st->g_tb = rd_arena_flat(G, max_temp);
     for (int k = 0; k < max_gnodes; k++) st->g_nodes[k] = rd_arena_flat(G, max_out);
+    if (c->pc_k > 1) {
+        st->g_pc = rd_arena_flat(G, max_pc);
+        rd_ops_scratch_need pn;
+        rd_pc_combine_scratch(ctx, &pn);
+        rd_scratch_merge(&st->scratch, &pn);
+    }
     st->g_pooled = rd_arena_tensor(G, n, st->c_final, 1, 1);
     st->g_logits = rd_arena_tensor(G, n, c->classes, 1, 1);
     if (st->head) st->head->plan_grads(st->head->owner, st, n);
@@ -293,12 +313,21 @@ static rd_status cell_forward(rd_cell_stack *st, int i, const rd_op_exec *e) {
     RD_TRY(rd_fill(ctx, &cell->out, 0.0f));
     for (int k = 0; k < t->steps; k++)
         if (cell->concat_pos[k] < 0) RD_TRY(rd_fill(ctx, &cell->nodes[k], 0.0f));
+    int pc = st->cfg.pc_k > 1;
     for (int ed = 0; ed < t->n_edges; ed++) {
         const rd_tensor *x = cell_state(cell, t->edge_input[ed]);
+        rd_tensor xo = edge_ops_input(st, cell, ed);
+        /* PC-DARTS: the ops sum into the edge's own tensor, then it joins the bypass into the node */
+        const rd_tensor *into = pc ? &cell->pc_mix[ed] : &cell->nodes[t->edge_node[ed]];
+        if (pc) RD_TRY(rd_fill(ctx, into, 0.0f));
         for (int o = cell->edge_first[ed]; o < cell->edge_first[ed + 1]; o++) {
             const rd_op_inst *op = &cell->ops[o];
-            if (rd_stack_op_active(st, cell, ed, op))
-                RD_TRY(rd_op_forward(ctx, e, op, x, &cell->nodes[t->edge_node[ed]]));
+            if (rd_stack_op_active(st, cell, ed, op)) RD_TRY(rd_op_forward(ctx, e, op, &xo, into));
+        }
+        if (pc) {
+            rd_vec w = rd_vec_slice(e->edge_weights, (size_t)cell->reduction * RD_CELL_EDGES + ed, 1);
+            RD_TRY(rd_pc_combine_forward(ctx, x, into, &w, st->cfg.pc_k, edge_stride(cell, ed),
+                                         &cell->nodes[t->edge_node[ed]]));
         }
     }
     return RD_OK;
@@ -369,13 +398,25 @@ static rd_status cell_backward(rd_cell_stack *st, int i, const rd_op_exec *e, co
         }
     }
     /* later edges first: a node's gradient is complete before the ops that read it run */
+    int pc = st->cfg.pc_k > 1;
     for (int ed = t->n_edges - 1; ed >= 0; ed--) {
         int input = t->edge_input[ed];
+        rd_tensor xo = edge_ops_input(st, cell, ed), dxo = dstate[input], dmix = dstate[2 + t->edge_node[ed]];
+        if (pc) {
+            /* the bypass's share goes to dx at once, the ops' share through d(pc_mix) */
+            size_t slot = (size_t)cell->reduction * RD_CELL_EDGES + ed, part = (size_t)i * RD_CELL_EDGES + ed;
+            rd_vec w = rd_vec_slice(e->edge_weights, slot, 1), dw;
+            if (e->edge_partials.mem) dw = rd_vec_slice(e->edge_partials, part, 1);
+            dmix = rd_grad_view(&st->g_pc, &cell->pc_mix[ed]);
+            RD_TRY(rd_pc_combine_backward(ctx, cell_state(cell, input), &cell->pc_mix[ed], &w, st->cfg.pc_k,
+                                          edge_stride(cell, ed), &dstate[2 + t->edge_node[ed]], &dmix,
+                                          &dstate[input], e->edge_partials.mem ? &dw : NULL));
+            dxo = rd_tensor_channels(dstate[input], 0, xo.c);
+        }
         for (int o = cell->edge_first[ed]; o < cell->edge_first[ed + 1]; o++) {
             const rd_op_inst *op = &cell->ops[o];
             if (rd_stack_op_active(st, cell, ed, op))
-                RD_TRY(rd_op_backward(ctx, e, op, cell_state(cell, input), &dstate[2 + t->edge_node[ed]],
-                                      &dstate[input], &st->g_ta, &st->g_tb));
+                RD_TRY(rd_op_backward(ctx, e, op, &xo, &dmix, &dxo, &st->g_ta, &st->g_tb));
         }
     }
     rd_tensor s0 = cell_input(st, i, 0), s1 = cell_input(st, i, 1);

@@ -56,6 +56,7 @@ typedef struct rd_stack_cell {
     int gnode[RD_STACK_MAX_NODES];      /* nodes outside the output: their gradient buffer */
     int edge_first[RD_STACK_MAX_EDGES + 1]; /* edge e's ops are ops[edge_first[e] .. edge_first[e + 1]) */
     rd_op_inst ops[RD_STACK_MAX_CELL_OPS];
+    rd_tensor pc_mix[RD_STACK_MAX_EDGES]; /* PC-DARTS: each edge's mixed-op output (C/pc_k channels) */
 } rd_stack_cell;
 
 typedef struct rd_stack_config {
@@ -67,6 +68,8 @@ typedef struct rd_stack_config {
     int affine;                  /* preprocessing BNs with gamma and beta */
     rd_cell_topology topo[2];    /* normal, reduction */
     size_t side_floats;          /* the owner's per-forward vector in the activations arena (drop-path scales) */
+    int pc_k;                    /* PC-DARTS: an edge's ops see the first C/pc_k channels of its input, the rest
+                                    bypass them (rd_pc_combine), weighted by exec's edge_weights; 0, 1: off */
 } rd_stack_config;
 
 typedef struct rd_cell_stack rd_cell_stack;
@@ -112,6 +115,7 @@ struct rd_cell_stack {
     rd_vec loss, side;           /* loss: RD_LOSS_* floats */
     rd_tensor g_out[3], g_stem, g_s0p, g_s1p, g_ta, g_tb, g_pooled, g_logits;
     rd_tensor g_nodes[RD_STACK_MAX_NODES];
+    rd_tensor g_pc;              /* PC-DARTS: the gradient of one edge's pc_mix at a time */
     int have_forward, head_in_forward;
 };
 

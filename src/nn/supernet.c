@@ -23,8 +23,9 @@ struct rd_supernet {
     int K;                       /* ops in the set */
     uint64_t reduce_bits;
     int cmax;                    /* largest cell C: stride of the alpha partials */
-    rd_buffer *alphas_buf, *alpha_grads_buf, *mixw_buf, *mask_buf, *partials_buf;
-    rd_vec alphas, alpha_grads, mixw, mask, partials;
+    rd_buffer *alphas_buf, *alpha_grads_buf, *mixw_buf, *mask_buf, *partials_buf, *edge_w_buf, *edge_partials_buf;
+    rd_vec alphas, alpha_grads, mixw, mask, partials; /* alphas, alpha_grads: PC-DARTS' betas after the alphas */
+    rd_vec edge_w, edge_partials;                     /* PC-DARTS: normalised betas, their partial gradients */
     rd_memory_plan plan;
 };
 
@@ -52,6 +53,8 @@ rd_status rd_supernet_config_check(const rd_supernet_config *c, rd_err *err) {
     if (c->classes < 2) return rd_fail(err, RD_ERR_ARG, "classes = %d: must be >= 2", c->classes);
     if (c->batch < 1) return rd_fail(err, RD_ERR_ARG, "batch = %d: must be >= 1", c->batch);
     if (c->ops.count < 1 || c->ops.count > RD_MAX_OPS) return rd_fail(err, RD_ERR_ARG, "op set of %d ops", c->ops.count);
+    if (c->pc_k < 0 || c->pc_k > 16 || (c->pc_k > 1 && c->C % c->pc_k))
+        return rd_fail(err, RD_ERR_ARG, "PC-DARTS' K = %d: must be in [0, 16] and divide C = %d", c->pc_k, c->C);
     /* every reduction must see an even size: FactorizedReduce's two halves must agree */
     int h = c->in_h, w = c->in_w;
     for (int i = 0; i < c->layers; i++)
@@ -94,7 +97,7 @@ static int edge_ops(void *owner, rd_cell_stack *st, int i, int e, int stride, rd
         op->id = net->cfg.ops.ops[k];
         op->index = k;
         op->stride = stride;
-        op->C = cell->C;
+        op->C = net->cfg.pc_k > 1 ? cell->C / net->cfg.pc_k : cell->C; /* PC-DARTS: 1/K of the channels */
         op->pool_bn = 1;
         op->mix_slot = ((size_t)red * RD_CELL_EDGES + e) * net->K + k;
         char prefix[96];
@@ -118,6 +121,7 @@ static rd_status build_structure(rd_supernet *net, rd_ctx *ctx, const rd_arch_ma
     sc.in_w = c->in_w;
     sc.classes = c->classes;
     sc.batch = c->batch;
+    sc.pc_k = c->pc_k;
     for (int t = 0; t < 2; t++) rd_topology_supernet(&sc.topo[t], c->steps, c->multiplier);
     net->st.active = &net->active;
     RD_TRY(rd_stack_build(&net->st, ctx, &sc, edge_ops, NULL, net, err));
@@ -139,14 +143,28 @@ static rd_status build_structure(rd_supernet *net, rd_ctx *ctx, const rd_arch_ma
     if (!rd_params_add_name(&net->st.params, RD_PARAM_ALPHAS, 0, 2, ashape, RD_INIT_ZERO, "alphas_normal") ||
         !rd_params_add_name(&net->st.params, RD_PARAM_ALPHAS, arch / 2, 2, ashape, RD_INIT_ZERO, "alphas_reduce"))
         return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    int bshape[1] = {RD_CELL_EDGES}; /* PC-DARTS' names */
+    if (c->pc_k > 1 &&
+        (!rd_params_add_name(&net->st.params, RD_PARAM_ALPHAS, arch, 1, bshape, RD_INIT_ZERO, "betas_normal") ||
+         !rd_params_add_name(&net->st.params, RD_PARAM_ALPHAS, arch + RD_CELL_EDGES, 1, bshape, RD_INIT_ZERO,
+                             "betas_reduce")))
+        return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
     return RD_OK;
 }
 
+static int is_pc(const rd_supernet *net) { return net->cfg.pc_k > 1; }
+/* Floats of the alphas, and of the architecture vector (alphas, then PC-DARTS' betas). */
+static size_t n_alphas(const rd_supernet *net) { return (size_t)2 * RD_CELL_EDGES * net->K; }
+static size_t n_arch(const rd_supernet *net) { return n_alphas(net) + (is_pc(net) ? 2 * RD_CELL_EDGES : 0); }
+static size_t n_edge_partials(const rd_supernet *net) { return (size_t)net->cfg.layers * RD_CELL_EDGES; }
+
 static uint64_t arch_bytes(const rd_supernet *net) {
-    size_t a = (size_t)2 * RD_CELL_EDGES * net->K;
+    size_t a = n_alphas(net);
     size_t partial = (size_t)net->cfg.layers * RD_CELL_EDGES * net->K * net->cmax;
-    /* alphas, grads, mixed weights, mask, partials; each its own buffer */
-    return (uint64_t)(4 * a + partial) * sizeof(float);
+    /* arch vector and its gradient, mixed weights, mask, partials; each its own buffer
+     * (PC-DARTS: and the normalised betas, their partials) */
+    size_t pc = is_pc(net) ? 2 * RD_CELL_EDGES + n_edge_partials(net) : 0;
+    return (uint64_t)(2 * n_arch(net) + 2 * a + partial + pc) * sizeof(float);
 }
 
 static rd_status check_active(const rd_supernet *net, const rd_arch_mask *a, rd_err *err) {
@@ -175,7 +193,8 @@ static rd_status net_init(rd_supernet *net, rd_ctx *ctx, const rd_supernet_confi
 
 static void net_release(rd_supernet *net, int allocated) {
     if (allocated) {
-        rd_buffer *bufs[] = {net->alphas_buf, net->alpha_grads_buf, net->mixw_buf, net->mask_buf, net->partials_buf};
+        rd_buffer *bufs[] = {net->alphas_buf, net->alpha_grads_buf, net->mixw_buf,         net->mask_buf,
+                             net->partials_buf, net->edge_w_buf,      net->edge_partials_buf};
         for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) rd_free(net->st.ctx, bufs[i]);
     } else {
         net->st.ctx = NULL; /* nothing allocated */
@@ -198,12 +217,13 @@ rd_status rd_supernet_plan(rd_ctx *ctx, const rd_supernet_config *cfg, const rd_
 static rd_status init_values(rd_supernet *net, uint64_t seed) {
     rd_init_rng r = {seed};
     RD_TRY(rd_stack_init_values(&net->st, &r));
-    size_t na = (size_t)2 * RD_CELL_EDGES * net->K;
+    size_t na = n_arch(net); /* PC-DARTS: the betas draw after the alphas, 1e-3 N(0, 1) as they do */
     float *alphas = calloc(na, sizeof *alphas);
     if (!alphas) return rd_fail(&net->st.ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
     for (size_t i = 0; i < na; i++) alphas[i] = (float)(1e-3 * rd_init_rng_normal(&r));
-    rd_status s = rd_supernet_write_alphas(net, alphas);
+    rd_status s = rd_vec_write(net->st.ctx, &net->alphas, alphas);
     free(alphas);
+    if (s == RD_OK && net->mask.mem) s = rd_supernet_update_weights_softmax(net);
     return s;
 }
 
@@ -223,16 +243,19 @@ static rd_status upload_mask(rd_supernet *net) {
 
 static rd_status alloc_arch(rd_supernet *net) {
     rd_ctx *ctx = net->st.ctx;
-    size_t na = (size_t)2 * RD_CELL_EDGES * net->K;
+    size_t na = n_alphas(net), narch = n_arch(net), pc = is_pc(net);
     size_t np = (size_t)net->cfg.layers * RD_CELL_EDGES * net->K * net->cmax;
     struct { size_t len; const char *what; rd_buffer **buf; rd_vec *v; } vecs[] = {
-        {na, "alphas", &net->alphas_buf, &net->alphas},
-        {na, "alpha gradients", &net->alpha_grads_buf, &net->alpha_grads},
+        {narch, "alphas", &net->alphas_buf, &net->alphas},
+        {narch, "alpha gradients", &net->alpha_grads_buf, &net->alpha_grads},
         {na, "mixed-op weights", &net->mixw_buf, &net->mixw},
         {na, "op mask", &net->mask_buf, &net->mask},
         {np, "alpha partial sums", &net->partials_buf, &net->partials},
+        {pc ? 2 * RD_CELL_EDGES : 0, "edge weights", &net->edge_w_buf, &net->edge_w},
+        {pc ? n_edge_partials(net) : 0, "edge-weight partial sums", &net->edge_partials_buf, &net->edge_partials},
     };
     for (size_t i = 0; i < sizeof vecs / sizeof *vecs; i++) {
+        if (!vecs[i].len) continue;
         RD_TRY(rd_alloc(ctx, vecs[i].len * sizeof(float), vecs[i].what, vecs[i].buf));
         *vecs[i].v = rd_vec_make(rd_buffer_mem(*vecs[i].buf), 0, vecs[i].len);
     }
@@ -281,20 +304,41 @@ const rd_named_tensor *rd_supernet_named_tensors(const rd_supernet *net, int *co
 
 rd_status rd_supernet_zero_grads(rd_supernet *net) { return rd_vec_fill(net->st.ctx, &net->st.grads, 0.0f); }
 
+static rd_vec alphas_only(const rd_supernet *net) { return rd_vec_slice(net->alphas, 0, n_alphas(net)); }
+static rd_vec betas(const rd_vec *arch, const rd_supernet *net) {
+    return rd_vec_slice(*arch, n_alphas(net), 2 * RD_CELL_EDGES);
+}
+
 rd_status rd_supernet_update_weights_softmax(rd_supernet *net) {
-    return rd_alphas_softmax(net->st.ctx, &net->alphas, &net->mask, &net->mixw, net->K);
+    rd_vec a = alphas_only(net);
+    RD_TRY(rd_alphas_softmax(net->st.ctx, &a, &net->mask, &net->mixw, net->K));
+    if (!is_pc(net)) return RD_OK;
+    rd_vec b = betas(&net->alphas, net);
+    return rd_edge_softmax(net->st.ctx, &b, &net->edge_w);
 }
 
 rd_status rd_supernet_read_alphas(rd_supernet *net, float *alphas, float *softmax) {
-    if (alphas) RD_TRY(rd_vec_read(net->st.ctx, &net->alphas, alphas));
+    rd_vec a = alphas_only(net);
+    if (alphas) RD_TRY(rd_vec_read(net->st.ctx, &a, alphas));
     if (softmax) RD_TRY(rd_vec_read(net->st.ctx, &net->mixw, softmax));
     return RD_OK;
 }
 
 rd_status rd_supernet_write_alphas(rd_supernet *net, const float *alphas) {
-    RD_TRY(rd_vec_write(net->st.ctx, &net->alphas, alphas));
+    rd_vec a = alphas_only(net);
+    RD_TRY(rd_vec_write(net->st.ctx, &a, alphas));
     if (!net->mask.mem) return RD_OK;
     return rd_supernet_update_weights_softmax(net);
+}
+
+rd_status rd_supernet_derive_weights(rd_supernet *net, float *weights) {
+    RD_TRY(rd_vec_read(net->st.ctx, &net->mixw, weights));
+    if (!is_pc(net)) return RD_OK;
+    float ew[2 * RD_CELL_EDGES];
+    RD_TRY(rd_vec_read(net->st.ctx, &net->edge_w, ew));
+    for (int row = 0; row < 2 * RD_CELL_EDGES; row++)
+        for (int k = 0; k < net->K; k++) weights[row * net->K + k] *= ew[row];
+    return RD_OK;
 }
 
 rd_status rd_supernet_set_active(rd_supernet *net, const rd_arch_mask *active) {
@@ -312,7 +356,11 @@ rd_status rd_supernet_set_active(rd_supernet *net, const rd_arch_mask *active) {
 static rd_op_exec exec_for(const rd_supernet *net, int train, unsigned grads) {
     rd_op_exec e = rd_stack_exec(&net->st, train, grads & RD_GRAD_WEIGHTS);
     e.mix_weights = net->mixw;
-    if (grads & RD_GRAD_ALPHAS) e.alpha_partials = net->partials;
+    e.edge_weights = net->edge_w;
+    if (grads & RD_GRAD_ALPHAS) {
+        e.alpha_partials = net->partials;
+        e.edge_partials = net->edge_partials;
+    }
     return e;
 }
 
@@ -326,9 +374,16 @@ rd_status rd_supernet_backward(rd_supernet *net, unsigned what) {
     rd_op_exec e = exec_for(net, 1, what);
     if ((what & RD_GRAD_ALPHAS) && net->st.have_forward) RD_TRY(rd_vec_fill(ctx, &net->partials, 0.0f));
     RD_TRY(rd_stack_backward(&net->st, &e));
-    if (what & RD_GRAD_ALPHAS)
-        RD_TRY(rd_alphas_grad(ctx, &net->partials, &net->mixw, &net->mask, &net->alpha_grads, net->K, net->cmax,
-                              net->cfg.layers, net->reduce_bits));
+    if (what & RD_GRAD_ALPHAS) {
+        rd_vec ga = rd_vec_slice(net->alpha_grads, 0, n_alphas(net));
+        RD_TRY(rd_alphas_grad(ctx, &net->partials, &net->mixw, &net->mask, &ga, net->K, net->cmax, net->cfg.layers,
+                              net->reduce_bits));
+        if (is_pc(net)) {
+            rd_vec gb = betas(&net->alpha_grads, net);
+            RD_TRY(rd_edge_softmax_grad(ctx, &net->edge_partials, &net->edge_w, &gb, net->cfg.layers,
+                                        net->reduce_bits));
+        }
+    }
     return RD_OK;
 }
 
