@@ -109,7 +109,7 @@ START_TEST(skip_guard_keeps_the_strongest_skips) {
     /* the same through the alphas (the checkpoint's path): softmax keeps the order */
     float a[2 * RD_CELL_EDGES * 8];
     for (int i = 0; i < 2 * RD_CELL_EDGES * K; i++) a[i] = logf(w[i]);
-    ck_assert_int_ge(rd_genotype_derive_alphas(a, &set, NULL, 4, 4, 2, &g), 6);
+    ck_assert_int_ge(rd_genotype_derive_alphas(a, NULL, &set, NULL, 4, 4, 2, &g), 6);
     ck_assert_int_eq(normal_skips(&g), 2);
 }
 END_TEST
@@ -208,7 +208,7 @@ START_TEST(derive_from_uniform_alphas_is_uniform) {
     for (int d = 0; d < DRAWS; d++) {
         for (int i = 0; i < 2 * RD_CELL_EDGES * K; i++) a[i] = (float)rd_splitmix64_uniform(&rng);
         rd_genotype g;
-        rd_genotype_derive_alphas(a, &set, NULL, RD_CELL_NODES, RD_CELL_NODES, -1, &g);
+        rd_genotype_derive_alphas(a, NULL, &set, NULL, RD_CELL_NODES, RD_CELL_NODES, -1, &g);
         for (int t = 0; t < 2; t++) {
             const rd_geno_cell *cell = t ? &g.reduce : &g.normal;
             ck_assert_int_eq(cell->steps, RD_CELL_NODES);

@@ -104,6 +104,67 @@ END_TEST
 START_TEST(radars_resume_in_rl_phase_same_genotype) { check_resume("radars", "large", 2); }
 END_TEST
 
+START_TEST(pcdarts_resume_mid_epoch_same_genotype) { check_resume("pcdarts", "darts", 3); }
+END_TEST
+
+/* PC-DARTS: within its prediction, well under DARTS' for the same space; the checkpoint
+ * (alphas and betas) names the genotype the run found; RADARS over a PC-DARTS supernet
+ * prunes until it fits a cap DARTS' supernet could not. */
+START_TEST(pcdarts_fits_where_darts_does_not) {
+    if (!have_fmnist()) return;
+    rd_search_config c;
+    tiny(&c, "pcdarts", "large");
+    c.pc_k = 2;
+    char d[64];
+    temp_dir(d, sizeof d);
+    rd_search_result r;
+    rd_err err;
+    uint64_t held = rd_mem_get_stats(tu_ctx()).current;
+    ck_assert_msg(run(&c, d, 0, 0, &r, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(r.peak - held <= r.predicted_peak && r.peak - held > r.predicted_peak / 100 * 99,
+                  "measured peak %llu B (%llu B held before), predicted %llu B", (unsigned long long)r.peak,
+                  (unsigned long long)held, (unsigned long long)r.predicted_peak);
+    char path[600];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", d);
+    rd_genotype g;
+    ck_assert_int_eq(rd_checkpoint_genotype(path, &g, &err), RD_OK);
+    ck_assert_msg(rd_genotype_equal(&g, &r.genotype), "the checkpoint names another genotype");
+    rm_dir(d);
+    /* the same space as DARTS: over a cap between the two, DARTS is refused, PC-DARTS is not */
+    rd_search_config dc;
+    tiny(&dc, "darts", "large");
+    rd_supernet_config nc;
+    ck_assert_int_eq(rd_search_supernet_config(&dc, 1, 28, 28, 10, &nc, &err), RD_OK);
+    rd_arch_mask all;
+    rd_arch_mask_all(&all, &nc.ops);
+    rd_search_memory mem;
+    TU_OK(rd_search_predict(tu_ctx(), &dc, &nc, &all, NULL, &mem));
+    printf("PC-DARTS (K = 2) predicted %llu B, DARTS %llu B\n", (unsigned long long)r.predicted_peak,
+           (unsigned long long)mem.total);
+    ck_assert_msg(r.predicted_peak < mem.total * 3 / 4, "PC-DARTS %llu B, DARTS %llu B",
+                  (unsigned long long)r.predicted_peak, (unsigned long long)mem.total);
+    dc.mem_cap = c.mem_cap = (r.predicted_peak + mem.total) / 2;
+    temp_dir(d, sizeof d);
+    ck_assert_int_eq(run(&dc, d, 0, 0, &r, &err), RD_ERR_OVER_CAP);
+    rm_dir(d);
+    temp_dir(d, sizeof d);
+    ck_assert_msg(run(&c, d, 0, 0, &r, &err) == RD_OK, "%s", err.msg);
+    rm_dir(d);
+    /* RADARS over the PC-DARTS supernet, under a cap that the full PC space exceeds */
+    rd_search_config rc;
+    tiny(&rc, "radars", "large");
+    rc.dnas = RD_DNAS_PCDARTS;
+    rc.pc_k = 2;
+    rc.mem_cap = r.predicted_peak * 9 / 10;
+    temp_dir(d, sizeof d);
+    ck_assert_msg(run(&rc, d, 0, 0, &r, &err) == RD_OK, "%s", err.msg);
+    ck_assert_int_ge(r.rl_rounds, 1);
+    ck_assert_uint_le(r.predicted_peak, rc.mem_cap);
+    ck_assert_uint_le(r.peak, rc.mem_cap);
+    rm_dir(d);
+}
+END_TEST
+
 /* The lowest cap that the space minus its 4 heaviest ops per edge still exceeds:
  * RADARS must prune at least twice. */
 static uint64_t cap_for_two_rounds(const rd_search_config *c) {
@@ -419,6 +480,8 @@ static Suite *suite(void) {
     tcase_add_test(tc, darts_resume_mid_epoch_same_genotype);
     tcase_add_test(tc, darts_resume_at_epoch_end_same_genotype);
     tcase_add_test(tc, radars_resume_in_rl_phase_same_genotype);
+    tcase_add_test(tc, pcdarts_resume_mid_epoch_same_genotype);
+    tcase_add_test(tc, pcdarts_fits_where_darts_does_not);
     tcase_add_test(tc, radars_prunes_until_it_fits);
     tcase_add_test(tc, darts_refuses_an_over_cap_space_at_once);
     tcase_add_test(tc, rl_baseline_runs);

@@ -49,9 +49,13 @@ int rd_genotype_limit_skips(const float *weights, const rd_opset *set, const rd_
 /* Mixed-op-like weights from alphas [2][14][set->count]: their softmax over each edge's alive
  * ops (as the supernet's mixed ops weigh them), dead ops 0; alive NULL = all. */
 void rd_genotype_alpha_weights(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, float *weights);
-/* rd_genotype_limit_skips of rd_genotype_alpha_weights. */
-int rd_genotype_derive_alphas(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, int steps,
-                              int multiplier, int max_skip, rd_genotype *out);
+/* PC-DARTS' derivation weights: each row of weights [2][14][K] times its edge's share of
+ * the per-node softmax of the betas [2][14]. */
+void rd_genotype_beta_scale(const float *betas, const rd_opset *set, float *weights);
+/* rd_genotype_limit_skips of rd_genotype_alpha_weights (PC-DARTS: times the betas' edge
+ * weights; betas NULL: DARTS). */
+int rd_genotype_derive_alphas(const float *alphas, const float *betas, const rd_opset *set, const rd_arch_mask *alive,
+                              int steps, int multiplier, int max_skip, rd_genotype *out);
 
 /* DARTS' printed form (see above). Returns out. */
 char *rd_genotype_format(const rd_genotype *g, char *out, size_t len);

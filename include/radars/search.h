@@ -23,8 +23,10 @@ typedef enum rd_strategy {
     RD_STRATEGY_DARTS,
     RD_STRATEGY_RL,
     RD_STRATEGY_RANDOM,
-    RD_STRATEGY_RANDOM_WS
+    RD_STRATEGY_RANDOM_WS,
+    RD_STRATEGY_PCDARTS
 } rd_strategy;
+typedef enum rd_dnas { RD_DNAS_DARTS, RD_DNAS_PCDARTS } rd_dnas;
 typedef enum rd_darts_order { RD_DARTS_FIRST_ORDER, RD_DARTS_SECOND_ORDER } rd_darts_order;
 
 typedef struct rd_search_config {
@@ -52,6 +54,8 @@ typedef struct rd_search_config {
     double unrolled_lr_scale; /* second order: xi = w_lr * scale (DARTS uses the weight lr) */
     int eval_batches;         /* validation batches per epoch for accuracy (0 = all) */
     int ws_candidates;        /* random-ws: genotypes drawn and evaluated with the shared weights */
+    int dnas;                 /* rd_dnas: RADARS' supernet is DARTS' or PC-DARTS' */
+    int pc_k;                 /* PC-DARTS: 1/pc_k of the channels through the ops */
     int max_skip_normal;      /* P-DARTS' guard: at most this many skip_connect in the normal cell (-1 = off) */
     /* [memory] */
     uint64_t mem_cap;         /* 0 = the device's global memory x safety_fraction */
@@ -78,11 +82,13 @@ typedef struct rd_search_config {
 } rd_search_config;
 
 extern const rd_cfg_schema rd_search_schema;
-extern const char *const rd_strategy_names[];   /* "radars", "darts", "rl", "random", "random-ws" */
+extern const char *const rd_strategy_names[];   /* "radars", "darts", "rl", "random", "random-ws", "pcdarts" */
 
 /* Defaults + file (NULL = none) + overrides, validated (opset, sizes). */
 rd_status rd_search_config_load(rd_search_config *cfg, const char *path, const char *const *sets, int n_sets,
                                 rd_err *err);
+/* Whether the search's supernet is PC-DARTS' (strategy pcdarts, or radars with dnas = pcdarts). */
+int rd_search_uses_pc(const rd_search_config *cfg);
 /* The supernet a search config describes, for an input of the given shape / classes. */
 rd_status rd_search_supernet_config(const rd_search_config *cfg, int in_c, int in_h, int in_w, int classes,
                                     rd_supernet_config *out, rd_err *err);

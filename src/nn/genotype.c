@@ -115,10 +115,25 @@ void rd_genotype_alpha_weights(const float *alphas, const rd_opset *set, const r
     }
 }
 
-int rd_genotype_derive_alphas(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, int steps,
-                              int multiplier, int max_skip, rd_genotype *out) {
+void rd_genotype_beta_scale(const float *betas, const rd_opset *set, float *weights) {
+    for (int t = 0; t < 2; t++)
+        for (int node = 0; node < RD_CELL_NODES; node++) {
+            const float *b = betas + t * RD_CELL_EDGES + node_first_row(node);
+            double mx = -INFINITY, sum = 0;
+            for (int j = 0; j < node + 2; j++) mx = fmax(mx, b[j]);
+            for (int j = 0; j < node + 2; j++) sum += exp(b[j] - mx);
+            for (int j = 0; j < node + 2; j++) {
+                float *row = weights + (size_t)(t * RD_CELL_EDGES + node_first_row(node) + j) * set->count;
+                for (int k = 0; k < set->count; k++) row[k] *= (float)(exp(b[j] - mx) / sum);
+            }
+        }
+}
+
+int rd_genotype_derive_alphas(const float *alphas, const float *betas, const rd_opset *set, const rd_arch_mask *alive,
+                              int steps, int multiplier, int max_skip, rd_genotype *out) {
     float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
     rd_genotype_alpha_weights(alphas, set, alive, w);
+    if (betas) rd_genotype_beta_scale(betas, set, w);
     return rd_genotype_limit_skips(w, set, alive, steps, multiplier, max_skip, out);
 }
 

@@ -393,7 +393,17 @@ rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err
             if (rd_st_metadata(f, "supernet_alive")) s = read_mask(f, "supernet_alive", &alive, path, err);
             else rd_arch_mask_all(&alive, &set);
         }
-        if (s == RD_OK) rd_genotype_derive_alphas(w, &set, &alive, steps, multiplier, max_skip, out);
+        /* a PC-DARTS supernet's betas weigh its edges */
+        float b[2 * RD_CELL_EDGES];
+        int64_t bshape[1] = {RD_CELL_EDGES};
+        int pc = s == RD_OK && rd_st_find(f, "betas_normal");
+        if (pc) s = rd_st_read(f, "betas_normal", RD_ST_F32, 1, bshape, b, sizeof(float) * RD_CELL_EDGES, err);
+        if (pc && s == RD_OK)
+            s = rd_st_read(f, "betas_reduce", RD_ST_F32, 1, bshape, b + RD_CELL_EDGES, sizeof(float) * RD_CELL_EDGES, err);
+        for (int i = 0; pc && s == RD_OK && i < 2 * RD_CELL_EDGES; i++)
+            if (!isfinite(b[i])) s = rd_fail(err, RD_ERR_FORMAT, "%s: tensor 'betas_%s' holds a value that is not finite",
+                                             path, i < RD_CELL_EDGES ? "normal" : "reduce");
+        if (s == RD_OK) rd_genotype_derive_alphas(w, pc ? b : NULL, &set, &alive, steps, multiplier, max_skip, out);
     }
     rd_st_close(f);
     return s;

@@ -252,7 +252,9 @@ static rd_status record_epoch(search *s, float lr, const epoch_sums *e, double e
     int K = s->ncfg.ops.count;
     rd_genotype g;
     char geno[2048];
-    derive(s, softmax, &s->st.alive, &g);
+    float dw[2 * RD_CELL_EDGES * RD_MAX_OPS]; /* PC-DARTS ranks the softmax times the edge weights */
+    RD_TRY(rd_supernet_derive_weights(s->net, dw));
+    derive(s, dw, &s->st.alive, &g);
     rd_genotype_format(&g, geno, sizeof geno);
     rd_mem_stats ms = rd_mem_get_stats(s->ctx);
     double tl = e->n_train ? e->train_loss / e->n_train : NAN, ta = e->n_train ? (double)e->train_correct / e->n_train : NAN;
@@ -435,11 +437,12 @@ static rd_status darts_begin(search *s, int from_rl) {
     s->predicted = m.total;
     if (m.total > s->cap)
         return rd_fail(s->err, RD_ERR_OVER_CAP,
-                       "DARTS over this op space needs %s (predicted: %s activations, %s weights+grads, %s other), "
+                       "%s over this op space needs %s (predicted: %s activations, %s weights+grads, %s other), "
                        "cap %s: use --strategy radars, a smaller batch / C / layers, or a higher --mem-cap",
-                       RD_BYTES(m.total), RD_BYTES(m.net.activations), RD_BYTES(m.net.weights + m.net.grads),
+                       s->ncfg.pc_k > 1 ? "PC-DARTS" : "DARTS", RD_BYTES(m.total), RD_BYTES(m.net.activations), RD_BYTES(m.net.weights + m.net.grads),
                        RD_BYTES(m.total - m.net.activations - m.net.weights - m.net.grads), RD_BYTES(s->cap));
-    say(s, "DARTS phase: predicted peak %s of cap %s", RD_BYTES(m.total), RD_BYTES(s->cap));
+    say(s, "%s phase: predicted peak %s of cap %s", s->ncfg.pc_k > 1 ? "PC-DARTS" : "DARTS", RD_BYTES(m.total),
+        RD_BYTES(s->cap));
     rd_darts_free(s->darts);
     s->darts = NULL;
     rd_supernet_free(s->net);
@@ -736,7 +739,7 @@ static rd_status finish(search *s, rd_search_result *res) {
         rd_genotype_alpha_weights(a, &s->ncfg.ops, &alive, w);
         res->valid_accuracy = NAN;
     } else {
-        RD_TRY(rd_supernet_read_alphas(s->net, NULL, w));
+        RD_TRY(rd_supernet_derive_weights(s->net, w));
         RD_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 0, &loss, &res->valid_accuracy));
     }
     res->skip_guard_changes = derive(s, w, &alive, &res->genotype);
@@ -815,7 +818,8 @@ static rd_status start(search *s) {
     if (!s->resume) {
         memset(&s->st, 0, sizeof s->st);
         rd_arch_mask_all(&s->st.alive, &s->ncfg.ops);
-        s->st.phase = c->strategy == RD_STRATEGY_DARTS ? RD_PHASE_DARTS : RD_PHASE_RL;
+        int dnas_only = c->strategy == RD_STRATEGY_DARTS || c->strategy == RD_STRATEGY_PCDARTS;
+        s->st.phase = dnas_only ? RD_PHASE_DARTS : RD_PHASE_RL;
         return RD_OK;
     }
     for (int i = 0; i < RD_SEARCH_LOADERS; i++) RD_TRY(rd_loader_set_state(s->loaders[i], &s->st.loaders[i], s->err));
@@ -830,7 +834,8 @@ static rd_status run(search *s, rd_search_result *res) {
     if (s->st.phase != RD_PHASE_DONE) {
         switch (s->cfg->strategy) {
         case RD_STRATEGY_RADARS: RD_TRY(radars(s)); break;
-        case RD_STRATEGY_DARTS: RD_TRY(darts(s, 0)); break; /* refused at once when over the cap */
+        case RD_STRATEGY_DARTS:
+        case RD_STRATEGY_PCDARTS: RD_TRY(darts(s, 0)); break; /* refused at once when over the cap */
         case RD_STRATEGY_RL: RD_TRY(rl_only(s)); break;
         case RD_STRATEGY_RANDOM: RD_TRY(random_genotype(s)); break;
         case RD_STRATEGY_RANDOM_WS: RD_TRY(rl_only(s)); break; /* uniform paths; the draw is in finish() */

@@ -8,8 +8,9 @@
 
 #define T rd_search_config
 
-const char *const rd_strategy_names[] = {"radars", "darts", "rl", "random", "random-ws", NULL};
+const char *const rd_strategy_names[] = {"radars", "darts", "rl", "random", "random-ws", "pcdarts", NULL};
 static const char *const order_names[] = {"first", "second", NULL};
+static const char *const dnas_names[] = {"darts", "pcdarts", NULL};
 
 static const rd_cfg_key keys[] = {
     RD_CFG_STRING_KEY(T, "data", "dataset", dataset, "fashion-mnist",
@@ -40,7 +41,14 @@ static const rd_cfg_key keys[] = {
                     "random: the random baseline, a genotype drawn uniformly from the space (seed search.seed), nothing trained; "
                     "random-ws: random search with weight sharing (Li & Talwalkar 2019): rl.rounds x rl.samples uniformly "
                     "sampled paths train the one-shot supernet, then the best of search.ws_candidates random genotypes "
-                    "on the shared weights."),
+                    "on the shared weights; "
+                    "pcdarts: PC-DARTS (Xu et al. 2020; 1/search.pc_k of the channels through the ops, edge "
+                    "normalisation), refused at once if it does not fit."),
+    RD_CFG_ENUM_KEY(T, "search", "dnas", dnas, "darts", dnas_names,
+                    "The supernet RADARS prunes and then searches: darts, or pcdarts (partial channels, "
+                    "search.pc_k; its RL phase trains the same partial-channel supernet)."),
+    RD_CFG_INT_KEY(T, "search", "pc_k", pc_k, "4", 2, 16,
+                   "PC-DARTS: 1/K of each edge's channels go through the ops (model.C must be a multiple of K)."),
     RD_CFG_INT_KEY(T, "search", "ws_candidates", ws_candidates, "20", 1, 100000,
                    "random-ws: random genotypes evaluated with the shared weights (search.eval_batches batches each, "
                    "the same for all); the best is the result."),
@@ -122,6 +130,10 @@ const rd_cfg_schema rd_search_schema = {
     sections,
 };
 
+int rd_search_uses_pc(const rd_search_config *cfg) {
+    return cfg->strategy == RD_STRATEGY_PCDARTS || (cfg->strategy == RD_STRATEGY_RADARS && cfg->dnas == RD_DNAS_PCDARTS);
+}
+
 rd_status rd_search_config_load(rd_search_config *cfg, const char *path, const char *const *sets, int n_sets,
                                 rd_err *err) {
     RD_TRY(rd_config_load(&rd_search_schema, cfg, path, sets, n_sets, err));
@@ -134,6 +146,8 @@ rd_status rd_search_config_load(rd_search_config *cfg, const char *path, const c
         return rd_fail(err, RD_ERR_CONFIG,
                        "search.strategy = random-ws needs 'none' in model.ops (the edges a genotype does not "
                        "choose are 'none' in the shared-weight supernet)");
+    if (rd_search_uses_pc(cfg) && cfg->C % cfg->pc_k)
+        return rd_fail(err, RD_ERR_CONFIG, "search.pc_k = %d must divide model.C = %d", cfg->pc_k, cfg->C);
     if (cfg->min_ops_per_edge > set.count)
         return rd_fail(err, RD_ERR_CONFIG, "rl.min_ops_per_edge = %d: the op set has only %d ops", cfg->min_ops_per_edge,
                        set.count);
@@ -150,6 +164,7 @@ rd_status rd_search_supernet_config(const rd_search_config *cfg, int in_c, int i
     out->in_w = in_w;
     out->classes = classes;
     out->batch = cfg->batch;
+    out->pc_k = rd_search_uses_pc(cfg) ? cfg->pc_k : 0;
     RD_TRY(rd_opset_parse(cfg->ops, &out->ops, err));
     return rd_supernet_config_check(out, err);
 }
