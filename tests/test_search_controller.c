@@ -101,12 +101,41 @@ START_TEST(fraction_pruning_rounds_up) {
 }
 END_TEST
 
+/* The warm start's prior: logits are strength x the z-score over the edge's alive ops; dead
+ * ops, ops without a score and edges of equal scores get 0; pruning from it removes the
+ * lowest-scored ops. */
+START_TEST(prior_from_scores) {
+    rd_opset set;
+    rd_opset_parse("large", &set, NULL);
+    rd_arch_mask all;
+    rd_arch_mask_all(&all, &set);
+    rd_controller c;
+    rd_controller_init(&c, &all, K, 3, 0.1, 0.9, 0);
+    c.alive.edge[0][1] &= ~(1u << 4); /* a dead op */
+    double sc[2 * RD_CELL_EDGES * 15];
+    for (int i = 0; i < 2 * RD_CELL_EDGES * K; i++) sc[i] = (i % K) * 0.5 + 1;
+    for (int k = 0; k < K; k++) sc[2 * K + k] = 7;   /* edge 2: all equal */
+    sc[3 * K + 5] = NAN;                             /* edge 3: one unscored op */
+    rd_controller_set_prior(&c, sc, 2.0);
+    /* edge 0: scores 1, 1.5, ..., 8: mean 4.5, sd 0.5 sqrt((K^2 - 1) / 12) */
+    double sd = 0.5 * sqrt((K * K - 1) / 12.0);
+    for (int k = 0; k < K; k++) ck_assert_double_eq_tol(c.logits[0][0][k], 2.0 * ((k * 0.5 + 1) - 4.5) / sd, 1e-9);
+    ck_assert(c.logits[0][1][4] == 0.0);
+    for (int k = 0; k < K; k++) ck_assert(c.logits[0][2][k] == 0.0);
+    ck_assert(c.logits[0][3][5] == 0.0 && c.logits[0][3][6] != 0.0);
+    ck_assert_int_eq(rd_controller_prune(&c, 2, 0, 1), 2 * 2 * RD_CELL_EDGES);
+    ck_assert(!(c.alive.edge[1][7] & 1u) && !(c.alive.edge[1][7] & 2u)); /* the two lowest scores */
+    ck_assert(c.alive.edge[1][7] & 4u);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("search_controller");
     TCase *tc = tcase_create("all");
     tcase_add_test(tc, reinforce_solves_a_bandit);
     tcase_add_test(tc, pruning_keeps_last_op_and_removes_least_likely);
     tcase_add_test(tc, fraction_pruning_rounds_up);
+    tcase_add_test(tc, prior_from_scores);
     suite_add_tcase(s, tc);
     return s;
 }

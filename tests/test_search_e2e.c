@@ -388,6 +388,45 @@ START_TEST(random_ws_picks_the_best_candidate) {
 }
 END_TEST
 
+/* The zero-cost warm start (prune): scored once before the first round, it removes
+ * rl.prune_per_round ops per edge; a run stopped and resumed in the RL phase does not
+ * redo it and finds the uninterrupted run's genotype. */
+START_TEST(warm_start_prunes_once) {
+    if (!have_fmnist()) return;
+    rd_search_config c;
+    tiny(&c, "radars", "large");
+    c.warm_start = RD_WARM_PRUNE;
+    c.warm_start_paths = 15;
+    c.mem_cap = cap_for_two_rounds(&c); /* the RL phase runs */
+    char a[64], b[64];
+    temp_dir(a, sizeof a);
+    temp_dir(b, sizeof b);
+    rd_search_result r1, r2;
+    rd_err err;
+    ck_assert_msg(run(&c, a, 0, 0, &r1, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(run(&c, b, 0, 2, &r2, &err) == RD_OK && r2.interrupted, "%s", err.msg);
+    ck_assert_msg(run(&c, b, 1, 0, &r2, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(rd_genotype_equal(&r1.genotype, &r2.genotype), "resumed genotype differs:\n%s\n%s",
+                  r1.genotype_text, r2.genotype_text);
+    char path[600];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", b);
+    char *text = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(rd_read_file(path, &text, &len, &err), RD_OK);
+    int records = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strstr(line, "\"type\":\"warm_start\"")) continue;
+        records++;
+        ck_assert_msg(field(line, "removed") == 4 * 2 * RD_CELL_EDGES, "%s", line);
+        ck_assert_msg(field(line, "seconds") > 0 && field(line, "paths") == 15, "%s", line);
+    }
+    ck_assert_int_eq(records, 1);
+    free(text);
+    rm_dir(a);
+    rm_dir(b);
+}
+END_TEST
+
 /* A run killed before its first checkpoint (its directory holds the recipe and some
  * records, no checkpoint): --resume starts it over, dropping the stale records, and
  * finds what an uninterrupted run finds. */
@@ -487,6 +526,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, rl_baseline_runs);
     tcase_add_test(tc, rl_gap_reward_and_skip_guard);
     tcase_add_test(tc, random_ws_picks_the_best_candidate);
+    tcase_add_test(tc, warm_start_prunes_once);
     tcase_add_test(tc, random_baseline_draws_from_the_seed);
     tcase_add_test(tc, resume_before_the_first_checkpoint_starts_over);
     suite_add_tcase(s, tc);

@@ -27,6 +27,7 @@ typedef enum rd_strategy {
     RD_STRATEGY_PCDARTS
 } rd_strategy;
 typedef enum rd_dnas { RD_DNAS_DARTS, RD_DNAS_PCDARTS } rd_dnas;
+typedef enum rd_warm_start { RD_WARM_NONE, RD_WARM_PRUNE, RD_WARM_PRIOR } rd_warm_start;
 typedef enum rd_darts_order { RD_DARTS_FIRST_ORDER, RD_DARTS_SECOND_ORDER } rd_darts_order;
 
 typedef struct rd_search_config {
@@ -75,6 +76,9 @@ typedef struct rd_search_config {
     double params_weight;     /* reward -= params_weight * parameters (millions) */
     double flops_weight;      /* reward -= flops_weight * GFLOPs per image */
     double gap_weight;        /* UNAS: reward -= gap_weight * (train accuracy - validation accuracy) */
+    int warm_start;           /* rd_warm_start: a zero-cost proxy before the first RL round */
+    int warm_start_paths;     /* paths it scores (0 = 4 per op of the set) */
+    double warm_start_strength; /* prior: logits = strength x z-score of the proxy */
     /* [output] */
     char out_root[512];       /* run directories go under here */
     int checkpoint_every;     /* steps between checkpoints inside an epoch (0 = end of epoch only) */
@@ -87,6 +91,8 @@ extern const char *const rd_strategy_names[];   /* "radars", "darts", "rl", "ran
 /* Defaults + file (NULL = none) + overrides, validated (opset, sizes). */
 rd_status rd_search_config_load(rd_search_config *cfg, const char *path, const char *const *sets, int n_sets,
                                 rd_err *err);
+/* "none", "prune", "prior" */
+const char *rd_warm_names(int mode);
 /* Whether the search's supernet is PC-DARTS' (strategy pcdarts, or radars with dnas = pcdarts). */
 int rd_search_uses_pc(const rd_search_config *cfg);
 /* The supernet a search config describes, for an input of the given shape / classes. */
@@ -155,6 +161,10 @@ void rd_controller_init(rd_controller *c, const rd_arch_mask *alive, int K, uint
                         double baseline_decay, double entropy_weight);
 /* Probabilities of the ops of edge e of cell type t (0 for dead ops). */
 void rd_controller_probs(const rd_controller *c, int t, int e, double *p);
+/* Logits from per-op scores [2][14][K] (a zero-cost proxy): strength x the score's z-score
+ * over the edge's alive ops; ops without a finite score, and edges whose scores are all
+ * equal, get 0. */
+void rd_controller_set_prior(rd_controller *c, const double *scores, double strength);
 /* Draws one op per edge: choice[t][e] = op index, path = the single-path mask. */
 void rd_controller_sample(rd_controller *c, int choice[2][RD_CELL_EDGES], rd_arch_mask *path);
 /* REINFORCE with the moving-average baseline and the entropy bonus; returns the advantage. */

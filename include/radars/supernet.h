@@ -160,6 +160,10 @@ rd_status rd_supernet_update_weights_softmax(rd_supernet *net);
 /* Host copies of alphas / mixed-op weights ([2][14][K], dead ops 0; not the betas). */
 rd_status rd_supernet_read_alphas(rd_supernet *net, float *alphas, float *softmax);
 rd_status rd_supernet_write_alphas(rd_supernet *net, const float *alphas);
+/* d(loss)/d(mixed-op weight) of every op [2][14][K], summed over the cells of each type,
+ * from the last rd_supernet_backward with RD_GRAD_ALPHAS (before the softmax: with one
+ * active op per edge it is the sensitivity of the loss to that op's output gate). */
+rd_status rd_supernet_read_gate_grads(rd_supernet *net, float *out);
 /* The weights DARTS' derivation ranks ([2][14][K]): the mixed-op weights, with PC-DARTS
  * times each edge's normalised beta (as PC-DARTS derives its genotype). */
 rd_status rd_supernet_derive_weights(rd_supernet *net, float *weights);

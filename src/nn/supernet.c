@@ -398,3 +398,25 @@ rd_status rd_supernet_read_logits(rd_supernet *net, float *out) {
 void rd_supernet_active_cost(const rd_supernet *net, double *params, double *flops) {
     rd_stack_cost(&net->st, params, flops);
 }
+
+rd_status rd_supernet_read_gate_grads(rd_supernet *net, float *out) {
+    size_t np = net->partials.len, na = n_alphas(net);
+    float *p = malloc(np * sizeof *p);
+    if (!p) return rd_fail(&net->st.ctx->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    rd_status s = rd_vec_read(net->st.ctx, &net->partials, p);
+    if (s == RD_OK) {
+        memset(out, 0, na * sizeof *out);
+        for (int i = 0; i < net->cfg.layers; i++) {
+            int t = net->st.cells[i].reduction;
+            for (int e = 0; e < RD_CELL_EDGES; e++)
+                for (int k = 0; k < net->K; k++) {
+                    const float *q = p + (((size_t)i * RD_CELL_EDGES + e) * net->K + k) * net->cmax;
+                    double sum = 0;
+                    for (int c = 0; c < net->cmax; c++) sum += q[c];
+                    out[((size_t)t * RD_CELL_EDGES + e) * net->K + k] += (float)sum;
+                }
+        }
+    }
+    free(p);
+    return s;
+}

@@ -129,3 +129,23 @@ void rd_controller_weights(const rd_controller *c, float *out) {
             for (int k = 0; k < c->K; k++) out[((size_t)t * RD_CELL_EDGES + e) * c->K + k] = (float)p[k];
         }
 }
+
+void rd_controller_set_prior(rd_controller *c, const double *scores, double strength) {
+    for (int t = 0; t < 2; t++)
+        for (int e = 0; e < RD_CELL_EDGES; e++) {
+            const double *sc = scores + ((size_t)t * RD_CELL_EDGES + e) * c->K;
+            double sum = 0, sq = 0;
+            int n = 0;
+            for (int k = 0; k < c->K; k++)
+                if ((c->alive.edge[t][e] >> k & 1) && isfinite(sc[k])) {
+                    sum += sc[k];
+                    sq += sc[k] * sc[k];
+                    n++;
+                }
+            double mean = n ? sum / n : 0, var = n ? sq / n - mean * mean : 0, sd = var > 0 ? sqrt(var) : 0;
+            for (int k = 0; k < c->K; k++) {
+                int known = (c->alive.edge[t][e] >> k & 1) && isfinite(sc[k]) && sd > 0;
+                c->logits[t][e][k] = known ? strength * (sc[k] - mean) / sd : 0.0;
+            }
+        }
+}

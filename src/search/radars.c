@@ -328,6 +328,78 @@ static rd_status reward_of_path(search *s, double *acc, double *ms) {
     return RD_OK;
 }
 
+/* The zero-cost warm start (rl.warm_start): before the first round, every alive op of
+ * every edge is scored at initialisation by |d loss / d gate| of its output gate on the
+ * paths that hold it (one training batch each, no weight updated; each edge cycles
+ * through its ops in a shuffled order, so every op is scored equally often), then either
+ * the rl.prune_per_round lowest-scored ops per edge are removed or the controller's
+ * logits start from the scores. */
+static rd_status warm_start(search *s) {
+    const rd_search_config *c = s->cfg;
+    int K = s->ncfg.ops.count, paths = c->warm_start_paths ? c->warm_start_paths : 4 * K;
+    size_t n = (size_t)2 * RD_CELL_EDGES * K;
+    double score[2 * RD_CELL_EDGES * RD_MAX_OPS] = {0}, start = now();
+    int count[2 * RD_CELL_EDGES * RD_MAX_OPS] = {0}, order[2][RD_CELL_EDGES][RD_MAX_OPS], n_alive[2][RD_CELL_EDGES];
+    float g[2 * RD_CELL_EDGES * RD_MAX_OPS];
+    uint64_t rng = rd_mix64((uint64_t)c->seed ^ 0x7761726dull); /* "warm" */
+    for (int p = 0; p < paths; p++) {
+        rd_arch_mask path;
+        for (int t = 0; t < 2; t++)
+            for (int e = 0; e < RD_CELL_EDGES; e++) {
+                int *o = order[t][e], m = 0;
+                if (p == 0 || p % n_alive[t][e] == 0) { /* a new shuffled cycle over the alive ops */
+                    for (int k = 0; k < K; k++)
+                        if (s->ctrl.alive.edge[t][e] >> k & 1) o[m++] = k;
+                    n_alive[t][e] = m;
+                    for (int i = m - 1; i > 0; i--) {
+                        int j = (int)(rd_splitmix64_uniform(&rng) * (i + 1)), x = o[i];
+                        o[i] = o[j < i ? j : i];
+                        o[j < i ? j : i] = x;
+                    }
+                }
+                path.edge[t][e] = 1u << o[p % n_alive[t][e]];
+            }
+        RD_TRY(rd_supernet_set_active(s->net, &path));
+        rd_batch tb;
+        RD_TRY(rd_loader_next(s->loaders[W_LOADER], &tb, s->err));
+        RD_TRY(rd_supernet_forward(s->net, &tb.x, tb.labels, 1));
+        RD_TRY(rd_supernet_backward(s->net, RD_GRAD_ALPHAS));
+        RD_TRY(rd_supernet_read_gate_grads(s->net, g));
+        for (size_t i = 0; i < n; i++) {
+            int t = (int)(i / ((size_t)RD_CELL_EDGES * K)), e = (int)(i / K % RD_CELL_EDGES), k = (int)(i % K);
+            if (!(path.edge[t][e] >> k & 1)) continue;
+            score[i] += fabs(g[i]);
+            count[i]++;
+        }
+    }
+    for (size_t i = 0; i < n; i++) score[i] = count[i] ? score[i] / count[i] : NAN;
+    rd_controller_set_prior(&s->ctrl, score, c->warm_start_strength);
+    int removed = 0;
+    if (c->warm_start == RD_WARM_PRUNE) {
+        removed = rd_controller_prune(&s->ctrl, c->prune_per_round, c->prune_fraction, c->min_ops_per_edge);
+        memset(s->ctrl.logits, 0, sizeof s->ctrl.logits); /* the policy starts uniform over the survivors */
+        s->st.alive = s->ctrl.alive;
+    }
+    double secs = now() - start;
+    float sc[2 * RD_CELL_EDGES * RD_MAX_OPS];
+    for (size_t i = 0; i < n; i++) sc[i] = (float)score[i];
+    rd_record *r = rd_record_new();
+    rd_record_string(r, "type", "warm_start");
+    rd_record_string(r, "mode", c->warm_start == RD_WARM_PRUNE ? "prune" : "prior");
+    rd_record_int(r, "paths", paths);
+    rd_record_int(r, "removed", removed);
+    rd_record_double(r, "seconds", secs);
+    rd_record_int(r, "measured_peak", (int64_t)rd_mem_get_stats(s->ctx).peak);
+    rd_record_matrix_f(r, "score_normal", sc, RD_CELL_EDGES, (size_t)K);
+    rd_record_matrix_f(r, "score_reduce", sc + RD_CELL_EDGES * K, RD_CELL_EDGES, (size_t)K);
+    RD_TRY(append(s, r));
+    say(s, "warm start (%s): %d paths scored at initialisation in %.1f s, peak %s; %s", rd_warm_names(c->warm_start),
+        paths, secs, RD_BYTES(rd_mem_get_stats(s->ctx).peak),
+        removed ? "pruned the lowest-scored ops" : "the controller starts from the scores");
+    if (removed) say(s, "warm start removed %d ops (%d per edge)", removed, removed / (2 * RD_CELL_EDGES));
+    return RD_OK;
+}
+
 /* ---- RL phase: sample, train, reward, REINFORCE; prune (RADARS) ---- */
 /* The controller, and a supernet holding weights for every op but activations
  * of one path only (resumed from the checkpoint when the run stopped in RL). */
@@ -356,6 +428,9 @@ static rd_status rl_begin(search *s) {
     }
     s->t0 = now();
     s->seconds_before = s->st.seconds[0];
+    /* before anything else of the phase (a resumed run has it in its controller already) */
+    if (c->warm_start != RD_WARM_NONE && s->st.global_step == 0 && s->st.round == 0 && s->st.sample == 0)
+        RD_TRY(warm_start(s));
     return RD_OK;
 }
 
@@ -561,6 +636,7 @@ static rd_status radars(search *s) {
                 RD_BYTES(need));
         } else {
             RD_TRY(rl_begin(s));
+            RD_TRY(darts_fits(s, &fits, &need)); /* a warm start may have pruned */
             while (!fits) {
                 RD_TRY(pruning_round(s, need));
                 if (s->interrupted) return RD_OK;

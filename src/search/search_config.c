@@ -11,6 +11,7 @@
 const char *const rd_strategy_names[] = {"radars", "darts", "rl", "random", "random-ws", "pcdarts", NULL};
 static const char *const order_names[] = {"first", "second", NULL};
 static const char *const dnas_names[] = {"darts", "pcdarts", NULL};
+static const char *const warm_names[] = {"none", "prune", "prior", NULL};
 
 static const rd_cfg_key keys[] = {
     RD_CFG_STRING_KEY(T, "data", "dataset", dataset, "fashion-mnist",
@@ -99,6 +100,17 @@ static const rd_cfg_key keys[] = {
                       "Multi-objective reward: minus this times the sampled path's forward time in ms (measured on the device)."),
     RD_CFG_DOUBLE_KEY(T, "rl", "params_weight", params_weight, "0", 0, 1e6, "Minus this times the path's parameters in millions."),
     RD_CFG_DOUBLE_KEY(T, "rl", "flops_weight", flops_weight, "0", 0, 1e6, "Minus this times the path's GFLOPs per image."),
+    RD_CFG_ENUM_KEY(T, "rl", "warm_start", warm_start, "none", warm_names,
+                    "A zero-cost start before the first RL round: every op of every edge scored at initialisation by "
+                    "the saliency of its output gate (|d loss / d gate| on one training batch per scored path, no "
+                    "weight updated; SNIP's connection sensitivity at the op level), then prune: remove "
+                    "rl.prune_per_round lowest-scored ops per edge, or prior: start the controller's logits from the "
+                    "scores (rl.warm_start_strength x their z-score per edge); none: off."),
+    RD_CFG_INT_KEY(T, "rl", "warm_start_paths", warm_start_paths, "0", 0, 100000,
+                   "Single paths the warm start scores (every op of an edge the same number of times; 0 = 4 per op "
+                   "of the set)."),
+    RD_CFG_DOUBLE_KEY(T, "rl", "warm_start_strength", warm_start_strength, "1", 0, 100,
+                      "prior: the controller's initial logits are this times the proxy's z-score over the edge's ops."),
     RD_CFG_DOUBLE_KEY(T, "rl", "gap_weight", gap_weight, "0", 0, 1e6,
                       "UNAS' generalisation-gap term: minus this times (the path's training accuracy over its weight "
                       "steps - its validation accuracy)."),
@@ -129,6 +141,8 @@ const rd_cfg_schema rd_search_schema = {
     sizeof(rd_search_config),
     sections,
 };
+
+const char *rd_warm_names(int mode) { return mode >= 0 && mode <= RD_WARM_PRIOR ? warm_names[mode] : "?"; }
 
 int rd_search_uses_pc(const rd_search_config *cfg) {
     return cfg->strategy == RD_STRATEGY_PCDARTS || (cfg->strategy == RD_STRATEGY_RADARS && cfg->dnas == RD_DNAS_PCDARTS);
