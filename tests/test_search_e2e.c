@@ -59,6 +59,36 @@ static void read_alphas(const char *dir, float *out, size_t n) {
     rd_st_close(f);
 }
 
+/* The run's checkpoint names the genotype it found (rd_checkpoint_genotype: alphas and
+ * betas, or the controller, with the recipe's skip guard). */
+static void check_checkpoint_names(const char *dir, const rd_genotype *want) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    rd_genotype g;
+    rd_err err;
+    ck_assert_msg(rd_checkpoint_genotype(path, &g, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(rd_genotype_equal(&g, want), "the checkpoint names another genotype");
+}
+
+/* What the run added to the context's buffers (held: before it) is at most its prediction
+ * and within 1% of it (a fresh process measures the two equal). */
+static void check_peak_is_predicted(const rd_search_result *r, uint64_t held) {
+    ck_assert_msg(r->peak - held <= r->predicted_peak && r->peak - held > r->predicted_peak / 100 * 99,
+                  "measured peak %llu B (%llu B held before), predicted %llu B", (unsigned long long)r->peak,
+                  (unsigned long long)held, (unsigned long long)r->predicted_peak);
+}
+
+/* metrics.jsonl of a run directory (free it). */
+static char *read_metrics_text(const char *dir) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    char *text = NULL;
+    size_t len = 0;
+    rd_err err;
+    ck_assert_msg(rd_read_file(path, &text, &len, &err) == RD_OK, "%s", err.msg);
+    return text;
+}
+
 static void check_resume(const char *strategy, const char *ops, int64_t stop) {
     if (!have_fmnist()) {
         printf("resume (%s): skipped, no Fashion-MNIST (apt-get install dataset-fashion-mnist)\n", strategy);
@@ -121,14 +151,8 @@ START_TEST(pcdarts_fits_where_darts_does_not) {
     rd_err err;
     uint64_t held = rd_mem_get_stats(tu_ctx()).current;
     ck_assert_msg(run(&c, d, 0, 0, &r, &err) == RD_OK, "%s", err.msg);
-    ck_assert_msg(r.peak - held <= r.predicted_peak && r.peak - held > r.predicted_peak / 100 * 99,
-                  "measured peak %llu B (%llu B held before), predicted %llu B", (unsigned long long)r.peak,
-                  (unsigned long long)held, (unsigned long long)r.predicted_peak);
-    char path[600];
-    snprintf(path, sizeof path, "%s/checkpoint.safetensors", d);
-    rd_genotype g;
-    ck_assert_int_eq(rd_checkpoint_genotype(path, &g, &err), RD_OK);
-    ck_assert_msg(rd_genotype_equal(&g, &r.genotype), "the checkpoint names another genotype");
+    check_peak_is_predicted(&r, held);
+    check_checkpoint_names(d, &r.genotype);
     rm_dir(d);
     /* the same space as DARTS: over a cap between the two, DARTS is refused, PC-DARTS is not */
     rd_search_config dc;
@@ -257,11 +281,7 @@ START_TEST(rl_baseline_runs) {
     ck_assert_int_eq(r.rl_rounds, 2);
     rd_genotype g;
     ck_assert_int_eq(rd_genotype_parse(r.genotype_text, &g, &err), RD_OK);
-    char path[600];
-    snprintf(path, sizeof path, "%s/checkpoint.safetensors", d);
-    rd_genotype g2;
-    ck_assert_int_eq(rd_checkpoint_genotype(path, &g2, &err), RD_OK);
-    ck_assert(rd_genotype_equal(&g, &g2));
+    check_checkpoint_names(d, &g);
     rm_dir(d);
 }
 END_TEST
@@ -295,15 +315,8 @@ START_TEST(rl_gap_reward_and_skip_guard) {
     for (int i = 0; i < 2 * r.genotype.normal.steps; i++)
         ck_assert_int_ne(r.genotype.normal.edges[i].op, RD_OP_SKIP_CONNECT);
     ck_assert_msg(r.skip_guard_changes > 0, "the guard changed nothing: %s", r.genotype_text);
-    char path[600];
-    snprintf(path, sizeof path, "%s/checkpoint.safetensors", d);
-    rd_genotype g;
-    ck_assert_int_eq(rd_checkpoint_genotype(path, &g, &err), RD_OK);
-    ck_assert_msg(rd_genotype_equal(&g, &r.genotype), "the checkpoint names another genotype");
-    snprintf(path, sizeof path, "%s/metrics.jsonl", d);
-    char *text = NULL;
-    size_t len = 0;
-    ck_assert_int_eq(rd_read_file(path, &text, &len, &err), RD_OK);
+    check_checkpoint_names(d, &r.genotype);
+    char *text = read_metrics_text(d);
     int samples = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         if (strstr(line, "\"type\":\"final\"")) {
@@ -339,11 +352,7 @@ START_TEST(random_ws_picks_the_best_candidate) {
     rd_search_result r, r2;
     rd_err err;
     ck_assert_msg(run(&c, d, 0, 0, &r, &err) == RD_OK, "%s", err.msg);
-    char path[600];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", d);
-    char *text = NULL;
-    size_t len = 0;
-    ck_assert_int_eq(rd_read_file(path, &text, &len, &err), RD_OK);
+    char *text = read_metrics_text(d);
     int n = 0;
     double best = -1;
     rd_genotype best_g, first_g;
@@ -368,10 +377,7 @@ START_TEST(random_ws_picks_the_best_candidate) {
     ck_assert_int_eq(n, 5);
     ck_assert_msg(fabs(r.valid_accuracy - best) < 1e-12, "result %g, best candidate %g", r.valid_accuracy, best);
     ck_assert_msg(rd_genotype_equal(&r.genotype, &best_g), "the result is not the best candidate");
-    snprintf(path, sizeof path, "%s/checkpoint.safetensors", d);
-    rd_genotype g;
-    ck_assert_int_eq(rd_checkpoint_genotype(path, &g, &err), RD_OK);
-    ck_assert_msg(rd_genotype_equal(&g, &r.genotype), "the checkpoint names another genotype");
+    check_checkpoint_names(d, &r.genotype);
     ck_assert_msg(run(&c, d, 1, 0, &r2, &err) == RD_OK, "%s", err.msg);
     ck_assert(rd_genotype_equal(&r2.genotype, &r.genotype));
     ck_assert_msg(r2.valid_accuracy == r.valid_accuracy, "resumed: %g, first: %g", r2.valid_accuracy, r.valid_accuracy);
@@ -408,11 +414,7 @@ START_TEST(warm_start_prunes_once) {
     ck_assert_msg(run(&c, b, 1, 0, &r2, &err) == RD_OK, "%s", err.msg);
     ck_assert_msg(rd_genotype_equal(&r1.genotype, &r2.genotype), "resumed genotype differs:\n%s\n%s",
                   r1.genotype_text, r2.genotype_text);
-    char path[600];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", b);
-    char *text = NULL;
-    size_t len = 0;
-    ck_assert_int_eq(rd_read_file(path, &text, &len, &err), RD_OK);
+    char *text = read_metrics_text(b);
     int records = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         if (!strstr(line, "\"type\":\"warm_start\"")) continue;
@@ -476,17 +478,10 @@ START_TEST(random_baseline_draws_from_the_seed) {
     printf("random (seed %lld): %s\n", (long long)c.seed, r.genotype_text);
     ck_assert(isnan(r.valid_accuracy));
     ck_assert_uint_le(r.peak, r.cap);
-    /* what the run added to the context's own buffers: at most the prediction, and within 1% of it
-     * (a fresh process, radars search --strategy random, measures the two equal) */
-    ck_assert_msg(r.peak - held <= r.predicted_peak && r.peak - held > r.predicted_peak / 100 * 99,
-                  "measured peak %llu B (%llu B held before), predicted %llu B", (unsigned long long)r.peak,
-                  (unsigned long long)held, (unsigned long long)r.predicted_peak);
+    check_peak_is_predicted(&r, held);
     ck_assert_int_eq(r.rl_rounds, 0);
+    check_checkpoint_names(d, &r.genotype);
     char path[600];
-    snprintf(path, sizeof path, "%s/checkpoint.safetensors", d);
-    rd_genotype g;
-    ck_assert_int_eq(rd_checkpoint_genotype(path, &g, &err), RD_OK);
-    ck_assert_msg(rd_genotype_equal(&g, &r.genotype), "the checkpoint names another genotype");
     ck_assert_msg(run(&c, d, 1, 0, &r2, &err) == RD_OK, "%s", err.msg);
     ck_assert_msg(rd_genotype_equal(&r2.genotype, &r.genotype), "the resumed finished run changed the genotype");
     snprintf(path, sizeof path, "%s/report.txt", d);
