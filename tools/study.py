@@ -119,7 +119,7 @@ def main():
     ap.add_argument("--radars", default=os.path.join(HERE, "..", "build", "radars"))
     ap.add_argument("--config", default=os.path.join(HERE, "..", "configs", "default.ini"))
     ap.add_argument("--out", default=os.path.join("runs", "study-" + time.strftime("%Y%m%d-%H%M%S")))
-    ap.add_argument("--seeds", type=int, default=3, help="seeds per searching strategy")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds per searching strategy (at least 1)")
     ap.add_argument("--random", type=int, default=5, help="random genotypes")
     ap.add_argument("--budget", type=int, default=120, help="weight-training steps per search")
     ap.add_argument("--steps-per-epoch", type=int, default=20)
@@ -137,6 +137,7 @@ def main():
     for s in strategies:
         if s not in ALL:
             raise SystemExit(f"study: unknown strategy '{s}' (known: {', '.join(ALL)})")
+    a.seeds = max(1, a.seeds)
     spe, per_round = a.steps_per_epoch, a.rl_samples * a.rl_train_steps
     rl_common = [f"rl.samples={a.rl_samples}", f"rl.train_steps={a.rl_train_steps}", f"search.steps_per_epoch={spe}"]
     darts_epochs = max(1, a.budget // spe)
@@ -148,6 +149,17 @@ def main():
         batch //= 2
     runs = []
     t_start = time.time()
+
+    def finish(r):
+        # trained at once and the table rewritten: a study stopped early still has a table
+        print(f"[{time.time() - t_start:7.0f} s] {r['strategy']} seed {r['seed']}: " +
+              (r["error"] if "error" in r else f"{r['search_s']:.0f} s, peak {r['peak'] / 2**20:.1f} MiB"), flush=True)
+        if "error" not in r:
+            train(a, r)
+            print(f"[{time.time() - t_start:7.0f} s]   trained: " +
+                  (r.get("train_error") or f"test {100 * r['test_acc']:.2f}%"), flush=True)
+        runs.append(r)
+        write_results(a, runs, strategies, batch, cap, darts_epochs, rl_rounds, time.time() - t_start, quiet=True)
 
     def budget_of(r):
         if "error" in r:
@@ -195,24 +207,16 @@ def main():
                     run_cap = "0"
                 r = search(a, name, seed, sets + extra, run_cap)
             r["budget_steps"] = budget_of(r)
-            runs.append(r)
-            print(f"[{time.time() - t_start:7.0f} s] {name} seed {seed}: " +
-                  (r["error"] if "error" in r else f"{r['search_s']:.0f} s, peak {r['peak'] / 2**20:.1f} MiB"),
-                  flush=True)
-    for i in range(1, a.random + 1) if "random" in strategies else []:
-        r = search(a, "random", i, ["search.strategy=random"], a.cap)
-        r["budget_steps"] = 0
-        runs.append(r)
-    for r in runs:
-        if "error" in r:
-            continue
-        train(a, r)
-        print(f"[{time.time() - t_start:7.0f} s] trained {r['strategy']} seed {r['seed']}: " +
-              (r.get("train_error") or f"test {100 * r['test_acc']:.2f}%"), flush=True)
+            finish(r)
+        # the random genotypes interleaved with the seeds, so a partial study has all of them
+        for i in range(seed, a.random + 1, a.seeds) if "random" in strategies else []:
+            r = search(a, "random", i, ["search.strategy=random"], a.cap)
+            r["budget_steps"] = 0
+            finish(r)
     write_results(a, runs, strategies, batch, cap, darts_epochs, rl_rounds, time.time() - t_start)
 
 
-def write_results(a, runs, strategies, batch, cap, darts_epochs, rl_rounds, seconds):
+def write_results(a, runs, strategies, batch, cap, darts_epochs, rl_rounds, seconds, quiet=False):
     json.dump({"runs": runs, "search_base": SEARCH_BASE + a.search_set, "train_base": TRAIN_BASE + a.train_set,
                "budget": a.budget, "cap": cap, "seconds": seconds}, open(os.path.join(a.out, "study.json"), "w"),
               indent=1)
@@ -225,7 +229,7 @@ def write_results(a, runs, strategies, batch, cap, darts_epochs, rl_rounds, seco
              f"random-ws: {rl_rounds} rounds x {a.rl_samples} paths x {a.rl_train_steps} steps; RADARS: its rounds, "
              f"then DARTS epochs for the rest); darts-fit runs at batch {batch}.",
              f"Training of every genotype: {' '.join(TRAIN_BASE + a.train_set)}, seed {a.train_seed}; "
-             f"test accuracy on the full test set. Whole study: {seconds / 60:.0f} min.", "",
+             f"test accuracy on the test split. Whole study: {seconds / 60:.0f} min.", "",
              "| strategy | runs | test acc (mean ± sd) | vs random mean (in random sd) | search s | peak MiB | "
              "cap MiB | budget steps |", "|---|---|---|---|---|---|---|---|"]
     for name in strategies:
@@ -245,7 +249,8 @@ def write_results(a, runs, strategies, batch, cap, darts_epochs, rl_rounds, seco
                      f"{cp / 2**20:.0f} | {', '.join(str(b) for b in bs)} |")
         rows.append((name, ok))
     open(os.path.join(a.out, "study.md"), "w").write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    if not quiet:
+        print("\n".join(lines))
     plot(a, rows)
 
 
