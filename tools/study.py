@@ -262,7 +262,7 @@ def plot(a, rows):
     except ImportError:
         print("study: no matplotlib (apt-get install python3-matplotlib): no plot", file=sys.stderr)
         return
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig, ax = plt.subplots(figsize=(10.5, 5.5))
     colours = plt.get_cmap("tab10")
     for i, (name, ok) in enumerate(rows):
         x = [max(r["search_s"], 0.5) for r in ok]
@@ -276,7 +276,7 @@ def plot(a, rows):
     ax.set_ylabel("test accuracy after training from scratch (%)")
     ax.set_title("Strategies x seeds: marker size = measured peak device memory; diamond = mean ± sd")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(os.path.join(a.out, "study.png"), dpi=110)
 
