@@ -32,6 +32,10 @@ typedef struct rd_genotype {
     rd_geno_cell normal, reduce;
 } rd_genotype;
 
+/* The supernet's edge (row of the alphas) that feeds node `node` from state `input`: the
+ * nodes before it have 2, 3, ... inputs. */
+static inline int rd_cell_edge_row(int node, int input) { return node * (node + 3) / 2 + input; }
+
 /* DARTS' derivation (SEARCH.md section 2): for each node keep the 2 incoming
  * edges whose best non-`none` op weight is highest (ties: lower input first),
  * and on each its best non-`none` op. weights: [2][14][set->count] (dead ops 0),

@@ -66,9 +66,6 @@ void rd_genotype_derive(const float *weights, const rd_opset *set, const rd_arch
     derive_cell(weights + (size_t)RD_CELL_EDGES * set->count, set, alive->edge[1], steps, multiplier, &out->reduce);
 }
 
-/* Row of the first edge into node i: nodes before it have 2, 3, ... inputs. */
-static int node_first_row(int i) { return i * (i + 3) / 2; }
-
 int rd_genotype_limit_skips(const float *weights, const rd_opset *set, const rd_arch_mask *alive, int steps,
                             int multiplier, int max_skip, rd_genotype *out) {
     rd_arch_mask a;
@@ -84,7 +81,7 @@ int rd_genotype_limit_skips(const float *weights, const rd_opset *set, const rd_
         for (int i = 0; i < 2 * out->normal.steps; i++) {
             if (out->normal.edges[i].op != RD_OP_SKIP_CONNECT) continue;
             count++;
-            int row = node_first_row(i / 2) + out->normal.edges[i].input;
+            int row = rd_cell_edge_row(i / 2, out->normal.edges[i].input);
             if (!(a.edge[0][row] & ~not_real)) continue; /* nothing else could stand on this edge */
             if (weakest < 0 || weights[row * K + skip] < weights[weakest * K + skip]) weakest = row;
         }
@@ -118,12 +115,12 @@ void rd_genotype_alpha_weights(const float *alphas, const rd_opset *set, const r
 void rd_genotype_beta_scale(const float *betas, const rd_opset *set, float *weights) {
     for (int t = 0; t < 2; t++)
         for (int node = 0; node < RD_CELL_NODES; node++) {
-            const float *b = betas + t * RD_CELL_EDGES + node_first_row(node);
+            const float *b = betas + t * RD_CELL_EDGES + rd_cell_edge_row(node, 0);
             double mx = -INFINITY, sum = 0;
             for (int j = 0; j < node + 2; j++) mx = fmax(mx, b[j]);
             for (int j = 0; j < node + 2; j++) sum += exp(b[j] - mx);
             for (int j = 0; j < node + 2; j++) {
-                float *row = weights + (size_t)(t * RD_CELL_EDGES + node_first_row(node) + j) * set->count;
+                float *row = weights + (size_t)(t * RD_CELL_EDGES + rd_cell_edge_row(node, j)) * set->count;
                 for (int k = 0; k < set->count; k++) row[k] *= (float)(exp(b[j] - mx) / sum);
             }
         }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "radars/genotype.h"
 #include "nn/alphas.h"
 #include "nn/candidate_ops.h"
 #include "nn/cell_parts.h"
@@ -334,10 +335,11 @@ rd_status rd_supernet_write_alphas(rd_supernet *net, const float *alphas) {
 rd_status rd_supernet_derive_weights(rd_supernet *net, float *weights) {
     RD_TRY(rd_vec_read(net->st.ctx, &net->mixw, weights));
     if (!is_pc(net)) return RD_OK;
-    float ew[2 * RD_CELL_EDGES];
-    RD_TRY(rd_vec_read(net->st.ctx, &net->edge_w, ew));
-    for (int row = 0; row < 2 * RD_CELL_EDGES; row++)
-        for (int k = 0; k < net->K; k++) weights[row * net->K + k] *= ew[row];
+    /* the betas scaled as rd_checkpoint_genotype scales them: one rule for the run and its checkpoint */
+    float b[2 * RD_CELL_EDGES];
+    rd_vec bv = betas(&net->alphas, net);
+    RD_TRY(rd_vec_read(net->st.ctx, &bv, b));
+    rd_genotype_beta_scale(b, &net->cfg.ops, weights);
     return RD_OK;
 }
 

@@ -344,6 +344,7 @@ static rd_status warm_start(search *s) {
     uint64_t rng = rd_mix64((uint64_t)c->seed ^ 0x7761726dull); /* "warm" */
     for (int p = 0; p < paths; p++) {
         rd_arch_mask path;
+        size_t pick[2 * RD_CELL_EDGES]; /* the path's op of each edge, as an index into score */
         for (int t = 0; t < 2; t++)
             for (int e = 0; e < RD_CELL_EDGES; e++) {
                 int *o = order[t][e], m = 0;
@@ -351,13 +352,15 @@ static rd_status warm_start(search *s) {
                     for (int k = 0; k < K; k++)
                         if (s->ctrl.alive.edge[t][e] >> k & 1) o[m++] = k;
                     n_alive[t][e] = m;
-                    for (int i = m - 1; i > 0; i--) {
+                    for (int i = m - 1; i > 0; i--) { /* Fisher-Yates: j uniform in 0..i */
                         int j = (int)(rd_splitmix64_uniform(&rng) * (i + 1)), x = o[i];
-                        o[i] = o[j < i ? j : i];
-                        o[j < i ? j : i] = x;
+                        o[i] = o[j];
+                        o[j] = x;
                     }
                 }
-                path.edge[t][e] = 1u << o[p % n_alive[t][e]];
+                int k = o[p % n_alive[t][e]];
+                path.edge[t][e] = 1u << k;
+                pick[t * RD_CELL_EDGES + e] = ((size_t)t * RD_CELL_EDGES + e) * K + k;
             }
         RD_TRY(rd_supernet_set_active(s->net, &path));
         rd_batch tb;
@@ -365,11 +368,9 @@ static rd_status warm_start(search *s) {
         RD_TRY(rd_supernet_forward(s->net, &tb.x, tb.labels, 1));
         RD_TRY(rd_supernet_backward(s->net, RD_GRAD_ALPHAS));
         RD_TRY(rd_supernet_read_gate_grads(s->net, g));
-        for (size_t i = 0; i < n; i++) {
-            int t = (int)(i / ((size_t)RD_CELL_EDGES * K)), e = (int)(i / K % RD_CELL_EDGES), k = (int)(i % K);
-            if (!(path.edge[t][e] >> k & 1)) continue;
-            score[i] += fabs(g[i]);
-            count[i]++;
+        for (int r = 0; r < 2 * RD_CELL_EDGES; r++) {
+            score[pick[r]] += fabs(g[pick[r]]);
+            count[pick[r]]++;
         }
     }
     for (size_t i = 0; i < n; i++) score[i] = count[i] ? score[i] / count[i] : NAN;
@@ -381,6 +382,7 @@ static rd_status warm_start(search *s) {
         s->st.alive = s->ctrl.alive;
     }
     double secs = now() - start;
+    uint64_t peak = rd_mem_get_stats(s->ctx).peak;
     float sc[2 * RD_CELL_EDGES * RD_MAX_OPS];
     for (size_t i = 0; i < n; i++) sc[i] = (float)score[i];
     rd_record *r = rd_record_new();
@@ -389,12 +391,12 @@ static rd_status warm_start(search *s) {
     rd_record_int(r, "paths", paths);
     rd_record_int(r, "removed", removed);
     rd_record_double(r, "seconds", secs);
-    rd_record_int(r, "measured_peak", (int64_t)rd_mem_get_stats(s->ctx).peak);
+    rd_record_int(r, "measured_peak", (int64_t)peak);
     rd_record_matrix_f(r, "score_normal", sc, RD_CELL_EDGES, (size_t)K);
     rd_record_matrix_f(r, "score_reduce", sc + RD_CELL_EDGES * K, RD_CELL_EDGES, (size_t)K);
     RD_TRY(append(s, r));
     say(s, "warm start (%s): %d paths scored at initialisation in %.1f s, peak %s; %s", rd_warm_names(c->warm_start),
-        paths, secs, RD_BYTES(rd_mem_get_stats(s->ctx).peak),
+        paths, secs, RD_BYTES(peak),
         removed ? "pruned the lowest-scored ops" : "the controller starts from the scores");
     if (removed) say(s, "warm start removed %d ops (%d per edge)", removed, removed / (2 * RD_CELL_EDGES));
     return RD_OK;
@@ -510,14 +512,14 @@ static rd_status darts_begin(search *s, int from_rl) {
     rd_search_memory m;
     RD_TRY(rd_search_predict(s->ctx, c, &s->ncfg, &s->st.alive, NULL, &m));
     s->predicted = m.total;
+    const char *dnas = s->ncfg.pc_k > 1 ? "PC-DARTS" : "DARTS";
     if (m.total > s->cap)
         return rd_fail(s->err, RD_ERR_OVER_CAP,
                        "%s over this op space needs %s (predicted: %s activations, %s weights+grads, %s other), "
                        "cap %s: use --strategy radars, a smaller batch / C / layers, or a higher --mem-cap",
-                       s->ncfg.pc_k > 1 ? "PC-DARTS" : "DARTS", RD_BYTES(m.total), RD_BYTES(m.net.activations), RD_BYTES(m.net.weights + m.net.grads),
+                       dnas, RD_BYTES(m.total), RD_BYTES(m.net.activations), RD_BYTES(m.net.weights + m.net.grads),
                        RD_BYTES(m.total - m.net.activations - m.net.weights - m.net.grads), RD_BYTES(s->cap));
-    say(s, "%s phase: predicted peak %s of cap %s", s->ncfg.pc_k > 1 ? "PC-DARTS" : "DARTS", RD_BYTES(m.total),
-        RD_BYTES(s->cap));
+    say(s, "%s phase: predicted peak %s of cap %s", dnas, RD_BYTES(m.total), RD_BYTES(s->cap));
     rd_darts_free(s->darts);
     s->darts = NULL;
     rd_supernet_free(s->net);
@@ -727,8 +729,7 @@ static void genotype_mask(const search *s, const rd_genotype *g, rd_arch_mask *m
     for (int t = 0; t < 2; t++) {
         for (int e = 0; e < RD_CELL_EDGES; e++) m->edge[t][e] = none;
         for (int i = 0; i < 2 * cells[t]->steps; i++) {
-            int node = i / 2, row = node * (node + 3) / 2 + cells[t]->edges[i].input;
-            m->edge[t][row] = 1u << rd_opset_find(set, cells[t]->edges[i].op);
+            m->edge[t][rd_cell_edge_row(i / 2, cells[t]->edges[i].input)] = 1u << rd_opset_find(set, cells[t]->edges[i].op);
         }
     }
 }
