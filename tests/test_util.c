@@ -18,6 +18,19 @@ rd_ctx *tu_ctx(void) {
         fprintf(stderr, "cannot create an OpenCL context: %s\n", err.msg);
         exit(1);
     }
+    /* RADARS_TEST_TUNING="wg=16 conv_group=4 ...": the suite under other kernel parameters */
+    const char *tuning = getenv("RADARS_TEST_TUNING");
+    if (tuning && *tuning) {
+        rd_tuning t = *rd_ctx_tuning(g_ctx);
+        if (rd_tuning_from_text(rd_ctx_device(g_ctx), tuning, &t, &err) != RD_OK ||
+            rd_ctx_set_tuning(g_ctx, &t) != RD_OK) {
+            fprintf(stderr, "RADARS_TEST_TUNING: %s\n", err.code ? err.msg : rd_ctx_error(g_ctx));
+            exit(1);
+        }
+        char line[256];
+        rd_tuning_format(&t, line, sizeof line);
+        fprintf(stderr, "kernel parameters: %s\n", line);
+    }
     return g_ctx;
 }
 

@@ -13,7 +13,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "nn/candidate_ops.h"
+#include "nn/edge_bench.h"
 #include "ops/ops_internal.h"
 #include "radars/radars.h"
 #include "bench_util.h"
@@ -240,108 +240,24 @@ typedef struct mixed_arg {
     int C, hw, stride;
 } mixed_arg;
 
-typedef struct mixed_state {
-    rd_op_inst ops[RD_MAX_OPS];
-    int K;
-    rd_arena acts;
-    rd_op_exec exec;
-    rd_tensor x, dx, node, dnode, ta, tb;
-} mixed_state;
-
-static void mixed_layout(bench *b, mixed_state *s, int bind, rd_scratch_need *need) {
-    rd_arena_begin(&s->acts, bind);
-    int ho = s->node.h, wo = s->node.w;
-    for (int k = 0; k < s->K; k++) rd_op_plan(b->ctx, &s->ops[k], &s->x, ho, wo, &s->acts, need);
-}
-
 static void mixed_release(bench *b) {
-    mixed_state *s = b->state;
-    if (s) rd_arena_free(b->ctx, &s->acts);
+    if (b->state) rd_edge_bench_free(b->ctx, b->state);
 }
 
 static rd_status mixed_setup(bench *b, const void *arg) {
     const mixed_arg *a = arg;
-    rd_ctx *ctx = b->ctx;
-    mixed_state *s = calloc(1, sizeof *s);
-    if (!s) return rd_fail(rd_ctx_err(ctx), RD_ERR_OUT_OF_MEMORY, "bench: out of host memory");
-    b->state = s;
+    rd_edge_bench *e = calloc(1, sizeof *e);
+    if (!e) return rd_fail(rd_ctx_err(b->ctx), RD_ERR_OUT_OF_MEMORY, "bench: out of host memory");
+    b->state = e;
     b->release = mixed_release;
-    rd_opset set;
-    RD_TRY(rd_opset_parse(a->ops, &set, rd_ctx_err(ctx)));
-    int n = b->batch, C = a->C, hi = a->hw, ho = a->hw / a->stride;
-    size_t n_w = 0, n_bn = 0;
-    double macs = 0;
-    s->K = set.count;
-    for (int k = 0; k < s->K; k++) {
-        rd_op_inst *op = &s->ops[k];
-        op->id = set.ops[k];
-        op->index = k;
-        op->stride = a->stride;
-        op->C = C;
-        op->pool_bn = 1;
-        op->mix_slot = (size_t)k;
-        op->partial_off = (size_t)k * C;
-        rd_param_desc pd[RD_OP_MAX_WEIGHTS];
-        op->n_w = rd_op_params(op->id, C, a->stride, pd);
-        for (int w = 0; w < op->n_w; w++) {
-            op->w_off[w] = n_w;
-            op->w_len[w] = (size_t)pd[w].shape[0] * pd[w].shape[1] * pd[w].shape[2] * pd[w].shape[3];
-            n_w += op->w_len[w];
-            /* conv_7x1_1x7's first (1x7) stage runs at the input height */
-            int rows = op->id == RD_OP_CONV_7X1_1X7 && w == 0 ? hi : ho;
-            macs += (double)op->w_len[w] * rows * ho;
-        }
-        const char *names[RD_OP_MAX_BN];
-        op->n_bn = rd_op_bn_names(op->id, a->stride, 1, names);
-        for (int i = 0; i < op->n_bn; i++, n_bn += 2 * (size_t)C) op->bn_off[i] = n_bn;
-    }
-    RD_TRY(new_tensor(b, n, C, hi, hi, 0.5f, &s->x));
-    RD_TRY(new_tensor(b, n, C, hi, hi, 0.0f, &s->dx));
-    /* the node is one of the four channel slices of the cell output, as in the supernet */
-    RD_TRY(new_view(b, n, C, ho, ho, 3 * C, 0.0f, &s->node));
-    RD_TRY(new_view(b, n, C, ho, ho, 3 * C, 0.01f, &s->dnode));
-    rd_op_exec *e = &s->exec;
-    e->bn = (rd_bn_params){1e-5f, 0.1f};
-    e->train = 1;
-    RD_TRY(new_vec(b, n_w, 0.01f, &e->weights));
-    RD_TRY(new_vec(b, n_w, 0.0f, &e->weight_grads));
-    RD_TRY(new_vec(b, n_bn ? n_bn : 1, 1.0f, &e->bn_state));
-    RD_TRY(new_vec(b, (size_t)s->K, 1.0f / s->K, &e->mix_weights));
-    RD_TRY(new_vec(b, (size_t)s->K * C, 0.0f, &e->alpha_partials));
-    size_t temp = 1;
-    for (int k = 0; k < s->K; k++) {
-        size_t t = rd_op_temp_floats(&s->ops[k], &s->x, ho, ho);
-        if (t > temp) temp = t;
-    }
-    RD_TRY(new_tensor(b, 1, 1, 1, (int)temp, 0.0f, &s->ta));
-    RD_TRY(new_tensor(b, 1, 1, 1, (int)temp, 0.0f, &s->tb));
-    /* activations: plan, allocate through the counted allocator, bind (as the supernet does) */
-    rd_scratch_need need;
-    memset(&need, 0, sizeof need);
-    s->acts.name = "bench mixed activations";
-    s->acts.chunk_limit = rd_ctx_device(ctx)->max_alloc / sizeof(float);
-    mixed_layout(b, s, 0, &need);
-    RD_TRY(rd_arena_allocate(ctx, &s->acts, s->acts.name));
-    mixed_layout(b, s, 1, &need);
-    for (int i = 0; i < RD_SCRATCH_SLOTS; i++)
-        if (need.bytes[i]) RD_TRY(rd_scratch_reserve(ctx, i, need.bytes[i]));
-    b->flops = 2 * macs * n * 3;  /* forward, input gradient, weight gradient of every conv */
-    double t_in = 4.0 * n * C * hi * hi, t_out = 4.0 * n * C * ho * ho;
-    b->bytes = t_in + t_out + t_out + t_in;  /* x read, node written, dnode read, dx written */
+    RD_TRY(rd_edge_bench_setup(b->ctx, a->ops, a->C, a->hw, a->stride, b->batch, e));
+    b->flops = e->flops;
+    b->bytes = e->bytes;
     b->note = "all candidates";
     return RD_OK;
 }
 
-static rd_status mixed_run(bench *b) {
-    mixed_state *s = b->state;
-    RD_TRY(rd_fill(b->ctx, &s->node, 0.0f));
-    for (int k = 0; k < s->K; k++) RD_TRY(rd_op_forward(b->ctx, &s->exec, &s->ops[k], &s->x, &s->node));
-    RD_TRY(rd_fill(b->ctx, &s->dx, 0.0f));
-    for (int k = s->K - 1; k >= 0; k--)
-        RD_TRY(rd_op_backward(b->ctx, &s->exec, &s->ops[k], &s->x, &s->dnode, &s->dx, &s->ta, &s->tb));
-    return RD_OK;
-}
-
+static rd_status mixed_run(bench *b) { return rd_edge_bench_run(b->ctx, b->state); }
 
 static const mixed_arg m_darts16 = {"darts", 16, 28, 1}, m_darts32 = {"darts", 32, 14, 1},
                        m_darts64 = {"darts", 64, 7, 1}, m_darts32s2 = {"darts", 32, 28, 2},
@@ -430,7 +346,9 @@ static void usage(FILE *f) {
             "  Times forward+backward of each op case at the DARTS supernet's shapes: median wall time of\n"
             "  R runs after a warm-up (rd_finish after each), process CPU time per run (all threads; a\n"
             "  steadier figure when other programs share the cores), GFLOP/s, compulsory bytes, GB/s and\n"
-            "  the case's peak device memory (tensors + scratch).\n"
+            "  the case's peak device memory (tensors + scratch). The device's roofline (copy bandwidth,\n"
+            "  multiply-add peak) is measured first; each case shows the bound that applies (fp or mem)\n"
+            "  and roof%%: the least time the roofline allows over the time measured.\n"
             "  --filter TEXT keeps cases whose group or name contains TEXT; --generic forces the generic\n"
             "  (one work-item per element) convolution kernels; --list prints the cases.\n"
             "  defaults: batch 64, reps 10, device as rd_select_device ($RADARS_DEVICE, else first GPU).\n");
@@ -489,9 +407,19 @@ int main(int argc, char **argv) {
         return 1;
     }
     const rd_device_info *dev = rd_ctx_device(ctx);
-    printf("device: %s (%s), batch %d, median of %d reps\n", dev->name, dev->platform_name, batch, reps);
-    printf("%-5s %-38s %9s %9s %8s %9s %7s %9s\n", "group", "case", "ms", "cpu ms", "GFLOP/s", "MB moved", "GB/s",
-           "peak MiB");
+    char note[1400];
+    rd_tuning_load(ctx, note, sizeof note);
+    rd_roofline roof;
+    if (rd_roofline_measure(ctx, (size_t)128 << 20, &roof) != RD_OK) {
+        fprintf(stderr, "bench_ops: measuring the roofline: %s\n", rd_ctx_error(ctx));
+        rd_ctx_free(ctx);
+        return 1;
+    }
+    printf("device: %s (%s), batch %d, median of %d reps\n%s\n", dev->name, dev->platform_name, batch, reps, note);
+    printf("roofline: %.1f GB/s (copy of 2 x 128 MiB), %.1f GFLOP/s (fp32 multiply-add chains); ridge %.1f FLOP/byte\n",
+           roof.bytes_per_s * 1e-9, roof.flops_per_s * 1e-9, roof.flops_per_s / roof.bytes_per_s);
+    printf("%-5s %-38s %9s %9s %8s %9s %7s %9s %5s %6s\n", "group", "case", "ms", "cpu ms", "GFLOP/s", "MB moved",
+           "GB/s", "peak MiB", "bound", "roof%");
     double *times = malloc((size_t)reps * sizeof *times);
     int failed = 0;
     for (size_t i = 0; i < ncases; i++) {
@@ -516,9 +444,13 @@ int main(int argc, char **argv) {
             double cpu = (bench_cpu() - c0) / reps;
             double t = bench_median(times, (size_t)reps);
             rd_mem_stats ms = rd_mem_get_stats(ctx);
-            printf("%-5s %-38s %9.3f %9.3f %8.2f %9.2f %7.2f %9.2f%s%s\n", c->group, c->name, t * 1e3, cpu * 1e3,
-                   b.flops / t * 1e-9,
-                   b.bytes * 1e-6, b.bytes / t * 1e-9, (double)ms.peak / (1024.0 * 1024.0), b.note ? "  " : "",
+            /* the bound that applies: compute when the case's FLOPs take longer at peak than its bytes at
+             * full bandwidth, else memory; roof% = that least time over the time measured */
+            double bound = rd_roofline_bound_s(&roof, b.flops, b.bytes);
+            int fp = b.flops / roof.flops_per_s > b.bytes / roof.bytes_per_s;
+            printf("%-5s %-38s %9.3f %9.3f %8.2f %9.2f %7.2f %9.2f %5s %5.1f%%%s%s\n", c->group, c->name, t * 1e3,
+                   cpu * 1e3, b.flops / t * 1e-9, b.bytes * 1e-6, b.bytes / t * 1e-9,
+                   (double)ms.peak / (1024.0 * 1024.0), fp ? "fp" : "mem", 100 * bound / t, b.note ? "  " : "",
                    b.note ? b.note : "");
         }
         fflush(stdout);

@@ -25,7 +25,8 @@ int main(int argc, char **argv) {
             printf("usage: bench_step [--C 16] [--layers 8] [--batch 64] [--hw 28] [--cin 1] [--classes 10]\n"
                    "                  [--ops darts|large|list] [--steps 5] [--order first|second] [--device SEL] [--profile]\n"
                    "Prints the median seconds per DARTS search step (after one warm-up step) and the peak\n"
-                   "device memory counted by radars-cl's allocator; --profile adds per-kernel device time.\n");
+                   "device memory counted by radars-cl's allocator; --profile adds per-kernel device time\n"
+                   "and the step's place under the device's roofline.\n");
             return 0;
         }
         if (!strcmp(a, "--profile")) { profile = 1; continue; }
@@ -49,6 +50,9 @@ int main(int argc, char **argv) {
     opt.profile = profile;
     rd_ctx *ctx;
     if (rd_ctx_create(&opt, &ctx, &err) != RD_OK) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
+    char note[1400];
+    rd_tuning_load(ctx, note, sizeof note);
+    fprintf(stderr, "bench_step: %s\n", note);
     rd_search_config sc;
     char set_ops[600], set_order[64];
     snprintf(set_ops, sizeof set_ops, "model.ops=%s", ops);
@@ -104,6 +108,22 @@ int main(int argc, char **argv) {
     if (profile) {
         printf("per-kernel device time over %d steps:\n", steps);
         rd_profile_print(ctx, stdout);
+        /* The whole step against the device's roofline. FLOPs: a first-order step is two
+         * forward + backward passes (alphas on one batch, weights on the other), each ~3x the
+         * forward's multiply-adds (forward, input gradients, weight gradients). Bytes, a floor:
+         * every kept activation written once and read once per pass, the weights read three
+         * times and their gradients written once. The bound is the larger of the two times. */
+        double params = 0, fpi = 0;
+        rd_supernet_active_cost(net, &params, &fpi);
+        double flops = 2 * 3 * fpi * batch, bytes = 2 * (2.0 * plan.activations + 4.0 * plan.weights);
+        rd_roofline roof;
+        if (rd_roofline_measure(ctx, (size_t)128 << 20, &roof) != RD_OK) return fail(ctx, "roofline");
+        double bound = rd_roofline_bound_s(&roof, flops, bytes);
+        printf("roofline: %.1f GB/s, %.1f GFLOP/s; step: %.2f GFLOP, >= %.1f MB moved -> %.1f GFLOP/s, %.2f GB/s "
+               "achieved; %s-bound, least time %.4f s = %.1f%% of the step\n",
+               roof.bytes_per_s * 1e-9, roof.flops_per_s * 1e-9, flops * 1e-9, bytes * 1e-6, flops / median * 1e-9,
+               bytes / median * 1e-9, flops / roof.flops_per_s > bytes / roof.bytes_per_s ? "compute" : "memory",
+               bound, 100 * bound / median);
     }
     rd_darts_free(d);
     rd_supernet_free(net);

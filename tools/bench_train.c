@@ -71,6 +71,9 @@ int main(int argc, char **argv) {
     opt.profile = profile;
     rd_ctx *ctx;
     if (rd_ctx_create(&opt, &ctx, &err) != RD_OK) { fprintf(stderr, "bench_train: %s\n", err.msg); return 1; }
+    char note[1400];
+    rd_tuning_load(ctx, note, sizeof note);
+    fprintf(stderr, "bench_train: %s\n", note);
     rd_mem_reset_peak(ctx);
     uint64_t base = rd_mem_get_stats(ctx).current;
     rd_network *net;

@@ -97,6 +97,50 @@ const char *rd_ctx_error(const rd_ctx *ctx);
 /* Waits for all queued work; reports asynchronous failures. */
 rd_status rd_finish(rd_ctx *ctx);
 
+/* ---- kernel parameters per device (CLBlast-style: one table, src/runtime/tuning.c) ----
+ * Every context starts from rd_tuning_defaults for its device; `radars tune`
+ * (rd_tune, radars/tune.h) times the candidates at a recipe's shapes and stores
+ * the winners per device and driver; rd_tuning_load applies them. */
+typedef struct rd_tuning {
+    int wg;          /* 1-D work-group size of the element-wise kernels and the reductions */
+    int conv_pw;     /* 1x1 dense convolutions: 1 = the tiled kernels, 0 = generic (one item per element) */
+    int conv_row;    /* the other dense convolutions DARTS uses (3x3, 1x7, 7x1, 1x1 s2): 1 tiled, 0 generic */
+    int conv_dwc;    /* depthwise 3x3/5x5/7x7: 1 tiled, 0 generic */
+    int conv_group;  /* work-items per group of the tiled convolutions (CPUs: planes; GPUs: all) */
+    int mixed_pass;  /* mixed-op entries per pass, 1..16 */
+    int mixed_walk;  /* mixed-op walk over the elements: 1 coalesced (GPUs), 2 contiguous runs (CPUs) */
+} rd_tuning;
+
+/* One tunable parameter: its key in the tuning file, what it is, its candidates. */
+enum { RD_TUNE_MAX_VALUES = 8 };
+typedef struct rd_tunable {
+    const char *key;
+    const char *what;
+    int values[RD_TUNE_MAX_VALUES];
+    const char *labels[RD_TUNE_MAX_VALUES];  /* names of the values; NULL: printed as numbers */
+    int n_values;
+} rd_tunable;
+/* The table of tunables, in the order rd_tune times them; *count set. */
+const rd_tunable *rd_tunables(int *count);
+/* The field of t that tunable i sets. */
+int *rd_tuning_field(rd_tuning *t, int i);
+/* "tiled", "64", ...: value v of tunable i (buf holds numbers). */
+const char *rd_tuning_label(int i, int v, char *buf, size_t len);
+/* Value of tunable i named by text (a label or a number); 0 if it is not a candidate. */
+int rd_tuning_parse(int i, const char *text, int *v);
+/* The defaults for a device: what each kernel was written for (GPU or CPU). */
+void rd_tuning_defaults(const rd_device_info *dev, rd_tuning *t);
+/* Checks t for this device (every value a candidate, the work-group within the device's limit). */
+rd_status rd_tuning_check(const rd_device_info *dev, const rd_tuning *t, rd_err *err);
+/* Uses t from now on. Only before the first kernel is built (the work-group size is a
+ * build option): RD_ERR_ARG afterwards, or when t does not pass rd_tuning_check. */
+rd_status rd_ctx_set_tuning(rd_ctx *ctx, const rd_tuning *t);
+const rd_tuning *rd_ctx_tuning(const rd_ctx *ctx);
+/* Sets the parameters named in text ("wg=32 conv_dwc=generic ..."), then checks t. */
+rd_status rd_tuning_from_text(const rd_device_info *dev, const char *text, rd_tuning *t, rd_err *err);
+/* "key=value key=value ...": the whole of t in one line. */
+void rd_tuning_format(const rd_tuning *t, char *buf, size_t len);
+
 /* ---- per-kernel profile (when profiling is on) ----
  * Device time of every kernel launch, summed per kernel name (CLBlast GEMMs
  * under "clblast_sgemm"). rd_profile_print waits for the device. */

@@ -101,6 +101,18 @@ enum { RD_SCRATCH_GEMM = 3 };
 size_t rd_gemm_scratch_bytes(rd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k);
 void rd_gemm_scratch(rd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, rd_ops_scratch_need *need);
 
+/* ---------------- the device's roofline (roofline.c) ----------------
+ * What the device can do, measured through OpenCL: a streaming copy of two
+ * buffers of copy_bytes (read + write counted) and chains of multiply-adds
+ * (2 FLOPs each). Benchmarks set each kernel against the bound that applies. */
+typedef struct rd_roofline {
+    double bytes_per_s;   /* achievable global-memory bandwidth */
+    double flops_per_s;   /* achievable fp32 compute */
+} rd_roofline;
+rd_status rd_roofline_measure(rd_ctx *ctx, size_t copy_bytes, rd_roofline *out);
+/* The least time a kernel that must do flops and move bytes can take: max(flops/peak, bytes/bandwidth). */
+double rd_roofline_bound_s(const rd_roofline *r, double flops, double bytes);
+
 /* ---------------- convolution (conv.c): dense, depthwise, dilated, strided ---------------- */
 typedef struct rd_conv_params {
     int kh, kw;

@@ -10,6 +10,7 @@
 #include "radars/supernet.h"
 #include "radars/genotype.h"
 #include "radars/network.h"
+#include "radars/tune.h"
 #include "radars/search.h"
 #include "radars/plot.h"
 #include "radars/train.h"

@@ -71,5 +71,6 @@ int cmd_plot(int argc, char **argv);
 void cli_draw(const char *run_dir);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 #endif

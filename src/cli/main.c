@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "radars/tune.h"
 
 typedef struct command {
     const char *name;
@@ -18,6 +19,7 @@ static const command commands[] = {
     {"search", cmd_search, "search an architecture: RADARS (default), DARTS or RL"},
     {"train", cmd_train, "train a genotype's network from scratch (DARTS' evaluation), then test it"},
     {"eval", cmd_eval, "test a trained network: top-1, per-class accuracy, images/s, peak memory"},
+    {"tune", cmd_tune, "time this device's kernel parameters at a recipe's shapes; later runs use the winners"},
     {"plan", cmd_plan, "predict a search's peak device memory per op set, and whether it fits"},
     {"genotype", cmd_genotype, "print the genotype of a checkpoint or run directory"},
     {"config", cmd_config, "print a resolved search recipe with every key documented"},
@@ -71,6 +73,9 @@ rd_ctx *cli_open_device(const cli_common *c) {
         cli_error("%s", err.msg);
         return NULL;
     }
+    char note[1400];
+    rd_tuning_load(ctx, note, sizeof note);
+    fprintf(stderr, "radars: %s\n", note);
     return ctx;
 }
 

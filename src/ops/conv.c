@@ -106,7 +106,7 @@ int rd_conv_programs(char specs[][RD_PROGRAM_SPEC_LEN], int max) {
     return n;
 }
 
-static void choose_path(const rd_conv_params *p, plan *pl) {
+static void choose_path(const rd_ctx *ctx, const rd_conv_params *p, plan *pl) {
     const geom *g = &pl->g;
     pl->path = PATH_GEN;
     pl->tag[0] = 0;
@@ -116,12 +116,13 @@ static void choose_path(const rd_conv_params *p, plan *pl) {
     if (pl->groups == 1) {
         if (p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && !p->pad_top && !p->pad_left &&
             !p->pad_bottom && !p->pad_right) {
-            pl->path = PATH_PW;
+            if (ctx->tune.conv_pw) pl->path = PATH_PW;
             return;
         }
         for (int i = 0; i < N_ROW_VARIANTS; i++)
             if (row_variants[i].kh == p->kh && row_variants[i].kw == p->kw && row_variants[i].sh == p->stride_h &&
                 row_variants[i].sw == p->stride_w) {
+                if (!ctx->tune.conv_row) return;
                 pl->path = PATH_ROW;
                 pl->cobw = row_variants[i].cobw;
                 row_program(pl->prog, sizeof pl->prog);
@@ -132,7 +133,7 @@ static void choose_path(const rd_conv_params *p, plan *pl) {
     }
     if (pl->groups == g->ci && g->ci == g->co && p->kh == p->kw && (p->kh == 3 || p->kh == 5 || p->kh == 7) &&
         p->stride_h == p->stride_w && (p->stride_h == 1 || p->stride_h == 2) && p->dil_h == p->dil_w &&
-        (p->dil_h == 1 || p->dil_h == 2)) {
+        (p->dil_h == 1 || p->dil_h == 2) && ctx->tune.conv_dwc) {
         pl->path = PATH_DWC;
         dwc_program(p->kh, pl->prog, sizeof pl->prog);
         snprintf(pl->tag, sizeof pl->tag, "k%ds%dd%d", p->kh, p->stride_h, p->dil_h);
@@ -173,7 +174,7 @@ static rd_status make_plan(rd_ctx *ctx, const rd_conv_params *p, const rd_tensor
     pl->g = g;
     pl->groups = groups;
     pl->wcount = rd_conv_weight_count(p, x->c, y->c);
-    choose_path(p, pl);
+    choose_path(ctx, p, pl);
     return RD_OK;
 }
 
@@ -195,18 +196,20 @@ static int is_gpu(const rd_ctx *ctx) { return (ctx->dev.type & CL_DEVICE_TYPE_GP
 
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
-/* Tiles of (columns, rows, planes): on CPUs a group is 16 planes at one tile
- * position (one compiled work-group size for every shape); on GPUs adjacent
- * items take adjacent column tiles of a row. */
+/* Tiles of (columns, rows, planes), tune.conv_group items per group: on CPUs
+ * that many planes at one tile position (one compiled work-group size for
+ * every shape); on GPUs adjacent items take adjacent column tiles of a row. */
 static void tile_local(const rd_ctx *ctx, const size_t global[3], size_t local[3]) {
+    size_t group = (size_t)ctx->tune.conv_group;
     if (!is_gpu(ctx)) {
         local[0] = 1;
         local[1] = 1;
-        local[2] = 16;
+        local[2] = group;
         return;
     }
     size_t l0 = global[0] < 32 ? global[0] : 32;
-    size_t l2 = ctx->wg / 4 / l0;
+    if (l0 > group) l0 = group;
+    size_t l2 = group / l0;
     local[0] = l0;
     local[1] = 1;
     local[2] = l2 ? l2 : 1;
@@ -336,7 +339,7 @@ static rd_status backward_dw(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     RD_TRY(rd_scratch(ctx, RD_SCRATCH_CONV0, (size_t)chunks * pl->wcount * sizeof(float), &partial));
     cl_int cipc = ipc;
     size_t gl[2] = {tiles, (size_t)chunks}, lo[2] = {1, 1};
-    if (is_gpu(ctx)) lo[0] = 64;
+    if (is_gpu(ctx)) lo[0] = (size_t)ctx->tune.conv_group;
     char name[48];
     switch (pl->path) {
     case PATH_PW:

@@ -22,17 +22,17 @@ enum { MIX_SLOTS = 16 };  /* as in cl/mixed.cl */
  * forward 1.65 / 2.63 ms, input gradients 1.75 / 2.29 ms, weight gradients
  * 2.0 / 3.5 ms (and 9 / 28 ms for the input gradients with one element per
  * work-item, where 15 page-aligned streams collided in the L1 cache's sets).
- * GPUs get all 16 (not measured here: no GPU on the development machine). */
+ * GPUs get all 16 (not measured here: no GPU on the development machine).
+ * Both are tunables (tune.mixed_pass, tune.mixed_walk; radars tune). */
 int rd_mixed_pass_override = 0, rd_mixed_walk_override = 0;
-static int is_gpu(const rd_ctx *ctx) { return (ctx->dev.type & CL_DEVICE_TYPE_GPU) != 0; }
 static int pass_slots(const rd_ctx *ctx) {
     if (rd_mixed_pass_override >= 1 && rd_mixed_pass_override <= MIX_SLOTS) return rd_mixed_pass_override;
-    return is_gpu(ctx) ? MIX_SLOTS : 8;
+    return ctx->tune.mixed_pass;
 }
 /* The walk over the elements (cl/mixed.cl): coalesced on GPUs, contiguous runs on CPUs. */
 static cl_int contiguous_walk(const rd_ctx *ctx) {
     if (rd_mixed_walk_override) return rd_mixed_walk_override == 2;
-    return !is_gpu(ctx);
+    return ctx->tune.mixed_walk == 2;
 }
 /* Position of slot 0's buffer in each kernel's parameter list (cl/mixed.cl). */
 enum { FORWARD_SLOT0 = 11, INPUTS_SLOT0 = 11, DOTS_SLOT0 = 9 };

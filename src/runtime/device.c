@@ -195,14 +195,6 @@ static void default_cache_dir(char *out, size_t len) {
     out[0] = 0;
 }
 
-/* Preferred 1-D work-group size: GPUs want several warps/wavefronts per group;
- * POCL's CPU device vectorizes across work-items, and 64 keeps loops short. */
-static size_t preferred_wg(const rd_device_info *d) {
-    size_t wg = (d->type & CL_DEVICE_TYPE_GPU) ? 256 : 64;
-    while (wg > d->max_work_group) wg /= 2;
-    return wg ? wg : 1;
-}
-
 /* POCL caches every build and every compiled work-group function itself
  * (POCL_CACHE_DIR); asking it for a program binary makes it compile each kernel
  * of the program once more for a generic work-group size that no launch uses:
@@ -230,7 +222,8 @@ rd_status rd_ctx_create(const rd_ctx_options *opt, rd_ctx **out, rd_err *err) {
     ctx->verbose = opt->verbose;
     if (opt->cache_dir) snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", opt->cache_dir);
     else default_cache_dir(ctx->cache_dir, sizeof ctx->cache_dir);
-    ctx->wg = preferred_wg(&ctx->dev);
+    rd_tuning_defaults(&ctx->dev, &ctx->tune);
+    ctx->wg = (size_t)ctx->tune.wg;
     ctx->binary_cache = binary_cache_wanted(&ctx->dev, opt->binary_cache);
     ctx->oclgrind_shadow = rd_platform_is(&ctx->dev, RD_PLATFORM_OCLGRIND);
     const char *fa = getenv("RADARS_FAULT_ALLOC"), *fl = getenv("RADARS_FAULT_LAUNCH");
@@ -257,11 +250,7 @@ rd_status rd_ctx_create(const rd_ctx_options *opt, rd_ctx **out, rd_err *err) {
         free(ctx);
         return RD_ERR_CL;
     }
-    snprintf(ctx->build_options, sizeof ctx->build_options,
-             "-cl-std=CL1.2 -cl-mad-enable -DRD_WG=%zu -DRD_FP64=%d -DRD_GPU=%d -DRD_LOCAL_MEM=%llu%s",
-             ctx->wg, ctx->dev.has_fp64, (ctx->dev.type & CL_DEVICE_TYPE_GPU) ? 1 : 0,
-             (unsigned long long)(ctx->dev.local_mem_is_global ? 0 : ctx->dev.local_mem),
-             ctx->oclgrind_shadow ? " -cl-opt-disable" : "");
+    rd_ctx_build_options(ctx);
     ctx->mem_cap = ctx->dev.global_mem;
     if (opt->mem_cap) {
         s = rd_mem_set_cap(ctx, opt->mem_cap);

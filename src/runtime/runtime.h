@@ -42,7 +42,8 @@ struct rd_ctx {
     struct { char spec[RD_PROGRAM_SPEC_LEN]; cl_program program; } programs[RD_MAX_PROGRAMS];
     int n_programs;
     rd_kernel_slot kernels[RD_KERNEL_TABLE];
-    size_t wg;              /* preferred 1-D work-group size for this device */
+    size_t wg;              /* 1-D work-group size (tune.wg) */
+    rd_tuning tune;         /* kernel parameters (rd_ctx_set_tuning) */
 
     /* profiling: events not yet read, and the slot each belongs to */
     int profile;
@@ -62,6 +63,9 @@ struct rd_ctx {
      * the driver would fail it (RADARS_FAULT_ALLOC=N, RADARS_FAULT_LAUNCH=N; 0: never) */
     int64_t fault_alloc, fault_launch, n_alloc_calls, n_launch_calls;           /* Oclgrind: freed buffers retired, partial host writes staged */
 };
+
+/* ctx->build_options from the device and ctx->wg. */
+void rd_ctx_build_options(rd_ctx *ctx);
 
 /* Returns the kernel (building its program on first use), or NULL with ctx->err set. */
 cl_kernel rd_kernel(rd_ctx *ctx, const char *program, const char *name);
@@ -111,6 +115,8 @@ static inline size_t rd_round_up(size_t x, size_t m) { return (x + m - 1) / m * 
 
 /* FNV-1a 64-bit: cache keys, kernel table. */
 uint64_t rd_hash64(const void *data, size_t len, uint64_t seed);
+/* A hash of every embedded kernel source: tuning measured on other kernels is stale. */
+uint64_t rd_cl_sources_hash(void);
 
 
 #endif
