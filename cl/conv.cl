@@ -926,4 +926,59 @@ __kernel void conv_dw_finish(__global const float *partial, const int count, con
     for (int g = 0; g < chunks; g++) s += partial[(long)g * count + i];
     dw[dw_off + i] += s;
 }
+
+/* ================= dense 1x1 through local memory (GPUs; tune.conv_pw = local) =================
+ * Per image a GEMM, Y (CO x P) = W (CO x CI) * relu?(X) (CI x P), in PW_TS x PW_TS tiles: a
+ * work-group stages a PW_TS-deep slice of X (read along the pixels: coalesced) and of W in
+ * local memory, then every item takes one output from them. dx is the same product with W
+ * transposed, dY for X, the ReLU mask and accumulation at the store. Every item reaches every
+ * barrier (those past the edge load zeros). */
+#define PW_TS 16
+__kernel __attribute__((reqd_work_group_size(PW_TS, PW_TS, 1)))
+void pw_fwd_local(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {
+    __local float xs[PW_TS][PW_TS + 1], ws[PW_TS][PW_TS + 1];
+    const int lp = get_local_id(0), lr = get_local_id(1);
+    const int p = get_global_id(0), co = get_global_id(1), n = get_global_id(2);
+    const int P = H * W, row0 = get_group_id(1) * PW_TS;
+    const long xb = x_off + (long)n * x_ns;
+    float acc = 0.0f;
+    for (int k0 = 0; k0 < CI; k0 += PW_TS) {
+        float v = 0.0f;
+        if (k0 + lr < CI && p < P) {
+            v = x[xb + (long)(k0 + lr) * P + p];
+            if (RELU) v = max(v, 0.0f);
+        }
+        xs[lr][lp] = v;
+        ws[lr][lp] = k0 + lp < CI && row0 + lr < CO ? w[w_off + (long)(row0 + lr) * CI + k0 + lp] : 0.0f;
+        barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+        for (int k = 0; k < PW_TS; k++) acc = fma(ws[lr][k], xs[k][lp], acc);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (p < P && co < CO && n < N) y[y_off + (long)n * y_ns + (long)co * P + p] = acc;
+}
+
+__kernel __attribute__((reqd_work_group_size(PW_TS, PW_TS, 1)))
+void pw_dx_local(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {
+    __local float ds[PW_TS][PW_TS + 1], ws[PW_TS][PW_TS + 1];
+    const int lp = get_local_id(0), lr = get_local_id(1);
+    const int p = get_global_id(0), ci = get_global_id(1), n = get_global_id(2);
+    const int P = H * W, row0 = get_group_id(1) * PW_TS;
+    const long db = dy_off + (long)n * dy_ns;
+    float acc = 0.0f;
+    for (int k0 = 0; k0 < CO; k0 += PW_TS) {
+        ds[lr][lp] = k0 + lr < CO && p < P ? dy[db + (long)(k0 + lr) * P + p] : 0.0f;
+        /* ws[i][k] = W[k0 + k][row0 + i]: W transposed */
+        ws[lr][lp] = k0 + lp < CO && row0 + lr < CI ? w[w_off + (long)(k0 + lp) * CI + row0 + lr] : 0.0f;
+        barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+        for (int k = 0; k < PW_TS; k++) acc = fma(ws[lr][k], ds[k][lp], acc);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (p < P && ci < CI && n < N) {
+        const long xi = x_off + (long)n * x_ns + (long)ci * P + p;
+        if (RELU && !(x[xi] > 0.0f)) acc = 0.0f;
+        rd_store(dx + dx_off + (long)n * dx_ns + (long)ci * P + p, acc, ACC);
+    }
+}
 #endif

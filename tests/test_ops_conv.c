@@ -186,6 +186,35 @@ START_TEST(generic_path_vs_reference) {
 }
 END_TEST
 
+/* Every kernel parameter radars tune may pick for the convolutions, on this device:
+ * the local-memory 1x1 GEMM tiles (written for GPUs), generic paths per family and
+ * each tile-group size, against the host reference. */
+START_TEST(tuning_candidates_vs_reference) {
+    rd_ctx *ctx = tu_ctx();
+    const rd_tuning saved = *rd_ctx_tuning(ctx);
+    int count;
+    const rd_tunable *tab = rd_tunables(&count);
+    tu_rng rng = {4242};
+    int runs = 0;
+    for (int i = 0; i < count; i++) {
+        if (strncmp(tab[i].key, "conv_", 5)) continue;
+        for (int j = 0; j < tab[i].n_values; j++) {
+            rd_tuning t = saved;
+            *rd_tuning_field(&t, i) = tab[i].values[j];
+            rd_err err = {0};
+            if (rd_tuning_check(rd_ctx_device(ctx), &t, &err) != RD_OK) continue;  /* over the device's limit */
+            TU_OK(rd_ctx_set_tuning(ctx, &t));
+            /* both 1x1 cases (odd sizes, a view), a 3x3, a strided 1x7, two depthwise */
+            static const int picked[] = {0, 1, 5, 11, 18, 21};
+            for (size_t c = 0; c < sizeof picked / sizeof *picked; c++) run_fd_case(&fd_cases[picked[c]], &rng);
+            runs++;
+        }
+    }
+    TU_OK(rd_ctx_set_tuning(ctx, &saved));
+    ck_assert_int_ge(runs, 8);
+}
+END_TEST
+
 /* DARTS-sized shapes (several column tiles per row, channel blocks, batch
  * strides): the fast kernels against the generic ones, forward and backward. */
 typedef struct big_case {
@@ -340,6 +369,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, forward_backward_vs_reference);
     tcase_add_test(tc, generic_path_vs_reference);
     tcase_add_test(tc, darts_shapes_fast_vs_generic);
+    tcase_add_test(tc, tuning_candidates_vs_reference);
     suite_add_tcase(s, tc);
     return s;
 }

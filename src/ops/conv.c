@@ -3,6 +3,7 @@
  *
  * Paths, chosen per call from the geometry:
  *  - pw:  dense 1x1, stride 1, no padding: flat pixels, 8 pixels x 8 channels per work-item;
+ *         or (tune.conv_pw = local, written for GPUs) 16 x 16 GEMM tiles staged in local memory;
  *  - row: dense kernels DARTS uses (1x1 stride 2, 3x3, 1x7, 7x1 with their strides):
  *         8 columns of a row x 8 channels per work-item, window unrolled;
  *  - dwc: depthwise 3x3 / 5x5 / 7x7, stride 1 or 2, dilation 1 or 2: 8 columns x 7 rows;
@@ -20,7 +21,7 @@
 #define PROG "conv"
 
 /* Tile constants; cl/conv.cl defines the same (VL, DWC_RB, CONV_COB, ...). */
-enum { VL = 8, DWC_RB = 7, CONV_COB = 8, CONV_CIB = 8, CONV_CIB2 = 4, PW_DW_COB = 4, PW_DW_CIB = 2 };
+enum { VL = 8, DWC_RB = 7, CONV_COB = 8, CONV_CIB = 8, CONV_CIB2 = 4, PW_DW_COB = 4, PW_DW_CIB = 2, PW_TS = 16 };
 
 static rd_conv_mode g_mode = RD_CONV_AUTO;
 
@@ -260,6 +261,12 @@ rd_status rd_conv2d_forward(rd_ctx *ctx, const rd_conv_params *p, const rd_tenso
     size_t gl[3], lo[3];
     switch (pl.path) {
     case PATH_PW:
+        if (ctx->tune.conv_pw == RD_CONV_PW_LOCAL) {
+            size_t gg[3] = {rd_round_up((size_t)g.oh * g.ow, PW_TS), rd_round_up((size_t)g.co, PW_TS), (size_t)g.n},
+                   ll[3] = {PW_TS, PW_TS, 1};
+            return rd_launch(ctx, PROG, "pw_fwd_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g),
+                             RD_END);
+        }
         gl[0] = ceil_div((size_t)g.oh * g.ow, VL);
         gl[1] = ceil_div((size_t)g.co, CONV_COB);
         gl[2] = (size_t)g.n;
@@ -298,6 +305,12 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     size_t gl[3], lo[3];
     switch (pl->path) {
     case PATH_PW:
+        if (ctx->tune.conv_pw == RD_CONV_PW_LOCAL) {
+            size_t gg[3] = {rd_round_up((size_t)g.h * g.w, PW_TS), rd_round_up((size_t)g.ci, PW_TS), (size_t)g.n},
+                   ll[3] = {PW_TS, PW_TS, 1};
+            return rd_launch(ctx, PROG, "pw_dx_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
+                             GEOM_ARGS(g), RD_ARG(acc), RD_END);
+        }
         gl[0] = ceil_div((size_t)g.h * g.w, VL);
         gl[1] = ceil_div((size_t)g.ci, CONV_CIB);
         gl[2] = (size_t)g.n;
