@@ -981,4 +981,101 @@ void pw_dx_local(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int A
         rd_store(dx + dx_off + (long)n * dx_ns + (long)ci * P + p, acc, ACC);
     }
 }
+
+/* ================= depthwise through local memory (GPUs; tune.conv_dwc = local) =================
+ * A work-group takes a DWL_TS x DWL_TS tile of one plane (image n, channel c): it stages the
+ * input patch the tile reads (forward) or the dy patch its dx gathers from (dx) in local
+ * memory, each element read from global memory once and along the rows (coalesced), then every
+ * item sums its window from there. Any kernel size, stride and dilation whose patch fits
+ * DWL_MAX x DWL_MAX (7x7, stride 2, dilation 2: 43 x 43). */
+#define DWL_TS 16
+#define DWL_MAX 43
+RD_INLINE int floor_div(const int a, const int b) { return (a >= 0 ? a : a - b + 1) / b; }
+
+__kernel __attribute__((reqd_work_group_size(DWL_TS, DWL_TS, 1)))
+void dwc_fwd_local(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {
+    __local float patch[DWL_MAX * DWL_MAX];
+    const int lx = get_local_id(0), ly = get_local_id(1), plane = get_global_id(2);
+    const int n = plane / CI, c = plane % CI;
+    const int ox = get_global_id(0), oy = get_global_id(1);
+    const int ix0 = get_group_id(0) * DWL_TS * SW_ - PL, iy0 = get_group_id(1) * DWL_TS * SH_ - PT;
+    const int pw = (DWL_TS - 1) * SW_ + (KW_ - 1) * DW + 1, ph = (DWL_TS - 1) * SH_ + (KH_ - 1) * DH + 1;
+    const long xb = x_off + (long)n * x_ns + (long)c * H * W;
+    for (int i = ly * DWL_TS + lx; i < pw * ph; i += DWL_TS * DWL_TS) {
+        const int r = iy0 + i / pw, q = ix0 + i % pw;
+        float v = 0.0f;
+        if (n < N && r >= 0 && r < H && q >= 0 && q < W) {
+            v = x[xb + (long)r * W + q];
+            if (RELU) v = max(v, 0.0f);
+        }
+        patch[i] = v;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (ox >= OW || oy >= OH || n >= N) return;
+    const long wb = w_off + (long)c * KH_ * KW_;
+    float acc = 0.0f;
+    for (int ky = 0; ky < KH_; ky++)
+        for (int kx = 0; kx < KW_; kx++)
+            acc = fma(w[wb + ky * KW_ + kx], patch[(ly * SH_ + ky * DH) * pw + lx * SW_ + kx * DW], acc);
+    y[y_off + (long)n * y_ns + (long)c * OH * OW + (long)oy * OW + ox] = acc;
+}
+
+/* dx[iy][ix] = sum over taps (ky, kx) with iy + PT - ky*DH = oy*SH (ox likewise) of w * dy[oy][ox]. */
+__kernel __attribute__((reqd_work_group_size(DWL_TS, DWL_TS, 1)))
+void dwc_dx_local(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {
+    __local float patch[DWL_MAX * DWL_MAX];
+    const int lx = get_local_id(0), ly = get_local_id(1), plane = get_global_id(2);
+    const int n = plane / CI, c = plane % CI;
+    const int ix = get_global_id(0), iy = get_global_id(1);
+    const int tx0 = get_group_id(0) * DWL_TS, ty0 = get_group_id(1) * DWL_TS;
+    /* the dy rows / columns any item of the tile gathers from */
+    const int oy0 = floor_div(ty0 + PT - (KH_ - 1) * DH, SH_), ox0 = floor_div(tx0 + PL - (KW_ - 1) * DW, SW_);
+    const int ph = floor_div(ty0 + DWL_TS - 1 + PT, SH_) - oy0 + 1, pw = floor_div(tx0 + DWL_TS - 1 + PL, SW_) - ox0 + 1;
+    const long db = dy_off + (long)n * dy_ns + (long)c * OH * OW;
+    for (int i = ly * DWL_TS + lx; i < pw * ph; i += DWL_TS * DWL_TS) {
+        const int r = oy0 + i / pw, q = ox0 + i % pw;
+        patch[i] = n < N && r >= 0 && r < OH && q >= 0 && q < OW ? dy[db + (long)r * OW + q] : 0.0f;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (ix >= W || iy >= H || n >= N) return;
+    const long wb = w_off + (long)c * KH_ * KW_;
+    float acc = 0.0f;
+    for (int ky = 0; ky < KH_; ky++) {
+        const int ty = iy + PT - ky * DH;
+        if (ty - floor_div(ty, SH_) * SH_) continue;  /* no output row takes this tap */
+        const int row = floor_div(ty, SH_) - oy0;
+        for (int kx = 0; kx < KW_; kx++) {
+            const int tx = ix + PL - kx * DW;
+            if (tx - floor_div(tx, SW_) * SW_) continue;
+            acc = fma(w[wb + ky * KW_ + kx], patch[row * pw + floor_div(tx, SW_) - ox0], acc);
+        }
+    }
+    const long xi = x_off + (long)n * x_ns + (long)c * H * W + (long)iy * W + ix;
+    if (RELU && !(x[xi] > 0.0f)) acc = 0.0f;
+    rd_store(dx + dx_off + (long)n * dx_ns + (long)c * H * W + (long)iy * W + ix, acc, ACC);
+}
+
+/* dw of the depthwise convolution (tune.conv_dwc = local): a work-group per (channel, tap) and
+ * chunk of images; its items walk the output pixels (adjacent items, adjacent pixels: coalesced)
+ * and their sum goes through local memory into partial[g][c][kh][kw], as the tiled kernels'. */
+__kernel void dwc_dw_local(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {
+    __local float buf[RD_WG];
+    const int lid = get_local_id(0), wi = get_global_id(1), g = get_global_id(2);
+    const int KK = KH_ * KW_, c = wi / KK, tap = wi % KK, ky = tap / KW_, kx = tap % KW_;
+    const int n0 = g * IPC, n1 = min(N, n0 + IPC), P = OH * OW;
+    float s = 0.0f;
+    for (int n = n0; n < n1; n++) {
+        const long xb = x_off + (long)n * x_ns + (long)c * H * W, db = dy_off + (long)n * dy_ns + (long)c * P;
+        for (int p = lid; p < P; p += get_local_size(0)) {
+            const int iy = (p / OW) * SH_ - PT + ky * DH, ix = (p % OW) * SW_ - PL + kx * DW;
+            if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
+                float v = x[xb + (long)iy * W + ix];
+                if (RELU) v = max(v, 0.0f);
+                s = fma(dy[db + p], v, s);
+            }
+        }
+    }
+    s = rd_group_sum(buf, s);
+    if (lid == 0) partial[(long)g * CI * KK + wi] = s;
+}
 #endif

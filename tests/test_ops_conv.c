@@ -73,6 +73,8 @@ static const conv_case fd_cases[] = {
     {"dw7 s2", {7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 3, 1}, 1, 3, 9, 17, 3, 1},
     {"dw7 s1 dil2", {7, 7, 1, 1, 6, 6, 6, 6, 2, 2, 2, 1}, 1, 2, 9, 9, 2, 0},
     {"dw5 s1 dil2 odd", {5, 5, 1, 1, 4, 4, 4, 4, 2, 2, 17, 0}, 1, 17, 7, 7, 17, 0},
+    /* the largest patch a local-memory depthwise tile stages (43 x 43), over several tiles */
+    {"dw7 s2 dil2 40x37", {7, 7, 2, 2, 6, 6, 6, 6, 2, 2, 2, 1}, 1, 2, 40, 37, 2, 1},
 };
 
 typedef struct conv_bufs {
@@ -187,7 +189,7 @@ START_TEST(generic_path_vs_reference) {
 END_TEST
 
 /* Every kernel parameter radars tune may pick for the convolutions, on this device:
- * the local-memory 1x1 GEMM tiles (written for GPUs), generic paths per family and
+ * the local-memory 1x1 GEMM tiles and depthwise patches (written for GPUs), generic paths per family and
  * each tile-group size, against the host reference. */
 START_TEST(tuning_candidates_vs_reference) {
     rd_ctx *ctx = tu_ctx();
@@ -205,8 +207,12 @@ START_TEST(tuning_candidates_vs_reference) {
             if (rd_tuning_check(rd_ctx_device(ctx), &t, &err) != RD_OK) continue;  /* over the device's limit */
             TU_OK(rd_ctx_set_tuning(ctx, &t));
             /* both 1x1 cases (odd sizes, a view), a 3x3, a strided 1x7, two depthwise */
-            static const int picked[] = {0, 1, 5, 11, 18, 21};
-            for (size_t c = 0; c < sizeof picked / sizeof *picked; c++) run_fd_case(&fd_cases[picked[c]], &rng);
+            /* both 1x1 cases (odd sizes, a view), a 3x3, a strided 1x7, depthwise with every
+             * stride and dilation (fewer on a simulated device) */
+            static const int picked[] = {0, 1, 5, 11, 18, 21, 23, 25, 26, 28}, few[] = {0, 1, 21, 28};
+            const int *cs = tu_small() ? few : picked;
+            size_t nc = tu_small() ? sizeof few / sizeof *few : sizeof picked / sizeof *picked;
+            for (size_t c = 0; c < nc; c++) run_fd_case(&fd_cases[cs[c]], &rng);
             runs++;
         }
     }

@@ -104,15 +104,15 @@ rd_status rd_finish(rd_ctx *ctx);
 typedef struct rd_tuning {
     int wg;          /* 1-D work-group size of the element-wise kernels and the reductions */
     int conv_pw;     /* 1x1 dense convolutions: 1 = the tiled kernels, 0 = generic (one item per element),
-                        RD_CONV_PW_LOCAL = 16x16 GEMM tiles through local memory (written for GPUs) */
+                        RD_CONV_LOCAL = 16x16 GEMM tiles through local memory (written for GPUs) */
     int conv_row;    /* the other dense convolutions DARTS uses (3x3, 1x7, 7x1, 1x1 s2): 1 tiled, 0 generic */
-    int conv_dwc;    /* depthwise 3x3/5x5/7x7: 1 tiled, 0 generic */
+    int conv_dwc;    /* depthwise 3x3/5x5/7x7: 1 tiled, 0 generic, RD_CONV_LOCAL 16x16 tiles from patches in local memory */
     int conv_group;  /* work-items per group of the tiled convolutions (CPUs: planes; GPUs: all) */
     int mixed_pass;  /* mixed-op entries per pass, 1..16 */
     int mixed_walk;  /* mixed-op walk over the elements: 1 coalesced (GPUs), 2 contiguous runs (CPUs) */
 } rd_tuning;
 
-enum { RD_CONV_PW_LOCAL = 2 };
+enum { RD_CONV_LOCAL = 2 };
 
 /* One tunable parameter: its key in the tuning file, what it is, its candidates. */
 enum { RD_TUNE_MAX_VALUES = 8 };

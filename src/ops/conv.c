@@ -7,6 +7,7 @@
  *  - row: dense kernels DARTS uses (1x1 stride 2, 3x3, 1x7, 7x1 with their strides):
  *         8 columns of a row x 8 channels per work-item, window unrolled;
  *  - dwc: depthwise 3x3 / 5x5 / 7x7, stride 1 or 2, dilation 1 or 2: 8 columns x 7 rows;
+ *         or (tune.conv_dwc = local, written for GPUs) 16 x 16 tiles from patches in local memory;
  *  - gen: anything else (one work-item per element), also the reference path of the tests.
  * dw is always two stages without float atomics: per chunk of images, partial
  * sums into scratch slot RD_SCRATCH_CONV0, then conv_dw_finish adds them into dw.
@@ -21,7 +22,7 @@
 #define PROG "conv"
 
 /* Tile constants; cl/conv.cl defines the same (VL, DWC_RB, CONV_COB, ...). */
-enum { VL = 8, DWC_RB = 7, CONV_COB = 8, CONV_CIB = 8, CONV_CIB2 = 4, PW_DW_COB = 4, PW_DW_CIB = 2, PW_TS = 16 };
+enum { VL = 8, DWC_RB = 7, CONV_COB = 8, CONV_CIB = 8, CONV_CIB2 = 4, PW_DW_COB = 4, PW_DW_CIB = 2, PW_TS = 16, DWL_TS = 16 };
 
 static rd_conv_mode g_mode = RD_CONV_AUTO;
 
@@ -261,7 +262,7 @@ rd_status rd_conv2d_forward(rd_ctx *ctx, const rd_conv_params *p, const rd_tenso
     size_t gl[3], lo[3];
     switch (pl.path) {
     case PATH_PW:
-        if (ctx->tune.conv_pw == RD_CONV_PW_LOCAL) {
+        if (ctx->tune.conv_pw == RD_CONV_LOCAL) {
             size_t gg[3] = {rd_round_up((size_t)g.oh * g.ow, PW_TS), rd_round_up((size_t)g.co, PW_TS), (size_t)g.n},
                    ll[3] = {PW_TS, PW_TS, 1};
             return rd_launch(ctx, PROG, "pw_fwd_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g),
@@ -283,6 +284,13 @@ rd_status rd_conv2d_forward(rd_ctx *ctx, const rd_conv_params *p, const rd_tenso
         gl[0] = ceil_div((size_t)g.ow, VL);
         gl[1] = ceil_div((size_t)g.oh, DWC_RB);
         gl[2] = (size_t)g.n * (size_t)g.ci;
+        if (ctx->tune.conv_dwc == RD_CONV_LOCAL) {
+            size_t gg[3] = {rd_round_up((size_t)g.ow, DWL_TS), rd_round_up((size_t)g.oh, DWL_TS),
+                            (size_t)g.n * (size_t)g.ci},
+                   ll[3] = {DWL_TS, DWL_TS, 1};
+            return rd_launch(ctx, PROG, "dwc_fwd_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(y),
+                             GEOM_ARGS(g), RD_END);
+        }
         tile_local(ctx, gl, lo);
         snprintf(name, sizeof name, "dwc_fwd_%s", pl.tag);
         return rd_launch(ctx, pl.prog, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g), RD_END);
@@ -305,7 +313,7 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     size_t gl[3], lo[3];
     switch (pl->path) {
     case PATH_PW:
-        if (ctx->tune.conv_pw == RD_CONV_PW_LOCAL) {
+        if (ctx->tune.conv_pw == RD_CONV_LOCAL) {
             size_t gg[3] = {rd_round_up((size_t)g.h * g.w, PW_TS), rd_round_up((size_t)g.ci, PW_TS), (size_t)g.n},
                    ll[3] = {PW_TS, PW_TS, 1};
             return rd_launch(ctx, PROG, "pw_dx_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
@@ -329,6 +337,13 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
         gl[0] = ceil_div((size_t)g.w, (size_t)VL * g.sw);
         gl[1] = ceil_div((size_t)g.h, DWC_RB);
         gl[2] = (size_t)g.n * (size_t)g.ci;
+        if (ctx->tune.conv_dwc == RD_CONV_LOCAL) {
+            size_t gg[3] = {rd_round_up((size_t)g.w, DWL_TS), rd_round_up((size_t)g.h, DWL_TS),
+                            (size_t)g.n * (size_t)g.ci},
+                   ll[3] = {DWL_TS, DWL_TS, 1};
+            return rd_launch(ctx, PROG, "dwc_dx_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
+                             GEOM_ARGS(g), RD_ARG(acc), RD_END);
+        }
         tile_local(ctx, gl, lo);
         snprintf(name, sizeof name, "dwc_dx_%s", pl->tag);
         return rd_launch(ctx, pl->prog, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx), GEOM_ARGS(g),
@@ -361,6 +376,12 @@ static rd_status backward_dw(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
         break;
     case PATH_ROW:
     case PATH_DWC:
+        if (pl->path == PATH_DWC && ctx->tune.conv_dwc == RD_CONV_LOCAL) {
+            size_t gg[3] = {ctx->wg, pl->wcount, (size_t)chunks}, ll[3] = {ctx->wg, 1, 1};
+            RD_TRY(rd_launch(ctx, PROG, "dwc_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
+                             GEOM_ARGS(g), RD_ARG(cipc), RD_END));
+            break;
+        }
         snprintf(name, sizeof name, "%s_dw_%s", pl->path == PATH_ROW ? "conv" : "dwc", pl->tag);
         RD_TRY(rd_launch(ctx, pl->prog, name, 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_ARG(partial), GEOM_ARGS(g),
                          RD_ARG(cipc), RD_END));

@@ -17,7 +17,8 @@ static const struct {
     rd_tunable t;
     size_t offset;
 } table[] = {
-    {{"conv_dwc", "depthwise convolutions: tiled kernels or one item per element", {0, 1}, {TILED[0], TILED[1]}, 2},
+    {{"conv_dwc", "depthwise convolutions: tiled, generic or tiles staged in local memory (GPUs)", {0, 1, 2},
+      {TILED[0], TILED[1], "local"}, 3},
      offsetof(rd_tuning, conv_dwc)},
     {{"conv_row", "dense 3x3/1x7/7x1/strided 1x1 convolutions: tiled or generic", {0, 1}, {TILED[0], TILED[1]}, 2},
      offsetof(rd_tuning, conv_row)},
@@ -90,9 +91,9 @@ rd_status rd_tuning_check(const rd_device_info *dev, const rd_tuning *t, rd_err 
         for (int j = 0; j < table[i].t.n_values; j++) ok |= table[i].t.values[j] == v;
         if (!ok) return rd_fail(err, RD_ERR_ARG, "tuning: %s = %d is not one of its candidates", table[i].t.key, v);
     }
-    if (t->conv_pw == RD_CONV_PW_LOCAL && dev->max_work_group < 256)
-        return rd_fail(err, RD_ERR_ARG, "tuning: conv_pw = local needs work-groups of 256, '%s' allows %zu",
-                       dev->name, dev->max_work_group);
+    if ((t->conv_pw == RD_CONV_LOCAL || t->conv_dwc == RD_CONV_LOCAL) && dev->max_work_group < 256)
+        return rd_fail(err, RD_ERR_ARG, "tuning: conv_%s = local needs work-groups of 256, '%s' allows %zu",
+                       t->conv_pw == RD_CONV_LOCAL ? "pw" : "dwc", dev->name, dev->max_work_group);
     if ((size_t)t->wg > dev->max_work_group || (size_t)t->conv_group > dev->max_work_group)
         return rd_fail(err, RD_ERR_ARG, "tuning: work-group size %d is over '%s''s limit of %zu",
                        t->wg > t->conv_group ? t->wg : t->conv_group, dev->name, dev->max_work_group);
