@@ -219,7 +219,8 @@ typedef struct tuner {
 } tuner;
 
 static rd_status open_ctx(tuner *tu, const rd_tuning *t) {
-    if (tu->ctx && tu->ctx_wg == t->wg) return rd_ctx_set_tuning(tu->ctx, t) == RD_OK ? RD_OK : rd_ctx_take_error(tu->ctx, tu->err);
+    if (tu->ctx && tu->ctx_wg == t->wg)
+        return rd_ctx_set_tuning(tu->ctx, t) == RD_OK ? RD_OK : rd_ctx_take_error(tu->ctx, tu->err);
     rd_ctx_free(tu->ctx);
     tu->ctx = NULL;
     RD_TRY(rd_ctx_create(tu->opt, &tu->ctx, tu->err));

@@ -9,7 +9,6 @@
 #include "runtime/cl_sources.h"
 #include "runtime/runtime.h"
 
-static const char *const TILED[] = {"generic", "tiled"};
 
 /* One row per field of rd_tuning; rd_tune times them in this order (the
  * convolution paths first: the largest effects, then what shares the device). */
@@ -18,12 +17,12 @@ static const struct {
     size_t offset;
 } table[] = {
     {{"conv_dwc", "depthwise convolutions: tiled, generic or tiles staged in local memory (GPUs)", {0, 1, 2},
-      {TILED[0], TILED[1], "local"}, 3},
+      {"generic", "tiled", "local"}, 3},
      offsetof(rd_tuning, conv_dwc)},
-    {{"conv_row", "dense 3x3/1x7/7x1/strided 1x1 convolutions: tiled or generic", {0, 1}, {TILED[0], TILED[1]}, 2},
+    {{"conv_row", "dense 3x3/1x7/7x1/strided 1x1 convolutions: tiled or generic", {0, 1}, {"generic", "tiled"}, 2},
      offsetof(rd_tuning, conv_row)},
     {{"conv_pw", "1x1 convolutions: tiled, generic or GEMM tiles in local memory (GPUs)", {0, 1, 2},
-      {TILED[0], TILED[1], "local"}, 3},
+      {"generic", "tiled", "local"}, 3},
      offsetof(rd_tuning, conv_pw)},
     {{"conv_group", "work-items per group of the tiled convolutions", {4, 8, 16, 32, 64, 128, 256}, {NULL}, 7},
      offsetof(rd_tuning, conv_group)},
