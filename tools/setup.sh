@@ -13,6 +13,7 @@ PACKAGES=(
   libpng-dev zlib1g-dev libjson-c-dev libinih-dev
   libcairo2-dev libgraphviz-dev fonts-dejavu-core
   check locales
+  openmpi-bin libopenmpi-dev
   clang libclang-rt-14-dev
   dataset-fashion-mnist
   python3 python3-torch

@@ -225,6 +225,21 @@ uint64_t rd_loader_device_bytes(int batch, int c, int h, int w);
 /* Waits for the loader's uploads, stops its worker, frees its buffers. */
 void rd_loader_free(rd_loader *ld);
 
+/* Data-parallel jobs (radars/comm.h): the part of the stream rank `index` of `count` takes.
+ *  RD_SHARD_ROWS: rows [m*index/count, m*(index+1)/count) of every batch of m rows (the
+ *    other rows go to the other ranks; a rank's part of a short last batch may be empty,
+ *    n = 0); each call advances one batch;
+ *  RD_SHARD_BATCHES: batch `index` of every `count` consecutive batches (each rank a
+ *    whole batch of its own); each call advances `count` batches.
+ * Either way the state advances as an unsharded loader's does, so it is the same on
+ * every rank and a checkpoint holds it whatever the number of ranks; the images of a
+ * position are the same whatever the sharding (augmentation is keyed by position).
+ * count 1 (the default): the whole stream. */
+typedef enum rd_shard_mode { RD_SHARD_ROWS, RD_SHARD_BATCHES } rd_shard_mode;
+rd_status rd_loader_set_shard(rd_loader *ld, rd_shard_mode mode, int index, int count, rd_err *err);
+/* The number of shards the stream is split into (1: this loader sees all of it). */
+int rd_loader_shard_count(const rd_loader *ld);
+
 #ifdef __cplusplus
 }
 #endif

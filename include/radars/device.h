@@ -64,12 +64,17 @@ rd_status rd_list_platforms(rd_platform_info **out, int *count, rd_err *err);
  * that is unset the first GPU, else accelerator, else CPU. */
 rd_status rd_select_device(const rd_device_info *devs, int count, const char *selector,
                            int *chosen, rd_err *err);
+/* The same, but without a selector the nth device (modulo their number) of the kind
+ * chosen: the node-local rank's device of a job with one rank per device. */
+rd_status rd_select_device_nth(const rd_device_info *devs, int count, const char *selector, int nth,
+                               int *chosen, rd_err *err);
 
 typedef struct rd_ctx_options {
     const char *device;      /* selector, see rd_select_device */
     const char *cache_dir;   /* program-binary cache; NULL = $RADARS_CACHE_DIR, else
                                 $XDG_CACHE_HOME/radars-cl, else ~/.cache/radars-cl; "" disables */
     uint64_t mem_cap;        /* 0 = the device's global memory */
+    int nth;                 /* without a selector: the nth device of the preferred kind (MPI: node-local rank) */
     int verbose;             /* print builds and cache hits to stderr */
     int profile;             /* time every kernel with OpenCL events (also: RADARS_PROFILE=1) */
     int binary_cache;        /* store program binaries in cache_dir: 0 = auto (every driver but POCL,

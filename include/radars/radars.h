@@ -4,6 +4,7 @@
 #include "radars/common.h"
 #include "radars/device.h"
 #include "radars/tensor.h"
+#include "radars/comm.h"
 #include "radars/ops.h"
 #include "radars/io.h"
 #include "radars/data.h"

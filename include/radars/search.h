@@ -114,6 +114,14 @@ rd_status rd_darts_step(rd_darts *d, const rd_batch *train, const rd_batch *vali
 rd_status rd_darts_arch_grad(rd_darts *d, const rd_batch *train, const rd_batch *valid, float lr, const rd_vec *out);
 /* Weight step only (SGD, clip) on the active ops: also the RL phase's training of a sampled path. */
 rd_status rd_darts_weight_step(rd_darts *d, const rd_batch *train, float lr, float *loss, int *correct);
+/* Data-parallel jobs (radars/comm.h): after every backward pass the gradients are made the
+ * same on every rank: weight gradients averaged over the ranks' shards of a batch, or with
+ * sum = 1 summed (RL waves: each rank trains its own sampled path); alpha gradients and
+ * running statistics averaged. Step statistics and evaluations cover every rank's shard. */
+void rd_darts_set_sum_grads(rd_darts *d, int sum);
+/* The running statistics averaged over the ranks (after training-mode forwards that no
+ * weight step followed: rewards, the warm start's scoring). */
+rd_status rd_supernet_sync_bn_state(rd_supernet *net);
 /* Mean loss and accuracy over up to max_batches (0 = all) of one pass of loader, train: batch statistics. */
 rd_status rd_evaluate(rd_supernet *net, rd_loader *loader, int max_batches, int train_mode, double *loss,
                       double *accuracy);
@@ -236,6 +244,8 @@ typedef struct rd_search_options {
     int64_t stop_after_steps;      /* stop (with a checkpoint) after this many steps in total: tests; 0 = off */
     volatile int *interrupt;       /* set to 1 (e.g. by SIGINT) to checkpoint and stop at the next step */
     rd_search_observer observer;
+    int sync_check_every;          /* data-parallel jobs: compare a hash of the parameters of every rank
+                                      every K steps; a rank that differs stops the job (0 = off) */
 } rd_search_options;
 
 typedef struct rd_search_result {

@@ -110,6 +110,8 @@ typedef struct rd_train_options {
     volatile int *interrupt;       /* set to 1 (e.g. by SIGINT) to checkpoint and stop at the next step */
     rd_search_observer observer;   /* log lines and progress, as the search's */
     const char *const *genotype_dirs; /* NULL-terminated folders of NAME.txt genotypes (NULL: none) */
+    int sync_check_every;          /* data-parallel jobs: compare a hash of every rank's parameters every
+                                      K steps; a rank that differs stops the job (0 = off) */
 } rd_train_options;
 
 typedef struct rd_train_result {

@@ -14,12 +14,21 @@ typedef struct cli_common {
 /* If argv[*i] is a common option, consumes it (and its value) and returns 1;
  * returns -1 (after printing an error) when its value is missing. */
 int cli_common_option(cli_common *c, int argc, char **argv, int *i);
-/* Creates the context from the common options; prints the error and returns NULL on failure. */
+/* A run directory, created by rank 0 and named to every rank (NULL want: a new one under root). */
+int cli_run_dir(const char *want, const char *root, const char *tag, int resume, char *out, size_t len);
+/* Creates the context from the common options (in a job, without --device, the node-local
+ * rank picks the node's device of the preferred kind) and gives it the job; prints the
+ * error and returns NULL on failure. */
 rd_ctx *cli_open_device(const cli_common *c);
 /* The same, then every kernel program built (or loaded) up front, in parallel,
  * with progress on stderr: a cold first run compiles in one visible batch. */
 rd_ctx *cli_open_device_built(const cli_common *c);
-/* "radars: <message>" on stderr; returns 1 (the exit status). */
+/* The job this process belongs to (radars/comm.h; a job of one without mpirun). */
+rd_comm *cli_comm(void);
+/* Whether this process writes the run directory and the log (rank 0 of a job). */
+int cli_is_writer(void);
+/* "radars: <message>" on stderr (in a job of several ranks, "radars: rank R of N: ...");
+ * returns 1 (the exit status). */
 int cli_error(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))

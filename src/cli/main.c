@@ -33,10 +33,15 @@ static void usage(FILE *f) {
     fprintf(f, "\nenvironment: RADARS_DEVICE (device index or name), RADARS_CACHE_DIR (kernel binary cache)\n");
 }
 
+static rd_comm *g_comm;
+rd_comm *cli_comm(void) { return g_comm; }
+int cli_is_writer(void) { return rd_comm_rank(g_comm) == 0; }
+
 int cli_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fputs("radars: ", stderr);
+    if (rd_comm_size(g_comm) > 1) fprintf(stderr, "rank %d of %d: ", rd_comm_rank(g_comm), rd_comm_size(g_comm));
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -63,6 +68,7 @@ rd_ctx *cli_open_device(const cli_common *c) {
     rd_ctx_options opt = {0};
     rd_err err = {0};
     opt.device = c->device;
+    opt.nth = rd_comm_local_rank(g_comm);
     opt.verbose = c->verbose;
     if (c->mem_cap && rd_parse_bytes(c->mem_cap, &opt.mem_cap, &err) != RD_OK) {
         cli_error("--mem-cap: %s", err.msg);
@@ -73,15 +79,31 @@ rd_ctx *cli_open_device(const cli_common *c) {
         cli_error("%s", err.msg);
         return NULL;
     }
+    rd_ctx_set_comm(ctx, g_comm);
     char note[1400];
     rd_tuning_load(ctx, note, sizeof note);
-    fprintf(stderr, "radars: %s\n", note);
+    if (cli_is_writer()) fprintf(stderr, "radars: %s\n", note);
     return ctx;
+}
+
+int cli_run_dir(const char *want, const char *root, const char *tag, int resume, char *out, size_t len) {
+    rd_err err = {0};
+    int failed = 0;
+    if (cli_is_writer()) {
+        rd_run_dir_options ro = {want, root, tag, resume};
+        failed = rd_run_dir_create(&ro, out, len, &err) != RD_OK;
+    }
+    /* the writer's outcome and name, to every rank */
+    if (rd_comm_bcast(g_comm, &failed, sizeof failed, 0, &err) != RD_OK ||
+        (!failed && rd_comm_bcast(g_comm, out, len, 0, &err) != RD_OK))
+        failed = 1;
+    if (failed) return cli_error("%s", err.msg[0] ? err.msg : "rank 0 could not create the run directory");
+    return 0;
 }
 
 rd_ctx *cli_open_device_built(const cli_common *c) {
     rd_ctx *ctx = cli_open_device(c);
-    if (ctx && rd_build_all_programs(ctx, stderr) != RD_OK) {
+    if (ctx && rd_build_all_programs(ctx, cli_is_writer() ? stderr : NULL) != RD_OK) {
         cli_error("%s", rd_ctx_error(ctx));
         rd_ctx_free(ctx);
         return NULL;
@@ -94,8 +116,14 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    rd_err err = {0};
+    if (rd_comm_init(&argc, &argv, &g_comm, &err) != RD_OK) return cli_error("%s", err.msg);
+    int rc = -1;
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-    cli_error("unknown command '%s' (see 'radars --help')", argv[1]);
-    return 2;
+        if (!strcmp(argv[1], commands[i].name)) rc = commands[i].run(argc - 1, argv + 1);
+    if (rc < 0) rc = cli_error("unknown command '%s' (see 'radars --help')", argv[1]) + 1;
+    /* a rank that fails while the others wait in a collective stops the whole job */
+    if (rc != 0 && rc != 130 && rd_comm_size(g_comm) > 1) rd_comm_abort(g_comm, rc);
+    rd_comm_free(g_comm);
+    return rc;
 }

@@ -66,6 +66,10 @@ rd_search_observer cli_progress_start(cli_progress *p) {
     memset(p, 0, sizeof *p);
     p->tty = isatty(STDERR_FILENO);
     rd_search_observer o = {p, on_log, on_progress};
+    if (rd_comm_rank(cli_comm()) != 0) { /* one writer: the other ranks of a job report only errors */
+        o.log = NULL;
+        o.progress = NULL;
+    }
     return o;
 }
 

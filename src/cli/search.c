@@ -25,6 +25,10 @@ static void usage(void) {
            "  --out RUN_DIR    run directory (default: runs/<time>-<strategy>); must be new or empty\n"
            "  --resume RUN_DIR continue an interrupted run (Ctrl-C checkpoints and stops cleanly)\n"
            "  --then-train N   train the found network from scratch for N epochs afterwards\n"
+           "  --check-sync K   under mpirun: compare a hash of every rank's parameters every K steps and stop\n"
+           "                   naming the rank and step where they diverge (a debugging aid; 0 = off)\n"
+           "Under mpirun (one rank per device: mpirun -np N radars search ...) the ranks share every batch\n"
+           "of the DARTS phase and sample different paths in the RL phase; rank 0 writes the run directory.\n"
            "Writes into the run directory: config.ini, metrics.jsonl, checkpoint.safetensors,\n"
            "genotype.txt (DARTS' Genotype(...) form), genotype.json, report.json, report.txt.\n");
 }
@@ -35,6 +39,7 @@ int cmd_search(int argc, char **argv) {
     memset(&cargs, 0, sizeof cargs);
     const char *out = NULL, *resume = NULL, *then_train = NULL;
     int64_t stop_after = 0;
+    int check_sync = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             usage();
@@ -52,6 +57,8 @@ int cmd_search(int argc, char **argv) {
                             : !strcmp(argv[i], "--then-train") ? &then_train : NULL;
         if (slot && i + 1 < argc) {
             *slot = argv[++i];
+        } else if (!strcmp(argv[i], "--check-sync") && i + 1 < argc) {
+            check_sync = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--stop-after") && i + 1 < argc) {
             stop_after = atoll(argv[++i]); /* testing aid: checkpoint and stop after N steps */
         } else {
@@ -90,24 +97,26 @@ int cmd_search(int argc, char **argv) {
         cli_config_free(&cargs);
         return 1;
     }
-    rd_run_dir_options ro = {resume ? resume : out, cfg.out_root, rd_strategy_names[cfg.strategy], resume != NULL};
-    if (rd_run_dir_create(&ro, run_dir, sizeof run_dir, &err) != RD_OK) {
+    if (cli_run_dir(resume ? resume : out, cfg.out_root, rd_strategy_names[cfg.strategy], resume != NULL, run_dir,
+                    sizeof run_dir)) {
         cli_config_free(&cargs);
-        return cli_error("%s", err.msg);
+        return 1;
     }
     rd_ctx *ctx = cli_open_device_built(&common);
     if (!ctx) {
         cli_config_free(&cargs);
         return 1;
     }
-    fprintf(stderr, "radars search: %s, recipe %s, run directory %s\n", rd_strategy_names[cfg.strategy],
-            cargs.loaded_from ? cargs.loaded_from : "(built-in defaults)", run_dir);
+    if (cli_is_writer())
+        fprintf(stderr, "radars search: %s, recipe %s, run directory %s\n", rd_strategy_names[cfg.strategy],
+                cargs.loaded_from ? cargs.loaded_from : "(built-in defaults)", run_dir);
     cli_progress prog;
     rd_search_options opt;
     memset(&opt, 0, sizeof opt);
     opt.run_dir = run_dir;
     opt.resume = resume != NULL;
     opt.stop_after_steps = stop_after;
+    opt.sync_check_every = check_sync;
     opt.interrupt = cli_interrupt_flag();
     opt.observer = cli_progress_start(&prog);
     cli_catch_sigint(1);
@@ -118,16 +127,18 @@ int cmd_search(int argc, char **argv) {
     if (st != RD_OK) {
         rc = cli_error("%s", err.msg);
     } else if (res.interrupted) {
-        fprintf(stderr, "radars search: stopped; resume with: radars search --resume %s\n", run_dir);
+        if (cli_is_writer()) fprintf(stderr, "radars search: stopped; resume with: radars search --resume %s\n", run_dir);
         rc = *cli_interrupt_flag() ? 130 : 0;
     } else {
-        printf("%s\n", res.genotype_text);
-        fflush(stdout);
-        cli_draw(run_dir);
+        if (cli_is_writer()) {
+            printf("%s\n", res.genotype_text);
+            fflush(stdout);
+            cli_draw(run_dir);
+        }
         rd_train_result tr;
         memset(&tr, 0, sizeof tr);
         if (cfg.then_train_epochs > 0) {
-            fprintf(stderr, "radars search: training the found genotype from scratch for %d epochs in %s/train\n",
+            if (cli_is_writer()) fprintf(stderr, "radars search: training the found genotype from scratch for %d epochs in %s/train\n",
                     cfg.then_train_epochs, run_dir);
             rd_train_options to;
             memset(&to, 0, sizeof to);
@@ -136,19 +147,19 @@ int cmd_search(int argc, char **argv) {
             to.genotype_dirs = cli_genotype_dirs();
             st = rd_search_then_train(ctx, &cfg, run_dir, cfg.then_train_epochs, &to, &tr, &err);
             cli_progress_end(&prog);
-            if (st == RD_OK && !tr.interrupted) {
+            if (st == RD_OK && !tr.interrupted && cli_is_writer()) {
                 char train_dir[4200];
                 snprintf(train_dir, sizeof train_dir, "%s/train", run_dir);
                 cli_draw(train_dir);
             }
             if (st != RD_OK) rc = cli_error("then-train: %s", err.msg);
-            else if (tr.interrupted) {
+            else if (tr.interrupted && cli_is_writer()) {
                 fprintf(stderr, "radars search: training stopped; resume with: radars search --resume %s "
                                 "(or radars train --resume %s/train)\n", run_dir, run_dir);
                 rc = *cli_interrupt_flag() ? 130 : 0;
             }
         }
-        if (rc == 0 && !tr.interrupted) {
+        if (rc == 0 && !tr.interrupted && cli_is_writer()) {
             char trained[256] = "";
             if (cfg.then_train_epochs > 0)
                 snprintf(trained, sizeof trained, ", trained from scratch: test accuracy %.2f%% after %d epochs",

@@ -22,6 +22,10 @@ static void usage(void) {
            "  --out RUN_DIR    run directory (default: runs/<time>-train); must be new or empty\n"
            "  --resume RUN_DIR continue an interrupted run (Ctrl-C checkpoints and stops cleanly); the\n"
            "                   result is the same as an uninterrupted run's\n"
+           "  --check-sync K   under mpirun: compare a hash of every rank's parameters every K steps and stop\n"
+           "                   naming the rank and step where they diverge (a debugging aid; 0 = off)\n"
+           "Under mpirun (one rank per device: mpirun -np N radars train ...) the ranks share every batch\n"
+           "(data.batch must be a multiple of N); rank 0 writes the run directory.\n"
            "Writes into the run directory: config.ini, genotype.txt, genotype.json, metrics.jsonl (one\n"
            "record per epoch, a final one with the test accuracy), checkpoint.safetensors (PyTorch names,\n"
            "loadable with load_state_dict(strict=True)), report.json, report.txt, plots/.\n"
@@ -43,7 +47,7 @@ int cmd_train(int argc, char **argv) {
     memset(&cargs, 0, sizeof cargs);
     const char *out = NULL, *resume = NULL, *genotype = NULL, *epochs = NULL;
     int64_t stop_after = 0;
-    int no_plots = 0, rc = 0;
+    int no_plots = 0, rc = 0, check_sync = 0;
     for (int i = 1; i < argc && !rc; i++) {
         if (cli_is_help(argv[i])) {
             usage();
@@ -63,6 +67,7 @@ int cmd_train(int argc, char **argv) {
         if (slot && i + 1 < argc) *slot = argv[++i];
         else if (!strcmp(argv[i], "--stop-after") && i + 1 < argc) stop_after = atoll(argv[++i]); /* testing aid */
         else if (!strcmp(argv[i], "--no-plots")) no_plots = 1;
+        else if (!strcmp(argv[i], "--check-sync") && i + 1 < argc) check_sync = atoi(argv[++i]);
         else rc = cli_error("train: unknown option or missing value '%s' (see 'radars train --help')", argv[i]);
     }
     if (!rc && genotype) rc = add_set(&cargs, "model.genotype", genotype);
@@ -86,23 +91,22 @@ int cmd_train(int argc, char **argv) {
     if (!rc && !resume && rd_genotype_resolve(cfg.genotype, cli_genotype_dirs(), &g, NULL, 0, &err) != RD_OK)
         rc = cli_error("model.genotype: %s", err.msg);
     char run_dir[4096];
-    if (!rc) {
-        rd_run_dir_options ro = {resume ? resume : out, cfg.out_root, "train", resume != NULL};
-        if (rd_run_dir_create(&ro, run_dir, sizeof run_dir, &err) != RD_OK) rc = cli_error("%s", err.msg);
-    }
+    if (!rc) rc = cli_run_dir(resume ? resume : out, cfg.out_root, "train", resume != NULL, run_dir, sizeof run_dir);
     rd_ctx *ctx = rc ? NULL : cli_open_device_built(&common);
     if (!rc && !ctx) rc = 1;
     if (rc) {
         cli_config_free(&cargs);
         return rc;
     }
-    fprintf(stderr, "radars train: recipe %s, run directory %s\n", path ? path : "(built-in defaults)", run_dir);
+    if (cli_is_writer())
+        fprintf(stderr, "radars train: recipe %s, run directory %s\n", path ? path : "(built-in defaults)", run_dir);
     cli_progress prog;
     rd_train_options opt;
     memset(&opt, 0, sizeof opt);
     opt.run_dir = run_dir;
     opt.resume = resume != NULL;
     opt.stop_after_steps = stop_after;
+    opt.sync_check_every = check_sync;
     opt.interrupt = cli_interrupt_flag();
     opt.observer = cli_progress_start(&prog);
     opt.genotype_dirs = cli_genotype_dirs();
@@ -114,9 +118,9 @@ int cmd_train(int argc, char **argv) {
     if (st != RD_OK) {
         rc = cli_error("%s", err.msg);
     } else if (res.interrupted) {
-        fprintf(stderr, "radars train: stopped; resume with: radars train --resume %s\n", run_dir);
+        if (cli_is_writer()) fprintf(stderr, "radars train: stopped; resume with: radars train --resume %s\n", run_dir);
         rc = *cli_interrupt_flag() ? 130 : 0;
-    } else {
+    } else if (cli_is_writer()) {
         if (!no_plots) cli_draw(run_dir);
         printf("test_acc=%.4f epochs=%d params=%.0f seconds=%.1f run_dir=%s\n", res.test_accuracy, res.epochs,
                res.params, res.seconds, run_dir);

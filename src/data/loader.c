@@ -24,8 +24,10 @@ typedef struct slot {
     rd_buffer *dx, *dy;   /* device copies (NULL for a host-only loader) */
     cl_event ev[2];       /* uploads from hx / hy in flight; NULL when none */
     int n;                /* what the host buffers hold */
+    int rows;             /* rows of the whole batch they were taken from */
     uint64_t seed;
-    int64_t epoch, pos;
+    int64_t epoch, pos;   /* where that batch starts */
+    rd_loader_state job;  /* the (unsharded) state the batch was prepared for */
 } slot;
 
 struct rd_loader {
@@ -40,6 +42,8 @@ struct rd_loader {
     rd_loader_state st;   /* the next batch returned starts here */
     slot slots[2];
     int cur;              /* the slot of the next batch */
+    rd_shard_mode shard_mode;
+    int shard_index, shard_count;
     /* the order of one epoch (preparer only) */
     int32_t *order;
     uint64_t order_seed;
@@ -60,8 +64,24 @@ static int epoch_ends_after(const rd_loader *ld, int64_t next_pos) {
     return next_pos >= ld->n || (ld->opt.drop_last && next_pos + ld->opt.batch > ld->n);
 }
 
-/* Fills slot s with the batch at state st (preparer side). */
-static rd_status prepare(rd_loader *ld, int s, const rd_loader_state *st, rd_err *err) {
+/* The state after the batch at st (one unsharded batch on). */
+static rd_loader_state advance(const rd_loader *ld, rd_loader_state st) {
+    int64_t next = st.position + (ld->n - st.position < ld->opt.batch ? ld->n - st.position : ld->opt.batch);
+    if (epoch_ends_after(ld, next)) {
+        st.epoch++;
+        st.position = 0;
+    } else {
+        st.position = next;
+    }
+    return st;
+}
+
+/* Fills slot s with this rank's part of the stream at state job (preparer side). */
+static rd_status prepare(rd_loader *ld, int s, const rd_loader_state *job, rd_err *err) {
+    rd_loader_state at = *job;
+    if (ld->shard_mode == RD_SHARD_BATCHES)
+        for (int i = 0; i < ld->shard_index; i++) at = advance(ld, at);
+    const rd_loader_state *st = &at;
     slot *sl = &ld->slots[s];
     int nev = (sl->ev[0] != NULL) + (sl->ev[1] != NULL);
     if (nev) {
@@ -83,17 +103,23 @@ static rd_status prepare(rd_loader *ld, int s, const rd_loader_state *st, rd_err
         order = ld->order;
     }
     int64_t left = ld->n - st->position;
-    int count = left < ld->opt.batch ? (int)left : ld->opt.batch;
+    int count = left < ld->opt.batch ? (int)left : ld->opt.batch, lo = 0, hi = count;
+    if (ld->shard_mode == RD_SHARD_ROWS) {
+        lo = (int)((int64_t)count * ld->shard_index / ld->shard_count);
+        hi = (int)((int64_t)count * (ld->shard_index + 1) / ld->shard_count);
+    }
     const rd_dataset *ds = ld->ds;
-    for (int j = 0; j < count; j++) {
+    for (int j = lo; j < hi; j++) {
         int64_t pos = st->position + j;
         int idx = order[pos];
         rd_aug_draw d;
         rd_augment_draw(&ld->opt.aug, ds->h, ds->w, rd_sample_key(st->seed, st->epoch, pos), &d);
-        rd_render_lut(ds, idx, &ld->lut, &ld->opt.aug, &d, sl->hx + (size_t)j * ld->chw);
-        sl->hy[j] = ds->labels[idx];
+        rd_render_lut(ds, idx, &ld->lut, &ld->opt.aug, &d, sl->hx + (size_t)(j - lo) * ld->chw);
+        sl->hy[j - lo] = ds->labels[idx];
     }
-    sl->n = count;
+    sl->n = hi - lo;
+    sl->rows = count;
+    sl->job = *job;
     sl->seed = st->seed;
     sl->epoch = st->epoch;
     sl->pos = st->position;
@@ -247,6 +273,8 @@ rd_status rd_loader_create(rd_ctx *ctx, const rd_dataset *ds, const rd_subset *s
     ld->per_epoch = opt->drop_last ? subset->n / opt->batch : (subset->n + opt->batch - 1) / opt->batch;
     ld->st.seed = opt->seed;
     ld->order_epoch = -1;
+    ld->shard_mode = RD_SHARD_ROWS;
+    ld->shard_count = 1;
     rd_norm_lut_make(&opt->norm, &ld->lut);
     ld->subset = malloc((size_t)subset->n * sizeof *ld->subset);
     ld->order = opt->shuffle ? malloc((size_t)subset->n * sizeof *ld->order) : NULL;
@@ -302,6 +330,20 @@ rd_status rd_loader_set_state(rd_loader *ld, const rd_loader_state *st, rd_err *
     return RD_OK;
 }
 
+rd_status rd_loader_set_shard(rd_loader *ld, rd_shard_mode mode, int index, int count, rd_err *err) {
+    if (count < 1 || index < 0 || index >= count || (mode != RD_SHARD_ROWS && mode != RD_SHARD_BATCHES))
+        return rd_fail(err, RD_ERR_ARG, "loader: shard %d of %d", index, count);
+    if (mode == ld->shard_mode && index == ld->shard_index && count == ld->shard_count) return RD_OK;
+    take_job(ld, NULL); /* a batch prepared for the old sharding is discarded */
+    ld->shard_mode = mode;
+    ld->shard_index = index;
+    ld->shard_count = count;
+    post_job(ld);
+    return RD_OK;
+}
+
+int rd_loader_shard_count(const rd_loader *ld) { return ld->shard_count; }
+
 rd_status rd_loader_next(rd_loader *ld, rd_batch *out, rd_err *err) {
     memset(out, 0, sizeof *out);
     int s = ld->cur;
@@ -311,10 +353,10 @@ rd_status rd_loader_next(rd_loader *ld, rd_batch *out, rd_err *err) {
         post_job(ld);  /* try again on the next call */
         return status;
     }
-    if (sl->seed != ld->st.seed || sl->epoch != ld->st.epoch || sl->pos != ld->st.position)
+    if (sl->job.seed != ld->st.seed || sl->job.epoch != ld->st.epoch || sl->job.position != ld->st.position)
         return rd_fail(err, RD_ERR_ARG, "loader: internal error: prepared batch does not match the state");
     const rd_dataset *ds = ld->ds;
-    if (ld->ctx) {
+    if (ld->ctx && sl->n > 0) {
         cl_command_queue q = rd_ctx_queue(ld->ctx);
         cl_int rc = clEnqueueWriteBuffer(q, rd_buffer_mem(sl->dx), CL_FALSE, 0, (size_t)sl->n * ld->chw * sizeof(float),
                                          sl->hx, 0, NULL, &sl->ev[0]);
@@ -330,21 +372,17 @@ rd_status rd_loader_next(rd_loader *ld, rd_batch *out, rd_err *err) {
         out->x = rd_tensor_make(rd_buffer_mem(sl->dx), 0, sl->n, ds->c, ds->h, ds->w);
         out->labels = rd_buffer_mem(sl->dy);
     } else {
-        out->x = rd_tensor_make(NULL, 0, sl->n, ds->c, ds->h, ds->w);
+        out->x = rd_tensor_make(ld->ctx ? rd_buffer_mem(sl->dx) : NULL, 0, sl->n, ds->c, ds->h, ds->w);
+        out->labels = ld->ctx ? rd_buffer_mem(sl->dy) : NULL;
     }
     out->n = sl->n;
     out->epoch = sl->epoch;
     out->index = sl->pos / ld->opt.batch;
     out->host_x = sl->hx;
     out->host_labels = sl->hy;
-    int64_t next = sl->pos + sl->n;
-    out->last = epoch_ends_after(ld, next);
-    if (out->last) {
-        ld->st.epoch++;
-        ld->st.position = 0;
-    } else {
-        ld->st.position = next;
-    }
+    out->last = epoch_ends_after(ld, sl->pos + sl->rows);
+    int steps = ld->shard_mode == RD_SHARD_BATCHES ? ld->shard_count : 1;
+    for (int i = 0; i < steps; i++) ld->st = advance(ld, ld->st);
     ld->cur = 1 - s;
     post_job(ld);
     return RD_OK;

@@ -154,6 +154,11 @@ static int contains_ci(const char *hay, const char *needle) {
 
 rd_status rd_select_device(const rd_device_info *devs, int count, const char *sel, int *chosen,
                            rd_err *err) {
+    return rd_select_device_nth(devs, count, sel, 0, chosen, err);
+}
+
+rd_status rd_select_device_nth(const rd_device_info *devs, int count, const char *sel, int nth, int *chosen,
+                               rd_err *err) {
     const char *source = "--device";
     if (!sel || !*sel) {
         sel = getenv("RADARS_DEVICE");
@@ -178,9 +183,14 @@ rd_status rd_select_device(const rd_device_info *devs, int count, const char *se
         return rd_fail(err, RD_ERR_NO_DEVICE, "%s=%s: no device name matches (see 'radars devices')", source, sel);
     }
     const cl_device_type order[] = {CL_DEVICE_TYPE_GPU, CL_DEVICE_TYPE_ACCELERATOR, CL_DEVICE_TYPE_CPU};
-    for (int t = 0; t < 3; t++)
+    for (int t = 0; t < 3; t++) {
+        int of_kind = 0;
+        for (int i = 0; i < count; i++) of_kind += (devs[i].type & order[t]) != 0;
+        if (!of_kind) continue;
+        int want = (nth < 0 ? 0 : nth) % of_kind;
         for (int i = 0; i < count; i++)
-            if (devs[i].type & order[t]) { *chosen = i; return RD_OK; }
+            if ((devs[i].type & order[t]) && want-- == 0) { *chosen = i; return RD_OK; }
+    }
     *chosen = 0;
     return RD_OK;
 }
@@ -213,7 +223,7 @@ rd_status rd_ctx_create(const rd_ctx_options *opt, rd_ctx **out, rd_err *err) {
     rd_device_info *devs = NULL;
     int count = 0, chosen = 0;
     RD_TRY(rd_list_devices(&devs, &count, err));
-    rd_status s = rd_select_device(devs, count, opt->device, &chosen, err);
+    rd_status s = rd_select_device_nth(devs, count, opt->device, opt->nth, &chosen, err);
     if (s != RD_OK) { free(devs); return s; }
     rd_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) { free(devs); return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory"); }

@@ -33,6 +33,7 @@ struct rd_ctx {
     cl_command_queue queue;
     rd_err err;
     int verbose;
+    struct rd_comm *comm;   /* the job this context's work belongs to (NULL: one process) */
 
     /* programs and kernels */
     char cache_dir[1024];

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "radars/comm.h"
 #include "radars/search.h"
 
 struct rd_darts {
@@ -21,6 +22,7 @@ struct rd_darts {
     rd_buffer *momentum_buf, *adam_buf, *scalar_buf, *backup_buf, *alpha_tmp_buf;
     rd_vec momentum, adam_m, adam_v, clip_scale, grad_norm, backup, dalpha, dalpha_plus;
     int adam_step;
+    int sum_grads;           /* data-parallel job: 1 sums the ranks' weight gradients (each its own path) */
 };
 
 static rd_status alloc_vec(rd_ctx *ctx, size_t len, const char *what, rd_buffer **b, rd_vec *v) {
@@ -80,9 +82,59 @@ rd_vec rd_darts_adam_v(const rd_darts *d) { return d->adam_v; }
 int rd_darts_adam_steps(const rd_darts *d) { return d->adam_step; }
 void rd_darts_set_adam_steps(rd_darts *d, int steps) { d->adam_step = steps; }
 
+void rd_darts_set_sum_grads(rd_darts *d, int sum) { d->sum_grads = sum; }
+
+/* A data-parallel job: the gradients just computed, and the running statistics, made the
+ * same on every rank (one all-reduce). Weight gradients are averaged over the ranks' shards
+ * of one batch (or summed: RL waves, where each rank trains its own path), alpha gradients
+ * averaged; running statistics averaged with the weight gradients (batch-norm itself
+ * works per rank, as PyTorch DDP without SyncBN: README "Scale-out"). */
+static rd_status sync_grads(rd_darts *d, unsigned what) {
+    rd_comm *comm = rd_ctx_comm(d->ctx);
+    int n = rd_comm_size(comm);
+    if (n == 1) return RD_OK;
+    rd_vec v[3];
+    float scale[3];
+    int k = 0;
+    if (what & RD_GRAD_WEIGHTS) {
+        v[k] = rd_supernet_weight_grads(d->net);
+        scale[k++] = d->sum_grads ? 1.0f : 1.0f / n;
+        v[k] = rd_supernet_bn_state(d->net);
+        scale[k++] = 1.0f / n;
+    }
+    if (what & RD_GRAD_ALPHAS) {
+        v[k] = rd_supernet_alpha_grads(d->net);
+        scale[k++] = 1.0f / n;
+    }
+    return rd_comm_allreduce_vecs(comm, d->ctx, v, scale, k);
+}
+
 static rd_status forward_backward(rd_darts *d, const rd_batch *b, unsigned what) {
     RD_TRY(rd_supernet_forward(d->net, &b->x, b->labels, 1));
-    return rd_supernet_backward(d->net, what);
+    RD_TRY(rd_supernet_backward(d->net, what));
+    return sync_grads(d, what);
+}
+
+rd_status rd_supernet_sync_bn_state(rd_supernet *net) {
+    rd_ctx *ctx = rd_supernet_context(net);
+    rd_comm *comm = rd_ctx_comm(ctx);
+    if (rd_comm_size(comm) == 1) return RD_OK;
+    rd_vec v = rd_supernet_bn_state(net);
+    float scale = 1.0f / rd_comm_size(comm);
+    return rd_comm_allreduce_vecs(comm, ctx, &v, &scale, 1);
+}
+
+/* Loss and correct count of the last forward, over every rank's shard of the batch. */
+static rd_status read_loss_all(rd_darts *d, int n, float *loss, int *correct, int *n_all) {
+    float l = 0;
+    int c = 0;
+    RD_TRY(rd_supernet_read_loss(d->net, &l, &c));
+    double v[3] = {(double)l * n, c, n};
+    RD_TRY(rd_comm_sum_doubles(rd_ctx_comm(d->ctx), v, 3, rd_ctx_err(d->ctx)));
+    if (loss) *loss = v[2] > 0 ? (float)(v[0] / v[2]) : l;
+    if (correct) *correct = (int)v[1];
+    if (n_all) *n_all = (int)v[2];
+    return RD_OK;
 }
 
 static rd_status adam_alphas(rd_darts *d, const rd_vec *grad) {
@@ -168,10 +220,9 @@ rd_status rd_darts_step(rd_darts *d, const rd_batch *train, const rd_batch *vali
         rd_vec ga = rd_supernet_alpha_grads(d->net);
         RD_TRY(adam_alphas(d, &ga));
     }
-    RD_TRY(rd_supernet_read_loss(d->net, &st->valid_loss, &st->valid_correct));
-    st->n_valid = valid->n;
-    st->n_train = train->n;
-    return rd_darts_weight_step(d, train, lr, &st->train_loss, &st->train_correct);
+    RD_TRY(read_loss_all(d, valid->n, &st->valid_loss, &st->valid_correct, &st->n_valid));
+    RD_TRY(rd_darts_weight_step(d, train, lr, NULL, NULL));
+    return read_loss_all(d, train->n, &st->train_loss, &st->train_correct, &st->n_train);
 }
 
 rd_status rd_evaluate(rd_supernet *net, rd_loader *loader, int max_batches, int train_mode, double *loss,
@@ -184,6 +235,7 @@ rd_status rd_evaluate(rd_supernet *net, rd_loader *loader, int max_batches, int 
     for (int b = 0; b < max_batches; b++) {
         rd_batch batch;
         RD_TRY(rd_loader_next(loader, &batch, err));
+        if (batch.n == 0) continue; /* this rank's part of a short last batch */
         RD_TRY(rd_supernet_forward(net, &batch.x, batch.labels, train_mode));
         float l;
         int c;
@@ -192,7 +244,11 @@ rd_status rd_evaluate(rd_supernet *net, rd_loader *loader, int max_batches, int 
         correct += c;
         n += batch.n;
     }
-    *loss = n ? total / n : NAN;
-    *accuracy = n ? (double)correct / n : NAN;
+    /* a data-parallel job: every rank evaluated its shard of each batch */
+    double sums[3] = {total, (double)correct, (double)n};
+    if (rd_loader_shard_count(loader) > 1) RD_TRY(rd_comm_sum_doubles(rd_ctx_comm(rd_supernet_context(net)), sums, 3, err));
+    if (train_mode) RD_TRY(rd_supernet_sync_bn_state(net)); /* batch statistics moved each rank's running ones */
+    *loss = sums[2] > 0 ? sums[0] / sums[2] : NAN;
+    *accuracy = sums[2] > 0 ? sums[1] / sums[2] : NAN;
     return RD_OK;
 }

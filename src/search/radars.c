@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "radars/comm.h"
 #include "radars/search.h"
 #include "runtime/rng.h"
 
@@ -32,8 +33,11 @@ typedef struct search {
     rd_dataset data;
     rd_subset wsub, asub;
     rd_loader *loaders[RD_SEARCH_LOADERS]; /* weight half, alpha half, evaluation (alpha half, in order) */
-    rd_supernet_config ncfg;
+    rd_supernet_config ncfg;     /* the DARTS phase's supernet: this rank's share of a batch */
+    rd_supernet_config rl_ncfg;  /* one path's (RL, random): a whole batch per rank */
     uint64_t cap;
+    rd_comm *comm;           /* the job (radars/comm.h): ranks share every batch of the DARTS phase, */
+    int rank, ranks, writer; /* sample different paths in the RL phase; rank 0 alone writes the run */
     rd_search_state st;
     rd_controller ctrl;
     int have_ctrl;
@@ -60,6 +64,29 @@ static double now(void) {
 #define say(s, ...) rd_observer_say(&(s)->opt->observer, __VA_ARGS__)
 
 /* ---- set-up: data, loaders, cap ---- */
+/* The part of the weight and alpha streams this rank takes: its rows of every batch (DARTS:
+ * the ranks share each batch) or whole batches of its own (RL: each rank its own path). The
+ * evaluation stream is always shared by rows. */
+static rd_status shard_loaders(search *s, rd_shard_mode mode) {
+    for (int i = 0; i < RD_SEARCH_LOADERS; i++)
+        RD_TRY(rd_loader_set_shard(s->loaders[i], i == E_LOADER ? RD_SHARD_ROWS : mode, s->rank, s->ranks, s->err));
+    return RD_OK;
+}
+
+/* A data-parallel job's constraints on the recipe, checked before anything is built. */
+static rd_status check_ranks(search *s) {
+    const rd_search_config *c = s->cfg;
+    if (s->ranks == 1) return RD_OK;
+    if (c->batch % s->ranks)
+        return rd_fail(s->err, RD_ERR_CONFIG, "data.batch = %d is not a multiple of the %d ranks (each takes an equal share)",
+                       c->batch, s->ranks);
+    if (c->strategy != RD_STRATEGY_DARTS && c->strategy != RD_STRATEGY_PCDARTS && c->strategy != RD_STRATEGY_RANDOM &&
+        c->rl_samples % s->ranks)
+        return rd_fail(s->err, RD_ERR_CONFIG, "rl.samples = %d is not a multiple of the %d ranks (each round's paths are "
+                       "spread evenly over them)", c->rl_samples, s->ranks);
+    return RD_OK;
+}
+
 static rd_status setup_data(search *s) {
     const rd_search_config *c = s->cfg;
     rd_data_options dopt;
@@ -89,7 +116,10 @@ static rd_status setup_data(search *s) {
     rd_loader_options eo = rd_loader_eval_options(c->batch, norm);
     eo.drop_last = 1; /* every evaluation batch has the planned size */
     RD_TRY(rd_loader_create(s->ctx, &s->data, &s->asub, &eo, &s->loaders[E_LOADER], s->err));
-    return rd_search_supernet_config(c, s->data.c, s->data.h, s->data.w, s->data.classes, &s->ncfg, s->err);
+    RD_TRY(rd_search_supernet_config(c, s->data.c, s->data.h, s->data.w, s->data.classes, &s->ncfg, s->err));
+    s->rl_ncfg = s->ncfg;
+    s->ncfg.batch = c->batch / s->ranks;
+    return shard_loaders(s, RD_SHARD_ROWS);
 }
 
 static double phase_seconds(search *s) { return s->seconds_before + (now() - s->t0); }
@@ -121,7 +151,36 @@ static rd_status checkpoint(search *s) {
     }
     rd_checkpoint_parts parts = {s->net, s->darts, s->have_ctrl ? &s->ctrl : NULL, &s->st, s->config_text,
                                  geno[0] ? geno : NULL, from_ctrl};
-    return rd_checkpoint_save(s->ckpt, &parts, s->err);
+    return s->writer ? rd_checkpoint_save(s->ckpt, &parts, s->err) : RD_OK;
+}
+
+/* search.sync_check (the --check-sync debug option): every K steps, a hash of every rank's
+ * parameters (weights, running statistics, alphas) against rank 0's; the first rank that
+ * differs stops the job, named with the step. RADARS_FAULT_DESYNC=RANK:STEP perturbs one
+ * weight of that rank at that step (the test that the check can fail). */
+static rd_status check_sync(search *s) {
+    const char *fault = getenv("RADARS_FAULT_DESYNC");
+    int frank = -1;
+    long long fstep = -1;
+    if (fault && sscanf(fault, "%d:%lld", &frank, &fstep) == 2 && frank == s->rank && fstep == s->st.global_step) {
+        rd_vec w = rd_vec_slice(rd_supernet_weights(s->net), 0, 1);
+        float x;
+        RD_TRY(rd_vec_read(s->ctx, &w, &x));
+        x += 1e-3f;
+        RD_TRY(rd_vec_write(s->ctx, &w, &x));
+    }
+    int every = s->opt->sync_check_every;
+    if (every <= 0 || s->ranks == 1 || s->st.global_step % every) return RD_OK;
+    rd_vec v[3] = {rd_supernet_weights(s->net), rd_supernet_bn_state(s->net), rd_supernet_alphas(s->net)};
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 3; i++) {
+        uint64_t hi;
+        RD_TRY(rd_vec_hash(s->ctx, &v[i], &hi));
+        h = rd_mix64(h ^ hi);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "parameters after step %lld", (long long)s->st.global_step);
+    return rd_comm_check_same(s->comm, h, what, s->err);
 }
 
 /* Between two units of work (s->st names the next): checkpoint first when
@@ -129,7 +188,11 @@ static rd_status checkpoint(search *s) {
  * step budget. */
 static rd_status boundary(search *s, int checkpoint_first) {
     s->st.global_step++; /* a position too: advanced before it is checkpointed */
-    int stop = rd_run_should_stop(s->opt->interrupt, s->opt->stop_after_steps, s->st.global_step);
+    RD_TRY(check_sync(s));
+    /* every rank stops at the same step when any is asked to (Ctrl-C may reach only one) */
+    double stop_votes = rd_run_should_stop(s->opt->interrupt, s->opt->stop_after_steps, s->st.global_step);
+    RD_TRY(rd_comm_sum_doubles(s->comm, &stop_votes, 1, s->err));
+    int stop = stop_votes > 0;
     if (checkpoint_first || stop) RD_TRY(checkpoint(s));
     if (!stop) return RD_OK;
     s->interrupted = 1;
@@ -138,7 +201,13 @@ static rd_status boundary(search *s, int checkpoint_first) {
     return RD_OK;
 }
 
-static rd_status append(search *s, rd_record *r) { return rd_metrics_append_free(s->metrics, r, s->err); }
+static rd_status append(search *s, rd_record *r) {
+    if (!s->writer) {
+        rd_record_free(r);
+        return RD_OK;
+    }
+    return rd_metrics_append_free(s->metrics, r, s->err);
+}
 
 /* Predicted peak of a supernet over alive with active ops computing (NULL: all alive). */
 static rd_status predict(search *s, const rd_arch_mask *alive, const rd_arch_mask *active, uint64_t *bytes) {
@@ -157,7 +226,7 @@ static rd_status single_path_plan(search *s, const rd_arch_mask *path_ops, int t
     rd_arch_mask_all(&all, &s->ncfg.ops);
     rd_largest_single_path(path_ops, &s->ncfg.ops, path);
     rd_search_memory m;
-    RD_TRY(rd_search_predict(s->ctx, s->cfg, &s->ncfg, &all, path, &m));
+    RD_TRY(rd_search_predict(s->ctx, s->cfg, &s->rl_ncfg, &all, path, &m));
     *bytes = m.total - (trained ? 0 : m.optimizer);
     return RD_OK;
 }
@@ -336,15 +405,17 @@ static rd_status reward_of_path(search *s, double *acc, double *ms) {
  * logits start from the scores. */
 static rd_status warm_start(search *s) {
     const rd_search_config *c = s->cfg;
-    int K = s->ncfg.ops.count, paths = c->warm_start_paths ? c->warm_start_paths : 4 * K;
+    int K = s->ncfg.ops.count, paths = c->warm_start_paths ? c->warm_start_paths : 4 * K, n_ranks = s->ranks;
+    paths = (paths + n_ranks - 1) / n_ranks * n_ranks; /* whole waves: path p0 + r is rank r's */
     size_t n = (size_t)2 * RD_CELL_EDGES * K;
-    double score[2 * RD_CELL_EDGES * RD_MAX_OPS] = {0}, start = now();
-    int count[2 * RD_CELL_EDGES * RD_MAX_OPS] = {0}, order[2][RD_CELL_EDGES][RD_MAX_OPS], n_alive[2][RD_CELL_EDGES];
+    double score[2 * RD_CELL_EDGES * RD_MAX_OPS] = {0}, count[2 * RD_CELL_EDGES * RD_MAX_OPS] = {0}, start = now();
+    int order[2][RD_CELL_EDGES][RD_MAX_OPS], n_alive[2][RD_CELL_EDGES];
     float g[2 * RD_CELL_EDGES * RD_MAX_OPS];
     uint64_t rng = rd_mix64((uint64_t)c->seed ^ 0x7761726dull); /* "warm" */
-    for (int p = 0; p < paths; p++) {
-        rd_arch_mask path;
-        size_t pick[2 * RD_CELL_EDGES]; /* the path's op of each edge, as an index into score */
+    for (int p0 = 0; p0 < paths; p0 += n_ranks) {
+      rd_arch_mask path, mine;
+      size_t pick[2 * RD_CELL_EDGES], my_pick[2 * RD_CELL_EDGES]; /* the path's op of each edge, as an index into score */
+      for (int p = p0; p < p0 + n_ranks; p++) { /* every rank draws every path of the wave */
         for (int t = 0; t < 2; t++)
             for (int e = 0; e < RD_CELL_EDGES; e++) {
                 int *o = order[t][e], m = 0;
@@ -362,18 +433,26 @@ static rd_status warm_start(search *s) {
                 path.edge[t][e] = 1u << k;
                 pick[t * RD_CELL_EDGES + e] = ((size_t)t * RD_CELL_EDGES + e) * K + k;
             }
-        RD_TRY(rd_supernet_set_active(s->net, &path));
+        if (p - p0 == s->rank) {
+            mine = path;
+            memcpy(my_pick, pick, sizeof pick);
+        }
+      }
+        RD_TRY(rd_supernet_set_active(s->net, &mine));
         rd_batch tb;
         RD_TRY(rd_loader_next(s->loaders[W_LOADER], &tb, s->err));
         RD_TRY(rd_supernet_forward(s->net, &tb.x, tb.labels, 1));
         RD_TRY(rd_supernet_backward(s->net, RD_GRAD_ALPHAS));
         RD_TRY(rd_supernet_read_gate_grads(s->net, g));
         for (int r = 0; r < 2 * RD_CELL_EDGES; r++) {
-            score[pick[r]] += fabs(g[pick[r]]);
-            count[pick[r]]++;
+            score[my_pick[r]] += fabs(g[my_pick[r]]);
+            count[my_pick[r]]++;
         }
     }
-    for (size_t i = 0; i < n; i++) score[i] = count[i] ? score[i] / count[i] : NAN;
+    RD_TRY(rd_supernet_sync_bn_state(s->net));
+    RD_TRY(rd_comm_sum_doubles(s->comm, score, (int)n, s->err));
+    RD_TRY(rd_comm_sum_doubles(s->comm, count, (int)n, s->err));
+    for (size_t i = 0; i < n; i++) score[i] = count[i] > 0 ? score[i] / count[i] : NAN;
     rd_controller_set_prior(&s->ctrl, score, c->warm_start_strength);
     int removed = 0;
     if (c->warm_start == RD_WARM_PRUNE) {
@@ -422,8 +501,10 @@ static rd_status rl_begin(search *s) {
         return rd_fail(s->err, RD_ERR_OVER_CAP, "RL phase: even one sampled path needs %s (predicted), cap %s",
                        RD_BYTES(need), RD_BYTES(s->cap));
     s->predicted = need;
-    RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &path, (uint64_t)c->seed, &s->net));
+    RD_TRY(rd_supernet_create(s->ctx, &s->rl_ncfg, &all, &path, (uint64_t)c->seed, &s->net));
     RD_TRY(rd_darts_create(s->ctx, s->net, c, &s->darts));
+    rd_darts_set_sum_grads(s->darts, 1); /* each rank trains its own path */
+    RD_TRY(shard_loaders(s, RD_SHARD_BATCHES));
     if (s->resume && s->st.phase == RD_PHASE_RL) {
         rd_checkpoint_parts parts = {s->net, s->darts, &s->ctrl, NULL, NULL, NULL, 0};
         RD_TRY(rd_checkpoint_load(s->ckpt, &parts, s->err));
@@ -436,15 +517,22 @@ static rd_status rl_begin(search *s) {
     return RD_OK;
 }
 
-/* One sampled path: a few weight steps on it, its reward, one REINFORCE update.
- * Reward: validation accuracy, minus MONAS' costs (latency, parameters, FLOPs) and
- * UNAS' generalisation gap (training accuracy over the path's steps - validation). */
-static rd_status rl_sample(search *s, float *loss) {
+/* One wave: every rank one sampled path (all ranks draw all of the wave's paths from the
+ * same policy, in the same order, and each takes its own), a few weight steps on it (the
+ * ranks' weight gradients summed: each path's ops get their own gradient, as if the paths
+ * had trained one after another from the same weights), its reward; then every rank
+ * applies the wave's REINFORCE updates in path order, so the policies stay identical.
+ * One rank: one sample. Reward: validation accuracy, minus MONAS' costs (latency,
+ * parameters, FLOPs) and UNAS' generalisation gap (training accuracy over the path's steps
+ * - validation). */
+static rd_status rl_wave_run(search *s, int (*choice)[2][RD_CELL_EDGES], rl_path_result *all, float *loss) {
     const rd_search_config *c = s->cfg;
-    int choice[2][RD_CELL_EDGES];
-    rd_arch_mask path;
-    rd_controller_sample(&s->ctrl, choice, &path);
-    RD_TRY(rd_supernet_set_active(s->net, &path));
+    rd_arch_mask path, mine;
+    for (int r = 0; r < s->ranks; r++) {
+        rd_controller_sample(&s->ctrl, choice[r], &path);
+        if (r == s->rank) mine = path;
+    }
+    RD_TRY(rd_supernet_set_active(s->net, &mine));
     *loss = 0;
     int64_t train_correct = 0, train_n = 0;
     for (int t = 0; t < c->rl_train_steps; t++) {
@@ -462,25 +550,43 @@ static rd_status rl_sample(search *s, float *loss) {
     double gap = train_n ? p.train_acc - p.acc : 0;
     p.reward = p.acc - c->latency_weight * p.ms - c->params_weight * p.params / 1e6 -
                c->flops_weight * p.flops / 1e9 - c->gap_weight * gap;
-    p.adv = rd_controller_update(&s->ctrl, choice, p.reward);
     p.loss = *loss;
-    return record_rl_sample(s, &p);
+    RD_TRY(rd_supernet_sync_bn_state(s->net));
+    RD_TRY(rd_comm_allgather(s->comm, &p, all, sizeof p, s->err));
+    int first = s->st.sample;
+    for (int r = 0; r < s->ranks; r++) {
+        all[r].adv = rd_controller_update(&s->ctrl, choice[r], all[r].reward);
+        s->st.sample = first + r; /* the record's position */
+        RD_TRY(record_rl_sample(s, &all[r]));
+    }
+    s->st.sample = first + s->ranks;
+    return RD_OK;
 }
 
-/* One round: the remaining samples, then (RADARS) pruning, recorded and checkpointed. */
+static rd_status rl_wave(search *s, float *loss) {
+    int (*choice)[2][RD_CELL_EDGES] = malloc((size_t)s->ranks * sizeof *choice);
+    rl_path_result *all = malloc((size_t)s->ranks * sizeof *all);
+    rd_status st = choice && all ? rl_wave_run(s, choice, all, loss)
+                                 : rd_fail(s->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    free(choice);
+    free(all);
+    return st;
+}
+
+/* One round: the remaining waves of samples, then (RADARS) pruning, recorded and checkpointed. */
 static rd_status rl_round(search *s, int prune) {
     const rd_search_config *c = s->cfg;
     double start = now();
+    int first = s->st.sample;
     while (s->st.sample < c->rl_samples) {
         float loss;
-        RD_TRY(rl_sample(s, &loss));
-        s->st.sample++;
+        RD_TRY(rl_wave(s, &loss));
         if (s->opt->observer.progress) {
             double el = now() - start;
             int done = s->st.sample;
             s->opt->observer.progress(s->opt->observer.user, "RL", done, c->rl_samples, loss,
-                                      done * (double)c->rl_train_steps * c->batch / el,
-                                      el / done * (c->rl_samples - done));
+                                      (done - first) * (double)c->rl_train_steps * c->batch / el,
+                                      el / (done - first) * (c->rl_samples - done));
         }
         if (s->st.sample == c->rl_samples) break; /* the round's end is checkpointed below */
         RD_TRY(boundary(s, 0));
@@ -526,8 +632,10 @@ static rd_status darts_begin(search *s, int from_rl) {
     s->net = NULL;
     RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &s->st.alive, NULL, (uint64_t)c->seed + 1, &s->net));
     RD_TRY(rd_darts_create(s->ctx, s->net, c, &s->darts));
+    RD_TRY(shard_loaders(s, RD_SHARD_ROWS));
     if (from_rl) {
         int copied = 0;
+        RD_TRY(rd_comm_barrier(s->comm, s->err)); /* rank 0 has written the RL phase's checkpoint */
         RD_TRY(rd_checkpoint_load_shared(s->ckpt, s->net, &copied, s->err));
         say(s, "DARTS phase starts from the RL phase's shared weights (%d tensors)", copied);
     } else if (s->resume && s->st.phase == RD_PHASE_DARTS) {
@@ -686,7 +794,7 @@ static rd_status random_genotype(search *s) {
                        RD_BYTES(s->predicted), RD_BYTES(s->cap));
     s->t0 = now();
     s->seconds_before = s->st.seconds[1];
-    RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &path, (uint64_t)c->seed, &s->net));
+    RD_TRY(rd_supernet_create(s->ctx, &s->rl_ncfg, &all, &path, (uint64_t)c->seed, &s->net));
     float a[2 * RD_CELL_EDGES * RD_MAX_OPS];
     draw_alphas(s, 0, a);
     return rd_supernet_write_alphas(s->net, a);
@@ -700,7 +808,7 @@ static rd_status reload_final(search *s) {
         rd_arch_mask_all(&all, &s->ncfg.ops);
         int rl = c->strategy != RD_STRATEGY_RANDOM; /* trained: the plan holds the optimizer state */
         RD_TRY(single_path_plan(s, rl ? &s->ctrl.alive : &all, rl, &one, &s->predicted));
-        RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &all, &one, (uint64_t)c->seed, &s->net));
+        RD_TRY(rd_supernet_create(s->ctx, &s->rl_ncfg, &all, &one, (uint64_t)c->seed, &s->net));
     } else {
         RD_TRY(predict(s, &s->st.alive, NULL, &s->predicted));
         RD_TRY(rd_supernet_create(s->ctx, &s->ncfg, &s->st.alive, NULL, (uint64_t)c->seed + 1, &s->net));
@@ -714,6 +822,7 @@ static rd_status reload_final(search *s) {
 }
 
 static rd_status write_text(search *s, const char *name, const char *text) {
+    if (!s->writer) return RD_OK;
     char path[4200];
     RD_TRY(rd_path_join(path, sizeof path, s->opt->run_dir, name, s->err));
     return rd_write_file_atomic(path, text, strlen(text), s->err);
@@ -821,6 +930,12 @@ static rd_status finish(search *s, rd_search_result *res) {
     }
     res->skip_guard_changes = derive(s, w, &alive, &res->genotype);
     rd_genotype_format(&res->genotype, res->genotype_text, sizeof res->genotype_text);
+    if (s->ranks > 1) { /* every rank derived it from its own copy of the parameters */
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (const char *p = res->genotype_text; *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+        RD_TRY(rd_comm_check_same(s->comm, h, "the final genotype", s->err));
+        say(s, "all %d ranks derived the same genotype", s->ranks);
+    }
     char json[2048], line[2100];
     rd_genotype_to_json(&res->genotype, json, sizeof json);
     snprintf(line, sizeof line, "%s\n", res->genotype_text);
@@ -868,8 +983,14 @@ static rd_status start(search *s) {
     RD_TRY(rd_path_join(s->ckpt, sizeof s->ckpt, s->opt->run_dir, "checkpoint.safetensors", s->err));
     RD_TRY(config_text(s));
     RD_TRY(rd_path_join(path, sizeof path, s->opt->run_dir, "metrics.jsonl", s->err));
+    RD_TRY(check_ranks(s));
     s->resume = s->opt->resume && access(s->ckpt, F_OK) == 0;
-    if (s->opt->resume && !s->resume) {
+    int resume_here = s->resume; /* rank 0's view decides; the others must see the same file */
+    RD_TRY(rd_comm_bcast(s->comm, &s->resume, sizeof s->resume, 0, s->err));
+    if (s->resume && !resume_here)
+        return rd_fail(s->err, RD_ERR_IO, "%s: rank %d cannot see the checkpoint rank 0 resumes from (every rank "
+                       "reads the run directory: put it on a file system all of them share)", s->ckpt, s->rank);
+    if (s->opt->resume && !s->resume && s->writer) {
         /* stopped before its first checkpoint: nothing recorded counts, the recipe is in the run directory */
         say(s, "%s holds no checkpoint yet: starting the search from the beginning", s->opt->run_dir);
         if (unlink(path) != 0 && errno != ENOENT)
@@ -880,13 +1001,16 @@ static rd_status start(search *s) {
         RD_TRY(rd_checkpoint_peek(s->ckpt, &s->st, &s->ctrl, NULL, s->err));
         s->have_ctrl = s->ctrl.K > 0;
         /* records past the checkpoint are of work the resumed run redoes (it was killed) */
-        RD_TRY(rd_metrics_truncate(path, s->st.metrics_bytes, s->err));
+        if (s->writer) RD_TRY(rd_metrics_truncate(path, s->st.metrics_bytes, s->err));
     }
-    RD_TRY(rd_metrics_open(path, &s->metrics, s->err));
+    if (s->writer) RD_TRY(rd_metrics_open(path, &s->metrics, s->err));
     const rd_device_info *dev = rd_ctx_device(s->ctx);
     s->cap = rd_search_cap(c, dev);
     say(s, "device %s: global memory %s, largest buffer %s; memory cap %s%s", dev->name, RD_BYTES(dev->global_mem),
         RD_BYTES(dev->max_alloc), RD_BYTES(s->cap), c->mem_cap ? " (set by the user)" : "");
+    if (s->ranks > 1)
+        say(s, "%d ranks (Open MPI): each takes %d of every batch of %d in the DARTS phase and its own paths in the "
+            "RL phase; memory cap per rank, from its own device", s->ranks, c->batch / s->ranks, c->batch);
     RD_TRY(rd_mem_set_cap(s->ctx, s->cap));
     RD_TRY(setup_data(s));
     say(s, "data %s: %d training images (%lld train the weights, %lld the alphas), %dx%dx%d, %d classes",
@@ -922,7 +1046,7 @@ static rd_status run(search *s, rd_search_result *res) {
         RD_TRY(reload_final(s));
     }
     RD_TRY(finish(s, res));
-    return rd_search_write_report(s->opt->run_dir, s->err);
+    return s->writer ? rd_search_write_report(s->opt->run_dir, s->err) : RD_OK;
 }
 
 rd_status rd_search_run(rd_ctx *ctx, const rd_search_config *cfg, const rd_search_options *opt,
@@ -934,6 +1058,10 @@ rd_status rd_search_run(rd_ctx *ctx, const rd_search_config *cfg, const rd_searc
     s.cfg = cfg;
     s.opt = opt;
     s.err = rd_ctx_err(ctx);
+    s.comm = rd_ctx_comm(ctx);
+    s.rank = rd_comm_rank(s.comm);
+    s.ranks = rd_comm_size(s.comm);
+    s.writer = s.rank == 0;
     rd_mem_reset_peak(ctx);
     rd_status st = run(&s, res);
     res->interrupted = s.interrupted;

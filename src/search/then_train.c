@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "radars/comm.h"
 #include "radars/search.h"
 
 rd_status rd_search_then_train(rd_ctx *ctx, const rd_search_config *search, const char *search_dir, int epochs,
@@ -25,14 +26,19 @@ rd_status rd_search_then_train(rd_ctx *ctx, const rd_search_config *search, cons
     RD_TRY(rd_path_join(dir, sizeof dir, search_dir, "train", err));
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
     int resume = access(ckpt, R_OK) == 0;
+    rd_comm *comm = rd_ctx_comm(ctx);
+    int writer = rd_comm_rank(comm) == 0;
+    RD_TRY(rd_comm_bcast(comm, &resume, sizeof resume, 0, err)); /* rank 0 writes the run: its view decides */
     rd_run_dir_options ro = {dir, NULL, "train", resume};
     char made[4200];
-    RD_TRY(rd_run_dir_create(&ro, made, sizeof made, err));
+    snprintf(made, sizeof made, "%s", dir);
+    if (writer) RD_TRY(rd_run_dir_create(&ro, made, sizeof made, err));
+    RD_TRY(rd_comm_barrier(comm, err));
     rd_train_options o = *opt;
     o.run_dir = made;
     o.resume = resume;
     RD_TRY(rd_train_run(ctx, &cfg, &o, res, err));
-    if (res->interrupted) return RD_OK;
+    if (res->interrupted || !writer) return RD_OK;
     char path[4200];
     RD_TRY(rd_path_join(path, sizeof path, search_dir, "metrics.jsonl", err));
     rd_metrics *m;

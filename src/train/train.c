@@ -40,6 +40,8 @@ typedef struct trainer {
     double t0;
     int resume;              /* continuing from a checkpoint (a run stopped before its first starts over) */
     int interrupted;
+    rd_comm *comm;           /* the job (radars/comm.h): the ranks share every batch */
+    int rank, ranks, writer; /* rank 0 alone writes the run directory */
 } trainer;
 
 #define say(t, ...) rd_observer_say(&(t)->opt->observer, __VA_ARGS__)
@@ -48,6 +50,7 @@ typedef struct trainer {
 static double seconds_so_far(trainer *t) { return t->st.seconds + (train_now() - t->t0); }
 
 static rd_status write_text(trainer *t, const char *name, const char *text) {
+    if (!t->writer) return RD_OK;
     char path[4200];
     RD_TRY(rd_path_join(path, sizeof path, t->opt->run_dir, name, t->err));
     return rd_write_file_atomic(path, text, strlen(text), t->err);
@@ -72,6 +75,9 @@ static rd_status setup_data(trainer *t) {
             return rd_fail(t->err, RD_ERR_CONFIG, "data: %d training images cannot be split for validation", t->train.n);
         RD_TRY(rd_split_search(&t->train, 1.0 - c->valid_portion, (uint64_t)c->seed, &t->tsub, &t->vsub, t->err));
     }
+    if (c->batch % t->ranks)
+        return rd_fail(t->err, RD_ERR_CONFIG, "data.batch = %d is not a multiple of the %d ranks (each takes an equal share)",
+                       c->batch, t->ranks);
     if (t->tsub.n < c->batch)
         return rd_fail(t->err, RD_ERR_CONFIG, "data: %d training images (after the validation share), fewer than one batch of %d",
                        t->tsub.n, c->batch);
@@ -95,6 +101,9 @@ static rd_status setup_data(trainer *t) {
     RD_TRY(s);
     if (!t->valid_on_test) RD_TRY(rd_loader_create(t->ctx, &t->train, &t->vsub, &eo, &t->vl, t->err));
     else t->vl = t->testl;
+    /* each rank its rows of every batch */
+    rd_loader *all_loaders[3] = {t->tl, t->testl, t->vl};
+    for (int i = 0; i < 3; i++) RD_TRY(rd_loader_set_shard(all_loaders[i], RD_SHARD_ROWS, t->rank, t->ranks, t->err));
     return RD_OK;
 }
 
@@ -108,7 +117,7 @@ static rd_status setup_network(trainer *t) {
     n->in_h = t->train.h;
     n->in_w = t->train.w;
     n->classes = t->train.classes;
-    n->batch = c->batch;
+    n->batch = c->batch / t->ranks;
     n->auxiliary = c->auxiliary;
     n->auxiliary_weight = (float)c->auxiliary_weight;
     if (rd_genotype_parse(t->geno_text, &n->genotype, t->err) != RD_OK) return rd_err_prefix(t->err, "genotype");
@@ -146,14 +155,42 @@ static rd_status checkpoint(trainer *t) {
     t->st.metrics_bytes = rd_metrics_bytes(t->metrics);
     double saved = t->st.seconds;
     t->st.seconds = seconds_so_far(t);
-    rd_status s = rd_train_checkpoint_save(t->ckpt, t->net, &t->momentum, &t->st, &t->norm, t->config_text,
-                                           t->geno_text, t->err);
+    rd_status s = t->writer ? rd_train_checkpoint_save(t->ckpt, t->net, &t->momentum, &t->st, &t->norm,
+                                                       t->config_text, t->geno_text, t->err)
+                            : RD_OK;
     t->st.seconds = saved;
     return s;
 }
 
-static int should_stop(trainer *t) {
-    return rd_run_should_stop(t->opt->interrupt, t->opt->stop_after_steps, t->st.global_step);
+/* Every rank stops at the same step when any is asked to (Ctrl-C may reach only one). */
+static rd_status should_stop(trainer *t, int *stop) {
+    double votes = rd_run_should_stop(t->opt->interrupt, t->opt->stop_after_steps, t->st.global_step);
+    RD_TRY(rd_comm_sum_doubles(t->comm, &votes, 1, t->err));
+    *stop = votes > 0;
+    return RD_OK;
+}
+
+/* A hash of this rank's weights and running statistics. */
+static rd_status params_hash(trainer *t, uint64_t *h) {
+    rd_vec v[2] = {rd_network_weights(t->net), rd_network_bn_state(t->net)};
+    *h = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 2; i++) {
+        uint64_t hi;
+        RD_TRY(rd_vec_hash(t->ctx, &v[i], &hi));
+        *h = (*h ^ hi) * 0x100000001b3ull;
+    }
+    return RD_OK;
+}
+
+/* --check-sync K: every K steps, every rank's parameters against rank 0's. */
+static rd_status check_sync(trainer *t) {
+    int every = t->opt->sync_check_every;
+    if (every <= 0 || t->ranks == 1 || t->st.global_step % every) return RD_OK;
+    uint64_t h;
+    RD_TRY(params_hash(t, &h));
+    char what[96];
+    snprintf(what, sizeof what, "parameters after step %lld", (long long)t->st.global_step);
+    return rd_comm_check_same(t->comm, h, what, t->err);
 }
 
 static rd_status stop_here(trainer *t) {
@@ -164,7 +201,13 @@ static rd_status stop_here(trainer *t) {
     return RD_OK;
 }
 
-static rd_status append(trainer *t, rd_record *r) { return rd_metrics_append_free(t->metrics, r, t->err); }
+static rd_status append(trainer *t, rd_record *r) {
+    if (!t->writer) {
+        rd_record_free(r);
+        return RD_OK;
+    }
+    return rd_metrics_append_free(t->metrics, r, t->err);
+}
 
 /* One step: forward, backward, clip, SGD. */
 static rd_status step(trainer *t, const rd_batch *b, float lr, float *loss, float *aux_loss, int *correct) {
@@ -173,6 +216,11 @@ static rd_status step(trainer *t, const rd_batch *b, float lr, float *loss, floa
     RD_TRY(rd_network_forward(t->net, &b->x, b->labels, 1));
     RD_TRY(rd_network_backward(t->net));
     rd_vec w = rd_network_weights(t->net), g = rd_network_weight_grads(t->net);
+    if (t->ranks > 1) { /* the mean over the ranks' shards of the batch; running statistics averaged too */
+        rd_vec v[2] = {g, rd_network_bn_state(t->net)};
+        float scale[2] = {1.0f / t->ranks, 1.0f / t->ranks};
+        RD_TRY(rd_comm_allreduce_vecs(t->comm, t->ctx, v, scale, 2));
+    }
     rd_vec *scale = NULL;
     if (c->grad_clip > 0) {
         RD_TRY(rd_clip_grad_norm(t->ctx, &g, (float)c->grad_clip, &t->clip_scale, &t->grad_norm));
@@ -182,13 +230,24 @@ static rd_status step(trainer *t, const rd_batch *b, float lr, float *loss, floa
     RD_TRY(rd_sgd_step(t->ctx, &p, lr, &w, &g, &t->momentum, scale));
     t->st.drop_path_counter = rd_network_drop_path_counter(t->net);
     RD_TRY(rd_network_read_loss(t->net, loss, aux_loss, correct));
+    if (t->ranks > 1) { /* the whole batch's */
+        double v[3] = {(double)*loss * b->n, (double)*aux_loss * b->n, (double)*correct};
+        RD_TRY(rd_comm_sum_doubles(t->comm, v, 3, t->err));
+        int n = b->n * t->ranks; /* equal shards: batch is a multiple of the ranks */
+        *loss = (float)(v[0] / n);
+        *aux_loss = (float)(v[1] / n);
+        *correct = (int)v[2];
+    }
     return RD_OK;
 }
 
 /* Between two units of work (t->st names the next): stop here, with a
  * checkpoint, on an interrupt or the test's step budget; else checkpoint when asked. */
 static rd_status boundary(trainer *t, int checkpoint_now) {
-    if (should_stop(t)) return stop_here(t);
+    int stop;
+    RD_TRY(check_sync(t));
+    RD_TRY(should_stop(t, &stop));
+    if (stop) return stop_here(t);
     return checkpoint_now ? checkpoint(t) : RD_OK;
 }
 
@@ -202,10 +261,11 @@ static rd_status train_batch(trainer *t, float lr, float *loss) {
     if (!isfinite(*loss))
         return rd_fail(t->err, RD_ERR_NUMERIC, "epoch %d step %lld: the loss is not finite (lr %g)", t->st.epoch + 1,
                        (long long)t->st.step + 1, lr);
-    t->st.loss_sum += (double)*loss * b.n;
-    t->st.aux_loss_sum += (double)aux_loss * b.n;
+    int n = b.n * t->ranks; /* the loss and count are the whole batch's */
+    t->st.loss_sum += (double)*loss * n;
+    t->st.aux_loss_sum += (double)aux_loss * n;
     t->st.correct += correct;
-    t->st.seen += b.n;
+    t->st.seen += n;
     return RD_OK;
 }
 
@@ -313,7 +373,12 @@ static rd_status run(trainer *t, rd_train_result *res) {
     char path[4200];
     RD_TRY(rd_path_join(path, sizeof path, t->opt->run_dir, "metrics.jsonl", t->err));
     t->resume = t->opt->resume && access(t->ckpt, F_OK) == 0;
-    if (t->opt->resume && !t->resume) {
+    int resume_here = t->resume; /* rank 0's view decides; the others must see the same file */
+    RD_TRY(rd_comm_bcast(t->comm, &t->resume, sizeof t->resume, 0, t->err));
+    if (t->resume && !resume_here)
+        return rd_fail(t->err, RD_ERR_IO, "%s: rank %d cannot see the checkpoint rank 0 resumes from (every rank "
+                       "reads the run directory: put it on a file system all of them share)", t->ckpt, t->rank);
+    if (t->opt->resume && !t->resume && t->writer) {
         /* stopped before its first checkpoint: nothing recorded counts, the recipe is in the run directory */
         say(t, "%s holds no checkpoint yet: starting the training from the beginning", t->opt->run_dir);
         if (unlink(path) != 0 && errno != ENOENT)
@@ -325,7 +390,7 @@ static rd_status run(trainer *t, rd_train_result *res) {
         rd_train_checkpoint_info info;
         RD_TRY(rd_train_checkpoint_peek(t->ckpt, &info, t->err));
         /* records past the checkpoint are of work the resumed run redoes (it was killed) */
-        RD_TRY(rd_metrics_truncate(path, info.state.metrics_bytes, t->err));
+        if (t->writer) RD_TRY(rd_metrics_truncate(path, info.state.metrics_bytes, t->err));
         g = info.genotype;
         snprintf(source, sizeof source, "%s", t->ckpt);
     } else {
@@ -344,7 +409,7 @@ static rd_status run(trainer *t, rd_train_result *res) {
         RD_TRY(write_text(t, "genotype.json", line));
     }
     say(t, "genotype (%s): %s", source, t->geno_text);
-    RD_TRY(rd_metrics_open(path, &t->metrics, t->err));
+    if (t->writer) RD_TRY(rd_metrics_open(path, &t->metrics, t->err));
     RD_TRY(setup_data(t));
     say(t, "data %s: %d training images (%d train, %d %s), %d test images, %dx%dx%d, %d classes",
         t->train.description ? t->train.description : c->dataset, t->train.n, t->tsub.n,
@@ -368,11 +433,17 @@ static rd_status run(trainer *t, rd_train_result *res) {
         RD_TRY(train_epoch(t));
         if (t->interrupted) return RD_OK;
     }
+    if (t->ranks > 1) { /* every rank trained its own copy: they must have ended equal */
+        uint64_t h;
+        RD_TRY(params_hash(t, &h));
+        RD_TRY(rd_comm_check_same(t->comm, h, "the trained parameters", t->err));
+        say(t, "all %d ranks hold the same parameters", t->ranks);
+    }
     RD_TRY(finish(t, res));
     t->st.seconds = res->seconds;
     t->t0 = train_now();
     RD_TRY(checkpoint(t));
-    RD_TRY(rd_train_write_report(t->opt->run_dir, t->err));
+    if (t->writer) RD_TRY(rd_train_write_report(t->opt->run_dir, t->err));
     return RD_OK;
 }
 
@@ -402,6 +473,10 @@ rd_status rd_train_run(rd_ctx *ctx, const rd_train_config *cfg, const rd_train_o
     t.cfg = cfg;
     t.opt = opt;
     t.err = rd_ctx_err(ctx); /* one error channel: the context's, handed over below */
+    t.comm = rd_ctx_comm(ctx);
+    t.rank = rd_comm_rank(t.comm);
+    t.ranks = rd_comm_size(t.comm);
+    t.writer = t.rank == 0;
     rd_mem_reset_peak(ctx);
     rd_status s = run(&t, res);
     res->interrupted = t.interrupted;

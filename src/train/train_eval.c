@@ -32,6 +32,7 @@ rd_status train_eval_run(rd_network *net, rd_loader *loader, int max_batches, tr
     for (int b = 0; b < max_batches && s == RD_OK; b++) {
         rd_batch batch;
         if ((s = rd_loader_next(loader, &batch, err)) != RD_OK) break;
+        if (batch.n == 0) continue; /* this rank's part of a short last batch */
         if (rd_network_forward(net, &batch.x, batch.labels, 0) != RD_OK) {
             s = rd_ctx_take_error(ctx, err);
             break;
@@ -66,6 +67,13 @@ rd_status train_eval_run(rd_network *net, rd_loader *loader, int max_batches, tr
     }
     if (s == RD_OK && max_batches > 1) out->timed_seconds += train_now() - t0;
     free(logits);
+    if (s == RD_OK && rd_loader_shard_count(loader) > 1) { /* a data-parallel job: every rank's shard */
+        double sums[3] = {out->loss_sum, (double)out->correct, (double)out->n};
+        s = rd_comm_sum_doubles(rd_ctx_comm(ctx), sums, 3, err);
+        out->loss_sum = sums[0];
+        out->correct = (int64_t)sums[1];
+        out->n = (int64_t)sums[2];
+    }
     return s;
 }
 

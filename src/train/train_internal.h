@@ -4,6 +4,7 @@
 #ifndef RADARS_TRAIN_INTERNAL_H
 #define RADARS_TRAIN_INTERNAL_H
 
+#include "radars/comm.h"
 #include "radars/train.h"
 
 typedef struct train_eval_pass {
