@@ -9,14 +9,25 @@ int cmd_plan(int argc, char **argv) {
     cli_common common = {0};
     cli_config_args cargs;
     memset(&cargs, 0, sizeof cargs);
+    int ranks = rd_comm_size(cli_comm());
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
-            printf("usage: radars plan [--config FILE] [--set k=v ...] [--device SEL] [--mem-cap SIZE]\n"
+            printf("usage: radars plan [--config FILE] [--set k=v ...] [--device SEL] [--mem-cap SIZE] [--ranks N]\n"
                    "Predicts the peak device memory of one DARTS search step for the recipe's supernet\n"
                    "(C, layers, batch, input size of its data set) over the darts op set, the large op set\n"
-                   "and the recipe's own, with the breakdown, and says whether each fits the memory cap.\n");
+                   "and the recipe's own, with the breakdown, and says whether each fits the memory cap.\n"
+                   "  --ranks N   per rank of a job of N (mpirun -np N): each holds data.batch / N of every\n"
+                   "              batch of the DARTS phase (default: the job this runs in, else 1)\n");
             cli_config_free(&cargs);
             return 0;
+        }
+        if (!strcmp(argv[i], "--ranks") && i + 1 < argc) {
+            ranks = atoi(argv[++i]);
+            if (ranks < 1 || ranks > 65536) {
+                cli_config_free(&cargs);
+                return cli_error("plan: --ranks %s: a number of processes from 1 to 65536", argv[i]);
+            }
+            continue;
         }
         int r = cli_config_option(&cargs, argc, argv, &i);
         if (r == 0) r = cli_common_option(&common, argc, argv, &i);
@@ -37,6 +48,10 @@ int cmd_plan(int argc, char **argv) {
         return 1;
     }
     rd_err err = {0};
+    if (cfg.batch % ranks) {
+        cli_config_free(&cargs);
+        return cli_error("plan: data.batch = %d is not a multiple of the %d ranks (each takes an equal share)", cfg.batch, ranks);
+    }
     rd_dataset ds;
     rd_data_options dopt;
     memset(&dopt, 0, sizeof dopt);
@@ -54,6 +69,9 @@ int cmd_plan(int argc, char **argv) {
         printf("device %s, memory cap %s; supernet C=%d, %d cells, batch %d, input %dx%dx%d, %s order\n",
                rd_ctx_device(ctx)->name, rd_format_bytes(cap, b[0], 32), cfg.C, cfg.layers, cfg.batch, ds.c, ds.h,
                ds.w, cfg.order ? "second" : "first");
+        if (ranks > 1)
+            printf("per rank of %d: %d images of every batch in the DARTS phase (the RL phase's paths take whole "
+                   "batches of %d)\n", ranks, cfg.batch / ranks, cfg.batch);
         printf("%-10s %4s %12s %12s %12s %12s %12s %12s  %s\n", "op set", "ops", "activations", "gradients",
                "weights", "optimizer", "data+other", "total", "fits");
         const char *sets[3] = {"darts", "large", cfg.ops};
@@ -67,6 +85,7 @@ int cmd_plan(int argc, char **argv) {
                 rc = cli_error("%s", err.msg);
                 break;
             }
+            nc.batch = cfg.batch / ranks;
             rd_arch_mask all;
             rd_arch_mask_all(&all, &nc.ops);
             if (rd_search_predict(ctx, &c2, &nc, &all, NULL, &m) != RD_OK) {

@@ -38,7 +38,9 @@ rd_status rd_search_predict(rd_ctx *ctx, const rd_search_config *cfg, const rd_s
     /* rd_darts_create: momentum, Adam m and v, two scalars; second order: a weights backup, two alpha vectors */
     out->optimizer = (nw + 2 * na + 2) * sizeof(float);
     if (cfg->order == RD_DARTS_SECOND_ORDER) out->optimizer += (nw + 2 * na) * sizeof(float);
-    out->data = RD_SEARCH_LOADERS * rd_loader_device_bytes(net->batch, net->in_channels, net->in_h, net->in_w);
+    /* the loaders hold whole batches of the recipe's size on every rank (a rank of a job takes its
+     * share of each, or in the RL phase whole batches of its own), whatever the supernet's batch */
+    out->data = RD_SEARCH_LOADERS * rd_loader_device_bytes(cfg->batch, net->in_channels, net->in_h, net->in_w);
     out->total = out->net.total + out->optimizer + out->data;
     return RD_OK;
 }

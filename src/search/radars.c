@@ -977,6 +977,23 @@ static rd_status config_text(search *s) {
 }
 
 /* ---- the run ---- */
+/* Each rank's cap comes from its own device; a job makes one decision for all of them
+ * (whether DARTS fits, what to prune), so it plans against the smallest. */
+static rd_status job_cap(search *s) {
+    if (s->ranks == 1) return RD_OK;
+    uint64_t *caps = malloc((size_t)s->ranks * sizeof *caps);
+    if (!caps) return rd_fail(s->err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    rd_status st = rd_comm_allgather(s->comm, &s->cap, caps, sizeof *caps, s->err);
+    int least = 0;
+    for (int r = 1; st == RD_OK && r < s->ranks; r++)
+        if (caps[r] < caps[least]) least = r;
+    if (st == RD_OK && caps[least] < s->cap)
+        say(s, "memory cap of the job: %s, rank %d's (the smallest of the %d ranks')", RD_BYTES(caps[least]), least, s->ranks);
+    if (st == RD_OK) s->cap = caps[least];
+    free(caps);
+    return st;
+}
+
 static rd_status start(search *s) {
     const rd_search_config *c = s->cfg;
     char path[4200];
@@ -1006,6 +1023,7 @@ static rd_status start(search *s) {
     if (s->writer) RD_TRY(rd_metrics_open(path, &s->metrics, s->err));
     const rd_device_info *dev = rd_ctx_device(s->ctx);
     s->cap = rd_search_cap(c, dev);
+    RD_TRY(job_cap(s));
     say(s, "device %s: global memory %s, largest buffer %s; memory cap %s%s", dev->name, RD_BYTES(dev->global_mem),
         RD_BYTES(dev->max_alloc), RD_BYTES(s->cap), c->mem_cap ? " (set by the user)" : "");
     if (s->ranks > 1)
