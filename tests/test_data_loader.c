@@ -384,6 +384,90 @@ static void same_batches(const recording *a, const recording *b, int from, int t
     }
 }
 
+/* Data-parallel shards (rd_loader_set_shard): k loaders of the same stream, one per rank.
+ * Rows: the ranks' parts of every batch, put together in rank order, are the unsharded
+ * batch, pixel for pixel (augmentation included) and a short last batch is split too (a
+ * part may be empty); batches: rank i gets batch i of every k. Every loader's state after
+ * each call is the unsharded loader's (after one call, or after k): rank-independent. */
+START_TEST(loader_shards_partition_the_stream) {
+    rd_dataset ds;
+    make_ds(&ds, 50, 1, 4, 4, 10, 5);
+    rd_subset sub = {malloc(23 * sizeof(int32_t)), 23};
+    for (int i = 0; i < 23; i++) sub.index[i] = 2 * i;
+    size_t chw = 16;
+    rd_err err = {0};
+    for (int sync = 0; sync < 2; sync++)
+        for (int k = 2; k <= 3; k++) {
+            rd_loader_options o = rd_loader_eval_options(5, rd_norm_identity(1));
+            o.shuffle = 1;
+            o.seed = 21;
+            o.synchronous = sync;
+            o.aug.crop_pad = 1;
+            o.aug.hflip = 1;
+            rd_loader *whole = make_loader(NULL, &ds, &sub, &o), *part[3];
+            for (int r = 0; r < k; r++) {
+                part[r] = make_loader(NULL, &ds, &sub, &o);
+                ck_assert_int_eq(rd_loader_set_shard(part[r], RD_SHARD_ROWS, r, k, &err), RD_OK);
+                ck_assert_int_eq(rd_loader_shard_count(part[r]), k);
+            }
+            for (int bi = 0; bi < 10; bi++) { /* two epochs, a batch of 3 at the end of each */
+                rd_batch w, b;
+                next_ok(whole, &w);
+                int row = 0;
+                for (int r = 0; r < k; r++) {
+                    next_ok(part[r], &b);
+                    ck_assert_int_eq(b.epoch, w.epoch);
+                    ck_assert_int_eq(b.index, w.index);
+                    ck_assert_int_eq(b.last, w.last);
+                    for (int j = 0; j < b.n; j++, row++) {
+                        ck_assert_int_eq(b.host_labels[j], w.host_labels[row]);
+                        ck_assert_int_eq(memcmp(b.host_x + j * chw, w.host_x + row * chw, chw * sizeof(float)), 0);
+                    }
+                    rd_loader_state a = rd_loader_get_state(whole), c = rd_loader_get_state(part[r]);
+                    ck_assert(a.epoch == c.epoch && a.position == c.position && a.seed == c.seed);
+                }
+                ck_assert_int_eq(row, w.n); /* every row of the batch went to exactly one rank */
+            }
+            /* whole batches: rank r takes batch r of every k; the state moves k batches */
+            for (int r = 0; r < k; r++) {
+                rd_loader_free(part[r]);
+                part[r] = make_loader(NULL, &ds, &sub, &o);
+                ck_assert_int_eq(rd_loader_set_shard(part[r], RD_SHARD_BATCHES, r, k, &err), RD_OK);
+            }
+            rd_loader_free(whole);
+            whole = make_loader(NULL, &ds, &sub, &o);
+            for (int wave = 0; wave < 4; wave++) {
+                rd_batch w[3], b;
+                float wx[3][5 * 16]; /* a batch's host copy lasts until the next call: keep it */
+                for (int r = 0; r < k; r++) {
+                    next_ok(whole, &w[r]);
+                    memcpy(wx[r], w[r].host_x, (size_t)w[r].n * chw * sizeof(float));
+                }
+                for (int r = 0; r < k; r++) {
+                    next_ok(part[r], &b);
+                    ck_assert_int_eq(b.n, w[r].n);
+                    ck_assert_int_eq(b.epoch, w[r].epoch);
+                    ck_assert_int_eq(b.index, w[r].index);
+                    ck_assert_int_eq(memcmp(b.host_x, wx[r], (size_t)b.n * chw * sizeof(float)), 0);
+                    rd_loader_state a = rd_loader_get_state(whole), c = rd_loader_get_state(part[r]);
+                    ck_assert(a.epoch == c.epoch && a.position == c.position);
+                }
+            }
+            for (int r = 0; r < k; r++) rd_loader_free(part[r]);
+            rd_loader_free(whole);
+        }
+    /* bad shards are refused, naming them */
+    rd_loader_options o = rd_loader_eval_options(5, rd_norm_identity(1));
+    rd_loader *ld = make_loader(NULL, &ds, &sub, &o);
+    ck_assert_int_eq(rd_loader_set_shard(ld, RD_SHARD_ROWS, 2, 2, &err), RD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "shard 2 of 2"));
+    ck_assert_int_eq(rd_loader_set_shard(ld, RD_SHARD_BATCHES, 0, 0, &err), RD_ERR_ARG);
+    rd_loader_free(ld);
+    rd_subset_free(&sub);
+    rd_dataset_free(&ds);
+}
+END_TEST
+
 START_TEST(loader_threaded_equals_synchronous_and_resumes_exactly) {
     rd_dataset ds;
     make_ds(&ds, 90, 3, 8, 8, 10, 21);
@@ -607,6 +691,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, crop_flip_cutout_on_a_tiny_image);
     tcase_add_test(tc, augmentation_draws_in_range_and_deterministic);
     tcase_add_test(tc, loader_epochs_cover_the_subset);
+    tcase_add_test(tc, loader_shards_partition_the_stream);
     tcase_add_test(tc, loader_threaded_equals_synchronous_and_resumes_exactly);
     tcase_add_test(tc, loader_uploads_batches_to_the_device);
     tcase_add_test(tc, loader_batch_timing);

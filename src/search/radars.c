@@ -342,6 +342,14 @@ static rd_status record_epoch(search *s, float lr, const epoch_sums *e, double e
     rd_record_int(r, "steps", e->steps);
     rd_record_int(r, "peak_bytes", (int64_t)ms.peak);
     rd_record_int(r, "predicted_bytes", (int64_t)s->predicted);
+    if (s->ranks > 1) { /* what the job's gradient all-reduces cost so far (this rank's view) */
+        rd_comm_stats cs = rd_comm_get_stats(s->comm);
+        rd_record_int(r, "ranks", s->ranks);
+        rd_record_int(r, "allreduces", cs.allreduces);
+        rd_record_int(r, "allreduce_bytes", cs.bytes);
+        rd_record_double(r, "allreduce_seconds", cs.seconds);
+        rd_record_double(r, "allreduce_mpi_seconds", cs.mpi_seconds);
+    }
     rd_record_matrix_f(r, "alphas_normal_softmax", softmax, RD_CELL_EDGES, (size_t)K);
     rd_record_matrix_f(r, "alphas_reduce_softmax", softmax + RD_CELL_EDGES * K, RD_CELL_EDGES, (size_t)K);
     rd_record_string(r, "genotype", geno);
