@@ -72,6 +72,18 @@ print("mpi_job: np=1 vs np=2 per-epoch losses", a, b, "largest relative differen
 sys.exit(0 if len(a) == len(b) == 2 and worst < 0.03 else 1)
 EOF
 
+# 4b. DARTS' second order under two ranks: every gradient of the unrolled step is the job's
+"${MPI[@]}" -np 2 "$B" "${search[@]}" --set search.order=second --set search.epochs=1 --set search.steps_per_epoch=3 \
+  --check-sync 1 --out "$T/so" > /dev/null 2> "$T/so.log" || { tail -5 "$T/so.log"; fail "np=2 second-order search"; }
+grep -q "all 2 ranks derived the same genotype" "$T/so.log" || fail "second order: no agreement"
+
+# 4c. a rank that fails (a kernel launch refused on rank 1 only): one line naming the rank, the job stops
+mpirun -np 1 -x POCL_MAX_PTHREAD_COUNT -x RADARS_CACHE_DIR "$B" "${search[@]}" --out "$T/f" : \
+  -np 1 -x POCL_MAX_PTHREAD_COUNT -x RADARS_CACHE_DIR env RADARS_FAULT_LAUNCH=900 "$B" "${search[@]}" --out "$T/f" \
+  > /dev/null 2> "$T/f.log" && fail "the job went on after rank 1 failed"
+grep -q "^radars: rank 1 of 2: .*launch" "$T/f.log" || { tail -8 "$T/f.log"; fail "no one-line error naming rank 1"; }
+echo "mpi_job: a failing rank: $(grep -m1 '^radars: rank 1 of 2' "$T/f.log")"
+
 # 5. RADARS: RL waves (each rank its own paths) prune under a cap, then DARTS; synced every step
 radars=(search --config "$SRC/configs/quick.ini" --strategy radars --set model.ops=large --mem-cap 60MiB
         --set rl.samples=4 --set rl.train_steps=2 --set search.epochs=1 --set search.steps_per_epoch=4

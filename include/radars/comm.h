@@ -25,8 +25,9 @@ typedef struct rd_comm rd_comm;
 typedef struct rd_comm_stats {
     int64_t allreduces;      /* calls */
     int64_t bytes;           /* payload bytes reduced (per rank, each way) */
-    double seconds;          /* wall time inside them, device copies included */
-    double mpi_seconds;      /* of which inside MPI_Allreduce (waiting for the slowest rank included) */
+    double seconds;          /* wall time inside them once the device finished the work before them:
+                                device <-> host copies and MPI */
+    double mpi_seconds;      /* of which inside MPI_Allreduce (waiting there for the slowest rank included) */
 } rd_comm_stats;
 
 /* The job this process belongs to: MPI_COMM_WORLD when the process was started by
