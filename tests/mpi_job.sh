@@ -10,7 +10,8 @@
 #    so the two are not the same computation;
 #  - memory per rank: the prediction (radars plan --ranks 2) is the measured peak;
 #  - one rank killed mid-run: mpirun stops the job naming the rank, the checkpoint stays
-#    readable, --resume finishes with np=2 (the uninterrupted genotype) and with np=1.
+#    readable, --resume finishes with np=2 (the uninterrupted genotype) and with np=1;
+#  - Ctrl-C on mpirun: every rank stops at the same step with a checkpoint; resumed.
 # Skipped (exit 77) when MPI is not installed or this build has none.
 #   tests/mpi_job.sh BUILD_DIR SOURCE_DIR HAVE_MPI(ON|OFF: whether this build has MPI)
 set -u
@@ -119,6 +120,16 @@ cmp -s "$T/k/genotype.txt" "$T/k_ref/genotype.txt" || fail "np=2 resumed after t
 "$B" search --resume "$T/k1" > /dev/null 2> "$T/k1.log" || { tail -5 "$T/k1.log"; fail "resume with np=1"; }
 grep -q "^Genotype(normal=" "$T/k1/genotype.txt" || fail "np=1 resume wrote no genotype"
 echo "mpi_job: resumed with np=2 (the uninterrupted genotype) and with np=1"
+
+# 6b. Ctrl-C on mpirun (SIGTERM to every rank): the ranks stop together at a step, checkpointed
+"${MPI[@]}" -np 2 "$B" "${search[@]}" --set search.epochs=3 --out "$T/c" > /dev/null 2> "$T/c.log" &
+job=$!
+for _ in $(seq 1 600); do [ -s "$T/c/checkpoint.safetensors" ] && break; sleep 0.1; done
+kill -INT $job
+wait $job
+grep -q "stopped after step" "$T/c.log" || { tail -5 "$T/c.log"; fail "Ctrl-C on mpirun: no checkpointed stop"; }
+"${MPI[@]}" -np 2 "$B" search --resume "$T/c" > /dev/null 2> "$T/cr.log" || { tail -5 "$T/cr.log"; fail "resume after Ctrl-C"; }
+echo "mpi_job: Ctrl-C on mpirun: $(grep -m1 'stopped after step' "$T/c.log" | cut -c1-40)...; resumed"
 
 # 7. training: two ranks share every batch, parameters compared after every step; np=1 resumes it
 train=(train --genotype DARTS_V2 --set model.C=4 --set model.layers=3 --set data.train_limit=1200

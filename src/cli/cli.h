@@ -65,7 +65,8 @@ typedef struct cli_progress {
 } cli_progress;
 rd_search_observer cli_progress_start(cli_progress *p);
 void cli_progress_end(cli_progress *p);
-/* Ctrl-C sets the flag (checkpoint and stop); cli_catch_sigint(0) restores the default. */
+/* Ctrl-C (SIGINT), SIGTERM and SIGUSR1 set the flag (checkpoint and stop at the next step;
+ * every rank of a job stops there); cli_catch_sigint(0) restores the defaults. */
 volatile int *cli_interrupt_flag(void);
 void cli_catch_sigint(int on);
 

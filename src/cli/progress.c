@@ -17,7 +17,12 @@ static void on_sigint(int sig) {
 
 volatile int *cli_interrupt_flag(void) { return &g_interrupt; }
 
-void cli_catch_sigint(int on) { signal(SIGINT, on ? on_sigint : SIG_DFL); }
+/* SIGTERM and SIGUSR1 too: mpirun turns Ctrl-C into SIGTERM to every rank (then SIGKILL a few
+ * seconds later) and passes SIGUSR1 on; batch schedulers send SIGTERM before they kill. */
+void cli_catch_sigint(int on) {
+    const int sigs[] = {SIGINT, SIGTERM, SIGUSR1};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) signal(sigs[i], on ? on_sigint : SIG_DFL);
+}
 
 static double wall(void) {
     struct timespec ts;
