@@ -9,7 +9,7 @@ B=$1/radars
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$2
 rm -rf "$OUT"
-for t in safetensors search_checkpoint train_checkpoint genotype config idx cifar png base64 metrics; do
+for t in safetensors search_checkpoint train_checkpoint genotype config idx cifar png base64 metrics tuning; do
   mkdir -p "$OUT/fuzz_$t"
 done
 T=$(mktemp -d)
@@ -67,6 +67,23 @@ for f in "$SRC"/configs/*.ini; do
   { printf "$p"; cat "$f"; } > "$OUT/fuzz_config/$(basename "$f")"
 done
 for f in "$SRC"/configs/genotypes/*; do cp "$f" "$OUT/fuzz_genotype/"; done
+# Tuning files: one written by a 1-second `radars tune` (the kernels' hash of this build), moved to
+# fuzz_tuning's fake device, with a GPU's choices too; and tuning text as RADARS_TEST_TUNING takes it.
+RADARS_CACHE_DIR="$T/tune" "$B" tune --config "$SRC/configs/quick.ini" --set model.C=2 --set data.batch=4 --budget 1 \
+  > /dev/null 2>&1 || true
+for f in "$T"/tune/tuning-*.json; do
+  [ -r "$f" ] || continue
+  /usr/bin/python3 - "$f" "$OUT/fuzz_tuning" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+t["device"], t["driver"] = "fuzz device", "fuzz 1"
+open(sys.argv[2] + "/cpu.json", "w").write(json.dumps(t, indent=2))
+t["params"].update(conv_pw="local", conv_dwc="local", wg=256, mixed_walk="coalesced")
+open(sys.argv[2] + "/gpu.json", "w").write(json.dumps(t))
+PY
+done
+printf 'wg=16 conv_group=4 mixed_pass=4 mixed_walk=coalesced' > "$OUT/fuzz_tuning/text_small"
+printf 'wg=256 conv_group=128 conv_pw=local conv_dwc=local mixed_pass=16 mixed_walk=runs' > "$OUT/fuzz_tuning/text_large"
 /usr/bin/python3 - "$OUT" <<'PY'
 import struct, sys, zlib, base64, os
 out = sys.argv[1]
