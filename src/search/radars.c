@@ -289,6 +289,18 @@ static rd_status record_rl_sample(search *s, const rl_path_result *p) {
     return append(s, r);
 }
 
+/* A job's all-reduces so far (this rank's view: calls, bytes, seconds once the device had finished,
+ * of which inside MPI_Allreduce, waiting for the slowest rank included). */
+static void record_comm(const search *s, rd_record *r) {
+    if (s->ranks == 1) return;
+    rd_comm_stats cs = rd_comm_get_stats(s->comm);
+    rd_record_int(r, "ranks", s->ranks);
+    rd_record_int(r, "allreduces", cs.allreduces);
+    rd_record_int(r, "allreduce_bytes", cs.bytes);
+    rd_record_double(r, "allreduce_seconds", cs.seconds);
+    rd_record_double(r, "allreduce_mpi_seconds", cs.mpi_seconds);
+}
+
 static rd_status record_rl_round(search *s, int removed, uint64_t need, double seconds) {
     rd_mem_stats ms = rd_mem_get_stats(s->ctx);
     rd_record *r = rd_record_new();
@@ -301,6 +313,7 @@ static rd_status record_rl_round(search *s, int removed, uint64_t need, double s
     rd_record_double(r, "seconds", seconds);
     rd_record_double(r, "entropy", rd_controller_entropy(&s->ctrl));
     rd_record_double(r, "baseline", s->ctrl.baseline);
+    record_comm(s, r);
     alive_names(&s->ncfg.ops, &s->ctrl.alive, r);
     RD_TRY(append(s, r));
     int total_alive = 0, edges = 0;
@@ -342,14 +355,7 @@ static rd_status record_epoch(search *s, float lr, const epoch_sums *e, double e
     rd_record_int(r, "steps", e->steps);
     rd_record_int(r, "peak_bytes", (int64_t)ms.peak);
     rd_record_int(r, "predicted_bytes", (int64_t)s->predicted);
-    if (s->ranks > 1) { /* what the job's gradient all-reduces cost so far (this rank's view) */
-        rd_comm_stats cs = rd_comm_get_stats(s->comm);
-        rd_record_int(r, "ranks", s->ranks);
-        rd_record_int(r, "allreduces", cs.allreduces);
-        rd_record_int(r, "allreduce_bytes", cs.bytes);
-        rd_record_double(r, "allreduce_seconds", cs.seconds);
-        rd_record_double(r, "allreduce_mpi_seconds", cs.mpi_seconds);
-    }
+    record_comm(s, r);
     rd_record_matrix_f(r, "alphas_normal_softmax", softmax, RD_CELL_EDGES, (size_t)K);
     rd_record_matrix_f(r, "alphas_reduce_softmax", softmax + RD_CELL_EDGES * K, RD_CELL_EDGES, (size_t)K);
     rd_record_string(r, "genotype", geno);
