@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "radars/common.h"
+#include "radars/comm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -380,6 +381,14 @@ void rd_observer_say(const rd_search_observer *o, const char *fmt, ...) __attrib
 /* A long run stops (with a checkpoint) at the next step boundary when *interrupt is
  * set or, with stop_after > 0, once global_step reaches it (tests' resume points). */
 int rd_run_should_stop(const volatile int *interrupt, int64_t stop_after, int64_t global_step);
+/* The same decision for every rank of a job (radars/comm.h; NULL: one process): a run stops
+ * where any rank is asked to (Ctrl-C or SIGTERM may reach only one). */
+rd_status rd_run_should_stop_all(rd_comm *comm, const volatile int *interrupt, int64_t stop_after,
+                                 int64_t global_step, int *stop, rd_err *err);
+/* Whether a run continues from its checkpoint ckpt: asked (--resume) and the file is there.
+ * Rank 0, which writes the run, decides; a rank that cannot read what rank 0 resumes from
+ * fails, naming itself (every rank reads the run directory). */
+rd_status rd_run_resumes(rd_comm *comm, const char *ckpt, int asked, int *resume, rd_err *err);
 
 #ifdef __cplusplus
 }

@@ -189,10 +189,8 @@ static rd_status check_sync(search *s) {
 static rd_status boundary(search *s, int checkpoint_first) {
     s->st.global_step++; /* a position too: advanced before it is checkpointed */
     RD_TRY(check_sync(s));
-    /* every rank stops at the same step when any is asked to (Ctrl-C may reach only one) */
-    double stop_votes = rd_run_should_stop(s->opt->interrupt, s->opt->stop_after_steps, s->st.global_step);
-    RD_TRY(rd_comm_sum_doubles(s->comm, &stop_votes, 1, s->err));
-    int stop = stop_votes > 0;
+    int stop;
+    RD_TRY(rd_run_should_stop_all(s->comm, s->opt->interrupt, s->opt->stop_after_steps, s->st.global_step, &stop, s->err));
     if (checkpoint_first || stop) RD_TRY(checkpoint(s));
     if (!stop) return RD_OK;
     s->interrupted = 1;
@@ -1015,12 +1013,7 @@ static rd_status start(search *s) {
     RD_TRY(config_text(s));
     RD_TRY(rd_path_join(path, sizeof path, s->opt->run_dir, "metrics.jsonl", s->err));
     RD_TRY(check_ranks(s));
-    s->resume = s->opt->resume && access(s->ckpt, F_OK) == 0;
-    int resume_here = s->resume; /* rank 0's view decides; the others must see the same file */
-    RD_TRY(rd_comm_bcast(s->comm, &s->resume, sizeof s->resume, 0, s->err));
-    if (s->resume && !resume_here)
-        return rd_fail(s->err, RD_ERR_IO, "%s: rank %d cannot see the checkpoint rank 0 resumes from (every rank "
-                       "reads the run directory: put it on a file system all of them share)", s->ckpt, s->rank);
+    RD_TRY(rd_run_resumes(s->comm, s->ckpt, s->opt->resume, &s->resume, s->err));
     if (s->opt->resume && !s->resume && s->writer) {
         /* stopped before its first checkpoint: nothing recorded counts, the recipe is in the run directory */
         say(s, "%s holds no checkpoint yet: starting the search from the beginning", s->opt->run_dir);

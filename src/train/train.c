@@ -162,14 +162,6 @@ static rd_status checkpoint(trainer *t) {
     return s;
 }
 
-/* Every rank stops at the same step when any is asked to (Ctrl-C may reach only one). */
-static rd_status should_stop(trainer *t, int *stop) {
-    double votes = rd_run_should_stop(t->opt->interrupt, t->opt->stop_after_steps, t->st.global_step);
-    RD_TRY(rd_comm_sum_doubles(t->comm, &votes, 1, t->err));
-    *stop = votes > 0;
-    return RD_OK;
-}
-
 /* A hash of this rank's weights and running statistics. */
 static rd_status params_hash(trainer *t, uint64_t *h) {
     rd_vec v[2] = {rd_network_weights(t->net), rd_network_bn_state(t->net)};
@@ -246,7 +238,7 @@ static rd_status step(trainer *t, const rd_batch *b, float lr, float *loss, floa
 static rd_status boundary(trainer *t, int checkpoint_now) {
     int stop;
     RD_TRY(check_sync(t));
-    RD_TRY(should_stop(t, &stop));
+    RD_TRY(rd_run_should_stop_all(t->comm, t->opt->interrupt, t->opt->stop_after_steps, t->st.global_step, &stop, t->err));
     if (stop) return stop_here(t);
     return checkpoint_now ? checkpoint(t) : RD_OK;
 }
@@ -372,12 +364,7 @@ static rd_status run(trainer *t, rd_train_result *res) {
     RD_TRY(rd_path_join(t->ckpt, sizeof t->ckpt, t->opt->run_dir, "checkpoint.safetensors", t->err));
     char path[4200];
     RD_TRY(rd_path_join(path, sizeof path, t->opt->run_dir, "metrics.jsonl", t->err));
-    t->resume = t->opt->resume && access(t->ckpt, F_OK) == 0;
-    int resume_here = t->resume; /* rank 0's view decides; the others must see the same file */
-    RD_TRY(rd_comm_bcast(t->comm, &t->resume, sizeof t->resume, 0, t->err));
-    if (t->resume && !resume_here)
-        return rd_fail(t->err, RD_ERR_IO, "%s: rank %d cannot see the checkpoint rank 0 resumes from (every rank "
-                       "reads the run directory: put it on a file system all of them share)", t->ckpt, t->rank);
+    RD_TRY(rd_run_resumes(t->comm, t->ckpt, t->opt->resume, &t->resume, t->err));
     if (t->opt->resume && !t->resume && t->writer) {
         /* stopped before its first checkpoint: nothing recorded counts, the recipe is in the run directory */
         say(t, "%s holds no checkpoint yet: starting the training from the beginning", t->opt->run_dir);
