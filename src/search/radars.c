@@ -409,6 +409,34 @@ static rd_status reward_of_path(search *s, double *acc, double *ms) {
     return RD_OK;
 }
 
+/* The warm start's paths: on every edge, the next op of a shuffled cycle over its alive ops. */
+typedef struct warm_cycles {
+    int order[2][RD_CELL_EDGES][RD_MAX_OPS], n_alive[2][RD_CELL_EDGES];
+    uint64_t rng;
+} warm_cycles;
+
+/* Path p (drawn in order p = 0, 1, ...): its mask, and its op of each edge as an index into the scores. */
+static void warm_path(const search *s, warm_cycles *w, int p, rd_arch_mask *path, size_t *pick) {
+    int K = s->ncfg.ops.count;
+    for (int t = 0; t < 2; t++)
+        for (int e = 0; e < RD_CELL_EDGES; e++) {
+            int *o = w->order[t][e], m = 0;
+            if (p == 0 || p % w->n_alive[t][e] == 0) { /* a new shuffled cycle over the alive ops */
+                for (int k = 0; k < K; k++)
+                    if (s->ctrl.alive.edge[t][e] >> k & 1) o[m++] = k;
+                w->n_alive[t][e] = m;
+                for (int i = m - 1; i > 0; i--) { /* Fisher-Yates: j uniform in 0..i */
+                    int j = (int)(rd_splitmix64_uniform(&w->rng) * (i + 1)), x = o[i];
+                    o[i] = o[j];
+                    o[j] = x;
+                }
+            }
+            int k = o[p % w->n_alive[t][e]];
+            path->edge[t][e] = 1u << k;
+            pick[t * RD_CELL_EDGES + e] = ((size_t)t * RD_CELL_EDGES + e) * K + k;
+        }
+}
+
 /* The zero-cost warm start (rl.warm_start): before the first round, every alive op of
  * every edge is scored at initialisation by |d loss / d gate| of its output gate on the
  * paths that hold it (one training batch each, no weight updated; each edge cycles
@@ -421,35 +449,19 @@ static rd_status warm_start(search *s) {
     paths = (paths + n_ranks - 1) / n_ranks * n_ranks; /* whole waves: path p0 + r is rank r's */
     size_t n = (size_t)2 * RD_CELL_EDGES * K;
     double score[2 * RD_CELL_EDGES * RD_MAX_OPS] = {0}, count[2 * RD_CELL_EDGES * RD_MAX_OPS] = {0}, start = now();
-    int order[2][RD_CELL_EDGES][RD_MAX_OPS], n_alive[2][RD_CELL_EDGES];
     float g[2 * RD_CELL_EDGES * RD_MAX_OPS];
-    uint64_t rng = rd_mix64((uint64_t)c->seed ^ 0x7761726dull); /* "warm" */
+    warm_cycles w;
+    w.rng = rd_mix64((uint64_t)c->seed ^ 0x7761726dull); /* "warm" */
     for (int p0 = 0; p0 < paths; p0 += n_ranks) {
-      rd_arch_mask path, mine;
-      size_t pick[2 * RD_CELL_EDGES], my_pick[2 * RD_CELL_EDGES]; /* the path's op of each edge, as an index into score */
-      for (int p = p0; p < p0 + n_ranks; p++) { /* every rank draws every path of the wave */
-        for (int t = 0; t < 2; t++)
-            for (int e = 0; e < RD_CELL_EDGES; e++) {
-                int *o = order[t][e], m = 0;
-                if (p == 0 || p % n_alive[t][e] == 0) { /* a new shuffled cycle over the alive ops */
-                    for (int k = 0; k < K; k++)
-                        if (s->ctrl.alive.edge[t][e] >> k & 1) o[m++] = k;
-                    n_alive[t][e] = m;
-                    for (int i = m - 1; i > 0; i--) { /* Fisher-Yates: j uniform in 0..i */
-                        int j = (int)(rd_splitmix64_uniform(&rng) * (i + 1)), x = o[i];
-                        o[i] = o[j];
-                        o[j] = x;
-                    }
-                }
-                int k = o[p % n_alive[t][e]];
-                path.edge[t][e] = 1u << k;
-                pick[t * RD_CELL_EDGES + e] = ((size_t)t * RD_CELL_EDGES + e) * K + k;
+        rd_arch_mask path, mine = {{{0}}};
+        size_t pick[2 * RD_CELL_EDGES], my_pick[2 * RD_CELL_EDGES] = {0};
+        for (int r = 0; r < n_ranks; r++) { /* every rank draws every path of the wave, and scores its own */
+            warm_path(s, &w, p0 + r, &path, pick);
+            if (r == s->rank) {
+                mine = path;
+                memcpy(my_pick, pick, sizeof pick);
             }
-        if (p - p0 == s->rank) {
-            mine = path;
-            memcpy(my_pick, pick, sizeof pick);
         }
-      }
         RD_TRY(rd_supernet_set_active(s->net, &mine));
         rd_batch tb;
         RD_TRY(rd_loader_next(s->loaders[W_LOADER], &tb, s->err));
