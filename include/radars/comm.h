@@ -58,6 +58,11 @@ rd_status rd_comm_barrier(rd_comm *c, rd_err *err);
 /* Fails (RD_ERR_ARG, on every rank) naming the first rank whose value differs from
  * rank 0's: "<what>: rank R differs from rank 0 (...)". */
 rd_status rd_comm_check_same(rd_comm *c, uint64_t value, const char *what, rd_err *err);
+/* The same check on a hash of len bytes of data (a genotype's text, say). */
+rd_status rd_comm_check_bytes(rd_comm *c, const void *data, size_t len, const char *what, rd_err *err);
+/* The same check on a hash of device vectors of ctx (parameters: weights, running statistics,
+ * alphas), read to the host; reports into ctx's error. */
+rd_status rd_comm_check_vecs(rd_comm *c, rd_ctx *ctx, const rd_vec *vecs, int n, const char *what);
 /* Stops the whole job at once (MPI_Abort): a rank that cannot go on while the
  * others wait in a collective. Returns only without MPI. */
 void rd_comm_abort(rd_comm *c, int code);
@@ -66,8 +71,6 @@ void rd_comm_abort(rd_comm *c, int code);
 void rd_ctx_set_comm(rd_ctx *ctx, rd_comm *c);
 rd_comm *rd_ctx_comm(const rd_ctx *ctx);
 
-/* 64-bit FNV-1a of a device vector's bytes (its values, read to the host). */
-rd_status rd_vec_hash(rd_ctx *ctx, const rd_vec *v, uint64_t *hash);
 
 #ifdef __cplusplus
 }

@@ -217,14 +217,23 @@ void rd_comm_abort(rd_comm *c, int code) {
 void rd_ctx_set_comm(rd_ctx *ctx, rd_comm *c) { ctx->comm = c; }
 rd_comm *rd_ctx_comm(const rd_ctx *ctx) { return ctx ? ctx->comm : NULL; }
 
-rd_status rd_vec_hash(rd_ctx *ctx, const rd_vec *v, uint64_t *hash) {
-    float *h = malloc((v->len ? v->len : 1) * sizeof *h);
-    if (!h) return rd_fail(rd_ctx_err(ctx), RD_ERR_OUT_OF_MEMORY, "out of host memory for %zu floats", v->len);
-    rd_status s = rd_vec_read(ctx, v, h);
-    uint64_t x = 0xcbf29ce484222325ull;
-    const unsigned char *b = (const unsigned char *)h;
-    for (size_t i = 0; s == RD_OK && i < v->len * sizeof *h; i++) x = (x ^ b[i]) * 0x100000001b3ull;
+rd_status rd_comm_check_bytes(rd_comm *c, const void *data, size_t len, const char *what, rd_err *err) {
+    if (rd_comm_size(c) == 1) return RD_OK;
+    return rd_comm_check_same(c, rd_hash64(data, len, 0), what, err);
+}
+
+rd_status rd_comm_check_vecs(rd_comm *c, rd_ctx *ctx, const rd_vec *vecs, int n, const char *what) {
+    if (rd_comm_size(c) == 1) return RD_OK;
+    size_t most = 1;
+    for (int i = 0; i < n; i++) most = vecs[i].len > most ? vecs[i].len : most;
+    float *h = malloc(most * sizeof *h);
+    if (!h) return rd_fail(rd_ctx_err(ctx), RD_ERR_OUT_OF_MEMORY, "out of host memory for %zu floats", most);
+    uint64_t hash = 0;
+    rd_status s = RD_OK;
+    for (int i = 0; i < n && s == RD_OK; i++) {
+        s = rd_vec_read(ctx, &vecs[i], h);
+        hash = rd_hash64(h, vecs[i].len * sizeof *h, hash);
+    }
     free(h);
-    *hash = x;
-    return s;
+    return s == RD_OK ? rd_comm_check_same(c, hash, what, rd_ctx_err(ctx)) : s;
 }

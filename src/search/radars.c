@@ -172,15 +172,9 @@ static rd_status check_sync(search *s) {
     int every = s->opt->sync_check_every;
     if (every <= 0 || s->ranks == 1 || s->st.global_step % every) return RD_OK;
     rd_vec v[3] = {rd_supernet_weights(s->net), rd_supernet_bn_state(s->net), rd_supernet_alphas(s->net)};
-    uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (int i = 0; i < 3; i++) {
-        uint64_t hi;
-        RD_TRY(rd_vec_hash(s->ctx, &v[i], &hi));
-        h = rd_mix64(h ^ hi);
-    }
     char what[96];
     snprintf(what, sizeof what, "parameters after step %lld", (long long)s->st.global_step);
-    return rd_comm_check_same(s->comm, h, what, s->err);
+    return rd_comm_check_vecs(s->comm, s->ctx, v, 3, what);
 }
 
 /* Between two units of work (s->st names the next): checkpoint first when
@@ -955,9 +949,7 @@ static rd_status finish(search *s, rd_search_result *res) {
     res->skip_guard_changes = derive(s, w, &alive, &res->genotype);
     rd_genotype_format(&res->genotype, res->genotype_text, sizeof res->genotype_text);
     if (s->ranks > 1) { /* every rank derived it from its own copy of the parameters */
-        uint64_t h = 0xcbf29ce484222325ull;
-        for (const char *p = res->genotype_text; *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-        RD_TRY(rd_comm_check_same(s->comm, h, "the final genotype", s->err));
+        RD_TRY(rd_comm_check_bytes(s->comm, res->genotype_text, strlen(res->genotype_text), "the final genotype", s->err));
         say(s, "all %d ranks derived the same genotype", s->ranks);
     }
     char json[2048], line[2100];

@@ -162,27 +162,19 @@ static rd_status checkpoint(trainer *t) {
     return s;
 }
 
-/* A hash of this rank's weights and running statistics. */
-static rd_status params_hash(trainer *t, uint64_t *h) {
+/* This rank's weights and running statistics against rank 0's. */
+static rd_status check_params(trainer *t, const char *what) {
     rd_vec v[2] = {rd_network_weights(t->net), rd_network_bn_state(t->net)};
-    *h = 0x9e3779b97f4a7c15ull;
-    for (int i = 0; i < 2; i++) {
-        uint64_t hi;
-        RD_TRY(rd_vec_hash(t->ctx, &v[i], &hi));
-        *h = (*h ^ hi) * 0x100000001b3ull;
-    }
-    return RD_OK;
+    return rd_comm_check_vecs(t->comm, t->ctx, v, 2, what);
 }
 
 /* --check-sync K: every K steps, every rank's parameters against rank 0's. */
 static rd_status check_sync(trainer *t) {
     int every = t->opt->sync_check_every;
     if (every <= 0 || t->ranks == 1 || t->st.global_step % every) return RD_OK;
-    uint64_t h;
-    RD_TRY(params_hash(t, &h));
     char what[96];
     snprintf(what, sizeof what, "parameters after step %lld", (long long)t->st.global_step);
-    return rd_comm_check_same(t->comm, h, what, t->err);
+    return check_params(t, what);
 }
 
 static rd_status stop_here(trainer *t) {
@@ -421,9 +413,7 @@ static rd_status run(trainer *t, rd_train_result *res) {
         if (t->interrupted) return RD_OK;
     }
     if (t->ranks > 1) { /* every rank trained its own copy: they must have ended equal */
-        uint64_t h;
-        RD_TRY(params_hash(t, &h));
-        RD_TRY(rd_comm_check_same(t->comm, h, "the trained parameters", t->err));
+        RD_TRY(check_params(t, "the trained parameters"));
         say(t, "all %d ranks hold the same parameters", t->ranks);
     }
     RD_TRY(finish(t, res));
