@@ -28,6 +28,8 @@ expect() {
 expect "unknown command 'serch'" "$B" serch
 expect "search.epoch.*did you mean 'search.epochs'" "$B" search --set search.epoch=3 --out "$T/a"
 expect "search.epochs.*out of range" "$B" search --set search.epochs=-2 --out "$T/b"
+expect "search.arch_warmup_epochs = 3 leaves none of search.epochs = 3" "$B" search --set search.epochs=3 \
+  --set search.arch_warmup_epochs=3 --out "$T/b2"
 expect "not an integer" "$B" search --set model.C=sixteen --out "$T/c"
 expect "unknown op 'sep_conv_9x9'" "$B" search --set model.ops=none,sep_conv_9x9 --out "$T/d"
 printf 'schema = search\n[search]\nepochs = 3\nbogus = 1\n' > "$T/bad.ini"

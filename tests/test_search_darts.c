@@ -192,11 +192,37 @@ START_TEST(first_order_is_the_validation_gradient) {
 }
 END_TEST
 
+/* The architecture warm-up's step (no validation batch): the weights move, the alphas do not. */
+START_TEST(warmup_step_leaves_the_alphas) {
+    fx f;
+    setup(&f, "first");
+    rd_vec a = rd_supernet_alphas(f.net), w = rd_supernet_weights(f.net);
+    double *a0 = malloc(a.len * sizeof *a0), *a1 = malloc(a.len * sizeof *a1);
+    double *w0 = malloc(w.len * sizeof *w0), *w1 = malloc(w.len * sizeof *w1);
+    tu_vec_read(&a, a0);
+    tu_vec_read(&w, w0);
+    rd_step_stats st;
+    TU_OK(rd_darts_step(f.d, &f.train, NULL, 0.025f, &st));
+    tu_vec_read(&a, a1);
+    tu_vec_read(&w, w1);
+    for (size_t i = 0; i < a.len; i++) ck_assert_msg(a0[i] == a1[i], "alpha %zu moved in the warm-up", i);
+    size_t moved = 0;
+    for (size_t i = 0; i < w.len; i++) moved += w0[i] != w1[i];
+    ck_assert_msg(moved > w.len / 2, "only %zu of %zu weights moved", moved, w.len);
+    ck_assert_int_eq(st.n_valid, 0);
+    ck_assert_int_eq(st.n_train, f.train.n);
+    ck_assert(isfinite(st.train_loss) && st.train_loss > 0);
+    free(a0); free(a1); free(w0); free(w1);
+    teardown(&f);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("search_darts");
     TCase *tc = tcase_create("all");
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, first_order_is_the_validation_gradient);
+    tcase_add_test(tc, warmup_step_leaves_the_alphas);
     tcase_add_test(tc, second_order_matches_autograd);
     suite_add_tcase(s, tc);
     return s;

@@ -4,7 +4,7 @@ data, under the same cap and weight-training budget; every genotype found is tra
 scratch with one fixed recipe and tested on the full test set; a table and a plot go into
 the study directory (study.md, study.json, study.png).
 
-  tools/study.py [--out runs/study-TIME] [--seeds 3] [--random 5] [--budget 120]
+  tools/study.py [--preset small|main] [--out runs/study-TIME] [--seeds 3] [--random 5] [--budget 120]
                  [--cap 200MiB] [--strategies radars,radars-proxy,...] [--search-set k=v ...]
                  [--train-set k=v ...] [--resume]
 
@@ -26,12 +26,24 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ALL = ["radars", "radars-proxy", "radars-pc", "pcdarts", "darts", "darts-fit", "darts-uncapped", "rl", "random-ws",
        "random"]
 
-# The search space and data of the study (the default main job's space and data, smaller network)
-SEARCH_BASE = ["model.ops=large", "model.C=4", "model.layers=3", "data.batch=32", "data.train_limit=20000",
-               "search.eval_batches=20", "rl.prune_per_round=2", "output.checkpoint_every=0"]
-# The one training recipe every genotype gets
-TRAIN_BASE = ["model.C=8", "model.layers=5", "data.batch=64", "data.train_limit=10000", "train.epochs=2",
-              "model.drop_path=0"]
+# Presets: the search space and data of the study, the one training recipe every genotype gets, and the
+# budget. "small": the default main job's space and data with a smaller network; "main": the default main
+# job itself (configs/default.ini as it is: its cap, its RL samples and steps, its DARTS epochs), every
+# genotype trained with the train_accuracy test's recipe (27,000 images x 3 epochs).
+PRESETS = {
+    "small": dict(search=["model.ops=large", "model.C=4", "model.layers=3", "data.batch=32",
+                          "data.train_limit=20000", "search.eval_batches=20", "rl.prune_per_round=2",
+                          "output.checkpoint_every=0"],
+                  train=["model.C=8", "model.layers=5", "data.batch=64", "data.train_limit=10000", "train.epochs=2",
+                         "model.drop_path=0"],
+                  budget=120, steps_per_epoch=20, rl_samples=12, rl_train_steps=2, cap="200MiB", rounds_guess=3),
+    # main job: 2 RL rounds x 48 paths x 4 steps + 6 DARTS epochs x 60 steps = 744 weight steps
+    "main": dict(search=["output.checkpoint_every=0"],
+                 train=["model.C=8", "model.layers=5", "data.batch=64", "data.train_limit=30000", "train.epochs=3",
+                        "train.eval_batches=20", "model.drop_path=0"],
+                 budget=744, steps_per_epoch=60, rl_samples=48, rl_train_steps=4, cap="600MiB", rounds_guess=2),
+}
+SEARCH_BASE, TRAIN_BASE = [], []
 
 
 def run(cmd, log):
@@ -93,10 +105,9 @@ def plan_bytes(a, sets, op_set):
     for line in out.splitlines():
         f = line.split()
         if f and f[0] == op_set:
-            m = re.match(r"([\d.]+)", f[-3])
-            unit = f[-2]
-            scale = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}[unit]
-            return float(m.group(1)) * scale
+            # the last size of the row is the total (the "fits" column after it is free text)
+            num, unit = re.findall(r"([\d.]+) (B|KiB|MiB|GiB)\b", line)[-1]
+            return float(num) * {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}[unit]
     raise SystemExit(f"study: cannot read 'radars plan' for {op_set}:\n{out}")
 
 
@@ -121,17 +132,24 @@ def main():
     ap.add_argument("--out", default=os.path.join("runs", "study-" + time.strftime("%Y%m%d-%H%M%S")))
     ap.add_argument("--seeds", type=int, default=3, help="seeds per searching strategy (at least 1)")
     ap.add_argument("--random", type=int, default=5, help="random genotypes")
-    ap.add_argument("--budget", type=int, default=120, help="weight-training steps per search")
-    ap.add_argument("--steps-per-epoch", type=int, default=20)
-    ap.add_argument("--rl-samples", type=int, default=12)
-    ap.add_argument("--rl-train-steps", type=int, default=2)
-    ap.add_argument("--cap", default="200MiB")
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="small",
+                    help="search space, data, training recipe and budget (the options below override it)")
+    ap.add_argument("--budget", type=int, help="weight-training steps per search")
+    ap.add_argument("--steps-per-epoch", type=int)
+    ap.add_argument("--rl-samples", type=int)
+    ap.add_argument("--rl-train-steps", type=int)
+    ap.add_argument("--cap")
     ap.add_argument("--strategies", default=",".join(ALL))
     ap.add_argument("--search-set", action="append", default=[])
     ap.add_argument("--train-set", action="append", default=[])
     ap.add_argument("--train-seed", type=int, default=0)
     ap.add_argument("--resume", action="store_true")
     a = ap.parse_args()
+    preset = PRESETS[a.preset]
+    SEARCH_BASE[:], TRAIN_BASE[:] = preset["search"], preset["train"]
+    for key in ("budget", "steps_per_epoch", "rl_samples", "rl_train_steps", "cap"):
+        if getattr(a, key) is None:
+            setattr(a, key, preset[key])
     os.makedirs(a.out, exist_ok=True)
     strategies = [s for s in a.strategies.split(",") if s]
     for s in strategies:
@@ -185,7 +203,7 @@ def main():
                 if name == "radars-pc":
                     sets.append("search.dnas=pcdarts")
                 # rounds it needs: read from a first run, then the DARTS epochs the budget leaves
-                guess = 3
+                guess = preset["rounds_guess"]
                 epochs = max(1, (a.budget - guess * per_round) // spe)
                 # (rl.rounds is only RADARS' limit: it stops pruning as soon as the survivors fit)
                 r = search(a, name, seed, sets + [f"search.epochs={epochs}", "rl.rounds=50"], a.cap)
@@ -218,13 +236,14 @@ def main():
 
 def write_results(a, runs, strategies, batch, cap, darts_epochs, rl_rounds, seconds, quiet=False):
     json.dump({"runs": runs, "search_base": SEARCH_BASE + a.search_set, "train_base": TRAIN_BASE + a.train_set,
-               "budget": a.budget, "cap": cap, "seconds": seconds}, open(os.path.join(a.out, "study.json"), "w"),
+               "preset": a.preset, "budget": a.budget, "cap": cap, "seconds": seconds}, open(os.path.join(a.out, "study.json"), "w"),
               indent=1)
     rows = []
     rand = [r.get("test_acc") for r in runs if r["strategy"] == "random"]
     rm, rsd, _ = mean_sd(rand)
     lines = [f"# Strategy study ({time.strftime('%Y-%m-%d')})", "",
-             f"Search: {' '.join(SEARCH_BASE + a.search_set)}; cap {cap / 2**20:.0f} MiB; budget {a.budget} "
+             f"Preset {a.preset}. Search: {os.path.relpath(a.config)} with "
+             f"{' '.join(SEARCH_BASE + a.search_set) or 'nothing changed'}; cap {cap / 2**20:.0f} MiB; budget {a.budget} "
              f"weight-training steps per search (DARTS: {darts_epochs} epochs x {a.steps_per_epoch} steps; RL and "
              f"random-ws: {rl_rounds} rounds x {a.rl_samples} paths x {a.rl_train_steps} steps; RADARS: its rounds, "
              f"then DARTS epochs for the rest); darts-fit runs at batch {batch}.",

@@ -47,6 +47,7 @@ typedef struct rd_search_config {
     /* [search] */
     int strategy;             /* rd_strategy */
     int epochs;               /* DARTS phase epochs */
+    int arch_warmup_epochs;   /* the first N DARTS epochs train the weights only (PC-DARTS' warm-up) */
     int steps_per_epoch;      /* 0 = one pass over the weight half */
     int order;                /* rd_darts_order */
     int64_t seed;
@@ -105,7 +106,8 @@ typedef struct rd_darts rd_darts;
  * second order adds a backup of the weights), allocated on net's context. */
 rd_status rd_darts_create(rd_ctx *ctx, rd_supernet *net, const rd_search_config *cfg, rd_darts **out);
 void rd_darts_free(rd_darts *d);
-/* Architect step on a validation batch, then weight step on a training batch (SEARCH.md 2). */
+/* Architect step on a validation batch, then weight step on a training batch (SEARCH.md 2);
+ * valid NULL: the weight step only (the architecture warm-up), st's validation part zero. */
 typedef struct rd_step_stats { float train_loss, valid_loss; int train_correct, valid_correct, n_train, n_valid; } rd_step_stats;
 rd_status rd_darts_step(rd_darts *d, const rd_batch *train, const rd_batch *valid, float lr, rd_step_stats *st);
 /* The architect's gradient d(valid loss)/d(alphas) into out (alphas-sized),

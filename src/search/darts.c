@@ -210,7 +210,9 @@ rd_status rd_darts_weight_step(rd_darts *d, const rd_batch *train, float lr, flo
 
 rd_status rd_darts_step(rd_darts *d, const rd_batch *train, const rd_batch *valid, float lr, rd_step_stats *st) {
     memset(st, 0, sizeof *st);
-    if (d->cfg->order == RD_DARTS_SECOND_ORDER) {
+    if (!valid) {
+        /* no architect step */
+    } else if (d->cfg->order == RD_DARTS_SECOND_ORDER) {
         RD_TRY(architect_second_order(d, train, valid, lr, &d->dalpha));
         RD_TRY(adam_alphas(d, &d->dalpha));
         /* the loss of the last forward is a training one: measure the validation loss apart */
@@ -220,7 +222,7 @@ rd_status rd_darts_step(rd_darts *d, const rd_batch *train, const rd_batch *vali
         rd_vec ga = rd_supernet_alpha_grads(d->net);
         RD_TRY(adam_alphas(d, &ga));
     }
-    RD_TRY(read_loss_all(d, valid->n, &st->valid_loss, &st->valid_correct, &st->n_valid));
+    if (valid) RD_TRY(read_loss_all(d, valid->n, &st->valid_loss, &st->valid_correct, &st->n_valid));
     RD_TRY(rd_darts_weight_step(d, train, lr, NULL, NULL));
     return read_loss_all(d, train->n, &st->train_loss, &st->train_correct, &st->n_train);
 }

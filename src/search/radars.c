@@ -672,13 +672,14 @@ static int64_t darts_steps_per_epoch(const search *s) {
     return s->cfg->steps_per_epoch > 0 ? s->cfg->steps_per_epoch : (a < w ? a : w);
 }
 
-/* One DARTS step: a weight batch and an alpha batch. */
+/* One DARTS step: a weight batch and an alpha batch (no alpha batch in the architecture warm-up). */
 static rd_status darts_step(search *s, float lr, epoch_sums *e, float *last_loss) {
     rd_batch tb, vb;
     rd_step_stats st;
+    int arch = s->st.epoch >= s->cfg->arch_warmup_epochs;
     RD_TRY(rd_loader_next(s->loaders[W_LOADER], &tb, s->err));
-    RD_TRY(rd_loader_next(s->loaders[A_LOADER], &vb, s->err));
-    RD_TRY(rd_darts_step(s->darts, &tb, &vb, lr, &st));
+    if (arch) RD_TRY(rd_loader_next(s->loaders[A_LOADER], &vb, s->err));
+    RD_TRY(rd_darts_step(s->darts, &tb, arch ? &vb : NULL, lr, &st));
     if (!isfinite(st.train_loss) || !isfinite(st.valid_loss))
         return rd_fail(s->err, RD_ERR_NUMERIC, "DARTS epoch %d step %lld: the loss is not finite (lr %g)",
                        s->st.epoch + 1, (long long)s->st.step + 1, lr);

@@ -54,6 +54,9 @@ static const rd_cfg_key keys[] = {
                    "random-ws: random genotypes evaluated with the shared weights (search.eval_batches batches each, "
                    "the same for all); the best is the result."),
     RD_CFG_INT_KEY(T, "search", "epochs", epochs, "50", 0, 100000, "Epochs of the DARTS phase."),
+    RD_CFG_INT_KEY(T, "search", "arch_warmup_epochs", arch_warmup_epochs, "0", 0, 100000,
+                   "The first N epochs of the DARTS phase train the weights only, the alphas stay as they are "
+                   "(PC-DARTS' warm-up: 15 of 50 epochs), so the architecture is not ranked on untrained weights."),
     RD_CFG_INT_KEY(T, "search", "steps_per_epoch", steps_per_epoch, "0", 0, 100000000,
                    "Search steps per epoch (0 = one pass over the weight half of the training set)."),
     RD_CFG_ENUM_KEY(T, "search", "order", order, "first", order_names,
@@ -162,6 +165,10 @@ rd_status rd_search_config_load(rd_search_config *cfg, const char *path, const c
                        "choose are 'none' in the shared-weight supernet)");
     if (rd_search_uses_pc(cfg) && cfg->C % cfg->pc_k)
         return rd_fail(err, RD_ERR_CONFIG, "search.pc_k = %d must divide model.C = %d", cfg->pc_k, cfg->C);
+    if (cfg->arch_warmup_epochs > 0 && cfg->arch_warmup_epochs >= cfg->epochs)
+        return rd_fail(err, RD_ERR_CONFIG,
+                       "search.arch_warmup_epochs = %d leaves none of search.epochs = %d to train the alphas",
+                       cfg->arch_warmup_epochs, cfg->epochs);
     if (cfg->min_ops_per_edge > set.count)
         return rd_fail(err, RD_ERR_CONFIG, "rl.min_ops_per_edge = %d: the op set has only %d ops", cfg->min_ops_per_edge,
                        set.count);
