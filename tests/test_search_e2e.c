@@ -140,6 +140,42 @@ END_TEST
 /* PC-DARTS: within its prediction, well under DARTS' for the same space; the checkpoint
  * (alphas and betas) names the genotype the run found; RADARS over a PC-DARTS supernet
  * prunes until it fits a cap DARTS' supernet could not. */
+/* search.arch_warmup_epochs: the alphas stay as they were through the first epoch (stopped
+ * after step 1 and after step 6, the epoch's end: the same alphas), move after it, and a run
+ * stopped in the warm-up resumes to the uninterrupted run's alphas and genotype. */
+START_TEST(arch_warmup_keeps_the_alphas_then_resumes) {
+    if (!have_fmnist()) return;
+    rd_search_config c;
+    tiny(&c, "darts", "darts");
+    c.arch_warmup_epochs = 1;
+    size_t n = 2 * RD_CELL_EDGES * 8;
+    float *x1 = malloc(n * sizeof *x1), *x6 = malloc(n * sizeof *x6), *xa = malloc(n * sizeof *xa),
+          *xb = malloc(n * sizeof *xb);
+    char a[64], b[64], d[64];
+    temp_dir(a, sizeof a);
+    temp_dir(b, sizeof b);
+    temp_dir(d, sizeof d);
+    rd_search_result r;
+    rd_err err;
+    ck_assert_msg(run(&c, d, 0, 1, &r, &err) == RD_OK, "%s", err.msg);
+    read_alphas(d, x1, n);
+    ck_assert_msg(run(&c, b, 0, 6, &r, &err) == RD_OK, "%s", err.msg);
+    ck_assert(r.interrupted);
+    read_alphas(b, x6, n);
+    ck_assert_msg(memcmp(x1, x6, n * sizeof *x1) == 0, "the alphas moved in the warm-up epoch");
+    rd_search_result ra, rb;
+    ck_assert_msg(run(&c, a, 0, 0, &ra, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(run(&c, b, 1, 0, &rb, &err) == RD_OK, "%s", err.msg);
+    read_alphas(a, xa, n);
+    read_alphas(b, xb, n);
+    ck_assert_msg(memcmp(xa, x6, n * sizeof *xa) != 0, "the alphas did not move after the warm-up");
+    ck_assert_msg(memcmp(xa, xb, n * sizeof *xa) == 0, "resumed alphas differ from the uninterrupted run's");
+    ck_assert(rd_genotype_equal(&ra.genotype, &rb.genotype));
+    free(x1); free(x6); free(xa); free(xb);
+    rm_dir(a); rm_dir(b); rm_dir(d);
+}
+END_TEST
+
 START_TEST(pcdarts_fits_where_darts_does_not) {
     if (!have_fmnist()) return;
     rd_search_config c;
@@ -516,6 +552,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, radars_resume_in_rl_phase_same_genotype);
     tcase_add_test(tc, pcdarts_resume_mid_epoch_same_genotype);
     tcase_add_test(tc, pcdarts_fits_where_darts_does_not);
+    tcase_add_test(tc, arch_warmup_keeps_the_alphas_then_resumes);
     tcase_add_test(tc, radars_prunes_until_it_fits);
     tcase_add_test(tc, darts_refuses_an_over_cap_space_at_once);
     tcase_add_test(tc, rl_baseline_runs);
