@@ -47,7 +47,17 @@ typedef struct cli_config_args {
     const char *loaded_from; /* the file actually read (NULL: schema defaults) */
 } cli_config_args;
 int cli_config_option(cli_config_args *a, int argc, char **argv, int *i);
+/* Appends one "section.key=value" setting, printf-style; 0, or 1 after printing the error. */
+int cli_config_add_set(cli_config_args *a, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* The common options' recipe part: --mem-cap=SIZE (the common parser's form) into memory.cap. */
+int cli_config_take_common(cli_config_args *a, cli_common *common);
 int cli_config_load(cli_config_args *a, rd_search_config *cfg);
+/* The recipe's training split (its data set, image size, classes); 0, or 1 after printing the error. */
+int cli_open_train_split(const rd_search_config *cfg, rd_dataset *ds);
 void cli_config_free(cli_config_args *a);
 const char *cli_default_config(void);
 

@@ -1,4 +1,5 @@
 /* Shared by the commands that take a search recipe: --config, --set, the default recipe. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,18 +57,42 @@ int cli_config_option(cli_config_args *a, int argc, char **argv, int *i) {
             a->config = v;
             return 1;
         }
-        if (a->n_sets >= CLI_MAX_SETS) {
-            cli_error("too many --set options");
-            return -1;
-        }
-        char *s = a->owned[a->n_sets] = malloc(strlen(v) + 32);
-        if (!s) return -1;
-        if (!strcmp(arg, "--set")) strcpy(s, v);
-        else if (!strcmp(arg, "--strategy")) sprintf(s, "search.strategy=%s", v);
-        else sprintf(s, "memory.cap=%s", v);
-        a->sets[a->n_sets++] = s;
-        return 1;
+        const char *key = !strcmp(arg, "--strategy") ? "search.strategy=" : !strcmp(arg, "--mem-cap") ? "memory.cap=" : "";
+        return cli_config_add_set(a, "%s%s", key, v) ? -1 : 1;
     }
+    return 0;
+}
+
+int cli_config_add_set(cli_config_args *a, const char *fmt, ...) {
+    if (a->n_sets >= CLI_MAX_SETS) return cli_error("too many --set options (at most %d)", CLI_MAX_SETS);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!s) return cli_error("out of host memory");
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    a->owned[a->n_sets] = s;
+    a->sets[a->n_sets++] = s;
+    return 0;
+}
+
+int cli_config_take_common(cli_config_args *a, cli_common *common) {
+    if (!common->mem_cap) return 0;
+    int rc = cli_config_add_set(a, "memory.cap=%s", common->mem_cap);
+    common->mem_cap = NULL; /* the recipe holds it now */
+    return rc;
+}
+
+int cli_open_train_split(const rd_search_config *cfg, rd_dataset *ds) {
+    rd_data_options dopt;
+    memset(&dopt, 0, sizeof dopt);
+    dopt.resize_h = dopt.resize_w = cfg->image_size;
+    dopt.classes = cfg->classes;
+    rd_err err = {0};
+    if (rd_dataset_open(cfg->dataset, "train", &dopt, ds, &err) != RD_OK) return cli_error("%s", err.msg);
     return 0;
 }
 

@@ -36,14 +36,8 @@ int cmd_plan(int argc, char **argv) {
             return r < 0 ? 2 : cli_error("plan: unknown option '%s'", argv[i]);
         }
     }
-    if (common.mem_cap) {
-        char *s = cargs.owned[cargs.n_sets] = malloc(strlen(common.mem_cap) + 16);
-        sprintf(s, "memory.cap=%s", common.mem_cap);
-        cargs.sets[cargs.n_sets++] = s;
-        common.mem_cap = NULL;
-    }
     rd_search_config cfg;
-    if (cli_config_load(&cargs, &cfg)) {
+    if (cli_config_take_common(&cargs, &common) || cli_config_load(&cargs, &cfg)) {
         cli_config_free(&cargs);
         return 1;
     }
@@ -53,13 +47,9 @@ int cmd_plan(int argc, char **argv) {
         return cli_error("plan: data.batch = %d is not a multiple of the %d ranks (each takes an equal share)", cfg.batch, ranks);
     }
     rd_dataset ds;
-    rd_data_options dopt;
-    memset(&dopt, 0, sizeof dopt);
-    dopt.resize_h = dopt.resize_w = cfg.image_size;
-    dopt.classes = cfg.classes;
-    if (rd_dataset_open(cfg.dataset, "train", &dopt, &ds, &err) != RD_OK) {
+    if (cli_open_train_split(&cfg, &ds)) {
         cli_config_free(&cargs);
-        return cli_error("%s", err.msg);
+        return 1;
     }
     rd_ctx *ctx = cli_open_device(&common);
     int rc = 0;

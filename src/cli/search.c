@@ -66,17 +66,10 @@ int cmd_search(int argc, char **argv) {
             return cli_error("search: unknown option or missing value '%s' (see 'radars search --help')", argv[i]);
         }
     }
-    /* the common parser took --mem-cap; route it into the recipe */
-    if (common.mem_cap) {
-        char *s = cargs.owned[cargs.n_sets] = malloc(strlen(common.mem_cap) + 16);
-        sprintf(s, "memory.cap=%s", common.mem_cap);
-        cargs.sets[cargs.n_sets++] = s;
-        common.mem_cap = NULL;
-    }
-    if (then_train) {
-        char *s = cargs.owned[cargs.n_sets] = malloc(strlen(then_train) + 32);
-        sprintf(s, "output.then_train_epochs=%s", then_train);
-        cargs.sets[cargs.n_sets++] = s;
+    if (cli_config_take_common(&cargs, &common) ||
+        (then_train && cli_config_add_set(&cargs, "output.then_train_epochs=%s", then_train))) {
+        cli_config_free(&cargs);
+        return 1;
     }
     char run_dir[4096], cfg_path[4200];
     rd_err err = {0};

@@ -32,15 +32,6 @@ static void usage(void) {
            "Test it again with: radars eval RUN_DIR\n");
 }
 
-static int add_set(cli_config_args *a, const char *key, const char *value) {
-    if (a->n_sets >= CLI_MAX_SETS) return cli_error("train: too many --set options");
-    char *s = a->owned[a->n_sets] = malloc(strlen(key) + strlen(value) + 2);
-    if (!s) return cli_error("out of memory");
-    sprintf(s, "%s=%s", key, value);
-    a->sets[a->n_sets++] = s;
-    return 0;
-}
-
 int cmd_train(int argc, char **argv) {
     cli_common common = {0};
     cli_config_args cargs;
@@ -70,8 +61,8 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(argv[i], "--check-sync") && i + 1 < argc) check_sync = atoi(argv[++i]);
         else rc = cli_error("train: unknown option or missing value '%s' (see 'radars train --help')", argv[i]);
     }
-    if (!rc && genotype) rc = add_set(&cargs, "model.genotype", genotype);
-    if (!rc && epochs) rc = add_set(&cargs, "train.epochs", epochs);
+    if (!rc && genotype) rc = cli_config_add_set(&cargs, "model.genotype=%s", genotype);
+    if (!rc && epochs) rc = cli_config_add_set(&cargs, "train.epochs=%s", epochs);
     char cfg_path[4200];
     if (!rc && resume) {
         if (cargs.config || genotype)

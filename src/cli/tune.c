@@ -46,13 +46,9 @@ int cmd_tune(int argc, char **argv) {
     }
     rd_err err = {0};
     rd_dataset ds;
-    rd_data_options dopt;
-    memset(&dopt, 0, sizeof dopt);
-    dopt.resize_h = dopt.resize_w = cfg.image_size;
-    dopt.classes = cfg.classes;
-    if (rd_dataset_open(cfg.dataset, "train", &dopt, &ds, &err) != RD_OK) {
+    if (cli_open_train_split(&cfg, &ds)) {
         cli_config_free(&cargs);
-        return cli_error("%s", err.msg);
+        return 1;
     }
     rd_ctx_options opt = {0};
     opt.device = common.device;
