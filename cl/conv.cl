@@ -927,59 +927,107 @@ __kernel void conv_dw_finish(__global const float *partial, const int count, con
     dw[dw_off + i] += s;
 }
 
-/* ================= dense 1x1 through local memory (GPUs; tune.conv_pw = local) =================
- * Per image a GEMM, Y (CO x P) = W (CO x CI) * relu?(X) (CI x P), in PW_TS x PW_TS tiles: a
- * work-group stages a PW_TS-deep slice of X (read along the pixels: coalesced) and of W in
- * local memory, then every item takes one output from them. dx is the same product with W
- * transposed, dY for X, the ReLU mask and accumulation at the store. Every item reaches every
- * barrier (those past the edge load zeros). */
-#define PW_TS 16
-__kernel __attribute__((reqd_work_group_size(PW_TS, PW_TS, 1)))
-void pw_fwd_local(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {
-    __local float xs[PW_TS][PW_TS + 1], ws[PW_TS][PW_TS + 1];
-    const int lp = get_local_id(0), lr = get_local_id(1);
-    const int p = get_global_id(0), co = get_global_id(1), n = get_global_id(2);
-    const int P = H * W, row0 = get_group_id(1) * PW_TS;
-    const long xb = x_off + (long)n * x_ns;
-    float acc = 0.0f;
-    for (int k0 = 0; k0 < CI; k0 += PW_TS) {
-        float v = 0.0f;
-        if (k0 + lr < CI && p < P) {
-            v = x[xb + (long)(k0 + lr) * P + p];
-            if (RELU) v = max(v, 0.0f);
-        }
-        xs[lr][lp] = v;
-        ws[lr][lp] = k0 + lp < CI && row0 + lr < CO ? w[w_off + (long)(row0 + lr) * CI + k0 + lp] : 0.0f;
-        barrier(CLK_LOCAL_MEM_FENCE);
-#pragma unroll
-        for (int k = 0; k < PW_TS; k++) acc = fma(ws[lr][k], xs[k][lp], acc);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (p < P && co < CO && n < N) y[y_off + (long)n * y_ns + (long)co * P + p] = acc;
+/* ================= dense convolutions through local memory (GPUs; tune.conv_pw / conv_row = local) =====
+ * Implicit GEMM, in GEMM_TS x GEMM_TS tiles (any kernel size, stride, dilation, padding; groups 1):
+ *   forward  Y (CO x P)       = W (CO x CI*KK)  * im2col(relu?(X)) (CI*KK x P)
+ *   dx       dX (CI x H*W)    = W^T per tap      * the dy gathered back (CO*KK x H*W), ReLU mask at the store
+ *   dw       dW (CO x CI*KK)  = dY (CO x P)      * im2col(relu?(X))^T, per chunk of images
+ * KK = KH*KW, P = OH*OW. A work-group stages a GEMM_TS-deep slice of both operands in local
+ * memory (the image operand read along the pixels: adjacent items, adjacent addresses, coalesced
+ * for stride 1), then each item takes one output from them. Every item reaches every barrier
+ * (those past an edge load zeros). */
+#define GEMM_TS 16
+
+/* im2col(relu?(X))[k][p] of image base xb: k = (ci, ky, kx), p = (oh, ow); 0 in the padding. */
+RD_INLINE float im2col_at(__global const float *x, long xb, int k, int p, CONV_GEOM) {
+    const int KK = KH_ * KW_, ci = k / KK, t = k - ci * KK, ky = t / KW_, kx = t - ky * KW_;
+    const int oh = p / OW, ow = p - oh * OW;
+    const int iy = oh * SH_ - PT + ky * DH, ix = ow * SW_ - PL + kx * DW;
+    if (iy < 0 || iy >= H || ix < 0 || ix >= W) return 0.0f;
+    const float v = x[xb + ((long)ci * H + iy) * W + ix];
+    return RELU ? max(v, 0.0f) : v;
 }
 
-__kernel __attribute__((reqd_work_group_size(PW_TS, PW_TS, 1)))
-void pw_dx_local(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {
-    __local float ds[PW_TS][PW_TS + 1], ws[PW_TS][PW_TS + 1];
+__kernel __attribute__((reqd_work_group_size(GEMM_TS, GEMM_TS, 1)))
+void conv_fwd_local(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {
+    __local float xs[GEMM_TS][GEMM_TS + 1], ws[GEMM_TS][GEMM_TS + 1];
     const int lp = get_local_id(0), lr = get_local_id(1);
-    const int p = get_global_id(0), ci = get_global_id(1), n = get_global_id(2);
-    const int P = H * W, row0 = get_group_id(1) * PW_TS;
-    const long db = dy_off + (long)n * dy_ns;
+    const int p = get_global_id(0), co = get_global_id(1), n = get_global_id(2);
+    const int P = OH * OW, K = CI * KH_ * KW_, row0 = get_group_id(1) * GEMM_TS;
+    const long xb = x_off + (long)n * x_ns;
     float acc = 0.0f;
-    for (int k0 = 0; k0 < CO; k0 += PW_TS) {
-        ds[lr][lp] = k0 + lr < CO && p < P ? dy[db + (long)(k0 + lr) * P + p] : 0.0f;
-        /* ws[i][k] = W[k0 + k][row0 + i]: W transposed */
-        ws[lr][lp] = k0 + lp < CO && row0 + lr < CI ? w[w_off + (long)(k0 + lp) * CI + row0 + lr] : 0.0f;
+    for (int k0 = 0; k0 < K; k0 += GEMM_TS) {
+        xs[lr][lp] = k0 + lr < K && p < P ? im2col_at(x, xb, k0 + lr, p, CONV_GEOM_PASS) : 0.0f;
+        ws[lr][lp] = k0 + lp < K && row0 + lr < CO ? w[w_off + (long)(row0 + lr) * K + k0 + lp] : 0.0f;
         barrier(CLK_LOCAL_MEM_FENCE);
 #pragma unroll
-        for (int k = 0; k < PW_TS; k++) acc = fma(ws[lr][k], ds[k][lp], acc);
+        for (int k = 0; k < GEMM_TS; k++) acc = fma(ws[lr][k], xs[k][lp], acc);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (p < P && ci < CI && n < N) {
-        const long xi = x_off + (long)n * x_ns + (long)ci * P + p;
-        if (RELU && !(x[xi] > 0.0f)) acc = 0.0f;
-        rd_store(dx + dx_off + (long)n * dx_ns + (long)ci * P + p, acc, ACC);
+    if (p < P && co < CO) y[y_off + (long)n * y_ns + (long)co * P + p] = acc;
+}
+
+/* dX[ci][iy][ix] = sum over (co, ky, kx) of W[co][ci][ky][kx] * dY[co][oy][ox], where
+ * oy * SH = iy + PT - ky * DH (and ox likewise) has a whole solution inside the output. */
+__kernel __attribute__((reqd_work_group_size(GEMM_TS, GEMM_TS, 1)))
+void conv_dx_local(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {
+    __local float ds[GEMM_TS][GEMM_TS + 1], ws[GEMM_TS][GEMM_TS + 1];
+    const int lp = get_local_id(0), lr = get_local_id(1);
+    const int ip = get_global_id(0), ci = get_global_id(1), n = get_global_id(2);
+    const int P = H * W, KK = KH_ * KW_, K = CO * KK, row0 = get_group_id(1) * GEMM_TS;
+    const int iy = ip / W, ix = ip - iy * W;
+    const long db = dy_off + (long)n * dy_ns;
+    float acc = 0.0f;
+    for (int k0 = 0; k0 < K; k0 += GEMM_TS) {
+        float v = 0.0f;
+        const int k = k0 + lr;
+        if (k < K && ip < P) {
+            const int co = k / KK, t = k - co * KK, ky = t / KW_, kx = t - ky * KW_;
+            const int ty = iy + PT - ky * DH, tx = ix + PL - kx * DW;
+            if (ty >= 0 && tx >= 0 && ty % SH_ == 0 && tx % SW_ == 0 && ty / SH_ < OH && tx / SW_ < OW)
+                v = dy[db + ((long)co * OH + ty / SH_) * OW + tx / SW_];
+        }
+        ds[lr][lp] = v;
+        /* ws[i][j] = W[co][row0 + i][tap] for k0 + j = (co, tap): W transposed per tap */
+        const int kw = k0 + lp;
+        ws[lr][lp] = kw < K && row0 + lr < CI ? w[w_off + ((long)(kw / KK) * CI + row0 + lr) * KK + kw % KK] : 0.0f;
+        barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+        for (int j = 0; j < GEMM_TS; j++) acc = fma(ws[lr][j], ds[j][lp], acc);
+        barrier(CLK_LOCAL_MEM_FENCE);
     }
+    if (ip < P && ci < CI) {
+        const long xi = x_off + (long)n * x_ns + (long)ci * P + ip;
+        if (RELU && !(x[xi] > 0.0f)) acc = 0.0f;
+        rd_store(dx + dx_off + (long)n * dx_ns + (long)ci * P + ip, acc, ACC);
+    }
+}
+
+/* dW[co][k] over the images of chunk g into partial[g][co][k] (k = (ci, ky, kx)), as the tiled
+ * kernels' partial sums: conv_dw_finish adds the chunks. The reduction runs over the pixels
+ * GEMM_TS at a time: the group stages dY[co][p..] and im2col[k][p..], both read along p. */
+__kernel __attribute__((reqd_work_group_size(GEMM_TS, GEMM_TS, 1)))
+void conv_dw_local(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {
+    __local float gs[GEMM_TS][GEMM_TS + 1], xs[GEMM_TS][GEMM_TS + 1];
+    const int lc = get_local_id(0), lr = get_local_id(1);
+    const int k = get_global_id(0), co = get_global_id(1), g = get_global_id(2);
+    const int P = OH * OW, K = CI * KH_ * KW_;
+    const int col0 = get_group_id(0) * GEMM_TS, row0 = get_group_id(1) * GEMM_TS;
+    const int n0 = g * IPC, n1 = min(N, n0 + IPC);
+    float acc = 0.0f;
+    for (int n = n0; n < n1; n++) {
+        const long xb = x_off + (long)n * x_ns, db = dy_off + (long)n * dy_ns;
+        for (int p0 = 0; p0 < P; p0 += GEMM_TS) {
+            const int p = p0 + lc;
+            gs[lr][lc] = row0 + lr < CO && p < P ? dy[db + (long)(row0 + lr) * P + p] : 0.0f;
+            xs[lr][lc] = col0 + lr < K && p < P ? im2col_at(x, xb, col0 + lr, p, CONV_GEOM_PASS) : 0.0f;
+            barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+            for (int t = 0; t < GEMM_TS; t++) acc = fma(gs[lr][t], xs[lc][t], acc);
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+    }
+    if (k < K && co < CO) partial[(long)g * CO * K + (long)co * K + k] = acc;
 }
 
 /* ================= depthwise through local memory (GPUs; tune.conv_dwc = local) =================

@@ -110,7 +110,8 @@ typedef struct rd_tuning {
     int wg;          /* 1-D work-group size of the element-wise kernels and the reductions */
     int conv_pw;     /* 1x1 dense convolutions: 1 = the tiled kernels, 0 = generic (one item per element),
                         RD_CONV_LOCAL = 16x16 GEMM tiles through local memory (written for GPUs) */
-    int conv_row;    /* the other dense convolutions DARTS uses (3x3, 1x7, 7x1, 1x1 s2): 1 tiled, 0 generic */
+    int conv_row;    /* the other dense convolutions DARTS uses (3x3, 1x7, 7x1, 1x1 s2): 1 tiled, 0 generic,
+                        RD_CONV_LOCAL = an implicit GEMM in 16x16 tiles through local memory (GPUs) */
     int conv_dwc;    /* depthwise 3x3/5x5/7x7: 1 tiled, 0 generic, RD_CONV_LOCAL 16x16 tiles from patches in local memory */
     int conv_group;  /* work-items per group of the tiled convolutions (CPUs: planes; GPUs: all) */
     int mixed_pass;  /* mixed-op entries per pass, 1..16 */

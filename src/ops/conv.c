@@ -3,9 +3,10 @@
  *
  * Paths, chosen per call from the geometry:
  *  - pw:  dense 1x1, stride 1, no padding: flat pixels, 8 pixels x 8 channels per work-item;
- *         or (tune.conv_pw = local, written for GPUs) 16 x 16 GEMM tiles staged in local memory;
  *  - row: dense kernels DARTS uses (1x1 stride 2, 3x3, 1x7, 7x1 with their strides):
  *         8 columns of a row x 8 channels per work-item, window unrolled;
+ *         pw and row: or (tune.conv_pw / conv_row = local, written for GPUs) an implicit GEMM in
+ *         16 x 16 tiles staged in local memory (forward, dx and dw);
  *  - dwc: depthwise 3x3 / 5x5 / 7x7, stride 1 or 2, dilation 1 or 2: 8 columns x 7 rows;
  *         or (tune.conv_dwc = local, written for GPUs) 16 x 16 tiles from patches in local memory;
  *  - gen: anything else (one work-item per element), also the reference path of the tests.
@@ -22,7 +23,7 @@
 #define PROG "conv"
 
 /* Tile constants; cl/conv.cl defines the same (VL, DWC_RB, CONV_COB, ...). */
-enum { VL = 8, DWC_RB = 7, CONV_COB = 8, CONV_CIB = 8, CONV_CIB2 = 4, PW_DW_COB = 4, PW_DW_CIB = 2, PW_TS = 16, DWL_TS = 16 };
+enum { VL = 8, DWC_RB = 7, CONV_COB = 8, CONV_CIB = 8, CONV_CIB2 = 4, PW_DW_COB = 4, PW_DW_CIB = 2, GEMM_TS = 16, DWL_TS = 16 };
 
 static rd_conv_mode g_mode = RD_CONV_AUTO;
 
@@ -77,6 +78,7 @@ typedef struct plan {
     char tag[16];   /* kernel suffix of the row / dwc variants */
     char prog[RD_PROGRAM_SPEC_LEN];  /* the build of cl/conv.cl that holds them */
     int cobw;       /* output channels per dw work-item (row path) */
+    int local;      /* the path's local-memory kernels (tune.conv_pw / conv_row / conv_dwc = local) */
     cl_int groups;
     size_t wcount;
 } plan;
@@ -114,11 +116,13 @@ static void choose_path(const rd_ctx *ctx, const rd_conv_params *p, plan *pl) {
     pl->tag[0] = 0;
     snprintf(pl->prog, sizeof pl->prog, "%s", PROG);
     pl->cobw = 1;
+    pl->local = 0;
     if (g_mode == RD_CONV_GENERIC) return;
     if (pl->groups == 1) {
         if (p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && !p->pad_top && !p->pad_left &&
             !p->pad_bottom && !p->pad_right) {
             if (ctx->tune.conv_pw) pl->path = PATH_PW;
+            pl->local = ctx->tune.conv_pw == RD_CONV_LOCAL;
             return;
         }
         for (int i = 0; i < N_ROW_VARIANTS; i++)
@@ -126,6 +130,7 @@ static void choose_path(const rd_ctx *ctx, const rd_conv_params *p, plan *pl) {
                 row_variants[i].sw == p->stride_w) {
                 if (!ctx->tune.conv_row) return;
                 pl->path = PATH_ROW;
+                pl->local = ctx->tune.conv_row == RD_CONV_LOCAL;
                 pl->cobw = row_variants[i].cobw;
                 row_program(pl->prog, sizeof pl->prog);
                 snprintf(pl->tag, sizeof pl->tag, "k%dx%ds%d_%d", p->kh, p->kw, p->stride_h, p->stride_w);
@@ -137,6 +142,7 @@ static void choose_path(const rd_ctx *ctx, const rd_conv_params *p, plan *pl) {
         p->stride_h == p->stride_w && (p->stride_h == 1 || p->stride_h == 2) && p->dil_h == p->dil_w &&
         (p->dil_h == 1 || p->dil_h == 2) && ctx->tune.conv_dwc) {
         pl->path = PATH_DWC;
+        pl->local = ctx->tune.conv_dwc == RD_CONV_LOCAL;
         dwc_program(p->kh, pl->prog, sizeof pl->prog);
         snprintf(pl->tag, sizeof pl->tag, "k%ds%dd%d", p->kh, p->stride_h, p->dil_h);
     }
@@ -228,8 +234,11 @@ static void dw_chunks(const rd_ctx *ctx, int n, size_t tiles, int *chunks, int *
     *chunks = (int)ceil_div((size_t)n, (size_t)ipc);
 }
 
+/* Work-items of one chunk of images in the dw kernel. */
 static size_t dw_tiles(const plan *pl) {
     const geom *g = &pl->g;
+    if (pl->local && pl->path != PATH_DWC)
+        return rd_round_up((size_t)g->ci * g->kh * g->kw, GEMM_TS) * rd_round_up((size_t)g->co, GEMM_TS);
     switch (pl->path) {
     case PATH_PW: return ceil_div((size_t)g->co, PW_DW_COB) * ceil_div((size_t)g->ci, PW_DW_CIB);
     case PATH_ROW: return ceil_div((size_t)g->co, (size_t)pl->cobw) * (size_t)g->ci * (size_t)g->kh;
@@ -260,14 +269,14 @@ rd_status rd_conv2d_forward(rd_ctx *ctx, const rd_conv_params *p, const rd_tenso
     const geom g = pl.g;
     char name[48];
     size_t gl[3], lo[3];
+    if (pl.local && pl.path != PATH_DWC) {
+        size_t gg[3] = {rd_round_up((size_t)g.oh * g.ow, GEMM_TS), rd_round_up((size_t)g.co, GEMM_TS), (size_t)g.n},
+               ll[3] = {GEMM_TS, GEMM_TS, 1};
+        return rd_launch(ctx, PROG, "conv_fwd_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g),
+                         RD_END);
+    }
     switch (pl.path) {
     case PATH_PW:
-        if (ctx->tune.conv_pw == RD_CONV_LOCAL) {
-            size_t gg[3] = {rd_round_up((size_t)g.oh * g.ow, PW_TS), rd_round_up((size_t)g.co, PW_TS), (size_t)g.n},
-                   ll[3] = {PW_TS, PW_TS, 1};
-            return rd_launch(ctx, PROG, "pw_fwd_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g),
-                             RD_END);
-        }
         gl[0] = ceil_div((size_t)g.oh * g.ow, VL);
         gl[1] = ceil_div((size_t)g.co, CONV_COB);
         gl[2] = (size_t)g.n;
@@ -284,7 +293,7 @@ rd_status rd_conv2d_forward(rd_ctx *ctx, const rd_conv_params *p, const rd_tenso
         gl[0] = ceil_div((size_t)g.ow, VL);
         gl[1] = ceil_div((size_t)g.oh, DWC_RB);
         gl[2] = (size_t)g.n * (size_t)g.ci;
-        if (ctx->tune.conv_dwc == RD_CONV_LOCAL) {
+        if (pl.local) {
             size_t gg[3] = {rd_round_up((size_t)g.ow, DWL_TS), rd_round_up((size_t)g.oh, DWL_TS),
                             (size_t)g.n * (size_t)g.ci},
                    ll[3] = {DWL_TS, DWL_TS, 1};
@@ -311,14 +320,14 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     cl_int acc = dx_accumulate != 0;
     char name[48];
     size_t gl[3], lo[3];
+    if (pl->local && pl->path != PATH_DWC) {
+        size_t gg[3] = {rd_round_up((size_t)g.h * g.w, GEMM_TS), rd_round_up((size_t)g.ci, GEMM_TS), (size_t)g.n},
+               ll[3] = {GEMM_TS, GEMM_TS, 1};
+        return rd_launch(ctx, PROG, "conv_dx_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
+                         GEOM_ARGS(g), RD_ARG(acc), RD_END);
+    }
     switch (pl->path) {
     case PATH_PW:
-        if (ctx->tune.conv_pw == RD_CONV_LOCAL) {
-            size_t gg[3] = {rd_round_up((size_t)g.h * g.w, PW_TS), rd_round_up((size_t)g.ci, PW_TS), (size_t)g.n},
-                   ll[3] = {PW_TS, PW_TS, 1};
-            return rd_launch(ctx, PROG, "pw_dx_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
-                             GEOM_ARGS(g), RD_ARG(acc), RD_END);
-        }
         gl[0] = ceil_div((size_t)g.h * g.w, VL);
         gl[1] = ceil_div((size_t)g.ci, CONV_CIB);
         gl[2] = (size_t)g.n;
@@ -337,7 +346,7 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
         gl[0] = ceil_div((size_t)g.w, (size_t)VL * g.sw);
         gl[1] = ceil_div((size_t)g.h, DWC_RB);
         gl[2] = (size_t)g.n * (size_t)g.ci;
-        if (ctx->tune.conv_dwc == RD_CONV_LOCAL) {
+        if (pl->local) {
             size_t gg[3] = {rd_round_up((size_t)g.w, DWL_TS), rd_round_up((size_t)g.h, DWL_TS),
                             (size_t)g.n * (size_t)g.ci},
                    ll[3] = {DWL_TS, DWL_TS, 1};
@@ -357,40 +366,48 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     }
 }
 
-static rd_status backward_dw(rd_ctx *ctx, const plan *pl, const rd_tensor *x, const rd_tensor *dy,
-                             const rd_vec *dw) {
+/* The dw partial sums of every chunk of images into partial (chunks x wcount floats). */
+static rd_status dw_partials(rd_ctx *ctx, const plan *pl, const rd_tensor *x, const rd_tensor *dy, cl_mem partial,
+                             int chunks, int ipc) {
     const geom g = pl->g;
-    size_t tiles = dw_tiles(pl);
-    int chunks, ipc;
-    dw_chunks(ctx, g.n, tiles, &chunks, &ipc);
-    cl_mem partial;
-    RD_TRY(rd_scratch(ctx, RD_SCRATCH_CONV0, (size_t)chunks * pl->wcount * sizeof(float), &partial));
     cl_int cipc = ipc;
-    size_t gl[2] = {tiles, (size_t)chunks}, lo[2] = {1, 1};
+    if (pl->local) {
+        if (pl->path == PATH_DWC) {
+            size_t gg[3] = {ctx->wg, pl->wcount, (size_t)chunks}, ll[3] = {ctx->wg, 1, 1};
+            return rd_launch(ctx, PROG, "dwc_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
+                             GEOM_ARGS(g), RD_ARG(cipc), RD_END);
+        }
+        size_t gg[3] = {rd_round_up((size_t)g.ci * g.kh * g.kw, GEMM_TS), rd_round_up((size_t)g.co, GEMM_TS),
+                        (size_t)chunks},
+               ll[3] = {GEMM_TS, GEMM_TS, 1};
+        return rd_launch(ctx, PROG, "conv_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
+                         GEOM_ARGS(g), RD_ARG(cipc), RD_END);
+    }
+    size_t gl[2] = {dw_tiles(pl), (size_t)chunks}, lo[2] = {1, 1};
     if (is_gpu(ctx)) lo[0] = (size_t)ctx->tune.conv_group;
     char name[48];
     switch (pl->path) {
     case PATH_PW:
-        RD_TRY(rd_launch(ctx, PROG, "pw_dw", 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_ARG(partial), GEOM_ARGS(g),
-                         RD_ARG(cipc), RD_END));
-        break;
+        return rd_launch(ctx, PROG, "pw_dw", 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_ARG(partial), GEOM_ARGS(g),
+                         RD_ARG(cipc), RD_END);
     case PATH_ROW:
     case PATH_DWC:
-        if (pl->path == PATH_DWC && ctx->tune.conv_dwc == RD_CONV_LOCAL) {
-            size_t gg[3] = {ctx->wg, pl->wcount, (size_t)chunks}, ll[3] = {ctx->wg, 1, 1};
-            RD_TRY(rd_launch(ctx, PROG, "dwc_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
-                             GEOM_ARGS(g), RD_ARG(cipc), RD_END));
-            break;
-        }
         snprintf(name, sizeof name, "%s_dw_%s", pl->path == PATH_ROW ? "conv" : "dwc", pl->tag);
-        RD_TRY(rd_launch(ctx, pl->prog, name, 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_ARG(partial), GEOM_ARGS(g),
-                         RD_ARG(cipc), RD_END));
-        break;
+        return rd_launch(ctx, pl->prog, name, 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_ARG(partial), GEOM_ARGS(g),
+                         RD_ARG(cipc), RD_END);
     default:
-        RD_TRY(rd_launch(ctx, PROG, "conv_dw_gen", 2, gl, NULL, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
-                         GEOM_ARGS(g), RD_ARG(cipc), RD_ARG(pl->groups), RD_END));
-        break;
+        return rd_launch(ctx, PROG, "conv_dw_gen", 2, gl, NULL, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
+                         GEOM_ARGS(g), RD_ARG(cipc), RD_ARG(pl->groups), RD_END);
     }
+}
+
+static rd_status backward_dw(rd_ctx *ctx, const plan *pl, const rd_tensor *x, const rd_tensor *dy,
+                             const rd_vec *dw) {
+    int chunks, ipc;
+    dw_chunks(ctx, pl->g.n, dw_tiles(pl), &chunks, &ipc);
+    cl_mem partial;
+    RD_TRY(rd_scratch(ctx, RD_SCRATCH_CONV0, (size_t)chunks * pl->wcount * sizeof(float), &partial));
+    RD_TRY(dw_partials(ctx, pl, x, dy, partial, chunks, ipc));
     cl_int count = (cl_int)pl->wcount, cchunks = chunks;
     size_t fg[1] = {pl->wcount};
     return rd_launch(ctx, PROG, "conv_dw_finish", 1, fg, NULL, RD_ARG(partial), RD_ARG(count), RD_ARG(cchunks),

@@ -19,7 +19,8 @@ static const struct {
     {{"conv_dwc", "depthwise convolutions: tiled, generic or tiles staged in local memory (GPUs)", {0, 1, 2},
       {"generic", "tiled", "local"}, 3},
      offsetof(rd_tuning, conv_dwc)},
-    {{"conv_row", "dense 3x3/1x7/7x1/strided 1x1 convolutions: tiled or generic", {0, 1}, {"generic", "tiled"}, 2},
+    {{"conv_row", "dense 3x3/1x7/7x1/strided 1x1 convolutions: tiled, generic or implicit-GEMM tiles in local memory (GPUs)",
+      {0, 1, 2}, {"generic", "tiled", "local"}, 3},
      offsetof(rd_tuning, conv_row)},
     {{"conv_pw", "1x1 convolutions: tiled, generic or GEMM tiles in local memory (GPUs)", {0, 1, 2},
       {"generic", "tiled", "local"}, 3},
@@ -90,9 +91,11 @@ rd_status rd_tuning_check(const rd_device_info *dev, const rd_tuning *t, rd_err 
         for (int j = 0; j < table[i].t.n_values; j++) ok |= table[i].t.values[j] == v;
         if (!ok) return rd_fail(err, RD_ERR_ARG, "tuning: %s = %d is not one of its candidates", table[i].t.key, v);
     }
-    if ((t->conv_pw == RD_CONV_LOCAL || t->conv_dwc == RD_CONV_LOCAL) && dev->max_work_group < 256)
-        return rd_fail(err, RD_ERR_ARG, "tuning: conv_%s = local needs work-groups of 256, '%s' allows %zu",
-                       t->conv_pw == RD_CONV_LOCAL ? "pw" : "dwc", dev->name, dev->max_work_group);
+    const char *local = t->conv_pw == RD_CONV_LOCAL ? "pw" : t->conv_row == RD_CONV_LOCAL ? "row"
+                      : t->conv_dwc == RD_CONV_LOCAL ? "dwc" : NULL;
+    if (local && dev->max_work_group < 256)
+        return rd_fail(err, RD_ERR_ARG, "tuning: conv_%s = local needs work-groups of 256, '%s' allows %zu", local,
+                       dev->name, dev->max_work_group);
     if ((size_t)t->wg > dev->max_work_group || (size_t)t->conv_group > dev->max_work_group)
         return rd_fail(err, RD_ERR_ARG, "tuning: work-group size %d is over '%s''s limit of %zu",
                        t->wg > t->conv_group ? t->wg : t->conv_group, dev->name, dev->max_work_group);
