@@ -189,8 +189,8 @@ START_TEST(generic_path_vs_reference) {
 END_TEST
 
 /* Every kernel parameter radars tune may pick for the convolutions, on this device:
- * the local-memory 1x1 GEMM tiles and depthwise patches (written for GPUs), generic paths per family and
- * each tile-group size, against the host reference. */
+ * the local-memory implicit GEMM of the dense convolutions and depthwise patches (written for GPUs),
+ * generic paths per family and each tile-group size, against the host reference. */
 START_TEST(tuning_candidates_vs_reference) {
     rd_ctx *ctx = tu_ctx();
     const rd_tuning saved = *rd_ctx_tuning(ctx);
@@ -206,10 +206,11 @@ START_TEST(tuning_candidates_vs_reference) {
             rd_err err = {0};
             if (rd_tuning_check(rd_ctx_device(ctx), &t, &err) != RD_OK) continue;  /* over the device's limit */
             TU_OK(rd_ctx_set_tuning(ctx, &t));
-            /* both 1x1 cases (odd sizes, a view), a 3x3, a strided 1x7, two depthwise */
-            /* both 1x1 cases (odd sizes, a view), a 3x3, a strided 1x7, depthwise with every
-             * stride and dilation (fewer on a simulated device) */
-            static const int picked[] = {0, 1, 5, 11, 18, 21, 23, 25, 26, 28}, few[] = {0, 1, 21, 28};
+            /* both 1x1 cases (odd sizes, a view), FactorizedReduce's shifted 1x1 s2, 3x3 with stride
+             * and dilation, the strided 1x7 and 7x1, the 48-channel stem (several row tiles), depthwise
+             * with every stride and dilation (fewer on a simulated device) */
+            static const int picked[] = {0, 1, 3, 5, 7, 9, 11, 13, 15, 18, 21, 23, 25, 26, 28},
+                             few[] = {0, 1, 3, 7, 21, 28};
             const int *cs = tu_small() ? few : picked;
             size_t nc = tu_small() ? sizeof few / sizeof *few : sizeof picked / sizeof *picked;
             for (size_t c = 0; c < nc; c++) run_fd_case(&fd_cases[cs[c]], &rng);

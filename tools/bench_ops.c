@@ -342,7 +342,7 @@ static const bench_case cases[] = {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: bench_ops [--device SEL] [--batch N] [--reps R] [--filter TEXT] [--generic] [--list]\n"
+            "usage: bench_ops [--device SEL] [--batch N] [--reps R] [--filter TEXT] [--generic] [--tuning K=V ...] [--list]\n"
             "  Times forward+backward of each op case at the DARTS supernet's shapes: median wall time of\n"
             "  R runs after a warm-up (rd_finish after each), process CPU time per run (all threads; a\n"
             "  steadier figure when other programs share the cores), GFLOP/s, compulsory bytes, GB/s and\n"
@@ -350,7 +350,8 @@ static void usage(FILE *f) {
             "  multiply-add peak) is measured first; each case shows the bound that applies (fp or mem)\n"
             "  and roof%%: the least time the roofline allows over the time measured.\n"
             "  --filter TEXT keeps cases whose group or name contains TEXT; --generic forces the generic\n"
-            "  (one work-item per element) convolution kernels; --list prints the cases.\n"
+            "  (one work-item per element) convolution kernels; --tuning 'conv_row=local wg=128' sets kernel\n"
+            "  parameters over the device's tuning (radars tune's names); --list prints the cases.\n"
             "  defaults: batch 64, reps 10, device as rd_select_device ($RADARS_DEVICE, else first GPU).\n");
 }
 
@@ -366,7 +367,7 @@ static void release_case(bench *b) {
 int main(int argc, char **argv) {
     rd_ctx_options opt = {0};
     int batch = 64, reps = 10, list = 0;
-    const char *filter = NULL;
+    const char *filter = NULL, *tuning = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -381,6 +382,8 @@ int main(int argc, char **argv) {
             reps = atoi(argv[++i]);
         } else if (!strcmp(a, "--filter") && more) {
             filter = argv[++i];
+        } else if (!strcmp(a, "--tuning") && more) {
+            tuning = argv[++i];
         } else if (!strcmp(a, "--generic")) {
             rd_conv_set_mode(RD_CONV_GENERIC);
         } else if (!strcmp(a, "--list")) {
@@ -409,6 +412,18 @@ int main(int argc, char **argv) {
     const rd_device_info *dev = rd_ctx_device(ctx);
     char note[1400];
     rd_tuning_load(ctx, note, sizeof note);
+    if (tuning) {
+        rd_tuning t = *rd_ctx_tuning(ctx);
+        if (rd_tuning_from_text(dev, tuning, &t, &err) != RD_OK || rd_ctx_set_tuning(ctx, &t) != RD_OK) {
+            fprintf(stderr, "bench_ops: --tuning: %s\n", err.code ? err.msg : rd_ctx_error(ctx));
+            rd_ctx_free(ctx);
+            return 2;
+        }
+        size_t used = strlen(note);
+        snprintf(note + used, sizeof note - used, "; --tuning: ");
+        used = strlen(note);
+        rd_tuning_format(&t, note + used, sizeof note - used);
+    }
     rd_roofline roof;
     if (rd_roofline_measure(ctx, (size_t)128 << 20, &roof) != RD_OK) {
         fprintf(stderr, "bench_ops: measuring the roofline: %s\n", rd_ctx_error(ctx));
