@@ -174,6 +174,7 @@ static void run_fd_case(const conv_case *cc, tu_rng *rng) {
 }
 
 START_TEST(forward_backward_vs_reference) {
+    rd_conv_set_mode(RD_CONV_AUTO); /* whatever an earlier failed test in this process left */
     tu_rng rng = {2024};
     for (size_t i = 0; i < sizeof fd_cases / sizeof *fd_cases; i++) run_fd_case(&fd_cases[i], &rng);
 }
@@ -193,6 +194,7 @@ END_TEST
  * generic paths per family and each tile-group size, against the host reference. */
 START_TEST(tuning_candidates_vs_reference) {
     rd_ctx *ctx = tu_ctx();
+    rd_conv_set_mode(RD_CONV_AUTO);
     const rd_tuning saved = *rd_ctx_tuning(ctx);
     int count;
     const rd_tunable *tab = rd_tunables(&count);
@@ -271,10 +273,10 @@ static void run_big_case(const big_case *bc, tu_rng *rng) {
         tu_read(&tdx, dx[m]);
         tu_vec_read(&tdw, dw[m]);
     }
+    rd_conv_set_mode(RD_CONV_AUTO); /* before the checks: a failure must not leave later tests generic */
     tu_assert_close(bc->name, y[0], y[1], ny, tol_for(fan_fwd), 1e-4);
     tu_assert_close(bc->name, dx[0], dx[1], nx, tol_for(fan_dx), 1e-4);
     tu_assert_close(bc->name, dw[0], dw[1], nw, tol_for(fan_dw), 1e-4);
-    rd_conv_set_mode(RD_CONV_AUTO);
     for (int m = 0; m < 2; m++) { free(y[m]); free(dx[m]); free(dw[m]); }
     free(x); free(w); free(r); free(dx0); free(zero);
     tu_free_all();

@@ -234,6 +234,21 @@ def main():
     write_results(a, runs, strategies, batch, cap, darts_epochs, rl_rounds, time.time() - t_start)
 
 
+def budget_text(a, strategies, darts_epochs, rl_rounds, batch):
+    """How the budget is spent, for the strategies of this study only."""
+    parts = []
+    if any(s in ("darts", "darts-fit", "darts-uncapped", "pcdarts") for s in strategies):
+        parts.append(f"DARTS: {darts_epochs} epochs x {a.steps_per_epoch} steps")
+    if any(s in ("rl", "random-ws") for s in strategies):
+        parts.append(f"RL and random-ws: {rl_rounds} rounds x {a.rl_samples} paths x {a.rl_train_steps} steps")
+    if any(s.startswith("radars") for s in strategies):
+        parts.append(f"RADARS: its rounds of {a.rl_samples} paths x {a.rl_train_steps} steps, then DARTS epochs of "
+                     f"{a.steps_per_epoch} steps for the rest")
+    if "darts-fit" in strategies:
+        parts.append(f"darts-fit at batch {batch}")
+    return "; ".join(parts) or "random genotypes only"
+
+
 def write_results(a, runs, strategies, batch, cap, darts_epochs, rl_rounds, seconds, quiet=False):
     json.dump({"runs": runs, "search_base": SEARCH_BASE + a.search_set, "train_base": TRAIN_BASE + a.train_set,
                "preset": a.preset, "budget": a.budget, "cap": cap, "seconds": seconds}, open(os.path.join(a.out, "study.json"), "w"),
@@ -244,9 +259,7 @@ def write_results(a, runs, strategies, batch, cap, darts_epochs, rl_rounds, seco
     lines = [f"# Strategy study ({time.strftime('%Y-%m-%d')})", "",
              f"Preset {a.preset}. Search: {os.path.relpath(a.config)} with "
              f"{' '.join(SEARCH_BASE + a.search_set) or 'nothing changed'}; cap {cap / 2**20:.0f} MiB; budget {a.budget} "
-             f"weight-training steps per search (DARTS: {darts_epochs} epochs x {a.steps_per_epoch} steps; RL and "
-             f"random-ws: {rl_rounds} rounds x {a.rl_samples} paths x {a.rl_train_steps} steps; RADARS: its rounds, "
-             f"then DARTS epochs for the rest); darts-fit runs at batch {batch}.",
+             f"weight-training steps per search ({budget_text(a, strategies, darts_epochs, rl_rounds, batch)}).",
              f"Training of every genotype: {' '.join(TRAIN_BASE + a.train_set)}, seed {a.train_seed}; "
              f"test accuracy on the test split. Whole study: {seconds / 60:.0f} min.", "",
              "| strategy | runs | test acc (mean ± sd) | vs random mean (in random sd) | search s | peak MiB | "
