@@ -36,7 +36,8 @@ int cli_error(const char *fmt, ...)
     ;
 int cli_is_help(const char *arg);
 
-/* --config FILE, --set k=v, --strategy S, --mem-cap SIZE (the last two are --set shorthands). */
+/* --config FILE, --set k=v, --strategy S, --mem-cap SIZE or --mem-cap=SIZE (the last two are --set
+ * shorthands; taken before the common options, so a recipe's cap is memory.cap). */
 enum { CLI_MAX_SETS = 64 };
 typedef struct cli_config_args {
     const char *config;
@@ -53,8 +54,6 @@ int cli_config_add_set(cli_config_args *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-/* The common options' recipe part: --mem-cap=SIZE (the common parser's form) into memory.cap. */
-int cli_config_take_common(cli_config_args *a, cli_common *common);
 int cli_config_load(cli_config_args *a, rd_search_config *cfg);
 /* The recipe's training split (its data set, image size, classes); 0, or 1 after printing the error. */
 int cli_open_train_split(const rd_search_config *cfg, rd_dataset *ds);

@@ -47,6 +47,7 @@ const char *const *cli_genotype_dirs(void) {
 
 int cli_config_option(cli_config_args *a, int argc, char **argv, int *i) {
     const char *arg = argv[*i];
+    if (!strncmp(arg, "--mem-cap=", 10)) return cli_config_add_set(a, "memory.cap=%s", arg + 10) ? -1 : 1;
     if (!strcmp(arg, "--config") || !strcmp(arg, "--set") || !strcmp(arg, "--strategy") || !strcmp(arg, "--mem-cap")) {
         if (*i + 1 >= argc) {
             cli_error("%s needs a value", arg);
@@ -77,13 +78,6 @@ int cli_config_add_set(cli_config_args *a, const char *fmt, ...) {
     a->owned[a->n_sets] = s;
     a->sets[a->n_sets++] = s;
     return 0;
-}
-
-int cli_config_take_common(cli_config_args *a, cli_common *common) {
-    if (!common->mem_cap) return 0;
-    int rc = cli_config_add_set(a, "memory.cap=%s", common->mem_cap);
-    common->mem_cap = NULL; /* the recipe holds it now */
-    return rc;
 }
 
 int cli_open_train_split(const rd_search_config *cfg, rd_dataset *ds) {

@@ -37,7 +37,7 @@ int cmd_plan(int argc, char **argv) {
         }
     }
     rd_search_config cfg;
-    if (cli_config_take_common(&cargs, &common) || cli_config_load(&cargs, &cfg)) {
+    if (cli_config_load(&cargs, &cfg)) {
         cli_config_free(&cargs);
         return 1;
     }

@@ -66,8 +66,7 @@ int cmd_search(int argc, char **argv) {
             return cli_error("search: unknown option or missing value '%s' (see 'radars search --help')", argv[i]);
         }
     }
-    if (cli_config_take_common(&cargs, &common) ||
-        (then_train && cli_config_add_set(&cargs, "output.then_train_epochs=%s", then_train))) {
+    if (then_train && cli_config_add_set(&cargs, "output.then_train_epochs=%s", then_train)) {
         cli_config_free(&cargs);
         return 1;
     }

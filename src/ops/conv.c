@@ -234,10 +234,13 @@ static void dw_chunks(const rd_ctx *ctx, int n, size_t tiles, int *chunks, int *
     *chunks = (int)ceil_div((size_t)n, (size_t)ipc);
 }
 
+/* The dense convolutions' implicit GEMM through local memory (conv_*_local in cl/conv.cl). */
+static int gemm_local(const plan *pl) { return pl->local && (pl->path == PATH_PW || pl->path == PATH_ROW); }
+
 /* Work-items of one chunk of images in the dw kernel. */
 static size_t dw_tiles(const plan *pl) {
     const geom *g = &pl->g;
-    if (pl->local && pl->path != PATH_DWC)
+    if (gemm_local(pl))
         return rd_round_up((size_t)g->ci * g->kh * g->kw, GEMM_TS) * rd_round_up((size_t)g->co, GEMM_TS);
     switch (pl->path) {
     case PATH_PW: return ceil_div((size_t)g->co, PW_DW_COB) * ceil_div((size_t)g->ci, PW_DW_CIB);
@@ -269,7 +272,7 @@ rd_status rd_conv2d_forward(rd_ctx *ctx, const rd_conv_params *p, const rd_tenso
     const geom g = pl.g;
     char name[48];
     size_t gl[3], lo[3];
-    if (pl.local && pl.path != PATH_DWC) {
+    if (gemm_local(&pl)) {
         size_t gg[3] = {rd_round_up((size_t)g.oh * g.ow, GEMM_TS), rd_round_up((size_t)g.co, GEMM_TS), (size_t)g.n},
                ll[3] = {GEMM_TS, GEMM_TS, 1};
         return rd_launch(ctx, PROG, "conv_fwd_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g),
@@ -320,7 +323,7 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     cl_int acc = dx_accumulate != 0;
     char name[48];
     size_t gl[3], lo[3];
-    if (pl->local && pl->path != PATH_DWC) {
+    if (gemm_local(pl)) {
         size_t gg[3] = {rd_round_up((size_t)g.h * g.w, GEMM_TS), rd_round_up((size_t)g.ci, GEMM_TS), (size_t)g.n},
                ll[3] = {GEMM_TS, GEMM_TS, 1};
         return rd_launch(ctx, PROG, "conv_dx_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
@@ -371,12 +374,12 @@ static rd_status dw_partials(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
                              int chunks, int ipc) {
     const geom g = pl->g;
     cl_int cipc = ipc;
-    if (pl->local) {
-        if (pl->path == PATH_DWC) {
-            size_t gg[3] = {ctx->wg, pl->wcount, (size_t)chunks}, ll[3] = {ctx->wg, 1, 1};
-            return rd_launch(ctx, PROG, "dwc_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
-                             GEOM_ARGS(g), RD_ARG(cipc), RD_END);
-        }
+    if (pl->local && pl->path == PATH_DWC) {
+        size_t gg[3] = {ctx->wg, pl->wcount, (size_t)chunks}, ll[3] = {ctx->wg, 1, 1};
+        return rd_launch(ctx, PROG, "dwc_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
+                         GEOM_ARGS(g), RD_ARG(cipc), RD_END);
+    }
+    if (gemm_local(pl)) {
         size_t gg[3] = {rd_round_up((size_t)g.ci * g.kh * g.kw, GEMM_TS), rd_round_up((size_t)g.co, GEMM_TS),
                         (size_t)chunks},
                ll[3] = {GEMM_TS, GEMM_TS, 1};

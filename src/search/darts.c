@@ -208,21 +208,25 @@ rd_status rd_darts_weight_step(rd_darts *d, const rd_batch *train, float lr, flo
     return RD_OK;
 }
 
-rd_status rd_darts_step(rd_darts *d, const rd_batch *train, const rd_batch *valid, float lr, rd_step_stats *st) {
-    memset(st, 0, sizeof *st);
-    if (!valid) {
-        /* no architect step */
-    } else if (d->cfg->order == RD_DARTS_SECOND_ORDER) {
+/* The architect's Adam step on the alphas; the last forward is left on the validation batch. */
+static rd_status architect_step(rd_darts *d, const rd_batch *train, const rd_batch *valid, float lr) {
+    if (d->cfg->order == RD_DARTS_SECOND_ORDER) {
         RD_TRY(architect_second_order(d, train, valid, lr, &d->dalpha));
         RD_TRY(adam_alphas(d, &d->dalpha));
         /* the loss of the last forward is a training one: measure the validation loss apart */
-        RD_TRY(rd_supernet_forward(d->net, &valid->x, valid->labels, 1));
-    } else {
-        RD_TRY(forward_backward(d, valid, RD_GRAD_ALPHAS));
-        rd_vec ga = rd_supernet_alpha_grads(d->net);
-        RD_TRY(adam_alphas(d, &ga));
+        return rd_supernet_forward(d->net, &valid->x, valid->labels, 1);
     }
-    if (valid) RD_TRY(read_loss_all(d, valid->n, &st->valid_loss, &st->valid_correct, &st->n_valid));
+    RD_TRY(forward_backward(d, valid, RD_GRAD_ALPHAS));
+    rd_vec ga = rd_supernet_alpha_grads(d->net);
+    return adam_alphas(d, &ga);
+}
+
+rd_status rd_darts_step(rd_darts *d, const rd_batch *train, const rd_batch *valid, float lr, rd_step_stats *st) {
+    memset(st, 0, sizeof *st);
+    if (valid) {
+        RD_TRY(architect_step(d, train, valid, lr));
+        RD_TRY(read_loss_all(d, valid->n, &st->valid_loss, &st->valid_correct, &st->n_valid));
+    }
     RD_TRY(rd_darts_weight_step(d, train, lr, NULL, NULL));
     return read_loss_all(d, train->n, &st->train_loss, &st->train_correct, &st->n_train);
 }
