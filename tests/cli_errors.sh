@@ -45,6 +45,8 @@ expect "not a memory size|unknown unit" "$B" search --mem-cap 2parsecs --out "$T
 expect "checkpoint.safetensors|No such file|cannot open" "$B" genotype "$T/nope"
 printf 'not a safetensors file at all' > "$T/bad.safetensors"
 expect "bad.safetensors" "$B" genotype "$T/bad.safetensors"
+expect "max-param-free-normal needs a number" "$B" genotype --max-param-free-normal 9 "$T/bad.safetensors"
+expect "max-skip-normal needs a number" "$B" genotype "$T/bad.safetensors" --max-skip-normal
 expect "resume" "$B" search --resume "$T/never-ran"
 mkdir -p "$T/full" && touch "$T/full/x"
 expect "not empty|non-empty" "$B" search --out "$T/full"

@@ -18,3 +18,10 @@ first=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))
 echo "search_smoke: validation accuracy after the first epoch $first, at the end $acc (chance 0.10)"
 /usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > 0.5 else 1)" "$acc"
 grep -q "^Genotype(normal=" "$T/genotype"
+# the run directory names the same genotype; derived again with no weightless op allowed in
+# the normal cell, it holds none there (every edge of this recipe keeps its convolutions)
+"$B" genotype "$T/run" | cmp -s - "$T/genotype" || { echo "search_smoke: radars genotype names another genotype"; exit 1; }
+guarded=$("$B" genotype --max-param-free-normal 0 "$T/run")
+echo "search_smoke: with --max-param-free-normal 0: $guarded"
+normal=${guarded%%reduce=*}
+if grep -qE "pool|skip_connect" <<<"$normal"; then echo "search_smoke: the guard left a weightless op"; exit 1; fi

@@ -83,12 +83,12 @@ START_TEST(skip_guard_keeps_the_strongest_skips) {
     rd_genotype_derive(w, &set, NULL, 4, 4, &plain);
     ck_assert_int_eq(normal_skips(&plain), 8); /* collapse: every chosen edge a skip */
     /* off, or a limit already met: the plain derivation */
-    ck_assert_int_eq(rd_genotype_limit_skips(w, &set, NULL, 4, 4, -1, &g), 0);
+    ck_assert_int_eq(rd_genotype_guarded(w, &set, NULL, 4, 4, &(rd_geno_guard){-1, -1}, &g), 0);
     ck_assert(rd_genotype_equal(&g, &plain));
-    ck_assert_int_eq(rd_genotype_limit_skips(w, &set, NULL, 4, 4, 8, &g), 0);
+    ck_assert_int_eq(rd_genotype_guarded(w, &set, NULL, 4, 4, &(rd_geno_guard){8, -1}, &g), 0);
     ck_assert(rd_genotype_equal(&g, &plain));
     /* at most 2: the two strongest (node 3 reading states 3 and 4, rows 12 and 13) stay */
-    int removed = rd_genotype_limit_skips(w, &set, NULL, 4, 4, 2, &g);
+    int removed = rd_genotype_guarded(w, &set, NULL, 4, 4, &(rd_geno_guard){2, -1}, &g);
     ck_assert_int_ge(removed, 6);
     ck_assert_int_eq(normal_skips(&g), 2);
     for (int i = 0; i < 8; i++) {
@@ -102,15 +102,79 @@ START_TEST(skip_guard_keeps_the_strongest_skips) {
     rd_arch_mask alive;
     rd_arch_mask_all(&alive, &set);
     alive.edge[0][0] = alive.edge[0][1] = (1u << skip) | 1u; /* node 0: none and skip only */
-    rd_genotype_limit_skips(w, &set, &alive, 4, 4, 0, &g);
+    rd_genotype_guarded(w, &set, &alive, 4, 4, &(rd_geno_guard){0, -1}, &g);
     ck_assert_int_eq(normal_skips(&g), 2);
     ck_assert_int_eq(g.normal.edges[0].op, RD_OP_SKIP_CONNECT);
     ck_assert_int_eq(g.normal.edges[1].op, RD_OP_SKIP_CONNECT);
     /* the same through the alphas (the checkpoint's path): softmax keeps the order */
     float a[2 * RD_CELL_EDGES * 8];
     for (int i = 0; i < 2 * RD_CELL_EDGES * K; i++) a[i] = logf(w[i]);
-    ck_assert_int_ge(rd_genotype_derive_alphas(a, NULL, &set, NULL, 4, 4, 2, &g), 6);
+    ck_assert_int_ge(rd_genotype_derive_alphas(a, NULL, &set, NULL, 4, 4, &(rd_geno_guard){2, -1}, &g), 6);
     ck_assert_int_eq(normal_skips(&g), 2);
+}
+END_TEST
+
+static int normal_param_free(const rd_genotype *g) {
+    int n = 0;
+    for (int i = 0; i < 2 * g->normal.steps; i++) n += rd_op_is_param_free(g->normal.edges[i].op);
+    return n;
+}
+
+/* search.max_param_free_normal: the weakest pool/skip edges lose their op until the normal
+ * cell holds at most M; the strongest stays; skip_connect's own rule goes first; an edge
+ * with only weightless ops alive keeps one; the reduction cell is left alone. */
+START_TEST(param_free_guard_keeps_the_strongest) {
+    rd_opset set;
+    ck_assert_int_eq(rd_opset_parse("large", &set, NULL), RD_OK);
+    int K = set.count, mp5 = rd_opset_find(&set, RD_OP_MAX_POOL_5X5), ap3 = rd_opset_find(&set, RD_OP_AVG_POOL_3X3),
+        skip = rd_opset_find(&set, RD_OP_SKIP_CONNECT), conv = rd_opset_find(&set, RD_OP_CONV_3X3),
+        sep = rd_opset_find(&set, RD_OP_SEP_CONV_3X3);
+    float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
+    for (int i = 0; i < 2 * RD_CELL_EDGES * K; i++) w[i] = 0.01f;
+    for (int row = 0; row < 2 * RD_CELL_EDGES; row++) {
+        w[row * K + mp5] = 0.5f + 0.01f * row; /* later edges: stronger pools */
+        w[row * K + ap3] = 0.3f;               /* each edge's runner-up is weightless too */
+        w[row * K + conv] = 0.2f;
+    }
+    rd_genotype plain, g;
+    rd_genotype_derive(w, &set, NULL, 4, 4, &plain);
+    ck_assert_int_eq(normal_param_free(&plain), 8);
+    ck_assert_int_eq(rd_genotype_guarded(w, &set, NULL, 4, 4, &(rd_geno_guard){-1, 8}, &g), 0);
+    ck_assert(rd_genotype_equal(&g, &plain));
+    /* at most 1: the strongest pool (node 3 reading state 4, row 13) stays; the others fall
+     * past their weightless runner-up to conv_3x3 */
+    int changes = rd_genotype_guarded(w, &set, NULL, 4, 4, &(rd_geno_guard){-1, 1}, &g);
+    ck_assert_int_ge(changes, 14);
+    ck_assert_int_eq(normal_param_free(&g), 1);
+    for (int i = 0; i < 8; i++) {
+        const rd_geno_edge *e = &g.normal.edges[i];
+        if (e->op == RD_OP_MAX_POOL_5X5) ck_assert(i >= 6 && e->input == 4);
+        else ck_assert_int_eq(e->op, RD_OP_CONV_3X3);
+    }
+    ck_assert_mem_eq(&g.reduce, &plain.reduce, sizeof g.reduce);
+    /* 0 with an edge of only weightless ops alive (node 0, both inputs): those keep theirs */
+    rd_arch_mask alive;
+    rd_arch_mask_all(&alive, &set);
+    alive.edge[0][0] = alive.edge[0][1] = (1u << mp5) | (1u << skip) | 1u;
+    rd_genotype_guarded(w, &set, &alive, 4, 4, &(rd_geno_guard){-1, 0}, &g);
+    ck_assert_int_eq(normal_param_free(&g), 2);
+    ck_assert_int_eq(g.normal.edges[0].op, RD_OP_MAX_POOL_5X5);
+    for (int i = 2; i < 8; i++) ck_assert_int_eq(g.normal.edges[i].op, RD_OP_CONV_3X3);
+    /* both rules: skip_connect's limit first (0 skips), then the weightless count (at most 2) */
+    for (int row = 0; row < RD_CELL_EDGES; row++) w[row * K + skip] = 0.9f + 0.01f * row;
+    w[0 * K + sep] = 0.95f;
+    rd_genotype_derive(w, &set, NULL, 4, 4, &plain);
+    ck_assert_int_eq(normal_skips(&plain), 7);
+    changes = rd_genotype_guarded(w, &set, NULL, 4, 4, &(rd_geno_guard){0, 2}, &g);
+    ck_assert_int_eq(normal_skips(&g), 0);
+    ck_assert_int_eq(normal_param_free(&g), 2);
+    ck_assert_int_ge(changes, 7 + 6);
+    /* the same through the alphas (the checkpoint's path) */
+    float a[2 * RD_CELL_EDGES * RD_MAX_OPS];
+    for (int i = 0; i < 2 * RD_CELL_EDGES * K; i++) a[i] = logf(w[i]);
+    rd_genotype h;
+    ck_assert_int_eq(rd_genotype_derive_alphas(a, NULL, &set, NULL, 4, 4, &(rd_geno_guard){0, 2}, &h), changes);
+    ck_assert(rd_genotype_equal(&g, &h));
 }
 END_TEST
 
@@ -208,7 +272,7 @@ START_TEST(derive_from_uniform_alphas_is_uniform) {
     for (int d = 0; d < DRAWS; d++) {
         for (int i = 0; i < 2 * RD_CELL_EDGES * K; i++) a[i] = (float)rd_splitmix64_uniform(&rng);
         rd_genotype g;
-        rd_genotype_derive_alphas(a, NULL, &set, NULL, RD_CELL_NODES, RD_CELL_NODES, -1, &g);
+        rd_genotype_derive_alphas(a, NULL, &set, NULL, RD_CELL_NODES, RD_CELL_NODES, NULL, &g);
         for (int t = 0; t < 2; t++) {
             const rd_geno_cell *cell = t ? &g.reduce : &g.normal;
             ck_assert_int_eq(cell->steps, RD_CELL_NODES);
@@ -246,6 +310,7 @@ static Suite *suite(void) {
     TCase *tc = tcase_create("all");
     tcase_add_test(tc, derive_follows_darts_rule);
     tcase_add_test(tc, skip_guard_keeps_the_strongest_skips);
+    tcase_add_test(tc, param_free_guard_keeps_the_strongest);
     tcase_add_test(tc, format_and_parse_round_trip);
     tcase_add_test(tc, malformed_genotypes);
     tcase_add_test(tc, derive_never_reads_past_its_inputs);

@@ -214,7 +214,7 @@ START_TEST(state_round_trip_and_corruption) {
     tu_vec_read(&(rd_vec){m2.mem, m2.off + m2.len - 1, 1}, &mv);
     ck_assert(mv == 0.25);
     rd_genotype g;
-    ck_assert_msg(rd_checkpoint_genotype(path_ck, &g, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(rd_checkpoint_genotype(path_ck, NULL, &g, &err) == RD_OK, "%s", err.msg);
     /* the optimizer state is a companion file, not header metadata: the header stays small */
     rd_st_file *sf;
     ck_assert_msg(rd_st_open(path_ck, &sf, &err) == RD_OK, "%s", err.msg);
@@ -254,7 +254,7 @@ START_TEST(state_round_trip_and_corruption) {
     ck_assert_int_eq(truncate(path_ck, 100), 0);
     ck_assert_int_ne(rd_checkpoint_load(path_ck, &back, &err), RD_OK);
     ck_assert_ptr_nonnull(strstr(err.msg, path_ck));
-    ck_assert_int_ne(rd_checkpoint_genotype("/nonexistent/ckpt.safetensors", &g, &err), RD_OK);
+    ck_assert_int_ne(rd_checkpoint_genotype("/nonexistent/ckpt.safetensors", NULL, &g, &err), RD_OK);
     rd_st_companion_prune(path_ck, NULL);
     remove(path_ck);
     free(h1);
@@ -340,9 +340,9 @@ START_TEST(crafted_metadata_is_refused) {
         ck_assert_msg(rd_checkpoint_save(path, &parts, &err) == RD_OK, "%s", err.msg);
         rd_genotype g;
         rd_search_state back;
-        ck_assert_msg(rd_checkpoint_genotype(path, &g, &err) == RD_OK, "%s", err.msg); /* intact: fine */
+        ck_assert_msg(rd_checkpoint_genotype(path, NULL, &g, &err) == RD_OK, "%s", err.msg); /* intact: fine */
         patch_header(path, cases[i][0], cases[i][1]);
-        rd_status got = rd_checkpoint_genotype(path, &g, &err);
+        rd_status got = rd_checkpoint_genotype(path, NULL, &g, &err);
         if (got == RD_OK) got = rd_checkpoint_peek(path, &back, NULL, NULL, &err);
         if (got == RD_OK) got = rd_checkpoint_load(path, &parts, &err);
         ck_assert_msg(got == RD_ERR_FORMAT, "%s -> %s: accepted (%d)", cases[i][0], cases[i][1], (int)got);

@@ -60,13 +60,13 @@ static void read_alphas(const char *dir, float *out, size_t n) {
 }
 
 /* The run's checkpoint names the genotype it found (rd_checkpoint_genotype: alphas and
- * betas, or the controller, with the recipe's skip guard). */
+ * betas, or the controller, with the recipe's genotype guard). */
 static void check_checkpoint_names(const char *dir, const rd_genotype *want) {
     char path[600];
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
     rd_genotype g;
     rd_err err;
-    ck_assert_msg(rd_checkpoint_genotype(path, &g, &err) == RD_OK, "%s", err.msg);
+    ck_assert_msg(rd_checkpoint_genotype(path, NULL, &g, &err) == RD_OK, "%s", err.msg);
     ck_assert_msg(rd_genotype_equal(&g, want), "the checkpoint names another genotype");
 }
 
@@ -333,7 +333,7 @@ static double field(const char *line, const char *key) {
  * every sample's latency is measured; the skip-connect guard leaves no skip_connect in the
  * normal cell where another op could stand, says how many it changed, and the checkpoint
  * names the same genotype. */
-START_TEST(rl_gap_reward_and_skip_guard) {
+START_TEST(rl_gap_reward_and_genotype_guard) {
     if (!have_fmnist()) return;
     rd_search_config c;
     /* a space where skip_connect is one op in three: an unguarded cell holds some */
@@ -343,21 +343,26 @@ START_TEST(rl_gap_reward_and_skip_guard) {
     c.rl_train_steps = 2;
     c.gap_weight = 0.5;
     c.max_skip_normal = 0;
+    c.max_param_free_normal = 1; /* and at most one max_pool_3x3 */
     char d[64];
     temp_dir(d, sizeof d);
     rd_search_result r;
     rd_err err;
     ck_assert_msg(run(&c, d, 0, 0, &r, &err) == RD_OK, "%s", err.msg);
-    for (int i = 0; i < 2 * r.genotype.normal.steps; i++)
+    int pools = 0;
+    for (int i = 0; i < 2 * r.genotype.normal.steps; i++) {
         ck_assert_int_ne(r.genotype.normal.edges[i].op, RD_OP_SKIP_CONNECT);
-    ck_assert_msg(r.skip_guard_changes > 0, "the guard changed nothing: %s", r.genotype_text);
+        pools += r.genotype.normal.edges[i].op == RD_OP_MAX_POOL_3X3;
+    }
+    ck_assert_int_le(pools, 1);
+    ck_assert_msg(r.guard_changes > 0, "the guard changed nothing: %s", r.genotype_text);
     check_checkpoint_names(d, &r.genotype);
     char *text = read_metrics_text(d);
     int samples = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         if (strstr(line, "\"type\":\"final\"")) {
             char want[64];
-            snprintf(want, sizeof want, "\"skip_guard_changes\":%d", r.skip_guard_changes);
+            snprintf(want, sizeof want, "\"guard_changes\":%d", r.guard_changes);
             ck_assert_msg(strstr(line, want), "%s", line);
         }
         if (!strstr(line, "\"type\":\"rl_sample\"")) continue;
@@ -556,7 +561,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, radars_prunes_until_it_fits);
     tcase_add_test(tc, darts_refuses_an_over_cap_space_at_once);
     tcase_add_test(tc, rl_baseline_runs);
-    tcase_add_test(tc, rl_gap_reward_and_skip_guard);
+    tcase_add_test(tc, rl_gap_reward_and_genotype_guard);
     tcase_add_test(tc, random_ws_picks_the_best_candidate);
     tcase_add_test(tc, warm_start_prunes_once);
     tcase_add_test(tc, random_baseline_draws_from_the_seed);

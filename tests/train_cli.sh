@@ -30,5 +30,7 @@ ev=$("$B" eval "$T/run" --json | /usr/bin/python3 -c "import json,sys; print('%.
 echo "train_cli: test accuracy $acc, radars eval $ev"
 [ "$acc" = "$ev" ] || { echo "train_cli: eval differs from the run"; exit 1; }
 "$B" genotype "$T/run" | grep -q "^Genotype(normal=\[('sep_conv_3x3', 0)" || { echo "train_cli: genotype"; exit 1; }
+"$B" genotype --max-skip-normal 0 "$T/run" 2>&1 | grep -q "is a training checkpoint: its genotype is fixed" ||
+  { echo "train_cli: a guard option on a training checkpoint was not refused"; exit 1; }
 "$B" train --resume "$T/run" --genotype DARTS_V1 2>&1 | grep -q "drop --config and --genotype" || { echo "train_cli: --resume with --genotype accepted"; exit 1; }
 echo "train_cli: ok"

@@ -43,23 +43,31 @@ static inline int rd_cell_edge_row(int node, int input) { return node * (node + 
  * op is `none` yields `none` if it must be chosen. */
 void rd_genotype_derive(const float *weights, const rd_opset *set, const rd_arch_mask *alive, int steps,
                         int multiplier, rd_genotype *out);
-/* rd_genotype_derive, then P-DARTS' guard against skip-connect collapse: while the normal
- * cell holds more than max_skip skip_connect edges, the one whose skip_connect weight is
- * lowest loses skip_connect from its candidates and the cell is derived again (edges with
- * no other real op keep it). max_skip < 0: no guard. Returns how many edges the guard
- * took skip_connect from (0: the plain derivation). */
-int rd_genotype_limit_skips(const float *weights, const rd_opset *set, const rd_arch_mask *alive, int steps,
-                            int multiplier, int max_skip, rd_genotype *out);
+/* Rules on the derived normal cell (each < 0: off). max_skip: P-DARTS' guard against DARTS'
+ * skip-connect collapse, at most this many skip_connect edges. max_param_free: at most this
+ * many edges holding an op without weights (skip_connect, pools): short searches favour them
+ * because they need no training (see README, "The strategy study"). */
+typedef struct rd_geno_guard {
+    int max_skip;
+    int max_param_free;
+} rd_geno_guard;
+/* rd_genotype_derive, then the guard: while the normal cell breaks a rule, the edge whose
+ * offending op has the lowest weight loses that op from its candidates and the cell is
+ * derived again (edges where no op outside the rule's is alive keep theirs; skip_connect's
+ * rule goes first). guard NULL: no rule. Returns how many ops the guard took (0: the plain
+ * derivation). */
+int rd_genotype_guarded(const float *weights, const rd_opset *set, const rd_arch_mask *alive, int steps,
+                        int multiplier, const rd_geno_guard *guard, rd_genotype *out);
 /* Mixed-op-like weights from alphas [2][14][set->count]: their softmax over each edge's alive
  * ops (as the supernet's mixed ops weigh them), dead ops 0; alive NULL = all. */
 void rd_genotype_alpha_weights(const float *alphas, const rd_opset *set, const rd_arch_mask *alive, float *weights);
 /* PC-DARTS' derivation weights: each row of weights [2][14][K] times its edge's share of
  * the per-node softmax of the betas [2][14]. */
 void rd_genotype_beta_scale(const float *betas, const rd_opset *set, float *weights);
-/* rd_genotype_limit_skips of rd_genotype_alpha_weights (PC-DARTS: times the betas' edge
+/* rd_genotype_guarded of rd_genotype_alpha_weights (PC-DARTS: times the betas' edge
  * weights; betas NULL: DARTS). */
 int rd_genotype_derive_alphas(const float *alphas, const float *betas, const rd_opset *set, const rd_arch_mask *alive,
-                              int steps, int multiplier, int max_skip, rd_genotype *out);
+                              int steps, int multiplier, const rd_geno_guard *guard, rd_genotype *out);
 
 /* DARTS' printed form (see above). Returns out. */
 char *rd_genotype_format(const rd_genotype *g, char *out, size_t len);

@@ -59,6 +59,7 @@ typedef struct rd_search_config {
     int dnas;                 /* rd_dnas: RADARS' supernet is DARTS' or PC-DARTS' */
     int pc_k;                 /* PC-DARTS: 1/pc_k of the channels through the ops */
     int max_skip_normal;      /* P-DARTS' guard: at most this many skip_connect in the normal cell (-1 = off) */
+    int max_param_free_normal; /* at most this many ops without weights in the normal cell (-1 = off) */
     /* [memory] */
     uint64_t mem_cap;         /* 0 = the device's global memory x safety_fraction */
     double safety_fraction;
@@ -230,8 +231,11 @@ rd_status rd_checkpoint_load(const char *path, const rd_checkpoint_parts *parts,
 rd_status rd_checkpoint_peek(const char *path, rd_search_state *state, rd_controller *controller,
                              char **config_text, rd_err *err);
 /* The genotype a checkpoint holds: derived from its alphas over the alive ops
- * (DARTS phase) or from its controller's policy (RL phase / RL strategy). */
-rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err);
+ * (DARTS phase) or from its controller's policy (RL phase / RL strategy), under the guard
+ * of the recipe it stores; a field of `guard` other than RD_GUARD_STORED replaces that
+ * rule (guard NULL: the stored ones). */
+enum { RD_GUARD_STORED = -2 };
+rd_status rd_checkpoint_genotype(const char *path, const rd_geno_guard *guard, rd_genotype *out, rd_err *err);
 /* Loads the weights and running statistics of a checkpoint that net shares by
  * name and shape (not the alphas): RADARS' hand-over from the RL phase to DARTS. */
 rd_status rd_checkpoint_load_shared(const char *path, rd_supernet *net, int *copied, rd_err *err);
@@ -260,7 +264,7 @@ typedef struct rd_search_result {
     int rl_rounds;
     int interrupted;               /* stopped early: resume with the same run_dir */
     rd_arch_mask alive;            /* ops that survived */
-    int skip_guard_changes;        /* edges search.max_skip_normal took skip_connect from (0: none) */
+    int guard_changes;             /* ops search.max_skip_normal / max_param_free_normal took (0: none) */
 } rd_search_result;
 
 /* Runs the configured strategy on ctx's device: RADARS (RL rounds prune until

@@ -47,6 +47,8 @@ typedef enum rd_op_id {
 enum { RD_MAX_OPS = 16, RD_CELL_NODES = 4, RD_CELL_EDGES = 14, RD_MAX_LAYERS = 64 };
 
 const char *rd_op_name(rd_op_id op);
+/* 1 if the op holds no weights in a normal cell (none, skip_connect, the pools). */
+int rd_op_is_param_free(rd_op_id op);
 /* RD_OK and *op for a known name; RD_ERR_ARG naming the unknown op otherwise. */
 rd_status rd_op_from_name(const char *name, rd_op_id *op, rd_err *err);
 

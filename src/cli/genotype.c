@@ -1,5 +1,6 @@
 /* radars genotype: the genotype a checkpoint (or run directory) holds. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -8,15 +9,28 @@
 int cmd_genotype(int argc, char **argv) {
     const char *path = NULL;
     int json = 0;
+    rd_geno_guard guard = {RD_GUARD_STORED, RD_GUARD_STORED};
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
-            printf("usage: radars genotype [--json] CKPT|RUN_DIR\n"
+            printf("usage: radars genotype [--json] [--max-skip-normal M] [--max-param-free-normal M] CKPT|RUN_DIR\n"
                    "Derives the genotype from a search checkpoint (DARTS' rule on its alphas over the\n"
                    "alive ops, or the RL policy's most likely ops for the RL strategy), or reads the one a\n"
-                   "training checkpoint trained, and prints it in DARTS' Genotype(...) form, or as JSON.\n");
+                   "training checkpoint trained, and prints it in DARTS' Genotype(...) form, or as JSON.\n"
+                   "The search's guard rules (search.max_skip_normal, search.max_param_free_normal) apply;\n"
+                   "--max-skip-normal / --max-param-free-normal derive it again under another limit (-1: off).\n");
             return 0;
         }
-        if (!strcmp(argv[i], "--json")) json = 1;
+        int *limit = !strcmp(argv[i], "--max-skip-normal")         ? &guard.max_skip
+                     : !strcmp(argv[i], "--max-param-free-normal") ? &guard.max_param_free
+                                                                   : NULL;
+        if (limit) {
+            char *end = NULL;
+            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+            if (i + 1 >= argc || !end || *end || end == argv[i + 1] || v < -1 || v > 8)
+                return cli_error("genotype: %s needs a number from -1 (off) to 8", argv[i]);
+            *limit = (int)v;
+            i++;
+        } else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!path && argv[i][0] != '-') path = argv[i];
         else return cli_error("genotype: unknown option '%s'", argv[i]);
     }
@@ -27,11 +41,14 @@ int cmd_genotype(int argc, char **argv) {
     else snprintf(file, sizeof file, "%s", path);
     rd_genotype g;
     rd_err err = {0};
-    if (rd_checkpoint_genotype(file, &g, &err) != RD_OK) {
-        /* a training checkpoint holds the genotype it trained */
+    if (rd_checkpoint_genotype(file, &guard, &g, &err) != RD_OK) {
+        /* a training checkpoint holds the genotype it trained (no rule changes it) */
         rd_train_checkpoint_info info;
         rd_err terr = {0};
         if (rd_train_checkpoint_peek(file, &info, &terr) != RD_OK) return cli_error("%s", err.msg);
+        if (guard.max_skip != RD_GUARD_STORED || guard.max_param_free != RD_GUARD_STORED)
+            return cli_error("genotype: %s is a training checkpoint: its genotype is fixed (the guard options "
+                             "apply to a search's)", file);
         g = info.genotype;
     }
     char buf[2048];

@@ -66,30 +66,64 @@ void rd_genotype_derive(const float *weights, const rd_opset *set, const rd_arch
     derive_cell(weights + (size_t)RD_CELL_EDGES * set->count, set, alive->edge[1], steps, multiplier, &out->reduce);
 }
 
-int rd_genotype_limit_skips(const float *weights, const rd_opset *set, const rd_arch_mask *alive, int steps,
-                            int multiplier, int max_skip, rd_genotype *out) {
+/* The normal-cell edge (row of the weights) holding the weakest chosen op among `guarded`,
+ * skipping edges where no op outside `guarded` and `none` is alive; *count = how many
+ * chosen edges hold a guarded op. -1 if none can change. */
+static int weakest_guarded(const float *weights, const rd_opset *set, const rd_arch_mask *a, const rd_geno_cell *cell,
+                           rd_edge_mask guarded, int *count) {
+    int K = set->count, none = rd_opset_find(set, RD_OP_NONE), weakest = -1;
+    float weakest_w = 0;
+    rd_edge_mask not_real = guarded | (none >= 0 ? 1u << none : 0);
+    *count = 0;
+    for (int i = 0; i < 2 * cell->steps; i++) {
+        int k = rd_opset_find(set, cell->edges[i].op);
+        if (k < 0 || !(guarded >> k & 1)) continue;
+        ++*count;
+        int row = rd_cell_edge_row(i / 2, cell->edges[i].input);
+        if (!(a->edge[0][row] & ~not_real)) continue; /* nothing else could stand on this edge */
+        if (weakest < 0 || weights[row * K + k] < weakest_w) {
+            weakest = row;
+            weakest_w = weights[row * K + k];
+        }
+    }
+    return weakest;
+}
+
+int rd_genotype_guarded(const float *weights, const rd_opset *set, const rd_arch_mask *alive, int steps,
+                        int multiplier, const rd_geno_guard *guard, rd_genotype *out) {
     rd_arch_mask a;
     if (alive) a = *alive;
     else rd_arch_mask_all(&a, set);
     rd_genotype_derive(weights, set, &a, steps, multiplier, out);
-    int K = set->count, skip = rd_opset_find(set, RD_OP_SKIP_CONNECT), none = rd_opset_find(set, RD_OP_NONE);
-    if (max_skip < 0 || skip < 0) return 0;
-    rd_edge_mask not_real = (1u << skip) | (none >= 0 ? 1u << none : 0);
-    int removed = 0;
+    rd_edge_mask skip = 0, param_free = 0;
+    for (int k = 0; k < set->count; k++) {
+        if (set->ops[k] == RD_OP_SKIP_CONNECT) skip |= 1u << k;
+        if (set->ops[k] != RD_OP_NONE && rd_op_is_param_free(set->ops[k])) param_free |= 1u << k;
+    }
+    int changes = 0;
     for (;;) {
-        int count = 0, weakest = -1;
-        for (int i = 0; i < 2 * out->normal.steps; i++) {
-            if (out->normal.edges[i].op != RD_OP_SKIP_CONNECT) continue;
-            count++;
-            int row = rd_cell_edge_row(i / 2, out->normal.edges[i].input);
-            if (!(a.edge[0][row] & ~not_real)) continue; /* nothing else could stand on this edge */
-            if (weakest < 0 || weights[row * K + skip] < weights[weakest * K + skip]) weakest = row;
+        /* P-DARTS zeroes the weakest guarded op's weight and derives again: the edge takes
+         * its next best op, and the node may now prefer another input */
+        int count, row = -1;
+        rd_edge_mask take = 0;
+        if (guard && guard->max_skip >= 0) {
+            row = weakest_guarded(weights, set, &a, &out->normal, skip, &count);
+            if (count <= guard->max_skip) row = -1;
+            take = skip;
         }
-        if (count <= max_skip || weakest < 0) return removed;
-        /* P-DARTS zeroes the weakest skip's weight and derives again: the edge takes its next
-         * best op, and the node may now prefer another input */
-        a.edge[0][weakest] &= ~(1u << skip);
-        removed++;
+        if (row < 0 && guard && guard->max_param_free >= 0) {
+            row = weakest_guarded(weights, set, &a, &out->normal, param_free, &count);
+            if (count <= guard->max_param_free) row = -1;
+            take = param_free;
+        }
+        if (row < 0) return changes;
+        for (int i = 0; i < 2 * out->normal.steps; i++) /* the op that edge holds, not all of `take` */
+            if (rd_cell_edge_row(i / 2, out->normal.edges[i].input) == row) {
+                int k = rd_opset_find(set, out->normal.edges[i].op);
+                if (k >= 0) take &= 1u << k;
+            }
+        a.edge[0][row] &= ~take;
+        changes++;
         rd_genotype_derive(weights, set, &a, steps, multiplier, out);
     }
 }
@@ -127,11 +161,11 @@ void rd_genotype_beta_scale(const float *betas, const rd_opset *set, float *weig
 }
 
 int rd_genotype_derive_alphas(const float *alphas, const float *betas, const rd_opset *set, const rd_arch_mask *alive,
-                              int steps, int multiplier, int max_skip, rd_genotype *out) {
+                              int steps, int multiplier, const rd_geno_guard *guard, rd_genotype *out) {
     float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
     rd_genotype_alpha_weights(alphas, set, alive, w);
     if (betas) rd_genotype_beta_scale(betas, set, w);
-    return rd_genotype_limit_skips(w, set, alive, steps, multiplier, max_skip, out);
+    return rd_genotype_guarded(w, set, alive, steps, multiplier, guard, out);
 }
 
 static size_t append(char *out, size_t len, size_t pos, const char *fmt, const char *s, int v) {

@@ -25,6 +25,11 @@ static const rd_op_info catalogue[RD_OP_COUNT] = {
 
 const rd_op_info *rd_op_get_info(rd_op_id op) { return (unsigned)op < RD_OP_COUNT ? &catalogue[op] : NULL; }
 const char *rd_op_name(rd_op_id op) { return (unsigned)op < RD_OP_COUNT ? catalogue[op].name : "?"; }
+int rd_op_is_param_free(rd_op_id op) {
+    if ((unsigned)op >= RD_OP_COUNT) return 0;
+    rd_op_kind k = catalogue[op].kind;
+    return k == RD_KIND_NONE || k == RD_KIND_SKIP || k == RD_KIND_POOL;
+}
 
 rd_status rd_op_from_name(const char *name, rd_op_id *op, rd_err *err) {
     for (int i = 0; i < RD_OP_COUNT; i++)

@@ -340,21 +340,21 @@ rd_status rd_checkpoint_load(const char *path, const rd_checkpoint_parts *parts,
     return s;
 }
 
-/* The recipe's skip-connect guard, from the config the checkpoint holds (none: off). */
-static rd_status stored_max_skip(rd_st_file *f, const char *path, int *max_skip, rd_err *err) {
-    *max_skip = -1;
+/* The recipe's genotype guard, from the config the checkpoint holds (none: off). */
+static rd_status stored_guard(rd_st_file *f, const char *path, rd_geno_guard *guard, rd_err *err) {
+    guard->max_skip = guard->max_param_free = -1;
     const char *text = rd_st_metadata(f, "config");
     if (!text) return RD_OK;
     rd_search_config *c = malloc(sizeof *c);
     if (!c) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
     rd_status s = rd_config_defaults(&rd_search_schema, c, err);
     if (s == RD_OK) s = rd_config_load_string(&rd_search_schema, text, path, c, err);
-    if (s == RD_OK) *max_skip = c->max_skip_normal;
+    if (s == RD_OK) *guard = (rd_geno_guard){c->max_skip_normal, c->max_param_free_normal};
     free(c);
     return s == RD_OK ? RD_OK : rd_err_prefix(err, "metadata 'config'");
 }
 
-rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err) {
+rd_status rd_checkpoint_genotype(const char *path, const rd_geno_guard *want, rd_genotype *out, rd_err *err) {
     rd_st_file *f;
     RD_TRY(rd_st_open(path, &f, err));
     rd_status s = RD_OK;
@@ -373,15 +373,17 @@ rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err
     int from_controller = source && !strcmp(source, "controller");
     float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
     rd_arch_mask alive;
-    int max_skip = -1;
-    if (s == RD_OK) s = stored_max_skip(f, path, &max_skip, err);
+    rd_geno_guard guard;
+    if (s == RD_OK) s = stored_guard(f, path, &guard, err);
+    if (want && want->max_skip != RD_GUARD_STORED) guard.max_skip = want->max_skip;
+    if (want && want->max_param_free != RD_GUARD_STORED) guard.max_param_free = want->max_param_free;
     if (s == RD_OK && from_controller) {
         rd_controller c;
         memset(&c, 0, sizeof c);
         s = read_controller(f, path, &c, err);
         if (s == RD_OK) {
             rd_controller_weights(&c, w);
-            rd_genotype_limit_skips(w, &set, &c.alive, steps, multiplier, max_skip, out);
+            rd_genotype_guarded(w, &set, &c.alive, steps, multiplier, &guard, out);
         }
     } else if (s == RD_OK) {
         int K = set.count;
@@ -403,7 +405,7 @@ rd_status rd_checkpoint_genotype(const char *path, rd_genotype *out, rd_err *err
         for (int i = 0; pc && s == RD_OK && i < 2 * RD_CELL_EDGES; i++)
             if (!isfinite(b[i])) s = rd_fail(err, RD_ERR_FORMAT, "%s: tensor 'betas_%s' holds a value that is not finite",
                                              path, i < RD_CELL_EDGES ? "normal" : "reduce");
-        if (s == RD_OK) rd_genotype_derive_alphas(w, pc ? b : NULL, &set, &alive, steps, multiplier, max_skip, out);
+        if (s == RD_OK) rd_genotype_derive_alphas(w, pc ? b : NULL, &set, &alive, steps, multiplier, &guard, out);
     }
     rd_st_close(f);
     return s;

@@ -129,11 +129,12 @@ static int genotype_from_controller(const search *s) {
     return s->st.phase == RD_PHASE_RL || s->cfg->strategy == RD_STRATEGY_RL;
 }
 
-/* DARTS' derivation with the recipe's skip-connect guard (the one rule every genotype of
- * this search is derived by; rd_checkpoint_genotype applies the same from the stored
- * config). Returns how many edges the guard changed. */
+/* DARTS' derivation with the recipe's guard (the one rule every genotype of this search is
+ * derived by; rd_checkpoint_genotype applies the same from the stored config). Returns how
+ * many ops the guard took. */
 static int derive(const search *s, const float *w, const rd_arch_mask *alive, rd_genotype *g) {
-    return rd_genotype_limit_skips(w, &s->ncfg.ops, alive, s->ncfg.steps, s->ncfg.multiplier, s->cfg->max_skip_normal, g);
+    rd_geno_guard guard = {s->cfg->max_skip_normal, s->cfg->max_param_free_normal};
+    return rd_genotype_guarded(w, &s->ncfg.ops, alive, s->ncfg.steps, s->ncfg.multiplier, &guard, g);
 }
 
 static rd_status checkpoint(search *s) {
@@ -372,7 +373,7 @@ static rd_status record_final(search *s, const rd_search_result *res) {
     rd_record_int(r, "cap", (int64_t)s->cap);
     rd_record_int(r, "rl_rounds", s->st.round);
     rd_record_int(r, "global_steps", s->st.global_step);
-    if (c->max_skip_normal >= 0) rd_record_int(r, "skip_guard_changes", res->skip_guard_changes);
+    if (c->max_skip_normal >= 0 || c->max_param_free_normal >= 0) rd_record_int(r, "guard_changes", res->guard_changes);
     alive_names(&s->ncfg.ops, &res->alive, r);
     return append(s, r);
 }
@@ -947,7 +948,7 @@ static rd_status finish(search *s, rd_search_result *res) {
         RD_TRY(rd_supernet_derive_weights(s->net, w));
         RD_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], c->eval_batches, 0, &loss, &res->valid_accuracy));
     }
-    res->skip_guard_changes = derive(s, w, &alive, &res->genotype);
+    res->guard_changes = derive(s, w, &alive, &res->genotype);
     rd_genotype_format(&res->genotype, res->genotype_text, sizeof res->genotype_text);
     if (s->ranks > 1) { /* every rank derived it from its own copy of the parameters */
         RD_TRY(rd_comm_check_bytes(s->comm, res->genotype_text, strlen(res->genotype_text), "the final genotype", s->err));
@@ -968,9 +969,10 @@ static rd_status finish(search *s, rd_search_result *res) {
     res->alive = alive;
     res->seconds = s->st.seconds[0] + s->st.seconds[1];
     RD_TRY(record_final(s, res));
-    if (res->skip_guard_changes)
-        say(s, "skip-connect guard (search.max_skip_normal = %d): took skip_connect from %d edge%s of the normal cell",
-            c->max_skip_normal, res->skip_guard_changes, res->skip_guard_changes > 1 ? "s" : "");
+    if (res->guard_changes)
+        say(s, "genotype guard (search.max_skip_normal = %d, search.max_param_free_normal = %d): took %d op%s from "
+            "edges of the normal cell", c->max_skip_normal, c->max_param_free_normal, res->guard_changes,
+            res->guard_changes > 1 ? "s" : "");
     say(s, "genotype: %s", res->genotype_text);
     return RD_OK;
 }

@@ -79,6 +79,11 @@ static const rd_cfg_key keys[] = {
                    "Guard against DARTS' skip-connect collapse (P-DARTS' rule; P-DARTS uses 2): when the derived normal "
                    "cell holds more skip_connect edges than this, the weakest lose skip_connect and the cell is derived "
                    "again; said and recorded when it changes the genotype (-1 = off)."),
+    RD_CFG_INT_KEY(T, "search", "max_param_free_normal", max_param_free_normal, "-1", -1, 8,
+                   "At most this many edges of the derived normal cell hold an op without weights (skip_connect, "
+                   "pools): short searches favour those ops because they need no training, and networks trained from "
+                   "a cell full of them test worse (README, \"The strategy study\"). The weakest lose theirs and the "
+                   "cell is derived again, as for max_skip_normal; said and recorded (-1 = off)."),
 
     RD_CFG_BYTES_KEY(T, "memory", "cap", mem_cap, "0", 0, 1.8e19,
                      "Device memory the search may use, e.g. 2GiB (0 = the device's global memory x safety_fraction). "
