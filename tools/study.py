@@ -6,7 +6,7 @@ the study directory (study.md, study.json, study.png).
 
   tools/study.py [--preset small|main] [--out runs/study-TIME] [--seeds 3] [--random 5] [--budget 120]
                  [--cap 200MiB] [--strategies radars,radars-proxy,...] [--search-set k=v ...]
-                 [--train-set k=v ...] [--resume]
+                 [--train-set k=v ...] [--train-seeds 1] [--resume]
 
 Budget (--budget): weight-training steps per search, counted the same way for everyone:
   darts, darts-fit, darts-uncapped, pcdarts: search.epochs x search.steps_per_epoch DARTS steps
@@ -80,21 +80,29 @@ def search(a, name, seed, sets, cap):
 
 
 def train(a, r):
-    out = r["dir"] + "-train"
-    rep = os.path.join(out, "report.json")
-    if not (a.resume and os.path.exists(rep)):
-        if os.path.exists(out):
-            subprocess.run(["rm", "-rf", out])
-        cmd = [a.radars, "train", "--genotype", r["dir"], "--out", out]
-        for s in TRAIN_BASE + a.train_set + [f"train.seed={a.train_seed}"]:
-            cmd += ["--set", s]
-        if run(cmd, out + ".log") != 0:
-            r["train_error"] = last_line(out + ".log")
-            return
-    fin = json.load(open(rep))["final"]
-    r["test_acc"] = fin["test_acc"]
-    r["params"] = fin.get("params")
-    r["train_s"] = fin.get("total_seconds")
+    """Trains the genotype --train-seeds times (train.seed = --train-seed + i); its test
+    accuracy is their mean: one training run of this recipe is as noisy as the spread between
+    architectures (README, "The strategy study")."""
+    accs, secs = [], []
+    for i in range(a.train_seeds):
+        out = r["dir"] + ("-train" if i == 0 else f"-train-t{i}")
+        rep = os.path.join(out, "report.json")
+        if not (a.resume and os.path.exists(rep)):
+            if os.path.exists(out):
+                subprocess.run(["rm", "-rf", out])
+            cmd = [a.radars, "train", "--genotype", r["dir"], "--out", out]
+            for s in TRAIN_BASE + a.train_set + [f"train.seed={a.train_seed + i}"]:
+                cmd += ["--set", s]
+            if run(cmd, out + ".log") != 0:
+                r["train_error"] = last_line(out + ".log")
+                return
+        fin = json.load(open(rep))["final"]
+        accs.append(fin["test_acc"])
+        secs.append(fin.get("total_seconds") or 0)
+        r["params"] = fin.get("params")
+    r["test_acc"] = statistics.mean(accs)
+    r["test_accs"] = accs
+    r["train_s"] = sum(secs)
 
 
 def plan_bytes(a, sets, op_set):
@@ -116,6 +124,18 @@ def parse_bytes(s):
     if not m:
         raise SystemExit(f"study: bad size '{s}'")
     return float(m.group(1)) * {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3, None: 1}[m.group(2)]
+
+
+def pooled_sd(runs):
+    """The standard deviation of one training run around its genotype's mean, pooled over genotypes."""
+    ss, df = 0.0, 0
+    for r in runs:
+        v = r.get("test_accs") or []
+        if len(v) > 1:
+            m = statistics.mean(v)
+            ss += sum((x - m) ** 2 for x in v)
+            df += len(v) - 1
+    return math.sqrt(ss / df) if df else float("nan")
 
 
 def mean_sd(v):
@@ -143,6 +163,8 @@ def main():
     ap.add_argument("--search-set", action="append", default=[])
     ap.add_argument("--train-set", action="append", default=[])
     ap.add_argument("--train-seed", type=int, default=0)
+    ap.add_argument("--train-seeds", type=int, default=1,
+                    help="training runs per genotype (train.seed, +1, ...); a genotype's accuracy is their mean")
     ap.add_argument("--resume", action="store_true")
     a = ap.parse_args()
     preset = PRESETS[a.preset]
@@ -156,6 +178,7 @@ def main():
         if s not in ALL:
             raise SystemExit(f"study: unknown strategy '{s}' (known: {', '.join(ALL)})")
     a.seeds = max(1, a.seeds)
+    a.train_seeds = max(1, a.train_seeds)
     spe, per_round = a.steps_per_epoch, a.rl_samples * a.rl_train_steps
     rl_common = [f"rl.samples={a.rl_samples}", f"rl.train_steps={a.rl_train_steps}", f"search.steps_per_epoch={spe}"]
     darts_epochs = max(1, a.budget // spe)
@@ -260,8 +283,11 @@ def write_results(a, runs, strategies, batch, cap, darts_epochs, rl_rounds, seco
              f"Preset {a.preset}. Search: {os.path.relpath(a.config)} with "
              f"{' '.join(SEARCH_BASE + a.search_set) or 'nothing changed'}; cap {cap / 2**20:.0f} MiB; budget {a.budget} "
              f"weight-training steps per search ({budget_text(a, strategies, darts_epochs, rl_rounds, batch)}).",
-             f"Training of every genotype: {' '.join(TRAIN_BASE + a.train_set)}, seed {a.train_seed}; "
-             f"test accuracy on the test split. Whole study: {seconds / 60:.0f} min.", "",
+             f"Training of every genotype: {' '.join(TRAIN_BASE + a.train_set)}, "
+             + (f"seed {a.train_seed}" if a.train_seeds == 1 else
+                f"seeds {a.train_seed}..{a.train_seed + a.train_seeds - 1} (a genotype's accuracy: their mean; "
+                f"training-seed sd within a genotype, pooled: {100 * pooled_sd(runs):.2f})")
+             + f"; test accuracy on the test split. Whole study: {seconds / 60:.0f} min.", "",
              "| strategy | runs | test acc (mean ± sd) | vs random mean (in random sd) | search s | peak MiB | "
              "cap MiB | budget steps |", "|---|---|---|---|---|---|---|---|"]
     for name in strategies:

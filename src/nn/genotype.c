@@ -66,11 +66,11 @@ void rd_genotype_derive(const float *weights, const rd_opset *set, const rd_arch
     derive_cell(weights + (size_t)RD_CELL_EDGES * set->count, set, alive->edge[1], steps, multiplier, &out->reduce);
 }
 
-/* The normal-cell edge (row of the weights) holding the weakest chosen op among `guarded`,
- * skipping edges where no op outside `guarded` and `none` is alive; *count = how many
- * chosen edges hold a guarded op. -1 if none can change. */
+/* The normal-cell edge (row of the weights) holding the weakest chosen op among `guarded`
+ * (*op: that op's bit), skipping edges where no op outside `guarded` and `none` is alive;
+ * *count = how many chosen edges hold a guarded op. -1 if none can change. */
 static int weakest_guarded(const float *weights, const rd_opset *set, const rd_arch_mask *a, const rd_geno_cell *cell,
-                           rd_edge_mask guarded, int *count) {
+                           rd_edge_mask guarded, int *count, rd_edge_mask *op) {
     int K = set->count, none = rd_opset_find(set, RD_OP_NONE), weakest = -1;
     float weakest_w = 0;
     rd_edge_mask not_real = guarded | (none >= 0 ? 1u << none : 0);
@@ -84,6 +84,7 @@ static int weakest_guarded(const float *weights, const rd_opset *set, const rd_a
         if (weakest < 0 || weights[row * K + k] < weakest_w) {
             weakest = row;
             weakest_w = weights[row * K + k];
+            *op = 1u << k;
         }
     }
     return weakest;
@@ -105,24 +106,17 @@ int rd_genotype_guarded(const float *weights, const rd_opset *set, const rd_arch
         /* P-DARTS zeroes the weakest guarded op's weight and derives again: the edge takes
          * its next best op, and the node may now prefer another input */
         int count, row = -1;
-        rd_edge_mask take = 0;
+        rd_edge_mask op = 0;
         if (guard && guard->max_skip >= 0) {
-            row = weakest_guarded(weights, set, &a, &out->normal, skip, &count);
+            row = weakest_guarded(weights, set, &a, &out->normal, skip, &count, &op);
             if (count <= guard->max_skip) row = -1;
-            take = skip;
         }
         if (row < 0 && guard && guard->max_param_free >= 0) {
-            row = weakest_guarded(weights, set, &a, &out->normal, param_free, &count);
+            row = weakest_guarded(weights, set, &a, &out->normal, param_free, &count, &op);
             if (count <= guard->max_param_free) row = -1;
-            take = param_free;
         }
         if (row < 0) return changes;
-        for (int i = 0; i < 2 * out->normal.steps; i++) /* the op that edge holds, not all of `take` */
-            if (rd_cell_edge_row(i / 2, out->normal.edges[i].input) == row) {
-                int k = rd_opset_find(set, out->normal.edges[i].op);
-                if (k >= 0) take &= 1u << k;
-            }
-        a.edge[0][row] &= ~take;
+        a.edge[0][row] &= ~op;
         changes++;
         rd_genotype_derive(weights, set, &a, steps, multiplier, out);
     }
