@@ -45,8 +45,8 @@ expect "not a memory size|unknown unit" "$B" search --mem-cap 2parsecs --out "$T
 expect "checkpoint.safetensors|No such file|cannot open" "$B" genotype "$T/nope"
 printf 'not a safetensors file at all' > "$T/bad.safetensors"
 expect "bad.safetensors" "$B" genotype "$T/bad.safetensors"
-expect "max-param-free-normal needs a number" "$B" genotype --max-param-free-normal 9 "$T/bad.safetensors"
-expect "max-skip-normal needs a number" "$B" genotype "$T/bad.safetensors" --max-skip-normal
+expect "genotype: --max-param-free-normal needs an integer from -1 to 8, not .9." "$B" genotype --max-param-free-normal 9 "$T/bad.safetensors"
+expect "genotype: --max-skip-normal needs an integer from -1 to 8$" "$B" genotype "$T/bad.safetensors" --max-skip-normal
 expect "resume" "$B" search --resume "$T/never-ran"
 mkdir -p "$T/full" && touch "$T/full/x"
 expect "not empty|non-empty" "$B" search --out "$T/full"
@@ -63,7 +63,7 @@ expect "not a training run directory|config.ini" "$B" train --resume "$T/never-r
 expect "unknown option" "$B" train --frobnicate
 expect "checkpoint.safetensors|No such file|cannot open" "$B" eval "$T/nope"
 expect "bad.safetensors" "$B" eval "$T/bad.safetensors"
-expect "positive integer" "$B" eval "$T/bad.safetensors" --batch 0
+expect "eval: --batch needs an integer from 1 to 1000000, not .0." "$B" eval "$T/bad.safetensors" --batch 0
 expect "which checkpoint" "$B" eval
 expect "unknown schema 'bogus'" "$B" config --schema bogus
 

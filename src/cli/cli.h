@@ -35,6 +35,9 @@ int cli_error(const char *fmt, ...)
 #endif
     ;
 int cli_is_help(const char *arg);
+/* An option's integer value v (NULL: it was missing) in lo..hi, into *out; 0, or 1 after printing
+ * "CMD: OPT needs an integer from LO to HI[, not 'v']". */
+int cli_int_arg(const char *cmd, const char *opt, const char *v, long lo, long hi, int *out);
 
 /* --config FILE, --set k=v, --strategy S, --mem-cap SIZE or --mem-cap=SIZE (the last two are --set
  * shorthands; taken before the common options, so a recipe's cap is memory.cap). */

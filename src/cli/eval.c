@@ -17,14 +17,6 @@ static void usage(void) {
            "  --json      one JSON object on stdout instead of the table\n");
 }
 
-static int positive(const char *opt, const char *v, int *out) {
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || x < 1 || x > 1000000) return cli_error("eval: %s wants a positive integer, not '%s'", opt, v);
-    *out = (int)x;
-    return 0;
-}
-
 static void print_json(const char *path, const rd_eval_result *r) {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "checkpoint", json_object_new_string(path));
@@ -86,7 +78,8 @@ int cmd_eval(int argc, char **argv) {
         if (r) continue;
         if (!strcmp(argv[i], "--json")) json = 1;
         else if ((!strcmp(argv[i], "--batch") || !strcmp(argv[i], "--limit")) && i + 1 < argc) {
-            if (positive(argv[i], argv[i + 1], !strcmp(argv[i], "--batch") ? &eo.batch : &eo.limit)) return 2;
+            if (cli_int_arg("eval", argv[i], argv[i + 1], 1, 1000000, !strcmp(argv[i], "--batch") ? &eo.batch : &eo.limit))
+                return 2;
             i++;
         } else if (!path && argv[i][0] != '-') path = argv[i];
         else return cli_error("eval: unknown option or missing value '%s' (see 'radars eval --help')", argv[i]);

@@ -20,15 +20,15 @@ int cmd_genotype(int argc, char **argv) {
                    "--max-skip-normal / --max-param-free-normal derive it again under another limit (-1: off).\n");
             return 0;
         }
-        int *limit = !strcmp(argv[i], "--max-skip-normal")         ? &guard.max_skip
-                     : !strcmp(argv[i], "--max-param-free-normal") ? &guard.max_param_free
-                                                                   : NULL;
-        if (limit) {
-            char *end = NULL;
-            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
-            if (i + 1 >= argc || !end || *end || end == argv[i + 1] || v < -1 || v > 8)
-                return cli_error("genotype: %s needs a number from -1 (off) to 8", argv[i]);
-            *limit = (int)v;
+        /* the option's range is its config key's (search_config.c's table) */
+        const char *key = !strcmp(argv[i], "--max-skip-normal")         ? "search.max_skip_normal"
+                          : !strcmp(argv[i], "--max-param-free-normal") ? "search.max_param_free_normal"
+                                                                        : NULL;
+        if (key) {
+            const rd_cfg_key *k = rd_config_find(&rd_search_schema, key);
+            int *limit = !strcmp(argv[i], "--max-skip-normal") ? &guard.max_skip : &guard.max_param_free;
+            if (cli_int_arg("genotype", argv[i], i + 1 < argc ? argv[i + 1] : NULL, (long)k->min, (long)k->max, limit))
+                return 1;
             i++;
         } else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!path && argv[i][0] != '-') path = argv[i];

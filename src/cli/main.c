@@ -1,4 +1,5 @@
 /* radars: command dispatch. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,17 @@ int cli_error(const char *fmt, ...) {
 }
 
 int cli_is_help(const char *arg) { return !strcmp(arg, "--help") || !strcmp(arg, "-h"); }
+
+int cli_int_arg(const char *cmd, const char *opt, const char *v, long lo, long hi, int *out) {
+    char *end = NULL;
+    errno = 0;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v) return cli_error("%s: %s needs an integer from %ld to %ld", cmd, opt, lo, hi);
+    if (end == v || *end || errno || x < lo || x > hi)
+        return cli_error("%s: %s needs an integer from %ld to %ld, not '%s'", cmd, opt, lo, hi, v);
+    *out = (int)x;
+    return 0;
+}
 
 int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
     const char *a = argv[*i];
