@@ -278,9 +278,11 @@ START_TEST(partial_channels_match_reference) {
     check_weight_grads(&f, 3);
     teardown(&f);
     setup_pc(&f, "large", 3, NULL, NULL, 21, 8, 4);
-    check_forward(&f);
-    check_alpha_grads(&f, 3);
-    check_weight_grads(&f, 9);
+    if (!tu_small()) { /* a slow device: the darts set above ran the same kernels partially */
+        check_forward(&f);
+        check_alpha_grads(&f, 3);
+        check_weight_grads(&f, 9);
+    }
     int found = 0;
     for (int j = 0; j < f.n_names; j++)
         found += !strcmp(f.names[j].name, "betas_normal") || !strcmp(f.names[j].name, "betas_reduce") ||
@@ -316,6 +318,8 @@ START_TEST(memory_plan_matches_measured_peak) {
     int layers[] = {2, 3, 3, 3, 4, 5, 3, 4}, batches[] = {2, 3, 8, 4, 5, 2, 4, 3}, cs[] = {4, 4, 6, 8, 4, 4, 8, 8};
     int pc[] = {0, 0, 0, 0, 0, 0, 4, 2}; /* the last two: PC-DARTS */
     for (int i = 0; i < 8; i++) {
+        /* a slow device runs one case of each kind: plain, pruned, own op set, PC-DARTS */
+        if (tu_small() && i != 0 && i != 2 && i != 3 && i != 6) continue;
         rd_supernet_config c;
         tiny_config(&c, sets[i], layers[i]);
         c.batch = batches[i];

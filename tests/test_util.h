@@ -49,8 +49,9 @@ double tu_dot(const double *a, const double *b, size_t n);
 #define TU_OK_CTX(ctx, expr) do { rd_status s_ = (expr); \
     ck_assert_msg(s_ == RD_OK, "%s failed: %s", #expr, rd_ctx_error(ctx)); } while (0)
 
-/* RADARS_TEST_SMALL=1 (the Oclgrind runs: a simulated device, hundreds of times
- * slower): cases of more than TU_SMALL_ELEMENTS elements are skipped, so every
+/* RADARS_TEST_SMALL=1 (a slow device: Oclgrind's simulation, hundreds of times slower,
+ * or rusticl on llvmpipe for the network tests): cases of more than TU_SMALL_ELEMENTS
+ * elements are skipped, and tests with many similar cases run one of each kind, so every
  * kernel path still runs at small shapes. tu_too_big says whether to skip one. */
 enum { TU_SMALL_ELEMENTS = 6000 };
 int tu_too_big(size_t elements);
