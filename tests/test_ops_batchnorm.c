@@ -327,7 +327,7 @@ START_TEST(backward_vs_finite_differences) {
             fd_bn f = {s, affine, dy, scale_value, y};
             tu_fd_grad(bn_loss, &f, v, affine ? nv : n, 1e-4, grad);
             /* every combination of the four flags on the first shape; on a slow device the other
-             * shapes run 5 of the 16, which still hold both values of every pair of flags */
+             * shapes run 5 of the 16, in which every pair of flags takes all four value pairs */
             static const int pairwise[] = {0x0, 0x7, 0xb, 0xd, 0xe};
             int combos = tu_small() && si > 0 ? 5 : 16;
             for (int j = 0; j < combos; j++) {

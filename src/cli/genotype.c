@@ -20,14 +20,17 @@ int cmd_genotype(int argc, char **argv) {
                    "--max-skip-normal / --max-param-free-normal derive it again under another limit (-1: off).\n");
             return 0;
         }
-        /* the option's range is its config key's (search_config.c's table) */
-        const char *key = !strcmp(argv[i], "--max-skip-normal")         ? "search.max_skip_normal"
-                          : !strcmp(argv[i], "--max-param-free-normal") ? "search.max_param_free_normal"
-                                                                        : NULL;
-        if (key) {
-            const rd_cfg_key *k = rd_config_find(&rd_search_schema, key);
-            int *limit = !strcmp(argv[i], "--max-skip-normal") ? &guard.max_skip : &guard.max_param_free;
-            if (cli_int_arg("genotype", argv[i], i + 1 < argc ? argv[i + 1] : NULL, (long)k->min, (long)k->max, limit))
+        /* each option sets one guard limit; its range is its config key's (search_config.c's table) */
+        const struct { const char *opt, *key; int *limit; } limits[] = {
+            {"--max-skip-normal", "search.max_skip_normal", &guard.max_skip},
+            {"--max-param-free-normal", "search.max_param_free_normal", &guard.max_param_free},
+        };
+        int l = 0;
+        while (l < 2 && strcmp(argv[i], limits[l].opt)) l++;
+        if (l < 2) {
+            const rd_cfg_key *k = rd_config_find(&rd_search_schema, limits[l].key);
+            if (cli_int_arg("genotype", argv[i], i + 1 < argc ? argv[i + 1] : NULL, (long)k->min, (long)k->max,
+                            limits[l].limit))
                 return 1;
             i++;
         } else if (!strcmp(argv[i], "--json")) json = 1;
