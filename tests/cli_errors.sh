@@ -65,6 +65,9 @@ expect "checkpoint.safetensors|No such file|cannot open" "$B" eval "$T/nope"
 expect "bad.safetensors" "$B" eval "$T/bad.safetensors"
 expect "eval: --batch needs an integer from 1 to 1000000, not .0." "$B" eval "$T/bad.safetensors" --batch 0
 expect "which checkpoint" "$B" eval
+expect "plan: --ranks needs an integer from 1 to 65536, not '2x'" "$B" plan --ranks 2x
+expect "search: --check-sync needs an integer from 0 to 1000000, not 'abc'" "$B" search --check-sync abc --out "$T/cs"
+expect "train: --check-sync needs an integer from 0 to 1000000, not '-1'" "$B" train --check-sync -1 --out "$T/cs2"
 expect "unknown schema 'bogus'" "$B" config --schema bogus
 
 # the good paths answer --help and exit 0

@@ -50,7 +50,7 @@ double tu_dot(const double *a, const double *b, size_t n);
     ck_assert_msg(s_ == RD_OK, "%s failed: %s", #expr, rd_ctx_error(ctx)); } while (0)
 
 /* RADARS_TEST_SMALL=1 (a slow device: Oclgrind's simulation, hundreds of times slower,
- * or rusticl on llvmpipe for the network tests): cases of more than TU_SMALL_ELEMENTS
+ * or rusticl on llvmpipe for the supernet test): cases of more than TU_SMALL_ELEMENTS
  * elements are skipped, and tests with many similar cases run one of each kind, so every
  * kernel path still runs at small shapes. tu_too_big says whether to skip one. */
 enum { TU_SMALL_ELEMENTS = 6000 };

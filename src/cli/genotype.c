@@ -10,6 +10,12 @@ int cmd_genotype(int argc, char **argv) {
     const char *path = NULL;
     int json = 0;
     rd_geno_guard guard = {RD_GUARD_STORED, RD_GUARD_STORED};
+    /* each option sets one guard limit; its range is its config key's (search_config.c's table) */
+    const struct { const char *opt, *key; int *limit; } limits[] = {
+        {"--max-skip-normal", "search.max_skip_normal", &guard.max_skip},
+        {"--max-param-free-normal", "search.max_param_free_normal", &guard.max_param_free},
+    };
+    enum { N_LIMITS = sizeof limits / sizeof *limits };
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             printf("usage: radars genotype [--json] [--max-skip-normal M] [--max-param-free-normal M] CKPT|RUN_DIR\n"
@@ -20,14 +26,9 @@ int cmd_genotype(int argc, char **argv) {
                    "--max-skip-normal / --max-param-free-normal derive it again under another limit (-1: off).\n");
             return 0;
         }
-        /* each option sets one guard limit; its range is its config key's (search_config.c's table) */
-        const struct { const char *opt, *key; int *limit; } limits[] = {
-            {"--max-skip-normal", "search.max_skip_normal", &guard.max_skip},
-            {"--max-param-free-normal", "search.max_param_free_normal", &guard.max_param_free},
-        };
         int l = 0;
-        while (l < 2 && strcmp(argv[i], limits[l].opt)) l++;
-        if (l < 2) {
+        while (l < N_LIMITS && strcmp(argv[i], limits[l].opt)) l++;
+        if (l < N_LIMITS) {
             const rd_cfg_key *k = rd_config_find(&rd_search_schema, limits[l].key);
             if (cli_int_arg("genotype", argv[i], i + 1 < argc ? argv[i + 1] : NULL, (long)k->min, (long)k->max,
                             limits[l].limit))

@@ -22,11 +22,11 @@ int cmd_plan(int argc, char **argv) {
             return 0;
         }
         if (!strcmp(argv[i], "--ranks") && i + 1 < argc) {
-            ranks = atoi(argv[++i]);
-            if (ranks < 1 || ranks > 65536) {
+            if (cli_int_arg("plan", argv[i], argv[i + 1], 1, 65536, &ranks)) {
                 cli_config_free(&cargs);
-                return cli_error("plan: --ranks %s: a number of processes from 1 to 65536", argv[i]);
+                return 1;
             }
+            i++;
             continue;
         }
         int r = cli_config_option(&cargs, argc, argv, &i);

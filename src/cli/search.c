@@ -58,7 +58,11 @@ int cmd_search(int argc, char **argv) {
         if (slot && i + 1 < argc) {
             *slot = argv[++i];
         } else if (!strcmp(argv[i], "--check-sync") && i + 1 < argc) {
-            check_sync = atoi(argv[++i]);
+            if (cli_int_arg("search", argv[i], argv[i + 1], 0, 1000000, &check_sync)) {
+                cli_config_free(&cargs);
+                return 1;
+            }
+            i++;
         } else if (!strcmp(argv[i], "--stop-after") && i + 1 < argc) {
             stop_after = atoll(argv[++i]); /* testing aid: checkpoint and stop after N steps */
         } else {

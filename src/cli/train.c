@@ -58,7 +58,10 @@ int cmd_train(int argc, char **argv) {
         if (slot && i + 1 < argc) *slot = argv[++i];
         else if (!strcmp(argv[i], "--stop-after") && i + 1 < argc) stop_after = atoll(argv[++i]); /* testing aid */
         else if (!strcmp(argv[i], "--no-plots")) no_plots = 1;
-        else if (!strcmp(argv[i], "--check-sync") && i + 1 < argc) check_sync = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--check-sync") && i + 1 < argc) {
+            rc = cli_int_arg("train", argv[i], argv[i + 1], 0, 1000000, &check_sync);
+            i++;
+        }
         else rc = cli_error("train: unknown option or missing value '%s' (see 'radars train --help')", argv[i]);
     }
     if (!rc && genotype) rc = cli_config_add_set(&cargs, "model.genotype=%s", genotype);
