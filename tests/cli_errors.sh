@@ -48,6 +48,11 @@ expect "bad.safetensors" "$B" genotype "$T/bad.safetensors"
 expect "genotype: --max-param-free-normal needs an integer from -1 to 8, not .9." "$B" genotype --max-param-free-normal 9 "$T/bad.safetensors"
 expect "genotype: --max-skip-normal needs an integer from -1 to 8$" "$B" genotype "$T/bad.safetensors" --max-skip-normal
 expect "resume" "$B" search --resume "$T/never-ran"
+expect "search --score DARTS_V9: unknown genotype 'DARTS_V9'" "$B" search --score DARTS_V9 --out "$T/s1"
+expect "scoring genotypes needs a one-shot supernet \(search.strategy = rl or random-ws\), not 'radars'" \
+  "$B" search --score DARTS_V2 --out "$T/s2"
+expect "genotype 1 to score: op 'sep_conv_3x3' is not in model.ops" "$B" search --strategy random-ws \
+  --set model.ops=none,skip_connect,max_pool_3x3 --score DARTS_V2 --out "$T/s3"
 mkdir -p "$T/full" && touch "$T/full/x"
 expect "not empty|non-empty" "$B" search --out "$T/full"
 expect "unknown option" "$B" plan --frobnicate

@@ -378,10 +378,35 @@ START_TEST(rl_gap_reward_and_genotype_guard) {
 }
 END_TEST
 
+/* The genotypes of the records of one type in metrics text, in order, and their valid_acc;
+ * returns how many (at most max). */
+static int read_genotype_records(const char *text, const char *type, rd_genotype *g, double *acc, int max) {
+    char want[64];
+    snprintf(want, sizeof want, "\"type\":\"%s\"", type);
+    int n = 0;
+    for (const char *line = text; line && *line && n < max; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char rec[4096];
+        snprintf(rec, sizeof rec, "%.*s", (int)len, line);
+        if (!strstr(rec, want)) continue;
+        const char *s = strstr(rec, "\"genotype\":\"");
+        ck_assert_ptr_nonnull(s);
+        char geno[2048];
+        snprintf(geno, sizeof geno, "%s", s + 12);
+        *strchr(geno, '"') = 0;
+        rd_err err;
+        ck_assert_msg(rd_genotype_parse(geno, &g[n], &err) == RD_OK, "%s", err.msg);
+        acc[n++] = field(rec, "valid_acc");
+    }
+    return n;
+}
+
 /* random-ws: uniform paths train the one-shot supernet; of the drawn candidates (the first
  * is the random baseline's draw) the one with the best accuracy on the shared weights is
  * the result; the checkpoint names it; a resumed finished run finds the same genotype and
- * accuracy. Refused over an op set without `none`. */
+ * accuracy, and scores given genotypes on the same weights (search options' score).
+ * Refused over an op set without `none`. */
 START_TEST(random_ws_picks_the_best_candidate) {
     if (!have_fmnist()) return;
     rd_search_config c;
@@ -394,40 +419,61 @@ START_TEST(random_ws_picks_the_best_candidate) {
     rd_err err;
     ck_assert_msg(run(&c, d, 0, 0, &r, &err) == RD_OK, "%s", err.msg);
     char *text = read_metrics_text(d);
-    int n = 0;
-    double best = -1;
-    rd_genotype best_g, first_g;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        if (!strstr(line, "\"type\":\"ws_candidate\"")) continue;
-        double acc = field(line, "valid_acc");
-        const char *g = strstr(line, "\"genotype\":\"");
-        ck_assert_ptr_nonnull(g);
-        char geno[2048];
-        snprintf(geno, sizeof geno, "%s", g + 12);
-        *strchr(geno, '"') = 0;
-        rd_genotype parsed;
-        ck_assert_msg(rd_genotype_parse(geno, &parsed, &err) == RD_OK, "%s", err.msg);
-        if (n == 0) first_g = parsed;
-        if (acc > best) {
-            best = acc;
-            best_g = parsed;
-        }
-        n++;
-    }
+    rd_genotype cand[5], best_g;
+    double cand_acc[5], best = -1;
+    ck_assert_int_eq(read_genotype_records(text, "ws_candidate", cand, cand_acc, 5), 5);
     free(text);
-    ck_assert_int_eq(n, 5);
+    for (int i = 0; i < 5; i++)
+        if (cand_acc[i] > best) {
+            best = cand_acc[i];
+            best_g = cand[i];
+        }
+    rd_genotype first_g = cand[0];
     ck_assert_msg(fabs(r.valid_accuracy - best) < 1e-12, "result %g, best candidate %g", r.valid_accuracy, best);
     ck_assert_msg(rd_genotype_equal(&r.genotype, &best_g), "the result is not the best candidate");
     check_checkpoint_names(d, &r.genotype);
     ck_assert_msg(run(&c, d, 1, 0, &r2, &err) == RD_OK, "%s", err.msg);
     ck_assert(rd_genotype_equal(&r2.genotype, &r.genotype));
     ck_assert_msg(r2.valid_accuracy == r.valid_accuracy, "resumed: %g, first: %g", r2.valid_accuracy, r.valid_accuracy);
+    /* resumed once more, scoring the candidates in reverse order on the shared weights: each
+     * scores what it scored as a candidate (the same weights and batches) */
+    rd_genotype rev[5];
+    for (int i = 0; i < 5; i++) rev[i] = cand[4 - i];
+    rd_search_options o;
+    memset(&o, 0, sizeof o);
+    o.run_dir = d;
+    o.resume = 1;
+    o.score = rev;
+    o.score_count = 5;
+    ck_assert_msg(rd_search_run(tu_ctx(), &c, &o, &r2, &err) == RD_OK, "%s", err.msg);
+    rd_genotype scored[6];
+    double score_acc[6];
+    text = read_metrics_text(d);
+    ck_assert_int_eq(read_genotype_records(text, "ws_score", scored, score_acc, 6), 5);
+    free(text);
+    for (int i = 0; i < 5; i++) {
+        ck_assert(rd_genotype_equal(&scored[i], &cand[4 - i]));
+        ck_assert_msg(score_acc[i] == cand_acc[4 - i], "score %d: %g, as candidate %d: %g", i, score_acc[i], 4 - i,
+                      cand_acc[4 - i]);
+    }
+    /* a genotype that is not a path of the supernet, and a strategy without a one-shot supernet */
+    rd_genotype bad = cand[0];
+    bad.normal.edges[3].op = RD_OP_SEP_CONV_7X7;
+    o.score = &bad;
+    o.score_count = 1;
+    ck_assert_int_eq(rd_search_run(tu_ctx(), &c, &o, &r2, &err), RD_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "genotype 1 to score: op 'sep_conv_7x7' is not in model.ops"), "%s", err.msg);
     rm_dir(d);
     /* candidate 0 is the random baseline's draw for the same seed */
     tiny(&c, "random", "darts");
     temp_dir(d, sizeof d);
     ck_assert_msg(run(&c, d, 0, 0, &r2, &err) == RD_OK, "%s", err.msg);
     ck_assert_msg(rd_genotype_equal(&r2.genotype, &first_g), "candidate 0 is not the random baseline's genotype");
+    o.run_dir = d;
+    o.score = &first_g;
+    ck_assert_int_eq(rd_search_run(tu_ctx(), &c, &o, &r2, &err), RD_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "needs a one-shot supernet (search.strategy = rl or random-ws), not 'random'"), "%s",
+                  err.msg);
     rm_dir(d);
     const char *sets[] = {"search.strategy=random-ws", "model.ops=skip_connect,sep_conv_3x3"};
     ck_assert_int_eq(rd_search_config_load(&c, NULL, sets, 2, &err), RD_ERR_CONFIG);

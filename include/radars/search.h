@@ -252,6 +252,10 @@ typedef struct rd_search_options {
     rd_search_observer observer;
     int sync_check_every;          /* data-parallel jobs: compare a hash of the parameters of every rank
                                       every K steps; a rank that differs stops the job (0 = off) */
+    const rd_genotype *score;      /* one-shot strategies (rl, random-ws): genotypes scored at the end as
+                                      paths of the trained supernet (validation accuracy on the same
+                                      batches, "ws_score" records): does weight sharing rank them? */
+    int score_count;
 } rd_search_options;
 
 typedef struct rd_search_result {

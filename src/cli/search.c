@@ -11,7 +11,7 @@
 static void usage(void) {
     printf("usage: radars search [--config FILE] [--set section.key=value ...] [--strategy S]\n"
            "                     [--device SEL] [--mem-cap SIZE] [--out RUN_DIR] [--resume RUN_DIR]\n"
-           "                     [--then-train EPOCHS] [-v]\n"
+           "                     [--then-train EPOCHS] [--score GENOTYPE ...] [-v]\n"
            "Searches an architecture on the device found (see 'radars devices').\n"
            "  --config FILE    recipe (default: configs/default.ini: RADARS on the large op set, Fashion-MNIST)\n"
            "  --set k=v        override any key of the recipe (see the comments in configs/*.ini)\n"
@@ -25,6 +25,11 @@ static void usage(void) {
            "  --out RUN_DIR    run directory (default: runs/<time>-<strategy>); must be new or empty\n"
            "  --resume RUN_DIR continue an interrupted run (Ctrl-C checkpoints and stops cleanly)\n"
            "  --then-train N   train the found network from scratch for N epochs afterwards\n"
+           "  --score G        rl, random-ws: at the end, also score genotype G (a name, file, run directory or\n"
+           "                   text, as 'radars train --genotype' takes) as a path of the trained one-shot\n"
+           "                   supernet: its validation accuracy on the same batches as the others scored\n"
+           "                   (\"ws_score\" records in metrics.jsonl); repeat for more. With --resume of a\n"
+           "                   finished run it scores them on that run's supernet without training again.\n"
            "  --check-sync K   under mpirun: compare a hash of every rank's parameters every K steps and stop\n"
            "                   naming the rank and step where they diverge (a debugging aid; 0 = off)\n"
            "Under mpirun (one rank per device: mpirun -np N radars search ...) the ranks share every batch\n"
@@ -40,6 +45,9 @@ int cmd_search(int argc, char **argv) {
     const char *out = NULL, *resume = NULL, *then_train = NULL;
     int64_t stop_after = 0;
     int check_sync = 0;
+    enum { MAX_SCORE = 256 };
+    static rd_genotype score[MAX_SCORE];
+    int n_score = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             usage();
@@ -63,6 +71,17 @@ int cmd_search(int argc, char **argv) {
                 return 1;
             }
             i++;
+        } else if (!strcmp(argv[i], "--score") && i + 1 < argc) {
+            rd_err gerr = {0};
+            const char *spec = argv[++i];
+            if (n_score == MAX_SCORE) {
+                cli_config_free(&cargs);
+                return cli_error("search: at most %d --score genotypes", MAX_SCORE);
+            }
+            if (rd_genotype_resolve(spec, cli_genotype_dirs(), &score[n_score++], NULL, 0, &gerr) != RD_OK) {
+                cli_config_free(&cargs);
+                return cli_error("search --score %s: %s", spec, gerr.msg);
+            }
         } else if (!strcmp(argv[i], "--stop-after") && i + 1 < argc) {
             stop_after = atoll(argv[++i]); /* testing aid: checkpoint and stop after N steps */
         } else {
@@ -113,6 +132,8 @@ int cmd_search(int argc, char **argv) {
     opt.resume = resume != NULL;
     opt.stop_after_steps = stop_after;
     opt.sync_check_every = check_sync;
+    opt.score = score;
+    opt.score_count = n_score;
     opt.interrupt = cli_interrupt_flag();
     opt.observer = cli_progress_start(&prog);
     cli_catch_sigint(1);

@@ -922,6 +922,60 @@ static rd_status best_of_random(search *s, float *w, double *best_acc) {
     return RD_OK;
 }
 
+/* opt->score on the one-shot supernet, each over the same batches; they come after the final
+ * record, so resuming the finished run again replaces them. */
+static rd_status score_genotypes(search *s) {
+    rd_loader_state at = rd_loader_get_state(s->loaders[E_LOADER]);
+    for (int i = 0; i < s->opt->score_count; i++) {
+        const rd_genotype *g = &s->opt->score[i];
+        rd_arch_mask mask;
+        double loss, acc;
+        char text[2048];
+        genotype_mask(s, g, &mask);
+        RD_TRY(rd_supernet_set_active(s->net, &mask));
+        RD_TRY(rd_loader_set_state(s->loaders[E_LOADER], &at, s->err));
+        RD_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], s->cfg->eval_batches, 1, &loss, &acc));
+        rd_record *r = rd_record_new();
+        rd_record_string(r, "type", "ws_score");
+        rd_record_int(r, "index", i);
+        rd_record_double(r, "valid_acc", acc);
+        rd_record_double(r, "valid_loss", loss);
+        rd_record_string(r, "genotype", rd_genotype_format(g, text, sizeof text));
+        RD_TRY(append(s, r));
+        say(s, "score %d/%d on the shared weights: valid accuracy %.2f%%, loss %.4f", i + 1, s->opt->score_count,
+            100 * acc, loss);
+    }
+    return RD_OK;
+}
+
+/* Refuses opt->score before any work unless every genotype is a path of this search's
+ * one-shot supernet. */
+static rd_status check_score(search *s) {
+    const rd_search_config *c = s->cfg;
+    if (!s->opt->score_count) return RD_OK;
+    if (c->strategy != RD_STRATEGY_RL && c->strategy != RD_STRATEGY_RANDOM_WS)
+        return rd_fail(s->err, RD_ERR_CONFIG, "scoring genotypes needs a one-shot supernet (search.strategy = rl or "
+                       "random-ws), not '%s'", rd_strategy_names[c->strategy]);
+    rd_supernet_config_default(&s->ncfg); /* the cell's nodes; setup_data() fills in the rest */
+    RD_TRY(rd_opset_parse(c->ops, &s->ncfg.ops, s->err));
+    if (rd_opset_find(&s->ncfg.ops, RD_OP_NONE) < 0)
+        return rd_fail(s->err, RD_ERR_CONFIG, "scoring genotypes needs 'none' in model.ops (the edges a genotype "
+                       "does not use)");
+    for (int i = 0; i < s->opt->score_count; i++) {
+        const rd_geno_cell *cells[2] = {&s->opt->score[i].normal, &s->opt->score[i].reduce};
+        for (int t = 0; t < 2; t++) {
+            if (cells[t]->steps != s->ncfg.steps)
+                return rd_fail(s->err, RD_ERR_CONFIG, "genotype %d to score: its %s cell has %d nodes, the supernet's %d "
+                               "(model.steps)", i + 1, t ? "reduce" : "normal", cells[t]->steps, s->ncfg.steps);
+            for (int e = 0; e < 2 * cells[t]->steps; e++)
+                if (rd_opset_find(&s->ncfg.ops, cells[t]->edges[e].op) < 0)
+                    return rd_fail(s->err, RD_ERR_CONFIG, "genotype %d to score: op '%s' is not in model.ops", i + 1,
+                                   rd_op_name(cells[t]->edges[e].op));
+        }
+    }
+    return RD_OK;
+}
+
 static rd_status finish(search *s, rd_search_result *res) {
     const rd_search_config *c = s->cfg;
     float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
@@ -974,7 +1028,7 @@ static rd_status finish(search *s, rd_search_result *res) {
             "edges of the normal cell", c->max_skip_normal, c->max_param_free_normal, res->guard_changes,
             res->guard_changes > 1 ? "s" : "");
     say(s, "genotype: %s", res->genotype_text);
-    return RD_OK;
+    return score_genotypes(s);
 }
 
 static void cleanup(search *s) {
@@ -1063,6 +1117,7 @@ static rd_status start(search *s) {
 }
 
 static rd_status run(search *s, rd_search_result *res) {
+    RD_TRY(check_score(s));
     RD_TRY(start(s));
     if (s->st.phase != RD_PHASE_DONE) {
         switch (s->cfg->strategy) {
