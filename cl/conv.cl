@@ -25,17 +25,20 @@
 #define RD_INLINE static inline
 #endif
 
-#define VL 8
+/* The tile constants (VL, DWC_RB, CONV_COB, CONV_CIB, CONV_CIB2, PW_DW_COB, PW_DW_CIB,
+ * GEMM_TS, DWL_TS) come as -D defines from the one table of them, src/ops/conv.c's CONV_TILES. */
+#if !defined(VL) || !defined(DWC_RB) || !defined(CONV_COB) || !defined(CONV_CIB) || !defined(CONV_CIB2) || \
+    !defined(PW_DW_COB) || !defined(PW_DW_CIB) || !defined(GEMM_TS) || !defined(DWL_TS)
+#error "cl/conv.cl is built with its tile constants as -D defines (src/ops/conv.c, CONV_TILES)"
+#endif
+#if VL != 8
+#error "VL must be 8: the vectors below are float8"
+#endif
 typedef float8 vec;
 typedef int8 ivec;
 #define LANES ((ivec)(0, 1, 2, 3, 4, 5, 6, 7))
 #define ZERO ((vec)(0.0f))
 
-/* output rows per depthwise work-item, output (input) channels per dense one */
-#define DWC_RB 7
-#define CONV_COB 8
-#define CONV_CIB 8
-#define CONV_CIB2 4   /* dx with column stride 2 keeps two phase vectors per channel */
 
 #define CONV_GEOM const int N, const int CI, const int H, const int W, const int CO, const int OH, const int OW, \
     const int KH_, const int KW_, const int SH_, const int SW_, const int PT, const int PL, const int DH, \
@@ -779,8 +782,6 @@ __kernel void pw_dx(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const in
 
 /* dw partial sums: work-item (block of PW_DW_COB output x PW_DW_CIB input
  * channels) over the images of chunk g; dy lanes past the plane are masked. */
-#define PW_DW_COB 4
-#define PW_DW_CIB 2
 RD_INLINE void pw_dw_seg(__global const float *x, long xb, long xlo, long xhi, __global const float *dy, long db,
                          long dlo, long dhi, const int *co_of, const int *ci_of, vec *acc, const int P, const float fl,
                          const int p0, const int TAIL, const int SAFE) {
@@ -936,7 +937,6 @@ __kernel void conv_dw_finish(__global const float *partial, const int count, con
  * memory (the image operand read along the pixels: adjacent items, adjacent addresses, coalesced
  * for stride 1), then each item takes one output from them. Every item reaches every barrier
  * (those past an edge load zeros). */
-#define GEMM_TS 16
 
 /* im2col(relu?(X))[k][p] of image base xb: k = (ci, ky, kx), p = (oh, ow); 0 in the padding. */
 RD_INLINE float im2col_at(__global const float *x, long xb, int k, int p, CONV_GEOM) {
@@ -1036,7 +1036,6 @@ void conv_dw_local(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, cons
  * memory, each element read from global memory once and along the rows (coalesced), then every
  * item sums its window from there. Any kernel size, stride and dilation whose patch fits
  * DWL_MAX x DWL_MAX (7x7, stride 2, dilation 2: 43 x 43). */
-#define DWL_TS 16
 #define DWL_MAX 43
 RD_INLINE int floor_div(const int a, const int b) { return (a >= 0 ? a : a - b + 1) / b; }
 

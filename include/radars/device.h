@@ -168,8 +168,9 @@ typedef struct rd_build_stats {
 } rd_build_stats;
 rd_build_stats rd_ctx_build_stats(const rd_ctx *ctx);
 const char *rd_ctx_cache_dir(const rd_ctx *ctx);
-/* Longest program spec: "<cl file>[ <-D options of one variant>]". */
-enum { RD_PROGRAM_SPEC_LEN = 160 };
+/* Longest program spec: "<cl file>[ <-D options of one variant>]" (cl/conv.cl's row build:
+ * its tile constants and its list of variants, ~200 characters). */
+enum { RD_PROGRAM_SPEC_LEN = 384 };
 /* Builds (or loads from cache) the programs not built yet, several at once (one
  * thread per core, RADARS_BUILD_THREADS overrides). With progress != NULL, a
  * batch that takes longer than two seconds reports its progress there. */

@@ -20,10 +20,19 @@
 
 #include "ops/ops_internal.h"
 
-#define PROG "conv"
-
-/* Tile constants; cl/conv.cl defines the same (VL, DWC_RB, CONV_COB, ...). */
-enum { VL = 8, DWC_RB = 7, CONV_COB = 8, CONV_CIB = 8, CONV_CIB2 = 4, PW_DW_COB = 4, PW_DW_CIB = 2, GEMM_TS = 16, DWL_TS = 16 };
+/* The tile constants of cl/conv.cl: the one table of them. The launch code here sizes its
+ * grids with them and every build of cl/conv.cl gets them as -D defines (its program spec).
+ * VL: floats per vector (cl/conv.cl's vectors are float8); DWC_RB: output rows per
+ * depthwise work-item; CONV_COB / CONV_CIB: output / input channels per dense forward / dx
+ * work-item (CONV_CIB2: dx with column stride 2); PW_DW_COB x PW_DW_CIB: channels per 1x1
+ * weight-gradient work-item; GEMM_TS, DWL_TS: the local-memory kernels' square tiles. */
+#define CONV_TILES(X) \
+    X(VL, 8) X(DWC_RB, 7) X(CONV_COB, 8) X(CONV_CIB, 8) X(CONV_CIB2, 4) X(PW_DW_COB, 4) X(PW_DW_CIB, 2) X(GEMM_TS, 16) \
+    X(DWL_TS, 16)
+#define TILE_ENUM(name, value) name = value,
+#define TILE_DEFINE(name, value) " -D" #name "=" #value
+enum { CONV_TILES(TILE_ENUM) };
+#define PROG "conv" CONV_TILES(TILE_DEFINE)
 
 static rd_conv_mode g_mode = RD_CONV_AUTO;
 

@@ -64,18 +64,24 @@ static int make_dirs(const char *path) {
 
 typedef struct cache_key {
     uint64_t h1, h2;  /* two independent hashes of the key text */
-    char path[1400];
+    char path[sizeof ((rd_ctx *)0)->cache_dir + RD_PROGRAM_SPEC_LEN + 24];
 } cache_key;
 
+/* The key hashes every part whole (each with its terminating zero, so parts cannot run into
+ * one another): the device and driver, the build options, the source. */
 static void make_cache_key(const rd_ctx *ctx, const char *name, const char *options, const char *source,
                            size_t len, cache_key *key) {
     const rd_device_info *d = &ctx->dev;
-    char head[1400];
-    int n = snprintf(head, sizeof head, "%s|%s|%s|%s|%s|%s|%s|", d->platform_name, d->platform_version,
-                     d->name, d->vendor, d->driver_version, d->device_version, options);
-    if (n < 0 || (size_t)n >= sizeof head) n = (int)sizeof head - 1;
-    key->h1 = rd_hash64(source, len, rd_hash64(head, (size_t)n, 0));
-    key->h2 = rd_hash64(source, len, rd_hash64(head, (size_t)n, 0x9e3779b97f4a7c15ull));
+    const char *parts[] = {d->platform_name, d->platform_version, d->name, d->vendor, d->driver_version,
+                           d->device_version, options};
+    key->h1 = 0;
+    key->h2 = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+        key->h1 = rd_hash64(parts[i], strlen(parts[i]) + 1, key->h1);
+        key->h2 = rd_hash64(parts[i], strlen(parts[i]) + 1, key->h2);
+    }
+    key->h1 = rd_hash64(source, len, key->h1);
+    key->h2 = rd_hash64(source, len, key->h2);
     snprintf(key->path, sizeof key->path, "%s/%s-%016llx.bin", ctx->cache_dir, name,
              (unsigned long long)key->h1);
 }
@@ -108,7 +114,7 @@ bad:
 
 static void cache_store(const rd_ctx *ctx, const cache_key *key, const unsigned char *bin, size_t size) {
     if (make_dirs(ctx->cache_dir) != 0) return;  /* a read-only home only costs speed */
-    char tmp[1500];
+    char tmp[sizeof key->path + 48];
     static unsigned counter;  /* several threads may store at once */
     snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", key->path, (long)getpid(),
              __atomic_fetch_add(&counter, 1u, __ATOMIC_RELAXED));
