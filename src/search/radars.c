@@ -863,19 +863,26 @@ static void genotype_mask(const search *s, const rd_genotype *g, rd_arch_mask *m
     }
 }
 
-/* One drawn genotype on the shared weights: validation accuracy over the same batches
- * (the evaluation loader set back to `at`), batch statistics as the RL rewards use. */
-static rd_status evaluate_drawn(search *s, const float *alphas, const rd_loader_state *at, rd_genotype *g,
-                                double *acc) {
-    float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
+/* A genotype as a path of the one-shot supernet: its validation loss and accuracy over the
+ * same batches as every other (the evaluation loader set back to `at`), batch statistics as
+ * the RL rewards use. */
+static rd_status evaluate_path(search *s, const rd_genotype *g, const rd_loader_state *at, double *loss,
+                               double *acc) {
     rd_arch_mask mask;
-    rd_genotype_alpha_weights(alphas, &s->ncfg.ops, NULL, w);
-    derive(s, w, NULL, g);
     genotype_mask(s, g, &mask);
     RD_TRY(rd_supernet_set_active(s->net, &mask));
     RD_TRY(rd_loader_set_state(s->loaders[E_LOADER], at, s->err));
+    return rd_evaluate(s->net, s->loaders[E_LOADER], s->cfg->eval_batches, 1, loss, acc);
+}
+
+/* One drawn genotype (derived from alphas) on the shared weights. */
+static rd_status evaluate_drawn(search *s, const float *alphas, const rd_loader_state *at, rd_genotype *g,
+                                double *acc) {
+    float w[2 * RD_CELL_EDGES * RD_MAX_OPS];
     double loss;
-    return rd_evaluate(s->net, s->loaders[E_LOADER], s->cfg->eval_batches, 1, &loss, acc);
+    rd_genotype_alpha_weights(alphas, &s->ncfg.ops, NULL, w);
+    derive(s, w, NULL, g);
+    return evaluate_path(s, g, at, &loss, acc);
 }
 
 /* random-ws' result: search.ws_candidates genotypes drawn as the random baseline draws
@@ -928,13 +935,9 @@ static rd_status score_genotypes(search *s) {
     rd_loader_state at = rd_loader_get_state(s->loaders[E_LOADER]);
     for (int i = 0; i < s->opt->score_count; i++) {
         const rd_genotype *g = &s->opt->score[i];
-        rd_arch_mask mask;
         double loss, acc;
         char text[2048];
-        genotype_mask(s, g, &mask);
-        RD_TRY(rd_supernet_set_active(s->net, &mask));
-        RD_TRY(rd_loader_set_state(s->loaders[E_LOADER], &at, s->err));
-        RD_TRY(rd_evaluate(s->net, s->loaders[E_LOADER], s->cfg->eval_batches, 1, &loss, &acc));
+        RD_TRY(evaluate_path(s, g, &at, &loss, &acc));
         rd_record *r = rd_record_new();
         rd_record_string(r, "type", "ws_score");
         rd_record_int(r, "index", i);
