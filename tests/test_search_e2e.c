@@ -463,6 +463,11 @@ START_TEST(random_ws_picks_the_best_candidate) {
     o.score_count = 1;
     ck_assert_int_eq(rd_search_run(tu_ctx(), &c, &o, &r2, &err), RD_ERR_CONFIG);
     ck_assert_msg(strstr(err.msg, "genotype 1 to score: op 'sep_conv_7x7' is not in model.ops"), "%s", err.msg);
+    bad = cand[0];
+    bad.reduce.n_concat = 2; /* DARTS' form allows it; the supernet concatenates all 4 nodes */
+    ck_assert_int_eq(rd_search_run(tu_ctx(), &c, &o, &r2, &err), RD_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "genotype 1 to score: its reduce cell is not a path of the supernet's (4 nodes, "
+                                  "the last 4 concatenated)"), "%s", err.msg);
     rm_dir(d);
     /* candidate 0 is the random baseline's draw for the same seed */
     tiny(&c, "random", "darts");

@@ -967,9 +967,13 @@ static rd_status check_score(search *s) {
     for (int i = 0; i < s->opt->score_count; i++) {
         const rd_geno_cell *cells[2] = {&s->opt->score[i].normal, &s->opt->score[i].reduce};
         for (int t = 0; t < 2; t++) {
-            if (cells[t]->steps != s->ncfg.steps)
-                return rd_fail(s->err, RD_ERR_CONFIG, "genotype %d to score: its %s cell has %d nodes, the supernet's %d "
-                               "(model.steps)", i + 1, t ? "reduce" : "normal", cells[t]->steps, s->ncfg.steps);
+            int concat_ok = cells[t]->n_concat == s->ncfg.multiplier;
+            for (int k = 0; concat_ok && k < cells[t]->n_concat; k++)
+                concat_ok = cells[t]->concat[k] == 2 + s->ncfg.steps - s->ncfg.multiplier + k;
+            if (cells[t]->steps != s->ncfg.steps || !concat_ok)
+                return rd_fail(s->err, RD_ERR_CONFIG, "genotype %d to score: its %s cell is not a path of the supernet's "
+                               "(%d nodes, the last %d concatenated)", i + 1, t ? "reduce" : "normal", s->ncfg.steps,
+                               s->ncfg.multiplier);
             for (int e = 0; e < 2 * cells[t]->steps; e++)
                 if (rd_opset_find(&s->ncfg.ops, cells[t]->edges[e].op) < 0)
                     return rd_fail(s->err, RD_ERR_CONFIG, "genotype %d to score: op '%s' is not in model.ops", i + 1,
