@@ -24,8 +24,9 @@
  * grids with them and every build of cl/conv.cl gets them as -D defines (its program spec).
  * VL: floats per vector (cl/conv.cl's vectors are float8); DWC_RB: output rows per
  * depthwise work-item; CONV_COB / CONV_CIB: output / input channels per dense forward / dx
- * work-item (CONV_CIB2: dx with column stride 2); PW_DW_COB x PW_DW_CIB: channels per 1x1
- * weight-gradient work-item; GEMM_TS, DWL_TS: the local-memory kernels' square tiles. */
+ * work-item (CONV_CIB2: dx with column stride 2, which keeps two phase vectors per channel);
+ * PW_DW_COB x PW_DW_CIB: channels per 1x1 weight-gradient work-item; GEMM_TS, DWL_TS: the
+ * local-memory kernels' square tiles. */
 #define CONV_TILES(X) \
     X(VL, 8) X(DWC_RB, 7) X(CONV_COB, 8) X(CONV_CIB, 8) X(CONV_CIB2, 4) X(PW_DW_COB, 4) X(PW_DW_CIB, 2) X(GEMM_TS, 16) \
     X(DWL_TS, 16)
