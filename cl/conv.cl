@@ -39,7 +39,6 @@ typedef int8 ivec;
 #define LANES ((ivec)(0, 1, 2, 3, 4, 5, 6, 7))
 #define ZERO ((vec)(0.0f))
 
-
 #define CONV_GEOM const int N, const int CI, const int H, const int W, const int CO, const int OH, const int OW, \
     const int KH_, const int KW_, const int SH_, const int SW_, const int PT, const int PL, const int DH, \
     const int DW, const int RELU

@@ -384,8 +384,8 @@ static int read_genotype_records(const char *text, const char *type, rd_genotype
     char want[64];
     snprintf(want, sizeof want, "\"type\":\"%s\"", type);
     int n = 0;
-    for (const char *line = text; line && *line && n < max; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        const char *end = strchr(line, '\n');
+    for (const char *line = text, *end; line && *line && n < max; line = end ? end + 1 : NULL) {
+        end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
         char rec[4096];
         snprintf(rec, sizeof rec, "%.*s", (int)len, line);

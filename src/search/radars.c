@@ -959,23 +959,24 @@ static rd_status check_score(search *s) {
     if (c->strategy != RD_STRATEGY_RL && c->strategy != RD_STRATEGY_RANDOM_WS)
         return rd_fail(s->err, RD_ERR_CONFIG, "scoring genotypes needs a one-shot supernet (search.strategy = rl or "
                        "random-ws), not '%s'", rd_strategy_names[c->strategy]);
-    rd_supernet_config_default(&s->ncfg); /* the cell's nodes; setup_data() fills in the rest */
-    RD_TRY(rd_opset_parse(c->ops, &s->ncfg.ops, s->err));
-    if (rd_opset_find(&s->ncfg.ops, RD_OP_NONE) < 0)
+    rd_supernet_config net; /* its cells and ops, as rd_search_supernet_config makes them (no data needed) */
+    rd_supernet_config_default(&net);
+    RD_TRY(rd_opset_parse(c->ops, &net.ops, s->err));
+    if (rd_opset_find(&net.ops, RD_OP_NONE) < 0)
         return rd_fail(s->err, RD_ERR_CONFIG, "scoring genotypes needs 'none' in model.ops (the edges a genotype "
                        "does not use)");
     for (int i = 0; i < s->opt->score_count; i++) {
         const rd_geno_cell *cells[2] = {&s->opt->score[i].normal, &s->opt->score[i].reduce};
         for (int t = 0; t < 2; t++) {
-            int concat_ok = cells[t]->n_concat == s->ncfg.multiplier;
+            int concat_ok = cells[t]->n_concat == net.multiplier;
             for (int k = 0; concat_ok && k < cells[t]->n_concat; k++)
-                concat_ok = cells[t]->concat[k] == 2 + s->ncfg.steps - s->ncfg.multiplier + k;
-            if (cells[t]->steps != s->ncfg.steps || !concat_ok)
+                concat_ok = cells[t]->concat[k] == 2 + net.steps - net.multiplier + k;
+            if (cells[t]->steps != net.steps || !concat_ok)
                 return rd_fail(s->err, RD_ERR_CONFIG, "genotype %d to score: its %s cell is not a path of the supernet's "
-                               "(%d nodes, the last %d concatenated)", i + 1, t ? "reduce" : "normal", s->ncfg.steps,
-                               s->ncfg.multiplier);
+                               "(%d nodes, the last %d concatenated)", i + 1, t ? "reduce" : "normal", net.steps,
+                               net.multiplier);
             for (int e = 0; e < 2 * cells[t]->steps; e++)
-                if (rd_opset_find(&s->ncfg.ops, cells[t]->edges[e].op) < 0)
+                if (rd_opset_find(&net.ops, cells[t]->edges[e].op) < 0)
                     return rd_fail(s->err, RD_ERR_CONFIG, "genotype %d to score: op '%s' is not in model.ops", i + 1,
                                    rd_op_name(cells[t]->edges[e].op));
         }
