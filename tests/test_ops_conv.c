@@ -213,12 +213,15 @@ START_TEST(tuning_candidates_vs_reference) {
              * with every stride and dilation; on a simulated device only the cases of the family
              * whose parameter changed (every family for the tile-group size) */
             static const int picked[] = {0, 1, 3, 5, 7, 9, 11, 13, 15, 18, 21, 23, 25, 26, 28, -1},
-                             pw[] = {0, 1, -1}, row[] = {3, 7, -1}, dwc[] = {21, 28, -1}, group[] = {0, 7, 21, -1};
-            const int *cs = !tu_small()                         ? picked
-                            : !strcmp(tab[i].key, "conv_pw")  ? pw
-                            : !strcmp(tab[i].key, "conv_row") ? row
-                            : !strcmp(tab[i].key, "conv_dwc") ? dwc
-                                                              : group;
+                             pw[] = {0, 1, -1}, row[] = {3, 7, -1}, dwc[] = {21, 28, -1}, group[] = {0, 7, 21, -1},
+                             block[] = {0, 7, 11, 14, -1};
+            const int *cs = !tu_small()                           ? picked
+                            : !strcmp(tab[i].key, "conv_pw")    ? pw
+                            : !strcmp(tab[i].key, "conv_row")   ? row
+                            : !strcmp(tab[i].key, "conv_dwc")   ? dwc
+                            : !strcmp(tab[i].key, "conv_rows")  ? dwc
+                            : !strcmp(tab[i].key, "conv_block") ? block
+                                                                : group;
             for (; *cs >= 0; cs++) run_fd_case(&fd_cases[*cs], &rng);
             runs++;
         }

@@ -17,23 +17,43 @@
  * every DARTS shape and its batched/indirect paths allocate device memory we
  * cannot count, so GEMM is not used here. */
 #include <stdio.h>
+#include <string.h>
 
 #include "ops/ops_internal.h"
 
 /* The tile constants of cl/conv.cl: the one table of them. The launch code here sizes its
- * grids with them and every build of cl/conv.cl gets them as -D defines (its program spec).
+ * grids with them and every build of cl/conv.cl gets them as -D defines (its program spec),
+ * so a context's tuning picks its own builds.
  * VL: floats per vector (cl/conv.cl's vectors are float8); DWC_RB: output rows per
- * depthwise work-item; CONV_COB / CONV_CIB: output / input channels per dense forward / dx
- * work-item (CONV_CIB2: dx with column stride 2, which keeps two phase vectors per channel);
- * PW_DW_COB x PW_DW_CIB: channels per 1x1 weight-gradient work-item; GEMM_TS, DWL_TS: the
- * local-memory kernels' square tiles. */
-#define CONV_TILES(X) \
-    X(VL, 8) X(DWC_RB, 7) X(CONV_COB, 8) X(CONV_CIB, 8) X(CONV_CIB2, 4) X(PW_DW_COB, 4) X(PW_DW_CIB, 2) X(GEMM_TS, 16) \
+ * depthwise work-item (tune.conv_rows); CONV_COB / CONV_CIB: output / input channels per
+ * dense forward / dx work-item (tune.conv_block; CONV_CIB2: dx with column stride 2, which
+ * keeps two phase vectors per channel, so half as many channels); PW_DW_COB x PW_DW_CIB:
+ * channels per 1x1 weight-gradient work-item; GEMM_TS, DWL_TS: the local-memory kernels'
+ * square tiles. */
+#define CONV_TILES(X)                                                                                     \
+    X(VL, 8) X(DWC_RB, tu->conv_rows) X(CONV_COB, tu->conv_block) X(CONV_CIB, tu->conv_block)              \
+    X(CONV_CIB2, tu->conv_block > 1 ? tu->conv_block / 2 : 1) X(PW_DW_COB, 4) X(PW_DW_CIB, 2) X(GEMM_TS, 16) \
     X(DWL_TS, 16)
-#define TILE_ENUM(name, value) name = value,
-#define TILE_DEFINE(name, value) " -D" #name "=" #value
-enum { CONV_TILES(TILE_ENUM) };
-#define PROG "conv" CONV_TILES(TILE_DEFINE)
+#define TILE_FIELD(name, value) int name;
+#define TILE_VALUE(name, value) .name = (value),
+#define TILE_FORMAT(name, value) " -D" #name "=%d"
+#define TILE_ARG(name, value) , t.name
+typedef struct conv_tiles {
+    CONV_TILES(TILE_FIELD)
+} conv_tiles;
+
+static conv_tiles tiles_of(const rd_ctx *ctx) {
+    const rd_tuning *tu = &ctx->tune;
+    conv_tiles t = {CONV_TILES(TILE_VALUE)};
+    return t;
+}
+
+/* "conv -DVL=8 ...": the build of cl/conv.cl with ctx's tiles, then extra (a variant's options). */
+static void conv_program(const rd_ctx *ctx, const char *extra, char *prog, size_t len) {
+    conv_tiles t = tiles_of(ctx);
+    int n = snprintf(prog, len, "conv" CONV_TILES(TILE_FORMAT) CONV_TILES(TILE_ARG));
+    if (n > 0 && (size_t)n < len) snprintf(prog + n, len - (size_t)n, "%s", extra);
+}
 
 static rd_conv_mode g_mode = RD_CONV_AUTO;
 
@@ -87,6 +107,8 @@ typedef struct plan {
     conv_path path;
     char tag[16];   /* kernel suffix of the row / dwc variants */
     char prog[RD_PROGRAM_SPEC_LEN];  /* the build of cl/conv.cl that holds them */
+    char base[RD_PROGRAM_SPEC_LEN];  /* the build without variants (pw, local, generic kernels) */
+    conv_tiles t;   /* ctx's tile constants */
     int cobw;       /* output channels per dw work-item (row path) */
     int local;      /* the path's local-memory kernels (tune.conv_pw / conv_row / conv_dwc = local) */
     cl_int groups;
@@ -103,20 +125,26 @@ static const struct { int kh, kw, sh, sw, cobw; } row_variants[] = {
 };
 enum { N_ROW_VARIANTS = sizeof row_variants / sizeof *row_variants };
 
-static void row_program(char *prog, size_t len) {
-    int n = snprintf(prog, len, "%s -DROW_LIST=", PROG);
-    for (int i = 0; i < N_ROW_VARIANTS && n > 0 && (size_t)n < len; i++)
-        n += snprintf(prog + n, len - (size_t)n, "V(%d,%d,%d,%d,%d)", row_variants[i].kh, row_variants[i].kw,
-                      row_variants[i].sh, row_variants[i].sw, row_variants[i].cobw);
+static void row_program(const rd_ctx *ctx, char *prog, size_t len) {
+    char list[160] = " -DROW_LIST=";
+    size_t n = strlen(list);
+    for (int i = 0; i < N_ROW_VARIANTS && n < sizeof list; i++)
+        n += (size_t)snprintf(list + n, sizeof list - n, "V(%d,%d,%d,%d,%d)", row_variants[i].kh,
+                              row_variants[i].kw, row_variants[i].sh, row_variants[i].sw, row_variants[i].cobw);
+    conv_program(ctx, list, prog, len);
 }
 
-static void dwc_program(int k, char *prog, size_t len) { snprintf(prog, len, "%s -DDWC_K=%d", PROG, k); }
+static void dwc_program(const rd_ctx *ctx, int k, char *prog, size_t len) {
+    char extra[16];
+    snprintf(extra, sizeof extra, " -DDWC_K=%d", k);
+    conv_program(ctx, extra, prog, len);
+}
 
-int rd_conv_programs(char specs[][RD_PROGRAM_SPEC_LEN], int max) {
+int rd_conv_programs(const rd_ctx *ctx, char specs[][RD_PROGRAM_SPEC_LEN], int max) {
     int n = 0;
-    if (n < max) snprintf(specs[n++], RD_PROGRAM_SPEC_LEN, "%s", PROG);
-    if (n < max) row_program(specs[n++], RD_PROGRAM_SPEC_LEN);
-    for (int k = 3; k <= 7 && n < max; k += 2) dwc_program(k, specs[n++], RD_PROGRAM_SPEC_LEN);
+    if (n < max) conv_program(ctx, "", specs[n++], RD_PROGRAM_SPEC_LEN);
+    if (n < max) row_program(ctx, specs[n++], RD_PROGRAM_SPEC_LEN);
+    for (int k = 3; k <= 7 && n < max; k += 2) dwc_program(ctx, k, specs[n++], RD_PROGRAM_SPEC_LEN);
     return n;
 }
 
@@ -124,7 +152,9 @@ static void choose_path(const rd_ctx *ctx, const rd_conv_params *p, plan *pl) {
     const geom *g = &pl->g;
     pl->path = PATH_GEN;
     pl->tag[0] = 0;
-    snprintf(pl->prog, sizeof pl->prog, "%s", PROG);
+    pl->t = tiles_of(ctx);
+    conv_program(ctx, "", pl->base, sizeof pl->base);
+    snprintf(pl->prog, sizeof pl->prog, "%s", pl->base);
     pl->cobw = 1;
     pl->local = 0;
     if (g_mode == RD_CONV_GENERIC) return;
@@ -142,7 +172,7 @@ static void choose_path(const rd_ctx *ctx, const rd_conv_params *p, plan *pl) {
                 pl->path = PATH_ROW;
                 pl->local = ctx->tune.conv_row == RD_CONV_LOCAL;
                 pl->cobw = row_variants[i].cobw;
-                row_program(pl->prog, sizeof pl->prog);
+                row_program(ctx, pl->prog, sizeof pl->prog);
                 snprintf(pl->tag, sizeof pl->tag, "k%dx%ds%d_%d", p->kh, p->kw, p->stride_h, p->stride_w);
                 return;
             }
@@ -153,7 +183,7 @@ static void choose_path(const rd_ctx *ctx, const rd_conv_params *p, plan *pl) {
         (p->dil_h == 1 || p->dil_h == 2) && ctx->tune.conv_dwc) {
         pl->path = PATH_DWC;
         pl->local = ctx->tune.conv_dwc == RD_CONV_LOCAL;
-        dwc_program(p->kh, pl->prog, sizeof pl->prog);
+        dwc_program(ctx, p->kh, pl->prog, sizeof pl->prog);
         snprintf(pl->tag, sizeof pl->tag, "k%ds%dd%d", p->kh, p->stride_h, p->dil_h);
     }
 }
@@ -251,9 +281,9 @@ static int gemm_local(const plan *pl) { return pl->local && (pl->path == PATH_PW
 static size_t dw_tiles(const plan *pl) {
     const geom *g = &pl->g;
     if (gemm_local(pl))
-        return rd_round_up((size_t)g->ci * g->kh * g->kw, GEMM_TS) * rd_round_up((size_t)g->co, GEMM_TS);
+        return rd_round_up((size_t)g->ci * g->kh * g->kw, pl->t.GEMM_TS) * rd_round_up((size_t)g->co, pl->t.GEMM_TS);
     switch (pl->path) {
-    case PATH_PW: return ceil_div((size_t)g->co, PW_DW_COB) * ceil_div((size_t)g->ci, PW_DW_CIB);
+    case PATH_PW: return ceil_div((size_t)g->co, pl->t.PW_DW_COB) * ceil_div((size_t)g->ci, pl->t.PW_DW_CIB);
     case PATH_ROW: return ceil_div((size_t)g->co, (size_t)pl->cobw) * (size_t)g->ci * (size_t)g->kh;
     case PATH_DWC: return (size_t)g->ci * (size_t)g->kh;
     default: return pl->wcount;
@@ -283,34 +313,34 @@ rd_status rd_conv2d_forward(rd_ctx *ctx, const rd_conv_params *p, const rd_tenso
     char name[48];
     size_t gl[3], lo[3];
     if (gemm_local(&pl)) {
-        size_t gg[3] = {rd_round_up((size_t)g.oh * g.ow, GEMM_TS), rd_round_up((size_t)g.co, GEMM_TS), (size_t)g.n},
-               ll[3] = {GEMM_TS, GEMM_TS, 1};
-        return rd_launch(ctx, PROG, "conv_fwd_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g),
+        size_t gg[3] = {rd_round_up((size_t)g.oh * g.ow, pl.t.GEMM_TS), rd_round_up((size_t)g.co, pl.t.GEMM_TS), (size_t)g.n},
+               ll[3] = {pl.t.GEMM_TS, pl.t.GEMM_TS, 1};
+        return rd_launch(ctx, pl.base, "conv_fwd_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g),
                          RD_END);
     }
     switch (pl.path) {
     case PATH_PW:
-        gl[0] = ceil_div((size_t)g.oh * g.ow, VL);
-        gl[1] = ceil_div((size_t)g.co, CONV_COB);
+        gl[0] = ceil_div((size_t)g.oh * g.ow, pl.t.VL);
+        gl[1] = ceil_div((size_t)g.co, pl.t.CONV_COB);
         gl[2] = (size_t)g.n;
         tile_local(ctx, gl, lo);
-        return rd_launch(ctx, PROG, "pw_fwd", 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g), RD_END);
+        return rd_launch(ctx, pl.base, "pw_fwd", 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g), RD_END);
     case PATH_ROW:
-        gl[0] = ceil_div((size_t)g.ow, VL);
+        gl[0] = ceil_div((size_t)g.ow, pl.t.VL);
         gl[1] = (size_t)g.oh;
-        gl[2] = (size_t)g.n * ceil_div((size_t)g.co, CONV_COB);
+        gl[2] = (size_t)g.n * ceil_div((size_t)g.co, pl.t.CONV_COB);
         tile_local(ctx, gl, lo);
         snprintf(name, sizeof name, "conv_fwd_%s", pl.tag);
         return rd_launch(ctx, pl.prog, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g), RD_END);
     case PATH_DWC:
-        gl[0] = ceil_div((size_t)g.ow, VL);
-        gl[1] = ceil_div((size_t)g.oh, DWC_RB);
+        gl[0] = ceil_div((size_t)g.ow, pl.t.VL);
+        gl[1] = ceil_div((size_t)g.oh, pl.t.DWC_RB);
         gl[2] = (size_t)g.n * (size_t)g.ci;
         if (pl.local) {
-            size_t gg[3] = {rd_round_up((size_t)g.ow, DWL_TS), rd_round_up((size_t)g.oh, DWL_TS),
+            size_t gg[3] = {rd_round_up((size_t)g.ow, pl.t.DWL_TS), rd_round_up((size_t)g.oh, pl.t.DWL_TS),
                             (size_t)g.n * (size_t)g.ci},
-                   ll[3] = {DWL_TS, DWL_TS, 1};
-            return rd_launch(ctx, PROG, "dwc_fwd_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(y),
+                   ll[3] = {pl.t.DWL_TS, pl.t.DWL_TS, 1};
+            return rd_launch(ctx, pl.base, "dwc_fwd_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(y),
                              GEOM_ARGS(g), RD_END);
         }
         tile_local(ctx, gl, lo);
@@ -320,7 +350,7 @@ rd_status rd_conv2d_forward(rd_ctx *ctx, const rd_conv_params *p, const rd_tenso
         gl[0] = (size_t)g.oh * g.ow;
         gl[1] = (size_t)g.co;
         gl[2] = (size_t)g.n;
-        return rd_launch(ctx, PROG, "conv_fwd_gen", 3, gl, NULL, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g),
+        return rd_launch(ctx, pl.base, "conv_fwd_gen", 3, gl, NULL, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g),
                          RD_ARG(pl.groups), RD_END);
     }
 }
@@ -334,36 +364,36 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     char name[48];
     size_t gl[3], lo[3];
     if (gemm_local(pl)) {
-        size_t gg[3] = {rd_round_up((size_t)g.h * g.w, GEMM_TS), rd_round_up((size_t)g.ci, GEMM_TS), (size_t)g.n},
-               ll[3] = {GEMM_TS, GEMM_TS, 1};
-        return rd_launch(ctx, PROG, "conv_dx_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
+        size_t gg[3] = {rd_round_up((size_t)g.h * g.w, pl->t.GEMM_TS), rd_round_up((size_t)g.ci, pl->t.GEMM_TS), (size_t)g.n},
+               ll[3] = {pl->t.GEMM_TS, pl->t.GEMM_TS, 1};
+        return rd_launch(ctx, pl->base, "conv_dx_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
                          GEOM_ARGS(g), RD_ARG(acc), RD_END);
     }
     switch (pl->path) {
     case PATH_PW:
-        gl[0] = ceil_div((size_t)g.h * g.w, VL);
-        gl[1] = ceil_div((size_t)g.ci, CONV_CIB);
+        gl[0] = ceil_div((size_t)g.h * g.w, pl->t.VL);
+        gl[1] = ceil_div((size_t)g.ci, pl->t.CONV_CIB);
         gl[2] = (size_t)g.n;
         tile_local(ctx, gl, lo);
-        return rd_launch(ctx, PROG, "pw_dx", 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
+        return rd_launch(ctx, pl->base, "pw_dx", 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
                          GEOM_ARGS(g), RD_ARG(acc), RD_END);
     case PATH_ROW:
-        gl[0] = ceil_div((size_t)g.w, (size_t)VL * g.sw);
+        gl[0] = ceil_div((size_t)g.w, (size_t)pl->t.VL * g.sw);
         gl[1] = (size_t)g.h;
-        gl[2] = (size_t)g.n * ceil_div((size_t)g.ci, g.sw == 2 ? CONV_CIB2 : CONV_CIB);
+        gl[2] = (size_t)g.n * ceil_div((size_t)g.ci, g.sw == 2 ? pl->t.CONV_CIB2 : pl->t.CONV_CIB);
         tile_local(ctx, gl, lo);
         snprintf(name, sizeof name, "conv_dx_%s", pl->tag);
         return rd_launch(ctx, pl->prog, name, 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx), GEOM_ARGS(g),
                          RD_ARG(acc), RD_END);
     case PATH_DWC:
-        gl[0] = ceil_div((size_t)g.w, (size_t)VL * g.sw);
-        gl[1] = ceil_div((size_t)g.h, DWC_RB);
+        gl[0] = ceil_div((size_t)g.w, (size_t)pl->t.VL * g.sw);
+        gl[1] = ceil_div((size_t)g.h, pl->t.DWC_RB);
         gl[2] = (size_t)g.n * (size_t)g.ci;
         if (pl->local) {
-            size_t gg[3] = {rd_round_up((size_t)g.w, DWL_TS), rd_round_up((size_t)g.h, DWL_TS),
+            size_t gg[3] = {rd_round_up((size_t)g.w, pl->t.DWL_TS), rd_round_up((size_t)g.h, pl->t.DWL_TS),
                             (size_t)g.n * (size_t)g.ci},
-                   ll[3] = {DWL_TS, DWL_TS, 1};
-            return rd_launch(ctx, PROG, "dwc_dx_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
+                   ll[3] = {pl->t.DWL_TS, pl->t.DWL_TS, 1};
+            return rd_launch(ctx, pl->base, "dwc_dx_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
                              GEOM_ARGS(g), RD_ARG(acc), RD_END);
         }
         tile_local(ctx, gl, lo);
@@ -374,7 +404,7 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
         gl[0] = (size_t)g.h * g.w;
         gl[1] = (size_t)g.ci;
         gl[2] = (size_t)g.n;
-        return rd_launch(ctx, PROG, "conv_dx_gen", 3, gl, NULL, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
+        return rd_launch(ctx, pl->base, "conv_dx_gen", 3, gl, NULL, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
                          GEOM_ARGS(g), RD_ARG(acc), RD_ARG(pl->groups), RD_END);
     }
 }
@@ -386,14 +416,14 @@ static rd_status dw_partials(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     cl_int cipc = ipc;
     if (pl->local && pl->path == PATH_DWC) {
         size_t gg[3] = {ctx->wg, pl->wcount, (size_t)chunks}, ll[3] = {ctx->wg, 1, 1};
-        return rd_launch(ctx, PROG, "dwc_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
+        return rd_launch(ctx, pl->base, "dwc_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
                          GEOM_ARGS(g), RD_ARG(cipc), RD_END);
     }
     if (gemm_local(pl)) {
-        size_t gg[3] = {rd_round_up((size_t)g.ci * g.kh * g.kw, GEMM_TS), rd_round_up((size_t)g.co, GEMM_TS),
+        size_t gg[3] = {rd_round_up((size_t)g.ci * g.kh * g.kw, pl->t.GEMM_TS), rd_round_up((size_t)g.co, pl->t.GEMM_TS),
                         (size_t)chunks},
-               ll[3] = {GEMM_TS, GEMM_TS, 1};
-        return rd_launch(ctx, PROG, "conv_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
+               ll[3] = {pl->t.GEMM_TS, pl->t.GEMM_TS, 1};
+        return rd_launch(ctx, pl->base, "conv_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
                          GEOM_ARGS(g), RD_ARG(cipc), RD_END);
     }
     size_t gl[2] = {dw_tiles(pl), (size_t)chunks}, lo[2] = {1, 1};
@@ -401,7 +431,7 @@ static rd_status dw_partials(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     char name[48];
     switch (pl->path) {
     case PATH_PW:
-        return rd_launch(ctx, PROG, "pw_dw", 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_ARG(partial), GEOM_ARGS(g),
+        return rd_launch(ctx, pl->base, "pw_dw", 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_ARG(partial), GEOM_ARGS(g),
                          RD_ARG(cipc), RD_END);
     case PATH_ROW:
     case PATH_DWC:
@@ -409,7 +439,7 @@ static rd_status dw_partials(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
         return rd_launch(ctx, pl->prog, name, 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_ARG(partial), GEOM_ARGS(g),
                          RD_ARG(cipc), RD_END);
     default:
-        return rd_launch(ctx, PROG, "conv_dw_gen", 2, gl, NULL, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
+        return rd_launch(ctx, pl->base, "conv_dw_gen", 2, gl, NULL, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
                          GEOM_ARGS(g), RD_ARG(cipc), RD_ARG(pl->groups), RD_END);
     }
 }
@@ -423,7 +453,7 @@ static rd_status backward_dw(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     RD_TRY(dw_partials(ctx, pl, x, dy, partial, chunks, ipc));
     cl_int count = (cl_int)pl->wcount, cchunks = chunks;
     size_t fg[1] = {pl->wcount};
-    return rd_launch(ctx, PROG, "conv_dw_finish", 1, fg, NULL, RD_ARG(partial), RD_ARG(count), RD_ARG(cchunks),
+    return rd_launch(ctx, pl->base, "conv_dw_finish", 1, fg, NULL, RD_ARG(partial), RD_ARG(count), RD_ARG(cchunks),
                      RD_VARG(dw), RD_END);
 }
 

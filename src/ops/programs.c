@@ -11,7 +11,7 @@ rd_status rd_build_all_programs(rd_ctx *ctx, FILE *progress) {
     int n = 0;
     for (const rd_cl_source *s = rd_cl_sources; s->name && n < RD_MAX_PROGRAMS; s++)
         if (strcmp(s->name, "common") != 0 && strcmp(s->name, "conv") != 0) snprintf(specs[n++], RD_PROGRAM_SPEC_LEN, "%s", s->name);
-    n += rd_conv_programs(specs + n, RD_MAX_PROGRAMS - n);
+    n += rd_conv_programs(ctx, specs + n, RD_MAX_PROGRAMS - n);
     for (int i = 0; i < n; i++) list[i] = specs[i];
     return rd_build_programs(ctx, list, n, progress);
 }

@@ -499,7 +499,8 @@ rd_status rd_profile_print(rd_ctx *ctx, FILE *f) {
     qsort(rows, (size_t)n, sizeof *rows, by_time);
     fprintf(f, "%-14s %-34s %10s %10s %9s %6s\n", "program", "kernel", "launches", "total s", "mean us", "share");
     for (int i = 0; i < n; i++)
-        fprintf(f, "%-14s %-34s %10llu %10.3f %9.1f %5.1f%%\n", rows[i]->program, rows[i]->name,
+        fprintf(f, "%-14.*s %-34s %10llu %10.3f %9.1f %5.1f%%\n", (int)strcspn(rows[i]->program, " "),
+                rows[i]->program, rows[i]->name,
                 (unsigned long long)rows[i]->launches, rows[i]->seconds, 1e6 * rows[i]->seconds / rows[i]->launches,
                 total > 0 ? 100 * rows[i]->seconds / total : 0);
     fprintf(f, "%-49s %10s %10.3f\n", "device time of all kernels", "", total);
