@@ -316,11 +316,10 @@ rd_status rd_tune(const rd_ctx_options *opt, const rd_tune_request *req, rd_tune
             /* a candidate starts only when one as long as the last fits in what is left of the budget */
             if (now_s() - tu.t0 + last_cost > tu.budget) { out->skipped++; continue; }
             double t, started = now_s();
-            /* The incumbent again, right before: this machine's speed drifts by more than the margin
-             * over a tuning run (measured on the 2-core machine: the same defaults took 1.70 s and 1.77 s
-             * per pass 11 minutes apart, and a candidate was kept at 1.04 s that lost to the defaults
-             * in an alternated bench_ops run), so each candidate is compared with a timing taken next
-             * to its own. */
+            /* The incumbent again, right before: a machine's speed drifts by more than the margin
+             * over a tuning run (measured on the 2-core development machine: the defaults took 1.09
+             * to 1.70 s per pass within one 10-minute run), so each candidate is compared with a
+             * timing taken next to its own. */
             s = time_tuning(&tu, &best, INFINITY, &best_s);
             if (s == RD_OK) s = time_tuning(&tu, &c, best_s * 1.5, &t);
             if (s != RD_OK) break;

@@ -313,8 +313,9 @@ rd_status rd_conv2d_forward(rd_ctx *ctx, const rd_conv_params *p, const rd_tenso
     char name[48];
     size_t gl[3], lo[3];
     if (gemm_local(&pl)) {
-        size_t gg[3] = {rd_round_up((size_t)g.oh * g.ow, pl.t.GEMM_TS), rd_round_up((size_t)g.co, pl.t.GEMM_TS), (size_t)g.n},
-               ll[3] = {pl.t.GEMM_TS, pl.t.GEMM_TS, 1};
+        const size_t ts = (size_t)pl.t.GEMM_TS;
+        size_t gg[3] = {rd_round_up((size_t)g.oh * g.ow, ts), rd_round_up((size_t)g.co, ts), (size_t)g.n},
+               ll[3] = {ts, ts, 1};
         return rd_launch(ctx, pl.base, "conv_fwd_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g),
                          RD_END);
     }
@@ -364,8 +365,9 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     char name[48];
     size_t gl[3], lo[3];
     if (gemm_local(pl)) {
-        size_t gg[3] = {rd_round_up((size_t)g.h * g.w, pl->t.GEMM_TS), rd_round_up((size_t)g.ci, pl->t.GEMM_TS), (size_t)g.n},
-               ll[3] = {pl->t.GEMM_TS, pl->t.GEMM_TS, 1};
+        const size_t ts = (size_t)pl->t.GEMM_TS;
+        size_t gg[3] = {rd_round_up((size_t)g.h * g.w, ts), rd_round_up((size_t)g.ci, ts), (size_t)g.n},
+               ll[3] = {ts, ts, 1};
         return rd_launch(ctx, pl->base, "conv_dx_local", 3, gg, ll, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),
                          GEOM_ARGS(g), RD_ARG(acc), RD_END);
     }
@@ -420,9 +422,9 @@ static rd_status dw_partials(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
                          GEOM_ARGS(g), RD_ARG(cipc), RD_END);
     }
     if (gemm_local(pl)) {
-        size_t gg[3] = {rd_round_up((size_t)g.ci * g.kh * g.kw, pl->t.GEMM_TS), rd_round_up((size_t)g.co, pl->t.GEMM_TS),
-                        (size_t)chunks},
-               ll[3] = {pl->t.GEMM_TS, pl->t.GEMM_TS, 1};
+        const size_t ts = (size_t)pl->t.GEMM_TS;
+        size_t gg[3] = {rd_round_up((size_t)g.ci * g.kh * g.kw, ts), rd_round_up((size_t)g.co, ts), (size_t)chunks},
+               ll[3] = {ts, ts, 1};
         return rd_launch(ctx, pl->base, "conv_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
                          GEOM_ARGS(g), RD_ARG(cipc), RD_END);
     }
