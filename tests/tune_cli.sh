@@ -31,6 +31,16 @@ note "defaults for .*no tuning data; 'radars tune' measures this device"
 
 "$B" tune "${small[@]}" --budget 10 > "$T/out" 2> "$T/log" || { fail "tune failed"; tail -5 "$T/log"; }
 cat "$T/out"
+# when every parameter kept its default, "tuned" is the defaults' own timing, not another one
+$PY - "$T/out" <<'PY' || fail "tuned and default seconds differ although nothing changed"
+import re, sys
+text = open(sys.argv[1]).read()
+rows = re.findall(r"^(\w+) +(\S+) +(\S+) ", text.split("one pass over")[0], re.M)
+same = all(d == t for k, d, t in rows if k != "parameter")
+m = re.search(r"([0-9.]+) s with the defaults, ([0-9.]+) s tuned", text)
+assert m, "no summary line"
+assert not same or m.group(1) == m.group(2), m.group(0)
+PY
 file=$(sed -n 's/^written: //p' "$T/out")
 [ -n "$file" ] && [ -r "$file" ] || { fail "no tuning file written"; echo "tune_cli: $fails failure(s)"; exit 1; }
 grep -q "^radars: tuning '.*' at [0-9]* edge shapes" "$T/log" || fail "tune printed no progress"

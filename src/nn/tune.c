@@ -361,6 +361,8 @@ rd_status rd_tune(const rd_ctx_options *opt, const rd_tune_request *req, rd_tune
             best = out->defaults;
             best_s = again_default;
         }
+    } else {
+        best_s = out->default_s;  /* nothing kept: best_s is only the defaults timed again */
     }
     out->tuning = best;
     out->tuned_s = best_s;
