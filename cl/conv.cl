@@ -25,10 +25,9 @@
 #define RD_INLINE static inline
 #endif
 
-/* The tile constants (VL, DWC_RB, CONV_COB, CONV_CIB, CONV_CIB2, PW_DW_COB, PW_DW_CIB,
- * GEMM_TS, DWL_TS) come as -D defines from the one table of them, src/ops/conv.c's CONV_TILES. */
-#if !defined(VL) || !defined(DWC_RB) || !defined(CONV_COB) || !defined(CONV_CIB) || !defined(CONV_CIB2) || \
-    !defined(PW_DW_COB) || !defined(PW_DW_CIB) || !defined(GEMM_TS) || !defined(DWL_TS)
+/* The tile constants come as -D defines from the one table of them, src/ops/conv.c's
+ * CONV_TILES: VL in every build, the others in the part that uses them (see each part). */
+#if !defined(VL)
 #error "cl/conv.cl is built with its tile constants as -D defines (src/ops/conv.c, CONV_TILES)"
 #endif
 #if VL != 8
@@ -140,7 +139,21 @@ RD_INLINE void segment_range(const int OW, const int W, const int PL, const int 
     *i1 = a < 0 ? 0 : b;
 }
 
-/* ================= depthwise (groups == C == CO) ================= */
+/* Output rows whose input row oh*S - PT + kh*D lies in [0, H): [*lo, *hi). */
+RD_INLINE void valid_rows(const int H, const int OH, const int PT, const int S, const int off, int *lo, int *hi) {
+    const int a = PT - off;                     /* oh*S >= a */
+    const int b = H - 1 + PT - off;             /* oh*S <= b */
+    int l = a <= 0 ? 0 : (a + S - 1) / S;
+    int h = b < 0 ? 0 : b / S + 1;
+    *lo = l;
+    *hi = h < OH ? h : OH;
+}
+
+/* ================= depthwise (groups == C == CO): built with -DDWC_K ================= */
+#if defined(DWC_K)
+#if !defined(DWC_RB)
+#error "the depthwise part of cl/conv.cl needs -DDWC_RB (src/ops/conv.c, CONV_TILES)"
+#endif
 
 /* Tiles whose whole-vector loads could leave the tensor's span (those that touch
  * the first or last plane of a view: two of N x C planes) take these compact
@@ -391,16 +404,6 @@ RD_INLINE void dwc_dw_stripe(__global const float *x, long xplane, long xlo, lon
     }
 }
 
-/* Output rows whose input row oh*S - PT + kh*D lies in [0, H): [*lo, *hi). */
-RD_INLINE void valid_rows(const int H, const int OH, const int PT, const int S, const int off, int *lo, int *hi) {
-    const int a = PT - off;                     /* oh*S >= a */
-    const int b = H - 1 + PT - off;             /* oh*S <= b */
-    int l = a <= 0 ? 0 : (a + S - 1) / S;
-    int h = b < 0 ? 0 : b / S + 1;
-    *lo = l;
-    *hi = h < OH ? h : OH;
-}
-
 /* Work-item (channel c, tap row kh) over the images of chunk g:
  * partial[g][c][kh][kw] = sum over (n, oh, ow) of dy * relu?(x). */
 RD_INLINE void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global const float *dy, ulong dy_off,
@@ -455,14 +458,17 @@ RD_INLINE void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global
 #define RD_CAT6_(a, b, c, d, e, f) a##b##c##d##e##f
 #define RD_CAT6(a, b, c, d, e, f) RD_CAT6_(a, b, c, d, e, f)
 #define RD_EXPAND_DWC(...) DWC_VARIANT(__VA_ARGS__)  /* expands the tag before ## pastes it */
-#if defined(DWC_K)
 RD_EXPAND_DWC(RD_CAT6(k, DWC_K, s, 1, d, 1), DWC_K, 1, 1)
 RD_EXPAND_DWC(RD_CAT6(k, DWC_K, s, 1, d, 2), DWC_K, 1, 2)
 RD_EXPAND_DWC(RD_CAT6(k, DWC_K, s, 2, d, 1), DWC_K, 2, 1)
 RD_EXPAND_DWC(RD_CAT6(k, DWC_K, s, 2, d, 2), DWC_K, 2, 2)
 #endif
 
-/* ================= dense (groups == 1), row-tiled ================= */
+/* ================= dense (groups == 1), row-tiled: built with -DROW_LIST ================= */
+#if defined(ROW_LIST)
+#if !defined(CONV_COB) || !defined(CONV_CIB) || !defined(CONV_CIB2)
+#error "the row-tiled part of cl/conv.cl needs -DCONV_COB, -DCONV_CIB, -DCONV_CIB2 (src/ops/conv.c, CONV_TILES)"
+#endif
 
 /* Forward work-item: 8 output columns of row oh x CONV_COB output channels. */
 RD_INLINE void conv_fwd_tile(__global const float *x, long xbase, long lo, long hi, __global const float *w,
@@ -699,83 +705,105 @@ RD_INLINE void conv_dw(__global const float *x, ulong x_off, ulong x_ns, __globa
 #define RD_CAT8_(a, b, c, d, e, f, g, h) a##b##c##d##e##f##g##h
 #define RD_CAT8(a, b, c, d, e, f, g, h) RD_CAT8_(a, b, c, d, e, f, g, h)
 #define RD_EXPAND_CONV(...) CONV_VARIANT(__VA_ARGS__)
-#if defined(ROW_LIST)
 #define V(KH, KW, SH, SW, COBW) RD_EXPAND_CONV(RD_CAT8(k, KH, x, KW, s, SH, _, SW), KH, KW, SH, SW, COBW)
 ROW_LIST
 #undef V
 #endif
 
-/* The base program (no variant defines): pointwise, generic, dw finish. */
+/* The base program (no variant defines): pointwise, generic, dw finish, local-memory kernels. */
 #if !defined(DWC_K) && !defined(ROW_LIST)
+#if !defined(PW_COB) || !defined(PW_PB) || !defined(PW_DW_COB) || !defined(PW_DW_CIB) || !defined(GEMM_TS) || \
+    !defined(DWL_TS)
+#error "the base part of cl/conv.cl needs -DPW_COB, -DPW_PB, -DPW_DW_COB, -DPW_DW_CIB, -DGEMM_TS, -DDWL_TS"
+#endif
 
 /* ================= dense 1x1, stride 1, no padding: flat pixels ================= */
 
-/* Work-item: 8 pixels x CONV_COB output channels of image n; P = H*W. */
+/* Work-item: PW_PB runs of 8 pixels x PW_COB output channels of image n; P = H*W.
+ * Each weight loaded is used for PW_PB vectors (the loads, not the FMAs, bound one run). */
 RD_INLINE void pw_fwd_tile(__global const float *x, long xbase, long lo, long hi, __global const float *w,
                         const long *wrow, vec *acc, const int CI, const long P, const float fl, const int SAFE) {
     for (int ci = 0; ci < CI; ci++) {
-        const vec v = max(ld8(x, xbase + ci * P, 1, SAFE, lo, hi), (vec)(fl));
+        vec v[PW_PB];
 #pragma unroll
-        for (int j = 0; j < CONV_COB; j++) acc[j] = fma(v, (vec)(w[wrow[j] + ci]), acc[j]);
+        for (int b = 0; b < PW_PB; b++) v[b] = max(ld8(x, xbase + ci * P + b * VL, 1, SAFE, lo, hi), (vec)(fl));
+#pragma unroll
+        for (int j = 0; j < PW_COB; j++) {
+            const vec wj = (vec)(w[wrow[j] + ci]);
+#pragma unroll
+            for (int b = 0; b < PW_PB; b++) acc[j * PW_PB + b] = fma(v[b], wj, acc[j * PW_PB + b]);
+        }
     }
 }
 
 __kernel void pw_fwd(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {
-    const int p0 = get_global_id(0) * VL, cb = get_global_id(1), n = get_global_id(2);
+    const int p0 = get_global_id(0) * (VL * PW_PB), cb = get_global_id(1), n = get_global_id(2);
     const int P = H * W;
-    if (p0 >= P || cb * CONV_COB >= CO || n >= N) return;
-    const int co0 = cb * CONV_COB;
+    if (p0 >= P || cb * PW_COB >= CO || n >= N) return;
+    const int co0 = cb * PW_COB;
     const long lo = x_off, hi = x_off + (long)(N - 1) * x_ns + (long)CI * P;
     const long xbase = x_off + n * x_ns + p0;
-    const int safe = xbase + (long)(CI - 1) * P + VL <= hi;
-    long wrow[CONV_COB];
-    vec acc[CONV_COB];
+    const int safe = xbase + (long)(CI - 1) * P + VL * PW_PB <= hi;
+    long wrow[PW_COB];
+    vec acc[PW_COB * PW_PB];
 #pragma unroll
-    for (int j = 0; j < CONV_COB; j++) {
-        wrow[j] = w_off + (long)min(co0 + j, CO - 1) * CI;
-        acc[j] = ZERO;
-    }
+    for (int j = 0; j < PW_COB; j++) wrow[j] = w_off + (long)min(co0 + j, CO - 1) * CI;
+#pragma unroll
+    for (int j = 0; j < PW_COB * PW_PB; j++) acc[j] = ZERO;
     const float fl = RELU ? 0.0f : -INFINITY;
     if (safe) pw_fwd_tile(x, xbase, lo, hi, w, wrow, acc, CI, P, fl, 1);
     else pw_fwd_tile(x, xbase, lo, hi, w, wrow, acc, CI, P, fl, 0);
     const long ybase = y_off + n * y_ns + p0;
 #pragma unroll
-    for (int j = 0; j < CONV_COB; j++)
-        if (co0 + j < CO) st8(y, ybase + (long)(co0 + j) * P, acc[j], P - p0);
+    for (int j = 0; j < PW_COB; j++)
+#pragma unroll
+        for (int b = 0; b < PW_PB; b++)
+            if (co0 + j < CO && p0 + b * VL < P)
+                st8(y, ybase + (long)(co0 + j) * P + b * VL, acc[j * PW_PB + b], P - p0 - b * VL);
 }
 
 RD_INLINE void pw_dx_tile(__global const float *dy, long dbase, long lo, long hi, __global const float *w,
                        const long *wcol, vec *acc, const int CO, const int CI, const long P, const int SAFE) {
     for (int co = 0; co < CO; co++) {
-        const vec v = ld8(dy, dbase + co * P, 1, SAFE, lo, hi);
+        vec v[PW_PB];
 #pragma unroll
-        for (int j = 0; j < CONV_CIB; j++) acc[j] = fma(v, (vec)(w[wcol[j] + (long)co * CI]), acc[j]);
+        for (int b = 0; b < PW_PB; b++) v[b] = ld8(dy, dbase + co * P + b * VL, 1, SAFE, lo, hi);
+#pragma unroll
+        for (int j = 0; j < PW_COB; j++) {
+            const vec wj = (vec)(w[wcol[j] + (long)co * CI]);
+#pragma unroll
+            for (int b = 0; b < PW_PB; b++) acc[j * PW_PB + b] = fma(v[b], wj, acc[j * PW_PB + b]);
+        }
     }
 }
 
 __kernel void pw_dx(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {
-    const int p0 = get_global_id(0) * VL, cb = get_global_id(1), n = get_global_id(2);
+    const int p0 = get_global_id(0) * (VL * PW_PB), cb = get_global_id(1), n = get_global_id(2);
     const int P = H * W;
-    if (p0 >= P || cb * CONV_CIB >= CI || n >= N) return;
-    const int ci0 = cb * CONV_CIB;
+    if (p0 >= P || cb * PW_COB >= CI || n >= N) return;
+    const int ci0 = cb * PW_COB;
     const long lo = dy_off, hi = dy_off + (long)(N - 1) * dy_ns + (long)CO * P;
     const long dbase = dy_off + n * dy_ns + p0;
-    const int safe = dbase + (long)(CO - 1) * P + VL <= hi;
-    long wcol[CONV_CIB];
-    vec acc[CONV_CIB];
+    const int safe = dbase + (long)(CO - 1) * P + VL * PW_PB <= hi;
+    long wcol[PW_COB];
+    vec acc[PW_COB * PW_PB];
 #pragma unroll
-    for (int j = 0; j < CONV_CIB; j++) {
-        wcol[j] = w_off + min(ci0 + j, CI - 1);
-        acc[j] = ZERO;
-    }
+    for (int j = 0; j < PW_COB; j++) wcol[j] = w_off + min(ci0 + j, CI - 1);
+#pragma unroll
+    for (int j = 0; j < PW_COB * PW_PB; j++) acc[j] = ZERO;
     if (safe) pw_dx_tile(dy, dbase, lo, hi, w, wcol, acc, CO, CI, P, 1);
     else pw_dx_tile(dy, dbase, lo, hi, w, wcol, acc, CO, CI, P, 0);
     const long x_hi = x_off + (long)(N - 1) * x_ns + (long)CI * H * W;
 #pragma unroll
-    for (int j = 0; j < CONV_CIB; j++) {
+    for (int j = 0; j < PW_COB; j++) {
         if (ci0 + j >= CI) break;
-        dx_store(x, x_off + n * x_ns + (long)(ci0 + j) * P + p0, x_hi, dx, dx_off + n * dx_ns + (long)(ci0 + j) * P + p0,
-                 acc[j], P - p0, RELU, ACC);
+#pragma unroll
+        for (int b = 0; b < PW_PB; b++) {
+            const int q = p0 + b * VL;
+            if (q < P)
+                dx_store(x, x_off + n * x_ns + (long)(ci0 + j) * P + q, x_hi, dx,
+                         dx_off + n * dx_ns + (long)(ci0 + j) * P + q, acc[j * PW_PB + b], P - q, RELU, ACC);
+        }
     }
 }
 

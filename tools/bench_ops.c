@@ -411,18 +411,9 @@ int main(int argc, char **argv) {
     }
     const rd_device_info *dev = rd_ctx_device(ctx);
     char note[1400];
-    rd_tuning_load(ctx, note, sizeof note);
-    if (tuning) {
-        rd_tuning t = *rd_ctx_tuning(ctx);
-        if (rd_tuning_from_text(dev, tuning, &t, &err) != RD_OK || rd_ctx_set_tuning(ctx, &t) != RD_OK) {
-            fprintf(stderr, "bench_ops: --tuning: %s\n", err.code ? err.msg : rd_ctx_error(ctx));
-            rd_ctx_free(ctx);
-            return 2;
-        }
-        size_t used = strlen(note);
-        snprintf(note + used, sizeof note - used, "; --tuning: ");
-        used = strlen(note);
-        rd_tuning_format(&t, note + used, sizeof note - used);
+    if (bench_tuning(ctx, "bench_ops", tuning, note, sizeof note)) {
+        rd_ctx_free(ctx);
+        return 2;
     }
     rd_roofline roof;
     if (rd_roofline_measure(ctx, (size_t)128 << 20, &roof) != RD_OK) {

@@ -2,7 +2,8 @@
  * (from the allocator) for a supernet config, on random data like the PyTorch
  * peer's timing mode. tools/bench_search.py runs it beside the peer.
  *   bench_step [--C 16] [--layers 8] [--batch 64] [--hw 28] [--cin 1] [--classes 10]
- *              [--ops darts|large|list] [--steps 5] [--order first|second] [--device SEL] [--profile] */
+ *              [--ops darts|large|list] [--steps 5] [--order first|second] [--device SEL] [--profile]
+ *              [--tuning 'K=V ...'] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +19,17 @@ static int fail(rd_ctx *ctx, const char *what) {
 
 int main(int argc, char **argv) {
     int C = 16, layers = 8, batch = 64, hw = 28, cin = 1, classes = 10, steps = 5, profile = 0;
-    const char *ops = "darts", *device = NULL, *order = "first";
+    const char *ops = "darts", *device = NULL, *order = "first", *tuning = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) {
             printf("usage: bench_step [--C 16] [--layers 8] [--batch 64] [--hw 28] [--cin 1] [--classes 10]\n"
                    "                  [--ops darts|large|list] [--steps 5] [--order first|second] [--device SEL] [--profile]\n"
+                   "                  [--tuning 'K=V ...']\n"
                    "Prints the median seconds per DARTS search step (after one warm-up step) and the peak\n"
                    "device memory counted by radars-cl's allocator; --profile adds per-kernel device time\n"
-                   "and the step's place under the device's roofline.\n");
+                   "and the step's place under the device's roofline. --tuning sets kernel parameters over\n"
+                   "the device's tuning (radars tune's names, e.g. 'conv_pw_block=8 conv_pw_pixels=8').\n");
             return 0;
         }
         if (!strcmp(a, "--profile")) { profile = 1; continue; }
@@ -41,6 +44,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--ops")) ops = v;
         else if (!strcmp(a, "--order")) order = v;
         else if (!strcmp(a, "--device")) device = v;
+        else if (!strcmp(a, "--tuning")) tuning = v;
         else { fprintf(stderr, "bench_step: unknown option %s\n", a); return 2; }
         i++;
     }
@@ -51,7 +55,10 @@ int main(int argc, char **argv) {
     rd_ctx *ctx;
     if (rd_ctx_create(&opt, &ctx, &err) != RD_OK) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
     char note[1400];
-    rd_tuning_load(ctx, note, sizeof note);
+    if (bench_tuning(ctx, "bench_step", tuning, note, sizeof note)) {
+        rd_ctx_free(ctx);
+        return 2;
+    }
     fprintf(stderr, "bench_step: %s\n", note);
     rd_search_config sc;
     char set_ops[600], set_order[64];

@@ -1,10 +1,32 @@
-/* Helpers shared by the benchmark tools (tools/bench_*.c): clocks and medians. */
+/* Helpers shared by the benchmark tools (tools/bench_*.c): the kernel parameters, clocks, medians. */
 #ifndef RADARS_BENCH_UTIL_H
 #define RADARS_BENCH_UTIL_H
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+#include "radars/radars.h"
+
+/* Applies the device's tuning file, then `text` ("conv_row=local wg=128", radars tune's names; may
+ * be NULL) over it; note says which parameters run. 0, or 2 with the reason printed after tool. */
+static inline int bench_tuning(rd_ctx *ctx, const char *tool, const char *text, char *note, size_t len) {
+    rd_tuning_load(ctx, note, len);
+    if (!text) return 0;
+    rd_tuning t = *rd_ctx_tuning(ctx);
+    rd_err err = {0};
+    if (rd_tuning_from_text(rd_ctx_device(ctx), text, &t, &err) != RD_OK || rd_ctx_set_tuning(ctx, &t) != RD_OK) {
+        fprintf(stderr, "%s: --tuning: %s\n", tool, err.code ? err.msg : rd_ctx_error(ctx));
+        return 2;
+    }
+    size_t used = strlen(note);
+    snprintf(note + used, len - used, "; --tuning: ");
+    used = strlen(note);
+    rd_tuning_format(&t, note + used, len - used);
+    return 0;
+}
 
 /* Monotonic wall clock, in seconds. */
 static inline double bench_now(void) {

@@ -115,7 +115,10 @@ typedef struct rd_tuning {
     int conv_dwc;    /* depthwise 3x3/5x5/7x7: 1 tiled, 0 generic, RD_CONV_LOCAL 16x16 tiles from patches in local memory */
     int conv_group;  /* work-items per group of the tiled convolutions (CPUs: planes; GPUs: all) */
     int conv_rows;   /* output rows per work-item of the tiled depthwise convolutions (DWC_RB in cl/conv.cl) */
-    int conv_block;  /* channels per work-item of the tiled dense forward and dx (CONV_COB, CONV_CIB) */
+    int conv_block;  /* channels per work-item of the tiled 3x3/1x7/7x1/strided 1x1 forward and dx
+                        (CONV_COB, CONV_CIB) */
+    int conv_pw_block;   /* channels per work-item of the tiled 1x1 forward and dx (PW_COB in cl/conv.cl) */
+    int conv_pw_pixels;  /* pixels per work-item of the tiled 1x1 forward and dx, in runs of 8 (8 * PW_PB) */
     int mixed_pass;  /* mixed-op entries per pass, 1..16 */
     int mixed_walk;  /* mixed-op walk over the elements: 1 coalesced (GPUs), 2 contiguous runs (CPUs) */
 } rd_tuning;

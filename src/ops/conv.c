@@ -22,22 +22,28 @@
 #include "ops/ops_internal.h"
 
 /* The tile constants of cl/conv.cl: the one table of them. The launch code here sizes its
- * grids with them and every build of cl/conv.cl gets them as -D defines (its program spec),
- * so a context's tuning picks its own builds.
+ * grids with them and each build of cl/conv.cl gets those of its part as -D defines (its
+ * program spec), so a context's tuning picks its own builds, and changing a tile rebuilds
+ * only the part that uses it. Parts: BASE (1x1, generic and local-memory kernels), DWC
+ * (the tiled depthwise ones, -DDWC_K), ROW (the tiled 3x3 / 1x7 / 7x1 / strided 1x1 ones).
  * VL: floats per vector (cl/conv.cl's vectors are float8); DWC_RB: output rows per
  * depthwise work-item (tune.conv_rows); CONV_COB / CONV_CIB: output / input channels per
- * dense forward / dx work-item (tune.conv_block; CONV_CIB2: dx with column stride 2, which
- * keeps two phase vectors per channel, so half as many channels); PW_DW_COB x PW_DW_CIB:
+ * 3x3 / 1x7 / 7x1 / strided 1x1 forward / dx work-item (tune.conv_block; CONV_CIB2: dx with
+ * column stride 2, which keeps two phase vectors per channel, so half as many channels);
+ * PW_COB x 8 * PW_PB: channels x pixels per 1x1 forward / dx work-item (tune.conv_pw_block,
+ * tune.conv_pw_pixels: each weight loaded feeds PW_PB vectors); PW_DW_COB x PW_DW_CIB:
  * channels per 1x1 weight-gradient work-item; GEMM_TS, DWL_TS: the local-memory kernels'
  * square tiles. */
-#define CONV_TILES(X)                                                                                     \
-    X(VL, 8) X(DWC_RB, tu->conv_rows) X(CONV_COB, tu->conv_block) X(CONV_CIB, tu->conv_block)              \
-    X(CONV_CIB2, tu->conv_block > 1 ? tu->conv_block / 2 : 1) X(PW_DW_COB, 4) X(PW_DW_CIB, 2) X(GEMM_TS, 16) \
-    X(DWL_TS, 16)
-#define TILE_FIELD(name, value) int name;
-#define TILE_VALUE(name, value) .name = (value),
-#define TILE_FORMAT(name, value) " -D" #name "=%d"
-#define TILE_ARG(name, value) , t.name
+enum { PART_BASE = 1, PART_DWC = 2, PART_ROW = 4, PART_ALL = 7 };
+#define CONV_TILES(X)                                                                                          \
+    X(VL, 8, ALL) X(DWC_RB, tu->conv_rows, DWC) X(CONV_COB, tu->conv_block, ROW) X(CONV_CIB, tu->conv_block, ROW) \
+    X(CONV_CIB2, tu->conv_block > 1 ? tu->conv_block / 2 : 1, ROW) X(PW_COB, tu->conv_pw_block, BASE)            \
+    X(PW_PB, tu->conv_pw_pixels / 8, BASE) X(PW_DW_COB, 4, BASE) X(PW_DW_CIB, 2, BASE) X(GEMM_TS, 16, BASE)     \
+    X(DWL_TS, 16, BASE)
+#define TILE_FIELD(name, value, part) int name;
+#define TILE_VALUE(name, value, part) .name = (value),
+#define TILE_SPEC(name, value, part) \
+    if ((PART_##part & which) && n < len) n += (size_t)snprintf(prog + n, len - n, " -D" #name "=%d", t.name);
 typedef struct conv_tiles {
     CONV_TILES(TILE_FIELD)
 } conv_tiles;
@@ -48,11 +54,12 @@ static conv_tiles tiles_of(const rd_ctx *ctx) {
     return t;
 }
 
-/* "conv -DVL=8 ...": the build of cl/conv.cl with ctx's tiles, then extra (a variant's options). */
-static void conv_program(const rd_ctx *ctx, const char *extra, char *prog, size_t len) {
+/* "conv -DVL=8 ...": the build of cl/conv.cl's part with ctx's tiles, then extra (a variant's options). */
+static void conv_program(const rd_ctx *ctx, int which, const char *extra, char *prog, size_t len) {
     conv_tiles t = tiles_of(ctx);
-    int n = snprintf(prog, len, "conv" CONV_TILES(TILE_FORMAT) CONV_TILES(TILE_ARG));
-    if (n > 0 && (size_t)n < len) snprintf(prog + n, len - (size_t)n, "%s", extra);
+    size_t n = (size_t)snprintf(prog, len, "conv");
+    CONV_TILES(TILE_SPEC)
+    if (n < len) snprintf(prog + n, len - n, "%s", extra);
 }
 
 static rd_conv_mode g_mode = RD_CONV_AUTO;
@@ -131,18 +138,18 @@ static void row_program(const rd_ctx *ctx, char *prog, size_t len) {
     for (int i = 0; i < N_ROW_VARIANTS && n < sizeof list; i++)
         n += (size_t)snprintf(list + n, sizeof list - n, "V(%d,%d,%d,%d,%d)", row_variants[i].kh,
                               row_variants[i].kw, row_variants[i].sh, row_variants[i].sw, row_variants[i].cobw);
-    conv_program(ctx, list, prog, len);
+    conv_program(ctx, PART_ROW, list, prog, len);
 }
 
 static void dwc_program(const rd_ctx *ctx, int k, char *prog, size_t len) {
     char extra[16];
     snprintf(extra, sizeof extra, " -DDWC_K=%d", k);
-    conv_program(ctx, extra, prog, len);
+    conv_program(ctx, PART_DWC, extra, prog, len);
 }
 
 int rd_conv_programs(const rd_ctx *ctx, char specs[][RD_PROGRAM_SPEC_LEN], int max) {
     int n = 0;
-    if (n < max) conv_program(ctx, "", specs[n++], RD_PROGRAM_SPEC_LEN);
+    if (n < max) conv_program(ctx, PART_BASE, "", specs[n++], RD_PROGRAM_SPEC_LEN);
     if (n < max) row_program(ctx, specs[n++], RD_PROGRAM_SPEC_LEN);
     for (int k = 3; k <= 7 && n < max; k += 2) dwc_program(ctx, k, specs[n++], RD_PROGRAM_SPEC_LEN);
     return n;
@@ -153,7 +160,7 @@ static void choose_path(const rd_ctx *ctx, const rd_conv_params *p, plan *pl) {
     pl->path = PATH_GEN;
     pl->tag[0] = 0;
     pl->t = tiles_of(ctx);
-    conv_program(ctx, "", pl->base, sizeof pl->base);
+    conv_program(ctx, PART_BASE, "", pl->base, sizeof pl->base);
     snprintf(pl->prog, sizeof pl->prog, "%s", pl->base);
     pl->cobw = 1;
     pl->local = 0;
@@ -321,8 +328,8 @@ rd_status rd_conv2d_forward(rd_ctx *ctx, const rd_conv_params *p, const rd_tenso
     }
     switch (pl.path) {
     case PATH_PW:
-        gl[0] = ceil_div((size_t)g.oh * g.ow, pl.t.VL);
-        gl[1] = ceil_div((size_t)g.co, pl.t.CONV_COB);
+        gl[0] = ceil_div((size_t)g.oh * g.ow, (size_t)pl.t.VL * pl.t.PW_PB);
+        gl[1] = ceil_div((size_t)g.co, pl.t.PW_COB);
         gl[2] = (size_t)g.n;
         tile_local(ctx, gl, lo);
         return rd_launch(ctx, pl.base, "pw_fwd", 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(y), GEOM_ARGS(g), RD_END);
@@ -373,8 +380,8 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     }
     switch (pl->path) {
     case PATH_PW:
-        gl[0] = ceil_div((size_t)g.h * g.w, pl->t.VL);
-        gl[1] = ceil_div((size_t)g.ci, pl->t.CONV_CIB);
+        gl[0] = ceil_div((size_t)g.h * g.w, (size_t)pl->t.VL * pl->t.PW_PB);
+        gl[1] = ceil_div((size_t)g.ci, pl->t.PW_COB);
         gl[2] = (size_t)g.n;
         tile_local(ctx, gl, lo);
         return rd_launch(ctx, pl->base, "pw_dx", 3, gl, lo, RD_TARG(x), RD_VARG(w), RD_TARG(dy), RD_TARG(dx),

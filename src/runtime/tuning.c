@@ -29,8 +29,15 @@ static const struct {
      offsetof(rd_tuning, conv_group)},
     {{"conv_rows", "output rows per work-item of the tiled depthwise convolutions", {2, 4, 7}, {NULL}, 3},
      offsetof(rd_tuning, conv_rows)},
-    {{"conv_block", "channels per work-item of the tiled dense convolutions (forward and dx)", {4, 8, 16}, {NULL}, 3},
+    {{"conv_block", "channels per work-item of the tiled 3x3/1x7/7x1/strided 1x1 convolutions (forward and dx)",
+      {4, 8, 16}, {NULL}, 3},
      offsetof(rd_tuning, conv_block)},
+    {{"conv_pw_block", "channels per work-item of the tiled 1x1 convolutions (forward and dx)", {2, 4, 8, 16},
+      {NULL}, 4},
+     offsetof(rd_tuning, conv_pw_block)},
+    {{"conv_pw_pixels", "pixels per work-item of the tiled 1x1 convolutions (forward and dx)", {8, 16, 32, 64}, {NULL},
+      4},
+     offsetof(rd_tuning, conv_pw_pixels)},
     {{"mixed_pass", "mixed-op entries per pass", {4, 8, 12, 16}, {NULL}, 4}, offsetof(rd_tuning, mixed_pass)},
     {{"mixed_walk", "mixed-op walk: coalesced (GPU) or contiguous runs (CPU)", {1, 2}, {"coalesced", "runs"}, 2},
      offsetof(rd_tuning, mixed_walk)},
@@ -88,6 +95,11 @@ void rd_tuning_defaults(const rd_device_info *dev, rd_tuning *t) {
      * dense item were the fastest of the candidates. GPUs: the same, not measured. */
     t->conv_rows = 7;
     t->conv_block = 8;
+    /* 1x1 tiles: on POCL (AVX-512, alternated bench_ops runs) 4 channels x 32 pixels was the
+     * fastest of 7 tiles in every case (AVX2 not measured). GPUs: one 8-pixel run per item keeps
+     * neighbouring items on neighbouring memory, as before these were tunable (not measured). */
+    t->conv_pw_block = is_gpu(dev) ? 8 : 4;
+    t->conv_pw_pixels = is_gpu(dev) ? 8 : 32;
     t->mixed_pass = is_gpu(dev) ? 16 : 8;
     t->mixed_walk = is_gpu(dev) ? 1 : 2;
 }
