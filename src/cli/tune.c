@@ -61,10 +61,14 @@ int cmd_tune(int argc, char **argv) {
     } else {
         int count;
         const rd_tunable *tab = rd_tunables(&count);
-        printf("%-11s %-10s %-10s  %s\n", "parameter", "default", "tuned", "what");
+        int kw = (int)strlen("parameter");  /* the key column fits the longest key */
+        for (int i = 0; i < count; i++)
+            if ((int)strlen(tab[i].key) > kw) kw = (int)strlen(tab[i].key);
+        printf("%-*s %-10s %-10s  %s\n", kw, "parameter", "default", "tuned", "what");
         for (int i = 0; i < count; i++) {
             char a[16], b[16];
-            printf("%-11s %-10s %-10s  %s\n", tab[i].key, rd_tuning_label(i, *rd_tuning_field(&res.defaults, i), a, 16),
+            printf("%-*s %-10s %-10s  %s\n", kw, tab[i].key,
+                   rd_tuning_label(i, *rd_tuning_field(&res.defaults, i), a, 16),
                    rd_tuning_label(i, *rd_tuning_field(&res.tuning, i), b, 16), tab[i].what);
         }
         printf("one pass over the recipe's edges: %.4f s with the defaults, %.4f s tuned (%.2fx); %d candidates "
