@@ -4,7 +4,8 @@
  * with few channels, with no atomics: stage 1 is a 2-D range of work-groups
  * (chunk, channel); each folds L consecutive values of its channel (in N, H, W
  * order: chunks cross image boundaries) into a partial; stage 2 merges each
- * channel's partials in one work-item.
+ * channel's partials in one work-item. The plane kernels (CPUs, below) merge in
+ * the element-wise pass instead: on POCL a launch costs more than the merge.
  *
  * Statistics are accurate when the mean is large against the spread: a chunk
  * is read twice (the second read hits the cache), first for its mean, then for
@@ -49,19 +50,15 @@ __kernel void bn_stats_partial(RD_TC(x), const uint C, const uint HW, const uint
     }
 }
 
-/* Stage 2: merges each channel's chunk statistics, saves mean and invstd,
- * updates the running statistics (unbiased variance), writes coef. The merge
- * is itself two-pass over the chunk means (mean from small deviations against
- * the first chunk's, then M2 = sum M2_k + n_k (mean_k - mean)^2), which rounds
- * less than folding chunks one by one (Chan et al.). */
-__kernel void bn_stats_finish(__global float *ws, const uint chunks, const uint C, const uint M,
-                              const uint L, const float eps, const float momentum, const int track, const int affine,
-                              RD_V(save_mean), RD_V(save_invstd), RD_V(run_mean), RD_V(run_var), RD_VC(gamma),
-                              RD_VC(beta)) {
-    const uint c = get_global_id(0);
-    if (c >= C) return;
+/* Stage 2 for channel c: merges its chunk statistics into mean and invstd; with
+ * store (one work-item per channel) saves them and updates the running statistics
+ * (unbiased variance). The merge is itself two-pass over the chunk means (mean from
+ * small deviations against the first chunk's, then M2 = sum M2_k + n_k (mean_k -
+ * mean)^2), which rounds less than folding chunks one by one (Chan et al.). */
+inline float bn_channel_stats(__global const float *ws, const uint c, const uint C, const uint chunks, const uint M,
+                              const uint L, const float eps, const float momentum, const int track, const int store,
+                              RD_V(save_mean), RD_V(save_invstd), RD_V(run_mean), RD_V(run_var), float *mean_out) {
     __global const float *p = ws + 5 * (ulong)C + 2 * (ulong)c * chunks;
-    __global float *coef = ws;
     const float ref = p[0];
     float s = 0.0f;
     for (uint k = 0; k < chunks; k++) s += (float)min(L, M - k * L) * (p[2 * k] - ref);
@@ -72,13 +69,31 @@ __kernel void bn_stats_finish(__global float *ws, const uint chunks, const uint 
         m2 += p[2 * k + 1] + (float)min(L, M - k * L) * d * d;
     }
     const float var = m2 / (float)M, invstd = 1.0f / sqrt(var + eps);
-    save_mean[save_mean_off + c] = mean;
-    save_invstd[save_invstd_off + c] = invstd;
-    if (track) {
-        const ulong rm = run_mean_off + c, rv = run_var_off + c;
-        run_mean[rm] = (1.0f - momentum) * run_mean[rm] + momentum * mean;
-        run_var[rv] = (1.0f - momentum) * run_var[rv] + momentum * (m2 / (float)(M - 1));
+    if (store) {
+        save_mean[save_mean_off + c] = mean;
+        save_invstd[save_invstd_off + c] = invstd;
+        if (track) {
+            const ulong rm = run_mean_off + c, rv = run_var_off + c;
+            run_mean[rm] = (1.0f - momentum) * run_mean[rm] + momentum * mean;
+            run_var[rv] = (1.0f - momentum) * run_var[rv] + momentum * (m2 / (float)(M - 1));
+        }
     }
+    *mean_out = mean;
+    return invstd;
+}
+
+/* Stage 2 as its own kernel (the work-group layout): one work-item per channel, writes coef. */
+__kernel void bn_stats_finish(__global float *ws, const uint chunks, const uint C, const uint M,
+                              const uint L, const float eps, const float momentum, const int track, const int affine,
+                              RD_V(save_mean), RD_V(save_invstd), RD_V(run_mean), RD_V(run_var), RD_VC(gamma),
+                              RD_VC(beta)) {
+    const uint c = get_global_id(0);
+    if (c >= C) return;
+    float mean;
+    const float invstd = bn_channel_stats(ws, c, C, chunks, M, L, eps, momentum, track, 1, save_mean, save_mean_off,
+                                          save_invstd, save_invstd_off, run_mean, run_mean_off, run_var, run_var_off,
+                                          &mean);
+    __global float *coef = ws;
     coef[3 * c] = mean;
     coef[3 * c + 1] = affine ? invstd * gamma[gamma_off + c] : invstd;
     coef[3 * c + 2] = affine ? beta[beta_off + c] : 0.0f;
@@ -156,14 +171,14 @@ __kernel void bn_grad_partial(RD_TC(v), RD_TC(dy), const uint C, const uint HW, 
     }
 }
 
-/* Stage 2 of backward: per channel A, B; dgamma += s B, dbeta += s A,
- * dot = sum dy * y = gamma B + beta A (written); coef for bn_grad_input. */
-__kernel void bn_grad_finish(__global float *ws, const uint chunks, const uint C, const uint M,
-                             const int mode, const int affine, RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma),
-                             RD_VC(beta), RD_VC(scale), const int has_scale, RD_V(dgamma), const int has_dgamma,
-                             RD_V(dbeta), const int has_dbeta, RD_V(dot), const int has_dot) {
-    const uint c = get_global_id(0);
-    if (c >= C) return;
+/* Stage 2 of backward for channel c: A, B from its chunk partials; with store (one
+ * work-item per channel) dgamma += s B, dbeta += s A, dot = sum dy * y = gamma B + beta A;
+ * q: the coefficients of the element-wise pass (see the top of this file). */
+inline void bn_grad_coef(__global const float *ws, const uint c, const uint C, const uint chunks, const uint M,
+                         const int mode, const int affine, RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma),
+                         RD_VC(beta), RD_VC(scale), const int has_scale, const int store, RD_V(dgamma),
+                         const int has_dgamma, RD_V(dbeta), const int has_dbeta, RD_V(dot), const int has_dot,
+                         float *q) {
     __global const float *p = ws + 5 * (ulong)C + 2 * (ulong)c * chunks;
     float A = 0.0f, B = 0.0f;
     for (uint k = 0; k < chunks; k++) {
@@ -175,15 +190,31 @@ __kernel void bn_grad_finish(__global float *ws, const uint chunks, const uint C
                 &shift, &mult);
     const float s = has_scale ? scale[scale_off] : 1.0f;
     const float g = affine ? gamma[gamma_off + c] : 1.0f, bt = affine ? beta[beta_off + c] : 0.0f;
-    if (has_dgamma) dgamma[dgamma_off + c] += s * B;
-    if (has_dbeta) dbeta[dbeta_off + c] += s * A;
-    if (has_dot) dot[dot_off + c] = g * B + bt * A;
-    __global float *q = ws + 5 * (ulong)c;
+    if (store) {
+        if (has_dgamma) dgamma[dgamma_off + c] += s * B;
+        if (has_dbeta) dbeta[dbeta_off + c] += s * A;
+        if (has_dot) dot[dot_off + c] = g * B + bt * A;
+    }
     q[0] = shift;
     q[1] = mult;
     q[2] = s * g * save_invstd[save_invstd_off + c];
     q[3] = A / (float)M;
     q[4] = B / (float)M;
+}
+
+/* Stage 2 of backward as its own kernel (the work-group layout, or no dx): writes coef. */
+__kernel void bn_grad_finish(__global float *ws, const uint chunks, const uint C, const uint M,
+                             const int mode, const int affine, RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma),
+                             RD_VC(beta), RD_VC(scale), const int has_scale, RD_V(dgamma), const int has_dgamma,
+                             RD_V(dbeta), const int has_dbeta, RD_V(dot), const int has_dot) {
+    const uint c = get_global_id(0);
+    if (c >= C) return;
+    float q[5];
+    bn_grad_coef(ws, c, C, chunks, M, mode, affine, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma,
+                 gamma_off, beta, beta_off, scale, scale_off, has_scale, 1, dgamma, dgamma_off, has_dgamma, dbeta,
+                 dbeta_off, has_dbeta, dot, dot_off, has_dot, q);
+    __global float *coef = ws + 5 * (ulong)c;
+    for (int i = 0; i < 5; i++) coef[i] = q[i];
 }
 
 /* dx (+)= k * (dy - A/M - xhat * B/M): element-wise, so dx may alias dy or v. */
@@ -237,15 +268,11 @@ __kernel void bn_stats_planes(RD_TC(x), const uint C, const uint n, const uint H
     part[1] = fmax(d2 - d1 * d1 / cnt, 0.0f);
 }
 
-__kernel void bn_apply_planes(RD_TC(x), RD_T(y), const uint C, const uint n, const uint HW,
-                              __global const float *coef, RD_VC(scale), const int has_scale, RD_T(acc),
-                              const int has_acc) {
-    const uint c = get_global_id(0), b = get_global_id(1);
-    if (c >= C || b >= n) return;
+/* y = (x - mean) * a + bt over plane (c, b), with acc += s * y when has_acc. */
+inline void bn_apply_plane(RD_TC(x), RD_T(y), RD_T(acc), const int has_acc, const uint c, const uint b, const uint HW,
+                           const float mean, const float a, const float bt, const float s) {
     __global const float *xp = x + x_off + b * x_ns + (ulong)c * HW;
     __global float *yp = y + y_off + b * y_ns + (ulong)c * HW;
-    const float mean = coef[3 * c], a = coef[3 * c + 1], bt = coef[3 * c + 2];
-    const float s = has_scale ? scale[scale_off] : 1.0f;
     uint j = 0;
     if (has_acc) {
         __global float *ap = acc + acc_off + b * acc_ns + (ulong)c * HW;
@@ -263,6 +290,36 @@ __kernel void bn_apply_planes(RD_TC(x), RD_T(y), const uint C, const uint n, con
         for (; j + 8 <= HW; j += 8) vstore8((vload8(0, xp + j) - mean) * a + bt, 0, yp + j);
         for (; j < HW; j++) yp[j] = (xp[j] - mean) * a + bt;
     }
+}
+
+/* Evaluation mode (coef from bn_eval_coef). */
+__kernel void bn_apply_planes(RD_TC(x), RD_T(y), const uint C, const uint n, const uint HW,
+                              __global const float *coef, RD_VC(scale), const int has_scale, RD_T(acc),
+                              const int has_acc) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    const float s = has_scale ? scale[scale_off] : 1.0f;
+    bn_apply_plane(x, x_off, x_ns, y, y_off, y_ns, acc, acc_off, acc_ns, has_acc, c, b, HW, coef[3 * c],
+                   coef[3 * c + 1], coef[3 * c + 2], s);
+}
+
+/* Training: stage 2 and the element-wise pass in one launch (a launch costs POCL more than
+ * the merge). Each plane's work-item merges its channel's n partials itself; the image-0
+ * item saves the statistics. y may be x. */
+__kernel void bn_train_apply_planes(RD_TC(x), RD_T(y), const uint C, const uint n, const uint HW,
+                                    __global const float *ws, const float eps, const float momentum, const int track,
+                                    const int affine, RD_V(save_mean), RD_V(save_invstd), RD_V(run_mean),
+                                    RD_V(run_var), RD_VC(gamma), RD_VC(beta), RD_VC(scale), const int has_scale,
+                                    RD_T(acc), const int has_acc) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    float mean;
+    const float invstd = bn_channel_stats(ws, c, C, n, n * HW, HW, eps, momentum, track, b == 0, save_mean,
+                                          save_mean_off, save_invstd, save_invstd_off, run_mean, run_mean_off,
+                                          run_var, run_var_off, &mean);
+    const float a = affine ? invstd * gamma[gamma_off + c] : invstd, bt = affine ? beta[beta_off + c] : 0.0f;
+    const float s = has_scale ? scale[scale_off] : 1.0f;
+    bn_apply_plane(x, x_off, x_ns, y, y_off, y_ns, acc, acc_off, acc_ns, has_acc, c, b, HW, mean, a, bt, s);
 }
 
 __kernel void bn_grad_planes(RD_TC(v), RD_TC(dy), const uint C, const uint n, const uint HW, const int mode,
@@ -291,14 +348,23 @@ __kernel void bn_grad_planes(RD_TC(v), RD_TC(dy), const uint C, const uint n, co
     part[1] = sb * mult;
 }
 
+/* Backward stage 2 and dx (+)= k * (dy - A/M - xhat * B/M) in one launch: each plane's
+ * work-item merges its channel's n partials; the image-0 item writes dgamma, dbeta, dot.
+ * Element-wise per plane, so dx may alias dy or v. */
 __kernel void bn_grad_input_planes(RD_TC(v), RD_TC(dy), RD_T(dx), const uint C, const uint n, const uint HW,
-                                   __global const float *coef, const int acc) {
+                                   __global const float *ws, const int mode, const int affine, RD_VC(save_mean),
+                                   RD_VC(save_invstd), RD_VC(gamma), RD_VC(beta), RD_VC(scale), const int has_scale,
+                                   RD_V(dgamma), const int has_dgamma, RD_V(dbeta), const int has_dbeta, RD_V(dot),
+                                   const int has_dot, const int acc) {
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n) return;
+    float q[5];
+    bn_grad_coef(ws, c, C, n, n * HW, mode, affine, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma,
+                 gamma_off, beta, beta_off, scale, scale_off, has_scale, b == 0, dgamma, dgamma_off, has_dgamma, dbeta,
+                 dbeta_off, has_dbeta, dot, dot_off, has_dot, q);
     __global const float *vp = v + v_off + b * v_ns + (ulong)c * HW;
     __global const float *gp = dy + dy_off + b * dy_ns + (ulong)c * HW;
     __global float *dp = dx + dx_off + b * dx_ns + (ulong)c * HW;
-    __global const float *q = coef + 5 * c;
     const float shift = q[0], mult = q[1], k = q[2], ma = q[3], mb = q[4];
     uint j = 0;
     for (; j + 8 <= HW; j += 8) {

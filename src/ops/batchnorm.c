@@ -3,7 +3,8 @@
  * Training: per-channel statistics over N, H, W in two stages (chunk partials,
  * then a per-channel merge), then one element-wise pass that normalizes and,
  * for the mixed op, adds scale[0] * y into the node sum. Backward: two sums per
- * channel (sum dy, sum dy * xhat) in two stages, then one element-wise pass. */
+ * channel (sum dy, sum dy * xhat) in two stages, then one element-wise pass.
+ * The plane kernels (CPUs) merge in the element-wise pass: two launches, not three. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,6 +144,17 @@ rd_status rd_batchnorm_forward_train(rd_ctx *ctx, const rd_bn_params *p, const r
            be = opt_vec(&s->beta);
     cl_int tr = track, af = affine;
     float eps = p->eps, mom = p->momentum;
+    if (use_planes(ctx)) {  /* the merge runs in the element-wise pass: one launch fewer */
+        rd_vec sc = opt_vec(scale);
+        rd_tensor acc = {0};
+        cl_int has_scale = sc.mem != NULL, has_acc = accum_out && accum_out->mem;
+        if (has_acc) acc = *accum_out;
+        size_t g[2] = {(size_t)x->c, (size_t)x->n};
+        return rd_launch(ctx, PROG, "bn_train_apply_planes", 2, g, NULL, RD_TARG(x), RD_TARG(y), RD_ARG(C), RD_ARG(n),
+                         RD_ARG(hw), RD_ARG(ws), RD_ARG(eps), RD_ARG(mom), RD_ARG(tr), RD_ARG(af),
+                         RD_VARG(&s->save_mean), RD_VARG(&s->save_invstd), RD_VARG(&rm), RD_VARG(&rv), RD_VARG(&ga),
+                         RD_VARG(&be), RD_VARG(&sc), RD_ARG(has_scale), RD_TARG(&acc), RD_ARG(has_acc), RD_END);
+    }
     size_t g2[1] = {(size_t)x->c};
     RD_TRY(rd_launch(ctx, PROG, "bn_stats_finish", 1, g2, NULL, RD_ARG(ws), RD_ARG(nch), RD_ARG(C), RD_ARG(M),
                      RD_ARG(Lu), RD_ARG(eps), RD_ARG(mom), RD_ARG(tr), RD_ARG(af), RD_VARG(&s->save_mean),
@@ -222,18 +234,21 @@ rd_status rd_batchnorm_backward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_
     }
     rd_vec sc = opt_vec(scale), dg = opt_vec(dgamma), db = opt_vec(dbeta), dot = opt_vec(dot_out);
     cl_int has_sc = sc.mem != NULL, has_dg = dg.mem != NULL, has_db = db.mem != NULL, has_dot = dot.mem != NULL;
+    cl_int acc = dx_accumulate != 0;
+    if (planes && dx && dx->mem) {  /* the merge runs in the element-wise pass: one launch fewer */
+        size_t g[2] = {(size_t)v->c, (size_t)v->n};
+        return rd_launch(ctx, PROG, "bn_grad_input_planes", 2, g, NULL, RD_TARG(v), RD_TARG(dy), RD_TARG(dx),
+                         RD_ARG(C), RD_ARG(n), RD_ARG(hw), RD_ARG(ws), RD_ARG(mode), RD_ARG(af), RD_VARG(&sm),
+                         RD_VARG(&s->save_invstd), RD_VARG(&ga), RD_VARG(&be), RD_VARG(&sc), RD_ARG(has_sc),
+                         RD_VARG(&dg), RD_ARG(has_dg), RD_VARG(&db), RD_ARG(has_db), RD_VARG(&dot), RD_ARG(has_dot),
+                         RD_ARG(acc), RD_END);
+    }
     size_t g2[1] = {(size_t)v->c};
     RD_TRY(rd_launch(ctx, PROG, "bn_grad_finish", 1, g2, NULL, RD_ARG(ws), RD_ARG(nch), RD_ARG(C), RD_ARG(M),
                      RD_ARG(mode), RD_ARG(af), RD_VARG(&sm), RD_VARG(&s->save_invstd), RD_VARG(&ga), RD_VARG(&be),
                      RD_VARG(&sc), RD_ARG(has_sc), RD_VARG(&dg), RD_ARG(has_dg), RD_VARG(&db), RD_ARG(has_db),
                      RD_VARG(&dot), RD_ARG(has_dot), RD_END));
     if (!dx || !dx->mem) return RD_OK;
-    cl_int acc = dx_accumulate != 0;
-    if (planes) {
-        size_t g[2] = {(size_t)v->c, (size_t)v->n};
-        return rd_launch(ctx, PROG, "bn_grad_input_planes", 2, g, NULL, RD_TARG(v), RD_TARG(dy), RD_TARG(dx),
-                         RD_ARG(C), RD_ARG(n), RD_ARG(hw), RD_ARG(ws), RD_ARG(acc), RD_END);
-    }
     size_t g[2];
     rd_tensor_range(v, g);
     cl_uint chw = (cl_uint)g[0];
