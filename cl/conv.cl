@@ -97,6 +97,13 @@ RD_INLINE float hsum8(vec v) {
     return b.x + b.y;
 }
 
+/* dw stage 1's store: partial[i] = v, or with ADD (one chunk of images: "partial" is dw
+ * itself and conv_dw_finish is not launched) dw[i] += v. One work-item writes each i. */
+RD_INLINE void dw_put(__global float *p, long i, float v, const int ADD) {
+    if (ADD) p[i] += v;
+    else p[i] = v;
+}
+
 /* dx epilogue for n lanes at x[xi], dx[di]: mask by x > 0 under relu, add
  * the old dx when accumulating, store n lanes. x reads are whole vectors when
  * they stay inside its view (x_hi: the end of its span); dx reads only the n
@@ -407,7 +414,8 @@ RD_INLINE void dwc_dw_stripe(__global const float *x, long xplane, long xlo, lon
 /* Work-item (channel c, tap row kh) over the images of chunk g:
  * partial[g][c][kh][kw] = sum over (n, oh, ow) of dy * relu?(x). */
 RD_INLINE void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global const float *dy, ulong dy_off,
-                      ulong dy_ns, __global float *partial, CONV_GEOM, const int IPC, const int K, const int S, const int D) {
+                      ulong dy_ns, __global float *partial, CONV_GEOM, const int IPC, const int K, const int S, const int D,
+                      const int ADD) {
     const int t = get_global_id(0), g = get_global_id(1);
     if (t >= CI * K) return;
     const int c = t / K, kh = t - c * K;
@@ -438,7 +446,7 @@ RD_INLINE void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global
     }
     __global float *out = partial + (long)g * CI * K * K + (long)t * K;
     #pragma unroll
-    for (int kw = 0; kw < K; kw++) out[kw] = hsum8(acc[kw]);
+    for (int kw = 0; kw < K; kw++) dw_put(out, kw, hsum8(acc[kw]), ADD);
 }
 
 #define DWC_VARIANT(TAG, K, S, D)                                                                                    \
@@ -448,8 +456,8 @@ RD_INLINE void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global
     __kernel void dwc_dx_##TAG(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {                 \
         dwc_dx(x, x_off, x_ns, w, w_off, dy, dy_off, dy_ns, dx, dx_off, dx_ns, CONV_GEOM_PASS, ACC, K, S, D);      \
     }                                                                                                                \
-    __kernel void dwc_dw_##TAG(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {            \
-        dwc_dw(x, x_off, x_ns, dy, dy_off, dy_ns, partial, CONV_GEOM_PASS, IPC, K, S, D);                           \
+    __kernel void dwc_dw_##TAG(RD_TC(x), RD_TC(dy), RD_V(partial), CONV_GEOM, const int IPC, const int ADD) {      \
+        dwc_dw(x, x_off, x_ns, dy, dy_off, dy_ns, partial + partial_off, CONV_GEOM_PASS, IPC, K, S, D, ADD);        \
     }
 
 /* Variants come from the host's table (src/ops/conv.c), one build of this file
@@ -645,7 +653,7 @@ RD_INLINE void conv_dw_stripe(__global const float *x, long xplane, long xlo, lo
  * the images of chunk g, all KW taps of the row at once. */
 RD_INLINE void conv_dw(__global const float *x, ulong x_off, ulong x_ns, __global const float *dy, ulong dy_off,
                        ulong dy_ns, __global float *partial, CONV_GEOM, const int IPC, const int KH, const int KW,
-                       const int SH, const int SW, const int COBW) {
+                       const int SH, const int SW, const int COBW, const int ADD) {
     const int t = get_global_id(0), g = get_global_id(1);
     const int ncb = (CO + COBW - 1) / COBW;
     if (t >= ncb * CI * KH) return;
@@ -684,7 +692,7 @@ RD_INLINE void conv_dw(__global const float *x, ulong x_off, ulong x_ns, __globa
         if (co0 + j >= CO) break;
         #pragma unroll
         for (int kw = 0; kw < KW; kw++)
-            out[(((long)(co0 + j) * CI + ci) * KH + kh) * KW + kw] = hsum8(acc[j * KW + kw]);
+            dw_put(out, (((long)(co0 + j) * CI + ci) * KH + kh) * KW + kw, hsum8(acc[j * KW + kw]), ADD);
     }
 }
 
@@ -696,8 +704,9 @@ RD_INLINE void conv_dw(__global const float *x, ulong x_off, ulong x_ns, __globa
         conv_dx(x, x_off, x_ns, w, w_off, dy, dy_off, dy_ns, dx, dx_off, dx_ns, CONV_GEOM_PASS, ACC, KH, KW, SH, SW, \
                 (SW) == 2 ? CONV_CIB2 : CONV_CIB);                                                                   \
     }                                                                                                                \
-    __kernel void conv_dw_##TAG(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {           \
-        conv_dw(x, x_off, x_ns, dy, dy_off, dy_ns, partial, CONV_GEOM_PASS, IPC, KH, KW, SH, SW, COBW);             \
+    __kernel void conv_dw_##TAG(RD_TC(x), RD_TC(dy), RD_V(partial), CONV_GEOM, const int IPC, const int ADD) {     \
+        conv_dw(x, x_off, x_ns, dy, dy_off, dy_ns, partial + partial_off, CONV_GEOM_PASS, IPC, KH, KW, SH, SW, COBW, \
+                ADD);                                                                                                \
     }
 
 /* -DROW_LIST=V(KH,KW,SH,SW,COBW)V(...)...: the host's table of row variants.
@@ -836,7 +845,7 @@ RD_INLINE void pw_dw_img(__global const float *x, long xb, long xlo, long xhi, _
     if (p0 < P) pw_dw_seg(x, xb, xlo, xhi, dy, db, dlo, dhi, co_of, ci_of, acc, P, fl, p0, 1, SAFE);
 }
 
-__kernel void pw_dw(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {
+__kernel void pw_dw(RD_TC(x), RD_TC(dy), RD_V(partial), CONV_GEOM, const int IPC, const int ADD) {
     const int t = get_global_id(0), g = get_global_id(1);
     const int ncb = (CO + PW_DW_COB - 1) / PW_DW_COB, nib = (CI + PW_DW_CIB - 1) / PW_DW_CIB;
     if (t >= ncb * nib) return;
@@ -860,12 +869,13 @@ __kernel void pw_dw(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, con
         if (safe) pw_dw_img(x, xb, xlo, xhi, dy, db, dlo, dhi, co_of, ci_of, acc, P, fl, 1);
         else pw_dw_img(x, xb, xlo, xhi, dy, db, dlo, dhi, co_of, ci_of, acc, P, fl, 0);
     }
-    __global float *out = partial + (long)g * CO * CI;
+    __global float *out = partial + partial_off + (long)g * CO * CI;
 #pragma unroll
     for (int j = 0; j < PW_DW_COB; j++)
 #pragma unroll
         for (int i = 0; i < PW_DW_CIB; i++)
-            if (co0 + j < CO && ci0 + i < CI) out[(long)(co0 + j) * CI + ci0 + i] = hsum8(acc[j * PW_DW_CIB + i]);
+            if (co0 + j < CO && ci0 + i < CI)
+                dw_put(out, (long)(co0 + j) * CI + ci0 + i, hsum8(acc[j * PW_DW_CIB + i]), ADD);
 }
 
 /* ================= generic (any kernel, stride, dilation; groups 1 or C): one item per element ================= */
@@ -921,7 +931,8 @@ __kernel void conv_dx_gen(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, co
 }
 
 /* work-item: one weight (co, c, kh, kw) over the images of chunk g */
-__kernel void conv_dw_gen(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC, const int GROUPS) {
+__kernel void conv_dw_gen(RD_TC(x), RD_TC(dy), RD_V(partial), CONV_GEOM, const int IPC, const int GROUPS,
+                          const int ADD) {
     const int t = get_global_id(0), g = get_global_id(1);
     const int cig = CI / GROUPS, count = CO * cig * KH_ * KW_;
     if (t >= count) return;
@@ -943,7 +954,7 @@ __kernel void conv_dw_gen(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEO
             }
         }
     }
-    partial[(long)g * count + t] = s;
+    dw_put(partial + partial_off, (long)g * count + t, s, ADD);
 }
 
 /* Stage 2 of every dw: dw[i] += sum over chunks of partial[g][i]. */
@@ -1034,7 +1045,7 @@ void conv_dx_local(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int
  * kernels' partial sums: conv_dw_finish adds the chunks. The reduction runs over the pixels
  * GEMM_TS at a time: the group stages dY[co][p..] and im2col[k][p..], both read along p. */
 __kernel __attribute__((reqd_work_group_size(GEMM_TS, GEMM_TS, 1)))
-void conv_dw_local(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {
+void conv_dw_local(RD_TC(x), RD_TC(dy), RD_V(partial), CONV_GEOM, const int IPC, const int ADD) {
     __local float gs[GEMM_TS][GEMM_TS + 1], xs[GEMM_TS][GEMM_TS + 1];
     const int lc = get_local_id(0), lr = get_local_id(1);
     const int k = get_global_id(0), co = get_global_id(1), g = get_global_id(2);
@@ -1054,7 +1065,7 @@ void conv_dw_local(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, cons
             barrier(CLK_LOCAL_MEM_FENCE);
         }
     }
-    if (k < K && co < CO) partial[(long)g * CO * K + (long)co * K + k] = acc;
+    if (k < K && co < CO) dw_put(partial + partial_off, (long)g * CO * K + (long)co * K + k, acc, ADD);
 }
 
 /* ================= depthwise through local memory (GPUs; tune.conv_dwc = local) =================
@@ -1132,7 +1143,7 @@ void dwc_dx_local(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int 
 /* dw of the depthwise convolution (tune.conv_dwc = local): a work-group per (channel, tap) and
  * chunk of images; its items walk the output pixels (adjacent items, adjacent pixels: coalesced)
  * and their sum goes through local memory into partial[g][c][kh][kw], as the tiled kernels'. */
-__kernel void dwc_dw_local(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GEOM, const int IPC) {
+__kernel void dwc_dw_local(RD_TC(x), RD_TC(dy), RD_V(partial), CONV_GEOM, const int IPC, const int ADD) {
     __local float buf[RD_WG];
     const int lid = get_local_id(0), wi = get_global_id(1), g = get_global_id(2);
     const int KK = KH_ * KW_, c = wi / KK, tap = wi % KK, ky = tap / KW_, kx = tap % KW_;
@@ -1150,6 +1161,6 @@ __kernel void dwc_dw_local(RD_TC(x), RD_TC(dy), __global float *partial, CONV_GE
         }
     }
     s = rd_group_sum(buf, s);
-    if (lid == 0) partial[(long)g * CI * KK + wi] = s;
+    if (lid == 0) dw_put(partial + partial_off, (long)g * CI * KK + wi, s, ADD);
 }
 #endif

@@ -300,7 +300,7 @@ static size_t dw_tiles(const plan *pl) {
 static size_t dw_partial_bytes(const rd_ctx *ctx, const plan *pl) {
     int chunks, ipc;
     dw_chunks(ctx, pl->g.n, dw_tiles(pl), &chunks, &ipc);
-    return (size_t)chunks * pl->wcount * sizeof(float);
+    return chunks > 1 ? (size_t)chunks * pl->wcount * sizeof(float) : 0;  /* one chunk adds into dw */
 }
 
 size_t rd_conv2d_scratch_bytes(rd_ctx *ctx, const rd_conv_params *p, const rd_tensor *x, const rd_tensor *y) {
@@ -419,37 +419,38 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
 }
 
 /* The dw partial sums of every chunk of images into partial (chunks x wcount floats). */
-static rd_status dw_partials(rd_ctx *ctx, const plan *pl, const rd_tensor *x, const rd_tensor *dy, cl_mem partial,
-                             int chunks, int ipc) {
+/* Stage 1 of dw into out: the chunks' partial sums (add 0), or with one chunk dw += the sum (add 1). */
+static rd_status dw_partials(rd_ctx *ctx, const plan *pl, const rd_tensor *x, const rd_tensor *dy, const rd_vec *out,
+                             cl_int add, int chunks, int ipc) {
     const geom g = pl->g;
     cl_int cipc = ipc;
     if (pl->local && pl->path == PATH_DWC) {
         size_t gg[3] = {ctx->wg, pl->wcount, (size_t)chunks}, ll[3] = {ctx->wg, 1, 1};
-        return rd_launch(ctx, pl->base, "dwc_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
-                         GEOM_ARGS(g), RD_ARG(cipc), RD_END);
+        return rd_launch(ctx, pl->base, "dwc_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_VARG(out),
+                         GEOM_ARGS(g), RD_ARG(cipc), RD_ARG(add), RD_END);
     }
     if (gemm_local(pl)) {
         const size_t ts = (size_t)pl->t.GEMM_TS;
         size_t gg[3] = {rd_round_up((size_t)g.ci * g.kh * g.kw, ts), rd_round_up((size_t)g.co, ts), (size_t)chunks},
                ll[3] = {ts, ts, 1};
-        return rd_launch(ctx, pl->base, "conv_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
-                         GEOM_ARGS(g), RD_ARG(cipc), RD_END);
+        return rd_launch(ctx, pl->base, "conv_dw_local", 3, gg, ll, RD_TARG(x), RD_TARG(dy), RD_VARG(out),
+                         GEOM_ARGS(g), RD_ARG(cipc), RD_ARG(add), RD_END);
     }
     size_t gl[2] = {dw_tiles(pl), (size_t)chunks}, lo[2] = {1, 1};
     if (is_gpu(ctx)) lo[0] = (size_t)ctx->tune.conv_group;
     char name[48];
     switch (pl->path) {
     case PATH_PW:
-        return rd_launch(ctx, pl->base, "pw_dw", 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_ARG(partial), GEOM_ARGS(g),
-                         RD_ARG(cipc), RD_END);
+        return rd_launch(ctx, pl->base, "pw_dw", 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_VARG(out), GEOM_ARGS(g),
+                         RD_ARG(cipc), RD_ARG(add), RD_END);
     case PATH_ROW:
     case PATH_DWC:
         snprintf(name, sizeof name, "%s_dw_%s", pl->path == PATH_ROW ? "conv" : "dwc", pl->tag);
-        return rd_launch(ctx, pl->prog, name, 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_ARG(partial), GEOM_ARGS(g),
-                         RD_ARG(cipc), RD_END);
+        return rd_launch(ctx, pl->prog, name, 2, gl, lo, RD_TARG(x), RD_TARG(dy), RD_VARG(out), GEOM_ARGS(g),
+                         RD_ARG(cipc), RD_ARG(add), RD_END);
     default:
-        return rd_launch(ctx, pl->base, "conv_dw_gen", 2, gl, NULL, RD_TARG(x), RD_TARG(dy), RD_ARG(partial),
-                         GEOM_ARGS(g), RD_ARG(cipc), RD_ARG(pl->groups), RD_END);
+        return rd_launch(ctx, pl->base, "conv_dw_gen", 2, gl, NULL, RD_TARG(x), RD_TARG(dy), RD_VARG(out),
+                         GEOM_ARGS(g), RD_ARG(cipc), RD_ARG(pl->groups), RD_ARG(add), RD_END);
     }
 }
 
@@ -457,9 +458,11 @@ static rd_status backward_dw(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
                              const rd_vec *dw) {
     int chunks, ipc;
     dw_chunks(ctx, pl->g.n, dw_tiles(pl), &chunks, &ipc);
+    if (chunks == 1) return dw_partials(ctx, pl, x, dy, dw, 1, chunks, ipc);  /* no stage 2 */
     cl_mem partial;
     RD_TRY(rd_scratch(ctx, RD_SCRATCH_CONV0, (size_t)chunks * pl->wcount * sizeof(float), &partial));
-    RD_TRY(dw_partials(ctx, pl, x, dy, partial, chunks, ipc));
+    rd_vec pv = {partial, 0, (size_t)chunks * pl->wcount};
+    RD_TRY(dw_partials(ctx, pl, x, dy, &pv, 0, chunks, ipc));
     cl_int count = (cl_int)pl->wcount, cchunks = chunks;
     size_t fg[1] = {pl->wcount};
     return rd_launch(ctx, pl->base, "conv_dw_finish", 1, fg, NULL, RD_ARG(partial), RD_ARG(count), RD_ARG(cchunks),
