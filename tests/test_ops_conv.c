@@ -328,10 +328,11 @@ START_TEST(sizes_and_scratch) {
     ck_assert_uint_eq(rd_conv_weight_count(&g, 4, 6), 6 * 2 * 9);
 
     /* the scratch a backward uses is what rd_conv2d_scratch_bytes reports: once
-     * reserved, a backward allocates nothing. One input channel: few dw work-items, so
-     * the images are split into chunks whose partial sums need scratch; 16 channels at
-     * 4 images: on a CPU with few cores one chunk, whose kernel adds into dw itself
-     * (no scratch; forward_backward_vs_reference checks that it accumulates). */
+     * reserved, a backward allocates nothing. With the default tiles, one input channel
+     * gives few dw work-items, so the images are split into chunks whose partial sums need
+     * scratch; 16 channels at 4 images: on a CPU with few cores one chunk, whose kernel adds
+     * into dw itself (no scratch; forward_backward_vs_reference checks that it accumulates).
+     * Other tunings (conv_row=local) may take one chunk for both. */
     rd_ctx *ctx = tu_ctx();
     for (int ci = 1; ci <= 16; ci += 15) {
         rd_scratch_release(ctx);
@@ -342,7 +343,6 @@ START_TEST(sizes_and_scratch) {
         TU_OK(rd_vec_fill(ctx, &w, 0.1f));
         TU_OK(rd_vec_fill(ctx, &dw, 0.0f));
         size_t bytes = rd_conv2d_scratch_bytes(ctx, &p, &x, &y);
-        if (ci == 1) ck_assert_uint_gt(bytes, 0);
         if (bytes) TU_OK(rd_scratch_reserve(ctx, RD_SCRATCH_CONV0, bytes));
         rd_mem_stats before = rd_mem_get_stats(ctx);
         TU_OK(rd_conv2d_forward(ctx, &p, &x, &w, &y));
