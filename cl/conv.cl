@@ -1,6 +1,7 @@
 /* Convolution kernels (host side: src/ops/conv.c): dense and depthwise, forward,
  * input gradient (dx) and weight gradient (dw, two stages: partial sums per
- * chunk of images, then conv_dw_finish). NCHW views with batch strides.
+ * chunk of images, then conv_dw_finish; with one chunk the first stage adds into
+ * dw itself). NCHW views with batch strides.
  *
  * Why the code looks like this: POCL's CPU device runs the work-items of a
  * group one after the other and (version 3.1) does not vectorize across them,
@@ -414,8 +415,8 @@ RD_INLINE void dwc_dw_stripe(__global const float *x, long xplane, long xlo, lon
 /* Work-item (channel c, tap row kh) over the images of chunk g:
  * partial[g][c][kh][kw] = sum over (n, oh, ow) of dy * relu?(x). */
 RD_INLINE void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global const float *dy, ulong dy_off,
-                      ulong dy_ns, __global float *partial, CONV_GEOM, const int IPC, const int K, const int S, const int D,
-                      const int ADD) {
+                      ulong dy_ns, __global float *partial, CONV_GEOM, const int IPC, const int K, const int S,
+                      const int D, const int ADD) {
     const int t = get_global_id(0), g = get_global_id(1);
     if (t >= CI * K) return;
     const int c = t / K, kh = t - c * K;
