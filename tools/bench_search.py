@@ -48,6 +48,9 @@ def main():
     ap.add_argument("--peer-device", default="cpu", help="PyTorch's device: cpu (default) or cuda[:N]")
     ap.add_argument("--profile", action="store_true", help="print radars-cl's per-kernel profile too")
     a = ap.parse_args()
+    for prog in ("bench_step", "radars"):  # both are needed: check before the long runs, not after
+        if not os.access(os.path.join(a.build, prog), os.X_OK):
+            sys.exit(f"bench_search: {os.path.join(a.build, prog)} is missing (build the project there first)")
     chosen = [c for c in CONFIGS if a.configs == "all" or c[0] in a.configs.split(",")]
     chosen += [c for c in SMALL_CONFIGS if c[0] in a.configs.split(",")]
     rows = []
