@@ -1,7 +1,7 @@
 /* Convolution kernels (host side: src/ops/conv.c): dense and depthwise, forward,
  * input gradient (dx) and weight gradient (dw, two stages: partial sums per
  * chunk of images, then conv_dw_finish; with one chunk the first stage adds into
- * dw itself). NCHW views with batch strides.
+ * dw itself, its ADD flag, and no finish runs). NCHW views with batch strides.
  *
  * Why the code looks like this: POCL's CPU device runs the work-items of a
  * group one after the other and (version 3.1) does not vectorize across them,
@@ -96,13 +96,6 @@ RD_INLINE float hsum8(vec v) {
     const float4 a = v.lo + v.hi;
     const float2 b = a.lo + a.hi;
     return b.x + b.y;
-}
-
-/* dw stage 1's store: partial[i] = v, or with ADD (one chunk of images: "partial" is dw
- * itself and conv_dw_finish is not launched) dw[i] += v. One work-item writes each i. */
-RD_INLINE void dw_put(__global float *p, long i, float v, const int ADD) {
-    if (ADD) p[i] += v;
-    else p[i] = v;
 }
 
 /* dx epilogue for n lanes at x[xi], dx[di]: mask by x > 0 under relu, add
@@ -447,7 +440,7 @@ RD_INLINE void dwc_dw(__global const float *x, ulong x_off, ulong x_ns, __global
     }
     __global float *out = partial + (long)g * CI * K * K + (long)t * K;
     #pragma unroll
-    for (int kw = 0; kw < K; kw++) dw_put(out, kw, hsum8(acc[kw]), ADD);
+    for (int kw = 0; kw < K; kw++) rd_store(&out[kw], hsum8(acc[kw]), ADD);
 }
 
 #define DWC_VARIANT(TAG, K, S, D)                                                                                    \
@@ -693,7 +686,7 @@ RD_INLINE void conv_dw(__global const float *x, ulong x_off, ulong x_ns, __globa
         if (co0 + j >= CO) break;
         #pragma unroll
         for (int kw = 0; kw < KW; kw++)
-            dw_put(out, (((long)(co0 + j) * CI + ci) * KH + kh) * KW + kw, hsum8(acc[j * KW + kw]), ADD);
+            rd_store(&out[(((long)(co0 + j) * CI + ci) * KH + kh) * KW + kw], hsum8(acc[j * KW + kw]), ADD);
     }
 }
 
@@ -876,7 +869,7 @@ __kernel void pw_dw(RD_TC(x), RD_TC(dy), RD_V(partial), CONV_GEOM, const int IPC
 #pragma unroll
         for (int i = 0; i < PW_DW_CIB; i++)
             if (co0 + j < CO && ci0 + i < CI)
-                dw_put(out, (long)(co0 + j) * CI + ci0 + i, hsum8(acc[j * PW_DW_CIB + i]), ADD);
+                rd_store(&out[(long)(co0 + j) * CI + ci0 + i], hsum8(acc[j * PW_DW_CIB + i]), ADD);
 }
 
 /* ================= generic (any kernel, stride, dilation; groups 1 or C): one item per element ================= */
@@ -955,7 +948,7 @@ __kernel void conv_dw_gen(RD_TC(x), RD_TC(dy), RD_V(partial), CONV_GEOM, const i
             }
         }
     }
-    dw_put(partial + partial_off, (long)g * count + t, s, ADD);
+    rd_store(&partial[partial_off + (long)g * count + t], s, ADD);
 }
 
 /* Stage 2 of every dw: dw[i] += sum over chunks of partial[g][i]. */
@@ -1066,7 +1059,7 @@ void conv_dw_local(RD_TC(x), RD_TC(dy), RD_V(partial), CONV_GEOM, const int IPC,
             barrier(CLK_LOCAL_MEM_FENCE);
         }
     }
-    if (k < K && co < CO) dw_put(partial + partial_off, (long)g * CO * K + (long)co * K + k, acc, ADD);
+    if (k < K && co < CO) rd_store(&partial[partial_off + (long)g * CO * K + (long)co * K + k], acc, ADD);
 }
 
 /* ================= depthwise through local memory (GPUs; tune.conv_dwc = local) =================
@@ -1162,6 +1155,6 @@ __kernel void dwc_dw_local(RD_TC(x), RD_TC(dy), RD_V(partial), CONV_GEOM, const 
         }
     }
     s = rd_group_sum(buf, s);
-    if (lid == 0) dw_put(partial + partial_off, (long)g * CI * KK + wi, s, ADD);
+    if (lid == 0) rd_store(&partial[partial_off + (long)g * CI * KK + wi], s, ADD);
 }
 #endif
