@@ -418,8 +418,8 @@ static rd_status backward_dx(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     }
 }
 
-/* The dw partial sums of every chunk of images into partial (chunks x wcount floats). */
-/* Stage 1 of dw into out: the chunks' partial sums (add 0), or with one chunk dw += the sum (add 1). */
+/* Stage 1 of dw into out: the partial sums of every chunk of images (chunks x wcount floats,
+ * add 0), or with one chunk dw += the sum (add 1). */
 static rd_status dw_partials(rd_ctx *ctx, const plan *pl, const rd_tensor *x, const rd_tensor *dy, const rd_vec *out,
                              cl_int add, int chunks, int ipc) {
     const geom g = pl->g;
@@ -460,7 +460,7 @@ static rd_status backward_dw(rd_ctx *ctx, const plan *pl, const rd_tensor *x, co
     dw_chunks(ctx, pl->g.n, dw_tiles(pl), &chunks, &ipc);
     if (chunks == 1) return dw_partials(ctx, pl, x, dy, dw, 1, chunks, ipc);  /* no stage 2 */
     cl_mem partial;
-    RD_TRY(rd_scratch(ctx, RD_SCRATCH_CONV0, (size_t)chunks * pl->wcount * sizeof(float), &partial));
+    RD_TRY(rd_scratch(ctx, RD_SCRATCH_CONV0, dw_partial_bytes(ctx, pl), &partial));
     rd_vec pv = {partial, 0, (size_t)chunks * pl->wcount};
     RD_TRY(dw_partials(ctx, pl, x, dy, &pv, 0, chunks, ipc));
     cl_int count = (cl_int)pl->wcount, cchunks = chunks;
