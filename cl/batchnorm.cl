@@ -12,7 +12,9 @@
  * the sum of squared deviations from it; chunks are merged the same way
  * (see bn_stats_finish). No E[x^2] - E[x]^2 anywhere.
  *
- * Scratch ("ws", floats): coef[5 * C], then part[2 * C * chunks].
+ * Scratch ("ws", floats): coef[5 * C] from ws_off, the partials part[2 * C * chunks]
+ * from float "part" (5 * C past ws_off, except for a slice of a stack: see
+ * rd_batchnorm_stack_stats, whose slices' partials lie side by side).
  * Forward coef per channel: mean, invstd * gamma, beta (y = (x - mean) * a + beta).
  * Backward coef per channel: shift, mult (xhat = (v - shift) * mult), k, A / M, B / M
  * with A = sum dy, B = sum dy * xhat, k = scale * gamma * invstd. */
@@ -25,7 +27,7 @@ inline ulong bn_index(const ulong off, const ulong ns, const uint HW, const uint
 
 /* Stage 1 of the statistics: part[c][k] = (mean, M2) of chunk k of channel c. */
 __kernel void bn_stats_partial(RD_TC(x), const uint C, const uint HW, const uint M, const uint L,
-                               __global float *ws) {
+                               __global float *ws, const ulong part) {
     __local float buf[RD_WG];
     const uint k = get_group_id(0), c = get_group_id(1), lid = get_local_id(0);
     if (c >= C) return;  /* uniform over the group */
@@ -44,9 +46,9 @@ __kernel void bn_stats_partial(RD_TC(x), const uint C, const uint HW, const uint
     d1 = rd_group_sum(buf, d1);
     d2 = rd_group_sum(buf, d2);
     if (lid == 0) {
-        __global float *part = ws + 5 * (ulong)C + 2 * ((ulong)c * get_num_groups(0) + k);
-        part[0] = m0 + d1 / cnt;
-        part[1] = fmax(d2 - d1 * d1 / cnt, 0.0f);
+        __global float *p = ws + part + 2 * ((ulong)c * get_num_groups(0) + k);
+        p[0] = m0 + d1 / cnt;
+        p[1] = fmax(d2 - d1 * d1 / cnt, 0.0f);
     }
 }
 
@@ -55,10 +57,10 @@ __kernel void bn_stats_partial(RD_TC(x), const uint C, const uint HW, const uint
  * (unbiased variance). The merge is itself two-pass over the chunk means (mean from
  * small deviations against the first chunk's, then M2 = sum M2_k + n_k (mean_k -
  * mean)^2), which rounds less than folding chunks one by one (Chan et al.). */
-inline float bn_channel_stats(__global const float *ws, const uint c, const uint C, const uint chunks, const uint M,
+inline float bn_channel_stats(__global const float *ws, const ulong part, const uint c, const uint chunks, const uint M,
                               const uint L, const float eps, const float momentum, const int track, const int store,
                               RD_V(save_mean), RD_V(save_invstd), RD_V(run_mean), RD_V(run_var), float *mean_out) {
-    __global const float *p = ws + 5 * (ulong)C + 2 * (ulong)c * chunks;
+    __global const float *p = ws + part + 2 * (ulong)c * chunks;
     const float ref = p[0];
     float s = 0.0f;
     for (uint k = 0; k < chunks; k++) s += (float)min(L, M - k * L) * (p[2 * k] - ref);
@@ -83,17 +85,17 @@ inline float bn_channel_stats(__global const float *ws, const uint c, const uint
 }
 
 /* Stage 2 as its own kernel (the work-group layout): one work-item per channel, writes coef. */
-__kernel void bn_stats_finish(__global float *ws, const uint chunks, const uint C, const uint M,
+__kernel void bn_stats_finish(RD_V(ws), const ulong part, const uint chunks, const uint C, const uint M,
                               const uint L, const float eps, const float momentum, const int track, const int affine,
                               RD_V(save_mean), RD_V(save_invstd), RD_V(run_mean), RD_V(run_var), RD_VC(gamma),
                               RD_VC(beta)) {
     const uint c = get_global_id(0);
     if (c >= C) return;
     float mean;
-    const float invstd = bn_channel_stats(ws, c, C, chunks, M, L, eps, momentum, track, 1, save_mean, save_mean_off,
+    const float invstd = bn_channel_stats(ws, part, c, chunks, M, L, eps, momentum, track, 1, save_mean, save_mean_off,
                                           save_invstd, save_invstd_off, run_mean, run_mean_off, run_var, run_var_off,
                                           &mean);
-    __global float *coef = ws;
+    __global float *coef = ws + ws_off;
     coef[3 * c] = mean;
     coef[3 * c + 1] = affine ? invstd * gamma[gamma_off + c] : invstd;
     coef[3 * c + 2] = affine ? beta[beta_off + c] : 0.0f;
@@ -113,11 +115,11 @@ __kernel void bn_eval_coef(const uint C, const float eps, const int affine, RD_V
 /* y = (x - mean) * a + beta; with has_acc also acc += scale * y (scale[0] on the
  * device, 1 without has_scale). y may be x. */
 __kernel void bn_apply(RD_TC(x), RD_T(y), const uint HW, const uint chw, const uint n,
-                       __global const float *coef, RD_VC(scale), const int has_scale, RD_T(acc),
-                       const int has_acc) {
+                       RD_VC(coef), RD_VC(scale), const int has_scale, RD_T(acc), const int has_acc) {
     const uint i = get_global_id(0), b = get_global_id(1);
     if (i >= chw || b >= n) return;
     const uint c = i / HW;
+    coef += coef_off;
     const float v = (x[x_off + b * x_ns + i] - coef[3 * c]) * coef[3 * c + 1] + coef[3 * c + 2];
     y[y_off + b * y_ns + i] = v;
     if (has_acc) {
@@ -146,9 +148,9 @@ inline void bn_xhat_map(const int mode, const uint c, __global const float *save
 }
 
 /* Stage 1 of backward: part[c][k] = (sum dy, sum dy * xhat) over chunk k of channel c. */
-__kernel void bn_grad_partial(RD_TC(v), RD_TC(dy), const uint C, const uint HW, const uint M, const uint L,
-                              const int mode, RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma), RD_VC(beta),
-                              __global float *ws) {
+__kernel void bn_grad_partial(RD_TC(v), RD_TC(dy), const uint dyC, const uint C, const uint HW, const uint M,
+                              const uint L, const int mode, RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma),
+                              RD_VC(beta), __global float *ws, const ulong part) {
     __local float buf[RD_WG];
     const uint k = get_group_id(0), c = get_group_id(1), lid = get_local_id(0);
     if (c >= C) return;  /* uniform over the group */
@@ -158,28 +160,28 @@ __kernel void bn_grad_partial(RD_TC(v), RD_TC(dy), const uint C, const uint HW, 
     const uint e0 = k * L, e1 = min(e0 + L, M);
     float sa = 0.0f, sb = 0.0f;
     for (uint e = e0 + lid; e < e1; e += RD_WG) {
-        const float g = dy[bn_index(dy_off, dy_ns, HW, c, e)];
+        const float g = dy[bn_index(dy_off, dy_ns, HW, c % dyC, e)];
         sa += g;
         sb += g * (v[bn_index(v_off, v_ns, HW, c, e)] - shift);
     }
     sa = rd_group_sum(buf, sa);
     sb = rd_group_sum(buf, sb);
     if (lid == 0) {
-        __global float *part = ws + 5 * (ulong)C + 2 * ((ulong)c * get_num_groups(0) + k);
-        part[0] = sa;
-        part[1] = sb * mult;
+        __global float *p = ws + part + 2 * ((ulong)c * get_num_groups(0) + k);
+        p[0] = sa;
+        p[1] = sb * mult;
     }
 }
 
 /* Stage 2 of backward for channel c: A, B from its chunk partials; with store (one
  * work-item per channel) dgamma += s B, dbeta += s A, dot = sum dy * y = gamma B + beta A;
  * q: the coefficients of the element-wise pass (see the top of this file). */
-inline void bn_grad_coef(__global const float *ws, const uint c, const uint C, const uint chunks, const uint M,
+inline void bn_grad_coef(__global const float *ws, const ulong part, const uint c, const uint chunks, const uint M,
                          const int mode, const int affine, RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma),
                          RD_VC(beta), RD_VC(scale), const int has_scale, const int store, RD_V(dgamma),
                          const int has_dgamma, RD_V(dbeta), const int has_dbeta, RD_V(dot), const int has_dot,
                          float *q) {
-    __global const float *p = ws + 5 * (ulong)C + 2 * (ulong)c * chunks;
+    __global const float *p = ws + part + 2 * (ulong)c * chunks;
     float A = 0.0f, B = 0.0f;
     for (uint k = 0; k < chunks; k++) {
         A += p[2 * k];
@@ -203,26 +205,26 @@ inline void bn_grad_coef(__global const float *ws, const uint c, const uint C, c
 }
 
 /* Stage 2 of backward as its own kernel (the work-group layout, or no dx): writes coef. */
-__kernel void bn_grad_finish(__global float *ws, const uint chunks, const uint C, const uint M,
+__kernel void bn_grad_finish(RD_V(ws), const ulong part, const uint chunks, const uint C, const uint M,
                              const int mode, const int affine, RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma),
                              RD_VC(beta), RD_VC(scale), const int has_scale, RD_V(dgamma), const int has_dgamma,
                              RD_V(dbeta), const int has_dbeta, RD_V(dot), const int has_dot) {
     const uint c = get_global_id(0);
     if (c >= C) return;
     float q[5];
-    bn_grad_coef(ws, c, C, chunks, M, mode, affine, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma,
+    bn_grad_coef(ws, part, c, chunks, M, mode, affine, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma,
                  gamma_off, beta, beta_off, scale, scale_off, has_scale, 1, dgamma, dgamma_off, has_dgamma, dbeta,
                  dbeta_off, has_dbeta, dot, dot_off, has_dot, q);
-    __global float *coef = ws + 5 * (ulong)c;
+    __global float *coef = ws + ws_off + 5 * (ulong)c;
     for (int i = 0; i < 5; i++) coef[i] = q[i];
 }
 
 /* dx (+)= k * (dy - A/M - xhat * B/M): element-wise, so dx may alias dy or v. */
 __kernel void bn_grad_input(RD_TC(v), RD_TC(dy), RD_T(dx), const uint HW, const uint chw, const uint n,
-                            __global const float *coef, const int acc) {
+                            RD_VC(coef), const int acc) {
     const uint i = get_global_id(0), b = get_global_id(1);
     if (i >= chw || b >= n) return;
-    __global const float *q = coef + 5 * (i / HW);
+    __global const float *q = coef + coef_off + 5 * (i / HW);
     const float xhat = (v[v_off + b * v_ns + i] - q[0]) * q[1];
     const float g = q[2] * (dy[dy_off + b * dy_ns + i] - q[3] - xhat * q[4]);
     const ulong d = dx_off + b * dx_ns + i;
@@ -241,7 +243,8 @@ inline float bn_hsum8(const float8 v) {
     return b.x + b.y;
 }
 
-__kernel void bn_stats_planes(RD_TC(x), const uint C, const uint n, const uint HW, __global float *ws) {
+__kernel void bn_stats_planes(RD_TC(x), const uint C, const uint n, const uint HW, __global float *ws,
+                              const ulong part) {
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n) return;
     __global const float *p = x + x_off + b * x_ns + (ulong)c * HW;
@@ -263,9 +266,9 @@ __kernel void bn_stats_planes(RD_TC(x), const uint C, const uint n, const uint H
         d1 += d;
         d2 += d * d;
     }
-    __global float *part = ws + 5 * (ulong)C + 2 * ((ulong)c * n + b);
-    part[0] = m0 + d1 / cnt;
-    part[1] = fmax(d2 - d1 * d1 / cnt, 0.0f);
+    __global float *p2 = ws + part + 2 * ((ulong)c * n + b);
+    p2[0] = m0 + d1 / cnt;
+    p2[1] = fmax(d2 - d1 * d1 / cnt, 0.0f);
 }
 
 /* y = (x - mean) * a + bt over plane (c, b), with acc += s * y when has_acc. */
@@ -294,11 +297,11 @@ inline void bn_apply_plane(RD_TC(x), RD_T(y), RD_T(acc), const int has_acc, cons
 
 /* Evaluation mode (coef from bn_eval_coef). */
 __kernel void bn_apply_planes(RD_TC(x), RD_T(y), const uint C, const uint n, const uint HW,
-                              __global const float *coef, RD_VC(scale), const int has_scale, RD_T(acc),
-                              const int has_acc) {
+                              RD_VC(coef), RD_VC(scale), const int has_scale, RD_T(acc), const int has_acc) {
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n) return;
     const float s = has_scale ? scale[scale_off] : 1.0f;
+    coef += coef_off;
     bn_apply_plane(x, x_off, x_ns, y, y_off, y_ns, acc, acc_off, acc_ns, has_acc, c, b, HW, coef[3 * c],
                    coef[3 * c + 1], coef[3 * c + 2], s);
 }
@@ -307,14 +310,15 @@ __kernel void bn_apply_planes(RD_TC(x), RD_T(y), const uint C, const uint n, con
  * the merge). Each plane's work-item merges its channel's n partials itself; the image-0
  * item saves the statistics. y may be x. */
 __kernel void bn_train_apply_planes(RD_TC(x), RD_T(y), const uint C, const uint n, const uint HW,
-                                    __global const float *ws, const float eps, const float momentum, const int track,
+                                    __global const float *ws, const ulong part, const float eps, const float momentum,
+                                    const int track,
                                     const int affine, RD_V(save_mean), RD_V(save_invstd), RD_V(run_mean),
                                     RD_V(run_var), RD_VC(gamma), RD_VC(beta), RD_VC(scale), const int has_scale,
                                     RD_T(acc), const int has_acc) {
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n) return;
     float mean;
-    const float invstd = bn_channel_stats(ws, c, C, n, n * HW, HW, eps, momentum, track, b == 0, save_mean,
+    const float invstd = bn_channel_stats(ws, part, c, n, n * HW, HW, eps, momentum, track, b == 0, save_mean,
                                           save_mean_off, save_invstd, save_invstd_off, run_mean, run_mean_off,
                                           run_var, run_var_off, &mean);
     const float a = affine ? invstd * gamma[gamma_off + c] : invstd, bt = affine ? beta[beta_off + c] : 0.0f;
@@ -322,15 +326,16 @@ __kernel void bn_train_apply_planes(RD_TC(x), RD_T(y), const uint C, const uint 
     bn_apply_plane(x, x_off, x_ns, y, y_off, y_ns, acc, acc_off, acc_ns, has_acc, c, b, HW, mean, a, bt, s);
 }
 
-__kernel void bn_grad_planes(RD_TC(v), RD_TC(dy), const uint C, const uint n, const uint HW, const int mode,
-                             RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma), RD_VC(beta), __global float *ws) {
+__kernel void bn_grad_planes(RD_TC(v), RD_TC(dy), const uint dyC, const uint C, const uint n, const uint HW,
+                             const int mode, RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma), RD_VC(beta),
+                             __global float *ws, const ulong part) {
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n) return;
     float shift, mult;
     bn_xhat_map(mode, c, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma, gamma_off, beta, beta_off,
                 &shift, &mult);
     __global const float *vp = v + v_off + b * v_ns + (ulong)c * HW;
-    __global const float *gp = dy + dy_off + b * dy_ns + (ulong)c * HW;
+    __global const float *gp = dy + dy_off + b * dy_ns + (ulong)(c % dyC) * HW;
     float8 a8 = (float8)(0.0f), b8 = (float8)(0.0f);
     uint j = 0;
     for (; j + 8 <= HW; j += 8) {
@@ -343,23 +348,24 @@ __kernel void bn_grad_planes(RD_TC(v), RD_TC(dy), const uint C, const uint n, co
         sa += gp[j];
         sb += gp[j] * (vp[j] - shift);
     }
-    __global float *part = ws + 5 * (ulong)C + 2 * ((ulong)c * n + b);
-    part[0] = sa;
-    part[1] = sb * mult;
+    __global float *p2 = ws + part + 2 * ((ulong)c * n + b);
+    p2[0] = sa;
+    p2[1] = sb * mult;
 }
 
 /* Backward stage 2 and dx (+)= k * (dy - A/M - xhat * B/M) in one launch: each plane's
  * work-item merges its channel's n partials; the image-0 item writes dgamma, dbeta, dot.
  * Element-wise per plane, so dx may alias dy or v. */
 __kernel void bn_grad_input_planes(RD_TC(v), RD_TC(dy), RD_T(dx), const uint C, const uint n, const uint HW,
-                                   __global const float *ws, const int mode, const int affine, RD_VC(save_mean),
+                                   __global const float *ws, const ulong part, const int mode, const int affine,
+                                   RD_VC(save_mean),
                                    RD_VC(save_invstd), RD_VC(gamma), RD_VC(beta), RD_VC(scale), const int has_scale,
                                    RD_V(dgamma), const int has_dgamma, RD_V(dbeta), const int has_dbeta, RD_V(dot),
                                    const int has_dot, const int acc) {
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n) return;
     float q[5];
-    bn_grad_coef(ws, c, C, n, n * HW, mode, affine, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma,
+    bn_grad_coef(ws, part, c, n, n * HW, mode, affine, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma,
                  gamma_off, beta, beta_off, scale, scale_off, has_scale, b == 0, dgamma, dgamma_off, has_dgamma, dbeta,
                  dbeta_off, has_dbeta, dot, dot_off, has_dot, q);
     __global const float *vp = v + v_off + b * v_ns + (ulong)c * HW;

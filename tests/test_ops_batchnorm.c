@@ -498,6 +498,89 @@ START_TEST(scratch_bytes) {
 }
 END_TEST
 
+/* A stack: three BNs over the channel slices of one tensor, their reductions run once
+ * for all (the mixed op's final BNs), each slice against the reference (forward: y, the
+ * node sum, running statistics) and finite differences (backward: dx, dot). */
+START_TEST(stack_vs_reference) {
+    use_layout(_i);
+    tu_rng r = {77};
+    enum { G = 3 };
+    ref_shape s = {3, 5, 9, 7};
+    size_t n = ref_numel(s), C = (size_t)s.c, hw = (size_t)s.h * s.w;
+    double *x[G], *y = dalloc(n), *got = dalloc(n), *acc0 = dalloc(n), *want = dalloc(n), *dy = dalloc(n),
+                  *grad = dalloc(n), *gotc = dalloc(C), *wantc = dalloc(C), *all = dalloc(G * n);
+    double w[G] = {0.37, 1.25, -0.6};
+    tu_fill(&r, acc0, n, -1, 1);
+    tu_fill(&r, dy, n, -1, 1);
+    for (size_t i = 0; i < n; i++) dy[i] = (float)dy[i];
+    memcpy(want, acc0, n * sizeof *want);
+    bn_setup b[G];
+    for (int g = 0; g < G; g++) {
+        x[g] = dalloc(n);
+        fill_channels(&r, x[g], s, 2.0 * g - 1, 1.0 + g);
+        for (size_t i = 0; i < n; i++) x[g][i] = (float)x[g][i];
+        for (int i = 0; i < s.n; i++)
+            memcpy(all + ((size_t)i * G + g) * C * hw, x[g] + (size_t)i * C * hw, C * hw * sizeof *all);
+        b[g] = make_state(&r, s.c, 0, 1);
+    }
+    rd_tensor stack = tu_tensor_from(all, s.n, G * s.c, s.h, s.w), node = tu_tensor_from(acc0, s.n, s.c, s.h, s.w);
+    rd_tensor tdy = tu_tensor_from(dy, s.n, s.c, s.h, s.w), tdx = tu_tensor(s.n, s.c, s.h, s.w);
+    rd_vec ws = tu_vec(rd_batchnorm_stack_floats(tu_ctx(), &stack) + 3); /* larger than needed is fine */
+    rd_vec sc[G], dot = tu_vec(C);
+    TU_OK(rd_batchnorm_stack_stats(tu_ctx(), &stack, &ws));
+    for (int g = 0; g < G; g++) {
+        sc[g] = tu_vec_from(&w[g], 1);
+        TU_OK(rd_batchnorm_stack_forward(tu_ctx(), &BN, &b[g].s, &stack, G, g, &ws, &sc[g], &node));
+    }
+    char what[64];
+    for (int g = 0; g < G; g++) {
+        ref_batchnorm_train(x[g], s, NULL, NULL, BN.eps, BN.momentum, b[g].rm, b[g].rv, y);
+        rd_tensor slice = rd_tensor_channels(stack, g * s.c, s.c);
+        tu_read(&slice, got);
+        snprintf(what, sizeof what, "stack slice %d: y in place", g);
+        tu_assert_close(what, got, y, n, 1e-5, 1e-5);
+        for (size_t i = 0; i < n; i++) want[i] += w[g] * y[i];
+        tu_vec_read(&b[g].s.running_mean, gotc);
+        snprintf(what, sizeof what, "stack slice %d: running_mean", g);
+        tu_assert_close(what, gotc, b[g].rm, C, 1e-5, 1e-5);
+        tu_vec_read(&b[g].s.running_var, gotc);
+        snprintf(what, sizeof what, "stack slice %d: running_var", g);
+        tu_assert_close(what, gotc, b[g].rv, C, 1e-5, 1e-5);
+    }
+    tu_read(&node, got);
+    tu_assert_close("stack: node += sum of scale * y", got, want, n, 1e-5, 1e-5);
+
+    TU_OK(rd_batchnorm_stack_grad_sums(tu_ctx(), &stack, &tdy, &ws));
+    for (int g = 0; g < G; g++) {
+        TU_OK(rd_batchnorm_stack_backward(tu_ctx(), &b[g].s, &stack, G, g, &ws, &tdy, &sc[g], &tdx, 0, &dot));
+        fd_bn f = {s, 0, dy, (float)w[g], y};
+        tu_fd_grad(bn_loss, &f, x[g], n, 1e-4, grad);
+        tu_read(&tdx, got);
+        snprintf(what, sizeof what, "stack slice %d: dx", g);
+        tu_assert_close(what, got, grad, n, 3e-5, 1e-4);
+        ref_batchnorm_train(x[g], s, NULL, NULL, BN.eps, BN.momentum, NULL, NULL, y);
+        channel_dot(dy, y, s, wantc);
+        tu_vec_read(&dot, gotc);
+        snprintf(what, sizeof what, "stack slice %d: dot", g);
+        tu_assert_close(what, gotc, wantc, C, 1e-4, 1e-4);
+    }
+    /* misuse: a slice out of range, slices that do not divide the channels, a short ws */
+    ck_assert_int_eq(rd_batchnorm_stack_forward(tu_ctx(), &BN, &b[0].s, &stack, G, G, &ws, NULL, NULL), RD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(rd_ctx_error(tu_ctx()), "slice 3 of 3 of a 15-channel stack"));
+    ck_assert_int_eq(rd_batchnorm_stack_forward(tu_ctx(), &BN, &b[0].s, &stack, 4, 0, &ws, NULL, NULL), RD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(rd_ctx_error(tu_ctx()), "slice 0 of 4"));
+    rd_vec short_ws = rd_vec_slice(ws, 0, 10);
+    ck_assert_int_eq(rd_batchnorm_stack_stats(tu_ctx(), &stack, &short_ws), RD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(rd_ctx_error(tu_ctx()), "ws has 10 floats"));
+    for (int g = 0; g < G; g++) {
+        free(x[g]);
+        free_state(&b[g]);
+    }
+    free(y); free(got); free(acc0); free(want); free(dy); free(grad); free(gotc); free(wantc); free(all);
+    tu_free_all();
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("ops_batchnorm");
     TCase *tc = tcase_create("all");
@@ -508,6 +591,7 @@ static Suite *suite(void) {
     tcase_add_loop_test(tc, eval_mode, 0, 2);
     tcase_add_loop_test(tc, backward_vs_finite_differences, 0, 2);
     tcase_add_loop_test(tc, backward_large_strided, 0, 2);
+    tcase_add_loop_test(tc, stack_vs_reference, 0, 2);
     tcase_add_test(tc, errors);
     tcase_add_loop_test(tc, scratch_bytes, 0, 2);
     suite_add_tcase(s, tc);

@@ -199,6 +199,25 @@ rd_status rd_batchnorm_backward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_
 /* Scratch slot 2 needed by forward (train, eval) and backward at x's shape:
  * per-channel coefficients and the (channel, chunk) partials of the reductions. */
 size_t rd_batchnorm_scratch_bytes(rd_ctx *ctx, const rd_tensor *x);
+/* A stack: batch norms (training mode, not affine) over the `slices` equal channel
+ * slices of one tensor, whose reductions run as one launch for all of them (the
+ * mixed op's final BNs: a launch costs a CPU device more than the reduction).
+ * ws (rd_batchnorm_stack_floats) holds every slice's partials from the first
+ * call to the last; rd_batchnorm_stack_stats(stack), then per slice g
+ * rd_batchnorm_stack_forward (in place: y = x = slice g, otherwise as
+ * rd_batchnorm_forward_train). Backward: rd_batchnorm_stack_grad_sums(stack = the
+ * outputs y, dy) with dy of one slice's channels, the upstream gradient every
+ * slice shares (unscaled), then per slice rd_batchnorm_stack_backward (as
+ * rd_batchnorm_backward from y, no dgamma / dbeta). */
+size_t rd_batchnorm_stack_floats(rd_ctx *ctx, const rd_tensor *stack);
+rd_status rd_batchnorm_stack_stats(rd_ctx *ctx, const rd_tensor *stack, const rd_vec *ws);
+rd_status rd_batchnorm_stack_forward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s,
+                                     const rd_tensor *stack, int slices, int g, const rd_vec *ws,
+                                     const rd_vec *scale, const rd_tensor *accum_out);
+rd_status rd_batchnorm_stack_grad_sums(rd_ctx *ctx, const rd_tensor *stack, const rd_tensor *dy, const rd_vec *ws);
+rd_status rd_batchnorm_stack_backward(rd_ctx *ctx, const rd_bn_state *s, const rd_tensor *stack, int slices, int g,
+                                      const rd_vec *ws, const rd_tensor *dy, const rd_vec *scale,
+                                      const rd_tensor *dx, int dx_accumulate, const rd_vec *dot_out);
 
 /* ---------------- linear, softmax, loss (linear.c, loss.c) ---------------- */
 /* x: N x K (any tensor whose c*h*w == K), w: M x K, b: M or NULL; y: N x M (y.c == M, h == w == 1). */

@@ -119,6 +119,22 @@ static void need_bn(rd_ctx *ctx, rd_scratch_need *need, const rd_tensor *x) {
     rd_scratch_merge(need, &s);
 }
 
+int rd_op_stackable(const rd_op_inst *op) {
+    if (op->affine) return 0;
+    switch (rd_op_get_info(op->id)->kind) {
+    case RD_KIND_NONE: return 0;
+    case RD_KIND_POOL: return op->pool_bn;
+    case RD_KIND_SKIP: return op->stride != 1;
+    default: return 1;
+    }
+}
+
+/* The op's output: the final BN's tensor, a slice of the edge's stack when it has one. */
+static rd_tensor final_act(rd_arena *acts, const rd_op_inst *op, int n, int h_out, int w_out) {
+    if (op->bn_stack) return rd_tensor_channels(op->bn_stack->t, op->stack_slot * op->C, op->C);
+    return rd_arena_tensor(acts, n, op->C, h_out, w_out);
+}
+
 void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int w_out, rd_arena *acts,
                 rd_scratch_need *need) {
     const rd_op_info *info = rd_op_get_info(op->id);
@@ -127,7 +143,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
     switch (info->kind) {
     case RD_KIND_NONE: break;
     case RD_KIND_POOL: {
-        op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
+        op->act[op->n_act++] = final_act(acts, op, n, h_out, w_out);
         if (op->pool_bn) op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
         rd_pool_params p = pool_params(op);
         need_pool(ctx, need, &p, x, &op->act[0]);
@@ -135,7 +151,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
     }
     case RD_KIND_SKIP:
         if (op->stride == 1) break;
-        op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
+        op->act[op->n_act++] = final_act(acts, op, n, h_out, w_out);
         op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
         for (int s = 0; s < 2; s++) {
             rd_conv_params p = rd_factorized_reduce_params(s);
@@ -144,7 +160,8 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
         }
         break;
     case RD_KIND_SEP: {
-        for (int i = 0; i < 4; i++) op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
+        for (int i = 0; i < 3; i++) op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
+        op->act[op->n_act++] = final_act(acts, op, n, h_out, w_out);
         op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
         op->bn_tmp[1] = rd_bn_tmp_plan(acts, C);
         rd_conv_params d0 = dw_params(op, 0), d1 = dw_params(op, 1), pw = pw_params();
@@ -155,7 +172,8 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
         break;
     }
     case RD_KIND_DIL: {
-        for (int i = 0; i < 2; i++) op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
+        op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
+        op->act[op->n_act++] = final_act(acts, op, n, h_out, w_out);
         op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
         rd_conv_params d0 = dw_params(op, 0), pw = pw_params();
         need_conv(ctx, need, &d0, x, &op->act[0]);
@@ -163,7 +181,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
         break;
     }
     case RD_KIND_CONV: {
-        op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
+        op->act[op->n_act++] = final_act(acts, op, n, h_out, w_out);
         op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
         rd_conv_params p = rd_conv_dense_params(info->k, info->k, op->stride, op->stride, info->k / 2,
                                                 info->k / 2, 1, 1);
@@ -173,7 +191,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
     case RD_KIND_CONV71: {
         rd_conv_params p0 = conv71_params(op, 0), p1 = conv71_params(op, 1);
         op->act[op->n_act++] = rd_arena_tensor(acts, n, C, x->h, rd_conv_out_w(&p0, x->w));
-        op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
+        op->act[op->n_act++] = final_act(acts, op, n, h_out, w_out);
         op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
         need_conv(ctx, need, &p0, x, &op->act[0]);
         need_conv(ctx, need, &p1, &op->act[0], &op->act[1]);
@@ -256,6 +274,7 @@ static rd_status accumulate(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *
 /* The op's last stage: BN over t, then node += w * t (fused where the BN kernel can). */
 static rd_status bn_accumulate(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, int bn, const rd_tensor *t,
                                const rd_tensor *node) {
+    if (op->bn_stack && e->train && !e->plain_sum) return RD_OK; /* the edge's stack: rd_op_forward_stacked */
     rd_bn_state s = bn_state(e, op, bn);
     if (!e->plain_sum) {
         rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
@@ -267,6 +286,13 @@ static rd_status bn_accumulate(rd_ctx *ctx, const rd_op_exec *e, const rd_op_ins
     if (e->train) RD_TRY(rd_batchnorm_forward_train(ctx, &e->bn, &s, t, t, NULL, NULL));
     else RD_TRY(rd_batchnorm_forward_eval(ctx, &e->bn, &s, t, t));
     return accumulate(ctx, e, op, t, node);
+}
+
+rd_status rd_op_forward_stacked(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, const rd_tensor *node) {
+    rd_bn_state s = bn_state(e, op, op->n_bn - 1);
+    rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
+    return rd_batchnorm_stack_forward(ctx, &e->bn, &s, &op->bn_stack->t, op->bn_stack->slices, op->stack_slot,
+                                      &e->bn_stack_ws, &w, node);
 }
 
 static rd_status bn_inner(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, int bn, const rd_tensor *t) {
@@ -409,6 +435,9 @@ static rd_status bn_accumulate_backward(rd_ctx *ctx, const rd_op_exec *e, const 
         dot = rd_vec_slice(e->alpha_partials, op->partial_off, (size_t)op->C);
         dotp = &dot;
     }
+    if (op->bn_stack) /* the edge's gradient sums ran first (rd_batchnorm_stack_grad_sums) */
+        return rd_batchnorm_stack_backward(ctx, &s, &op->bn_stack->t, op->bn_stack->slices, op->stack_slot,
+                                           &e->bn_stack_ws, dnode, &w, &tv, 0, dotp);
     return rd_batchnorm_backward(ctx, &e->bn, &s, NULL, y, dnode, &w, &tv, 0, dgp, dbp, dotp);
 }
 

@@ -23,11 +23,17 @@ typedef struct rd_op_exec {
      * (softmax of the betas over the node's edges), and per cell i and edge e at
      * i * 14 + e the partial sums of d(loss)/d(that weight) (.mem NULL: not wanted). */
     rd_vec edge_weights, edge_partials;
+    rd_vec bn_stack_ws;     /* the reductions of one edge's BN stack at a time (rd_batchnorm_stack_floats) */
 } rd_op_exec;
 
 /* Plans the op's kept activations (and its scratch needs) for input x and output size. */
 void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int w_out, rd_arena *acts,
                 rd_scratch_need *need);
+/* Whether the op ends with a batch norm an edge's stack can take (rd_bn_stack). */
+int rd_op_stackable(const rd_op_inst *op);
+/* Training, with op->bn_stack: the op's final BN and mixed-op sum, after
+ * rd_batchnorm_stack_stats over the edge's stack (rd_op_forward left them out). */
+rd_status rd_op_forward_stacked(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, const rd_tensor *node);
 /* Floats the op's backward needs in each of its two temporaries. */
 size_t rd_op_temp_floats(const rd_op_inst *op, const rd_tensor *x, int h_out, int w_out);
 /* node += w * op(x) */

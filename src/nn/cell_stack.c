@@ -142,7 +142,7 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
     int stem_c = c->stem_multiplier * c->C;
     rd_stem_plan(ctx, &st->stem, A, n, c->in_h, c->in_w, &st->scratch);
 
-    size_t max_out = (size_t)n * stem_c * c->in_h * c->in_w, max_state = 0, max_temp = 0, max_pc = 0;
+    size_t max_out = (size_t)n * stem_c * c->in_h * c->in_w, max_state = 0, max_temp = 0, max_pc = 0, max_ws = 0;
     int max_gnodes = 0;
     for (int i = 0; i < c->layers; i++) {
         rd_stack_cell *cell = &st->cells[i];
@@ -169,6 +169,24 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
         for (int e = 0; e < t->n_edges; e++) {
             rd_tensor x = edge_ops_input(st, cell, e);
             int stride = edge_stride(cell, e), ho = stride == 2 ? cell->h_out : x.h, wo = stride == 2 ? cell->w_out : x.w;
+            /* two or more active ops ending with a BN: one stack (one reduction launch, not one each) */
+            rd_bn_stack *bs = &cell->bn_stack[e];
+            bs->slices = 0;
+            for (int o = cell->edge_first[e]; o < cell->edge_first[e + 1]; o++) {
+                rd_op_inst *op = &cell->ops[o];
+                op->bn_stack = NULL;
+                op->stack_slot = -1;
+                if (rd_stack_op_active(st, cell, e, op) && rd_op_stackable(op)) op->stack_slot = bs->slices++;
+            }
+            if (bs->slices >= 2) {
+                bs->t = rd_arena_tensor(A, n, bs->slices * x.c, ho, wo);
+                size_t f = rd_batchnorm_stack_floats(ctx, &bs->t);
+                if (f > max_ws) max_ws = f;
+                for (int o = cell->edge_first[e]; o < cell->edge_first[e + 1]; o++)
+                    if (cell->ops[o].stack_slot >= 0) cell->ops[o].bn_stack = bs;
+            } else {
+                bs->slices = 0;
+            }
             for (int o = cell->edge_first[e]; o < cell->edge_first[e + 1]; o++) {
                 rd_op_inst *op = &cell->ops[o];
                 if (!rd_stack_op_active(st, cell, e, op)) {
@@ -193,6 +211,8 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
     st->logits = rd_arena_tensor(A, n, c->classes, 1, 1);
     st->loss = rd_arena_vec(A, RD_LOSS_FLOATS);
     if (c->side_floats) st->side = rd_arena_vec(A, c->side_floats);
+    memset(&st->bn_stack_ws, 0, sizeof st->bn_stack_ws);
+    if (max_ws) st->bn_stack_ws = rd_arena_vec(A, max_ws);
 
     /* gradients: three rotating cell-output gradients, the stem's, the preprocessed
      * states', two op temporaries, nodes outside the outputs, the head's */
@@ -298,6 +318,7 @@ rd_op_exec rd_stack_exec(const rd_cell_stack *st, int train, int weight_grads) {
     e.weights = st->weights;
     if (weight_grads) e.weight_grads = st->grads;
     e.bn_state = st->bn_state;
+    e.bn_stack_ws = st->bn_stack_ws;
     e.bn = rd_cell_bn;
     e.train = train;
     return e;
@@ -323,6 +344,12 @@ static rd_status cell_forward(rd_cell_stack *st, int i, const rd_op_exec *e) {
         for (int o = cell->edge_first[ed]; o < cell->edge_first[ed + 1]; o++) {
             const rd_op_inst *op = &cell->ops[o];
             if (rd_stack_op_active(st, cell, ed, op)) RD_TRY(rd_op_forward(ctx, e, op, &xo, into));
+        }
+        const rd_bn_stack *bs = &cell->bn_stack[ed];
+        if (bs->slices && e->train && !e->plain_sum) { /* the final BNs rd_op_forward left to the stack */
+            RD_TRY(rd_batchnorm_stack_stats(ctx, &bs->t, &e->bn_stack_ws));
+            for (int o = cell->edge_first[ed]; o < cell->edge_first[ed + 1]; o++)
+                if (cell->ops[o].bn_stack) RD_TRY(rd_op_forward_stacked(ctx, e, &cell->ops[o], into));
         }
         if (pc) {
             rd_vec w = rd_vec_slice(e->edge_weights, (size_t)cell->reduction * RD_CELL_EDGES + ed, 1);
@@ -413,6 +440,8 @@ static rd_status cell_backward(rd_cell_stack *st, int i, const rd_op_exec *e, co
                                           &dstate[input], e->edge_partials.mem ? &dw : NULL));
             dxo = rd_tensor_channels(dstate[input], 0, xo.c);
         }
+        const rd_bn_stack *bs = &cell->bn_stack[ed];
+        if (bs->slices && !e->plain_sum) RD_TRY(rd_batchnorm_stack_grad_sums(ctx, &bs->t, &dmix, &e->bn_stack_ws));
         for (int o = cell->edge_first[ed]; o < cell->edge_first[ed + 1]; o++) {
             const rd_op_inst *op = &cell->ops[o];
             if (rd_stack_op_active(st, cell, ed, op))

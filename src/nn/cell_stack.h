@@ -57,6 +57,7 @@ typedef struct rd_stack_cell {
     int edge_first[RD_STACK_MAX_EDGES + 1]; /* edge e's ops are ops[edge_first[e] .. edge_first[e + 1]) */
     rd_op_inst ops[RD_STACK_MAX_CELL_OPS];
     rd_tensor pc_mix[RD_STACK_MAX_EDGES]; /* PC-DARTS: each edge's mixed-op output (C/pc_k channels) */
+    rd_bn_stack bn_stack[RD_STACK_MAX_EDGES]; /* each edge's final BNs in training (two or more ops) */
 } rd_stack_cell;
 
 typedef struct rd_stack_config {
@@ -113,6 +114,7 @@ struct rd_cell_stack {
     cl_mem labels;
     rd_tensor pooled, logits;
     rd_vec loss, side;           /* loss: RD_LOSS_* floats */
+    rd_vec bn_stack_ws;          /* the BN stacks' reductions, one edge at a time */
     rd_tensor g_out[3], g_stem, g_s0p, g_s1p, g_ta, g_tb, g_pooled, g_logits;
     rd_tensor g_nodes[RD_STACK_MAX_NODES];
     rd_tensor g_pc;              /* PC-DARTS: the gradient of one edge's pc_mix at a time */

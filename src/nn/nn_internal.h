@@ -71,7 +71,18 @@ typedef struct rd_op_inst {
     size_t drop_off;                    /* evaluation network: first of its per-image drop-path scales */
     size_t mix_slot;                    /* index of this op's weight in the mixed-weight vector */
     size_t partial_off;                 /* alpha-gradient partial sums (C floats) */
+    /* Training a supernet: the op's final BN output is slice stack_slot of its edge's
+     * stack (rd_batchnorm_stack_*), whose reductions run once for the edge; NULL: its own. */
+    const struct rd_bn_stack *bn_stack;
+    int stack_slot;
 } rd_op_inst;
+
+/* The final batch norms of an edge's ops (none affine) as one stack: their outputs
+ * are the slices of t, side by side in channels (rd_batchnorm_stack_*). slices 0: none. */
+typedef struct rd_bn_stack {
+    rd_tensor t;
+    int slices;
+} rd_bn_stack;
 
 struct rd_supernet_s;
 /* Layout of the op's weights (names, shapes) for a given C and stride. */

@@ -83,8 +83,24 @@ static rd_status check_params(rd_ctx *ctx, const char *op, const rd_bn_params *p
     return RD_OK;
 }
 
-/* The element-wise pass y = (x - mean) * a + b from coef, with the optional accumulate. */
-static rd_status bn_apply(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *y, cl_mem coef, const rd_vec *scale,
+/* Where a batch norm's reductions live: its coefficients (floats from coef) and
+ * channel 0's partials (from part), with the chunking of the tensor the first
+ * stage ran over (a stack's, for one of its slices). */
+typedef struct bn_ws {
+    cl_mem mem;
+    cl_ulong coef, part;
+    size_t chunks, L;
+} bn_ws;
+
+static rd_status scratch_ws(rd_ctx *ctx, const rd_tensor *x, bn_ws *w) {
+    w->chunks = bn_chunks(ctx, x, &w->L);
+    w->coef = 0;
+    w->part = (cl_ulong)BN_COEF * x->c;
+    return rd_scratch(ctx, RD_SCRATCH_REDUCE, rd_batchnorm_scratch_bytes(ctx, x), &w->mem);
+}
+
+/* The element-wise pass y = (x - mean) * a + b from the coefficients, with the optional accumulate. */
+static rd_status bn_apply(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *y, const rd_vec *coef, const rd_vec *scale,
                           const rd_tensor *accum_out) {
     rd_vec sc = opt_vec(scale);
     rd_tensor acc = {0};
@@ -95,24 +111,68 @@ static rd_status bn_apply(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *y, c
         size_t g[2] = {(size_t)x->c, (size_t)x->n};
         cl_uint C = (cl_uint)x->c;
         return rd_launch(ctx, PROG, "bn_apply_planes", 2, g, NULL, RD_TARG(x), RD_TARG(y), RD_ARG(C), RD_ARG(n),
-                         RD_ARG(hw), RD_ARG(coef), RD_VARG(&sc), RD_ARG(has_scale), RD_TARG(&acc), RD_ARG(has_acc),
+                         RD_ARG(hw), RD_VARG(coef), RD_VARG(&sc), RD_ARG(has_scale), RD_TARG(&acc), RD_ARG(has_acc),
                          RD_END);
     }
     size_t g[2];
     rd_tensor_range(x, g);
     cl_uint chw = (cl_uint)g[0];
     return rd_launch(ctx, PROG, "bn_apply", 2, g, NULL, RD_TARG(x), RD_TARG(y), RD_ARG(hw), RD_ARG(chw), RD_ARG(n),
-                     RD_ARG(coef), RD_VARG(&sc), RD_ARG(has_scale), RD_TARG(&acc), RD_ARG(has_acc), RD_END);
+                     RD_VARG(coef), RD_VARG(&sc), RD_ARG(has_scale), RD_TARG(&acc), RD_ARG(has_acc), RD_END);
 }
 
-rd_status rd_batchnorm_forward_train(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s, const rd_tensor *x,
-                                     const rd_tensor *y, const rd_vec *scale, const rd_tensor *accum_out) {
-    const char *op = "batchnorm forward";
+/* Forward stage 1 over x: each channel's (chunk mean, M2) partials. */
+static rd_status stats_stage1(rd_ctx *ctx, const rd_tensor *x, const bn_ws *w) {
+    cl_uint C = (cl_uint)x->c, hw = (cl_uint)(x->h * x->w), M = (cl_uint)((size_t)x->n * x->h * x->w),
+            Lu = (cl_uint)w->L, n = (cl_uint)x->n;
+    if (use_planes(ctx)) {
+        size_t g1[2] = {(size_t)x->c, (size_t)x->n};
+        return rd_launch(ctx, PROG, "bn_stats_planes", 2, g1, NULL, RD_TARG(x), RD_ARG(C), RD_ARG(n), RD_ARG(hw),
+                         RD_ARG(w->mem), RD_ARG(w->part), RD_END);
+    }
+    size_t g1[2] = {w->chunks * ctx->wg, (size_t)x->c}, l1[2] = {ctx->wg, 1};
+    return rd_launch(ctx, PROG, "bn_stats_partial", 2, g1, l1, RD_TARG(x), RD_ARG(C), RD_ARG(hw), RD_ARG(M),
+                     RD_ARG(Lu), RD_ARG(w->mem), RD_ARG(w->part), RD_END);
+}
+
+/* Forward stage 2 (merge, save, running statistics) and the element-wise pass. */
+static rd_status stats_stage2(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s, int affine, int track,
+                              const rd_tensor *x, const rd_tensor *y, const rd_vec *scale, const rd_tensor *accum_out,
+                              const bn_ws *w) {
+    rd_vec rm = opt_vec(&s->running_mean), rv = opt_vec(&s->running_var), ga = opt_vec(&s->gamma),
+           be = opt_vec(&s->beta);
+    cl_int tr = track, af = affine;
+    float eps = p->eps, mom = p->momentum;
+    cl_uint C = (cl_uint)x->c, hw = (cl_uint)(x->h * x->w), M = (cl_uint)((size_t)x->n * x->h * x->w),
+            Lu = (cl_uint)w->L, nch = (cl_uint)w->chunks, n = (cl_uint)x->n;
+    if (use_planes(ctx)) {  /* the merge runs in the element-wise pass: one launch fewer */
+        rd_vec sc = opt_vec(scale);
+        rd_tensor acc = {0};
+        cl_int has_scale = sc.mem != NULL, has_acc = accum_out && accum_out->mem;
+        if (has_acc) acc = *accum_out;
+        size_t g[2] = {(size_t)x->c, (size_t)x->n};
+        return rd_launch(ctx, PROG, "bn_train_apply_planes", 2, g, NULL, RD_TARG(x), RD_TARG(y), RD_ARG(C), RD_ARG(n),
+                         RD_ARG(hw), RD_ARG(w->mem), RD_ARG(w->part), RD_ARG(eps), RD_ARG(mom), RD_ARG(tr),
+                         RD_ARG(af), RD_VARG(&s->save_mean), RD_VARG(&s->save_invstd), RD_VARG(&rm), RD_VARG(&rv),
+                         RD_VARG(&ga), RD_VARG(&be), RD_VARG(&sc), RD_ARG(has_scale), RD_TARG(&acc), RD_ARG(has_acc),
+                         RD_END);
+    }
+    size_t g2[1] = {(size_t)x->c};
+    RD_TRY(rd_launch(ctx, PROG, "bn_stats_finish", 1, g2, NULL, RD_ARG(w->mem), RD_ARG(w->coef), RD_ARG(w->part),
+                     RD_ARG(nch), RD_ARG(C), RD_ARG(M), RD_ARG(Lu), RD_ARG(eps), RD_ARG(mom), RD_ARG(tr), RD_ARG(af),
+                     RD_VARG(&s->save_mean), RD_VARG(&s->save_invstd), RD_VARG(&rm), RD_VARG(&rv), RD_VARG(&ga),
+                     RD_VARG(&be), RD_END));
+    rd_vec coef = {w->mem, (size_t)w->coef, (size_t)BN_COEF * x->c};
+    return bn_apply(ctx, x, y, &coef, scale, accum_out);
+}
+
+static rd_status check_forward_train(rd_ctx *ctx, const char *op, const rd_bn_params *p, const rd_bn_state *s,
+                                     const rd_tensor *x, const rd_tensor *y, const rd_vec *scale,
+                                     const rd_tensor *accum_out, int *affine, int *track) {
     RD_TRY(check_params(ctx, op, p));
     RD_TRY(rd_check_shape(ctx, op, x, "x", -1, -1, -1, -1));
     RD_TRY(rd_check_shape(ctx, op, y, "y", x->n, x->c, x->h, x->w));
-    int affine, track;
-    RD_TRY(check_state(ctx, op, s, x->c, &affine, &track));
+    RD_TRY(check_state(ctx, op, s, x->c, affine, track));
     RD_TRY(rd_check_vec(ctx, op, &s->save_mean, "save_mean", (size_t)x->c));
     RD_TRY(rd_check_vec(ctx, op, &s->save_invstd, "save_invstd", (size_t)x->c));
     if (scale && scale->mem) RD_TRY(rd_check_vec(ctx, op, scale, "scale", 1));
@@ -124,42 +184,18 @@ rd_status rd_batchnorm_forward_train(rd_ctx *ctx, const rd_bn_params *p, const r
         return rd_fail(&ctx->err, RD_ERR_ARG, "%s: x %s has %zu value per channel; training needs at least 2", op,
                        rd_tensor_shape_str(x, sh, sizeof sh), m);
     }
-    if (x->c == 0) return RD_OK;
+    return RD_OK;
+}
 
-    size_t L, chunks = bn_chunks(ctx, x, &L);
-    cl_mem ws;
-    RD_TRY(rd_scratch(ctx, RD_SCRATCH_REDUCE, rd_batchnorm_scratch_bytes(ctx, x), &ws));
-    cl_uint C = (cl_uint)x->c, hw = (cl_uint)(x->h * x->w), M = (cl_uint)m, Lu = (cl_uint)L,
-            nch = (cl_uint)chunks, n = (cl_uint)x->n;
-    if (use_planes(ctx)) {
-        size_t g1[2] = {(size_t)x->c, (size_t)x->n};
-        RD_TRY(rd_launch(ctx, PROG, "bn_stats_planes", 2, g1, NULL, RD_TARG(x), RD_ARG(C), RD_ARG(n), RD_ARG(hw),
-                         RD_ARG(ws), RD_END));
-    } else {
-        size_t g1[2] = {chunks * ctx->wg, (size_t)x->c}, l1[2] = {ctx->wg, 1};
-        RD_TRY(rd_launch(ctx, PROG, "bn_stats_partial", 2, g1, l1, RD_TARG(x), RD_ARG(C), RD_ARG(hw), RD_ARG(M),
-                         RD_ARG(Lu), RD_ARG(ws), RD_END));
-    }
-    rd_vec rm = opt_vec(&s->running_mean), rv = opt_vec(&s->running_var), ga = opt_vec(&s->gamma),
-           be = opt_vec(&s->beta);
-    cl_int tr = track, af = affine;
-    float eps = p->eps, mom = p->momentum;
-    if (use_planes(ctx)) {  /* the merge runs in the element-wise pass: one launch fewer */
-        rd_vec sc = opt_vec(scale);
-        rd_tensor acc = {0};
-        cl_int has_scale = sc.mem != NULL, has_acc = accum_out && accum_out->mem;
-        if (has_acc) acc = *accum_out;
-        size_t g[2] = {(size_t)x->c, (size_t)x->n};
-        return rd_launch(ctx, PROG, "bn_train_apply_planes", 2, g, NULL, RD_TARG(x), RD_TARG(y), RD_ARG(C), RD_ARG(n),
-                         RD_ARG(hw), RD_ARG(ws), RD_ARG(eps), RD_ARG(mom), RD_ARG(tr), RD_ARG(af),
-                         RD_VARG(&s->save_mean), RD_VARG(&s->save_invstd), RD_VARG(&rm), RD_VARG(&rv), RD_VARG(&ga),
-                         RD_VARG(&be), RD_VARG(&sc), RD_ARG(has_scale), RD_TARG(&acc), RD_ARG(has_acc), RD_END);
-    }
-    size_t g2[1] = {(size_t)x->c};
-    RD_TRY(rd_launch(ctx, PROG, "bn_stats_finish", 1, g2, NULL, RD_ARG(ws), RD_ARG(nch), RD_ARG(C), RD_ARG(M),
-                     RD_ARG(Lu), RD_ARG(eps), RD_ARG(mom), RD_ARG(tr), RD_ARG(af), RD_VARG(&s->save_mean),
-                     RD_VARG(&s->save_invstd), RD_VARG(&rm), RD_VARG(&rv), RD_VARG(&ga), RD_VARG(&be), RD_END));
-    return bn_apply(ctx, x, y, ws, scale, accum_out);
+rd_status rd_batchnorm_forward_train(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s, const rd_tensor *x,
+                                     const rd_tensor *y, const rd_vec *scale, const rd_tensor *accum_out) {
+    int affine, track;
+    RD_TRY(check_forward_train(ctx, "batchnorm forward", p, s, x, y, scale, accum_out, &affine, &track));
+    if (x->c == 0) return RD_OK;
+    bn_ws w;
+    RD_TRY(scratch_ws(ctx, x, &w));
+    RD_TRY(stats_stage1(ctx, x, &w));
+    return stats_stage2(ctx, p, s, affine, track, x, y, scale, accum_out, &w);
 }
 
 rd_status rd_batchnorm_forward_eval(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s, const rd_tensor *x,
@@ -183,7 +219,61 @@ rd_status rd_batchnorm_forward_eval(rd_ctx *ctx, const rd_bn_params *p, const rd
     RD_TRY(rd_launch(ctx, PROG, "bn_eval_coef", 1, g, NULL, RD_ARG(C), RD_ARG(eps), RD_ARG(af),
                      RD_VARG(&s->running_mean), RD_VARG(&s->running_var), RD_VARG(&ga), RD_VARG(&be), RD_ARG(ws),
                      RD_END));
-    return bn_apply(ctx, x, y, ws, NULL, NULL);
+    rd_vec coef = {ws, 0, (size_t)BN_COEF * x->c};
+    return bn_apply(ctx, x, y, &coef, NULL, NULL);
+}
+
+/* Backward stage 1 over v: each channel's (sum dy, sum dy * xhat) partials; dy
+ * may have fewer channels than v (a stack's slices share one dy). */
+static rd_status grad_stage1(rd_ctx *ctx, const rd_bn_state *s, cl_int mode, const rd_tensor *v, const rd_tensor *dy,
+                             const bn_ws *w) {
+    cl_uint C = (cl_uint)v->c, dyC = (cl_uint)dy->c, hw = (cl_uint)(v->h * v->w),
+            M = (cl_uint)((size_t)v->n * v->h * v->w), Lu = (cl_uint)w->L, n = (cl_uint)v->n;
+    rd_vec sm = opt_vec(&s->save_mean), si = opt_vec(&s->save_invstd), ga = opt_vec(&s->gamma),
+           be = opt_vec(&s->beta);
+    if (use_planes(ctx)) {
+        size_t g1[2] = {(size_t)v->c, (size_t)v->n};
+        return rd_launch(ctx, PROG, "bn_grad_planes", 2, g1, NULL, RD_TARG(v), RD_TARG(dy), RD_ARG(dyC), RD_ARG(C),
+                         RD_ARG(n), RD_ARG(hw), RD_ARG(mode), RD_VARG(&sm), RD_VARG(&si), RD_VARG(&ga), RD_VARG(&be),
+                         RD_ARG(w->mem), RD_ARG(w->part), RD_END);
+    }
+    size_t g1[2] = {w->chunks * ctx->wg, (size_t)v->c}, l1[2] = {ctx->wg, 1};
+    return rd_launch(ctx, PROG, "bn_grad_partial", 2, g1, l1, RD_TARG(v), RD_TARG(dy), RD_ARG(dyC), RD_ARG(C),
+                     RD_ARG(hw), RD_ARG(M), RD_ARG(Lu), RD_ARG(mode), RD_VARG(&sm), RD_VARG(&si), RD_VARG(&ga),
+                     RD_VARG(&be), RD_ARG(w->mem), RD_ARG(w->part), RD_END);
+}
+
+/* Backward stage 2 (merge; dgamma, dbeta, dot) and the element-wise pass into dx. */
+static rd_status grad_stage2(rd_ctx *ctx, const rd_bn_state *s, int affine, cl_int mode, const rd_tensor *v,
+                             const rd_tensor *dy, const rd_vec *scale, const rd_tensor *dx, int dx_accumulate,
+                             const rd_vec *dgamma, const rd_vec *dbeta, const rd_vec *dot_out, const bn_ws *w) {
+    cl_uint C = (cl_uint)v->c, hw = (cl_uint)(v->h * v->w), M = (cl_uint)((size_t)v->n * v->h * v->w),
+            nch = (cl_uint)w->chunks, n = (cl_uint)v->n;
+    cl_int af = affine;
+    rd_vec sm = opt_vec(&s->save_mean), ga = opt_vec(&s->gamma), be = opt_vec(&s->beta);
+    rd_vec sc = opt_vec(scale), dg = opt_vec(dgamma), db = opt_vec(dbeta), dot = opt_vec(dot_out);
+    cl_int has_sc = sc.mem != NULL, has_dg = dg.mem != NULL, has_db = db.mem != NULL, has_dot = dot.mem != NULL;
+    cl_int acc = dx_accumulate != 0;
+    if (use_planes(ctx) && dx && dx->mem) {  /* the merge runs in the element-wise pass: one launch fewer */
+        size_t g[2] = {(size_t)v->c, (size_t)v->n};
+        return rd_launch(ctx, PROG, "bn_grad_input_planes", 2, g, NULL, RD_TARG(v), RD_TARG(dy), RD_TARG(dx),
+                         RD_ARG(C), RD_ARG(n), RD_ARG(hw), RD_ARG(w->mem), RD_ARG(w->part), RD_ARG(mode), RD_ARG(af),
+                         RD_VARG(&sm), RD_VARG(&s->save_invstd), RD_VARG(&ga), RD_VARG(&be), RD_VARG(&sc),
+                         RD_ARG(has_sc), RD_VARG(&dg), RD_ARG(has_dg), RD_VARG(&db), RD_ARG(has_db), RD_VARG(&dot),
+                         RD_ARG(has_dot), RD_ARG(acc), RD_END);
+    }
+    size_t g2[1] = {(size_t)v->c};
+    RD_TRY(rd_launch(ctx, PROG, "bn_grad_finish", 1, g2, NULL, RD_ARG(w->mem), RD_ARG(w->coef), RD_ARG(w->part),
+                     RD_ARG(nch), RD_ARG(C), RD_ARG(M), RD_ARG(mode), RD_ARG(af), RD_VARG(&sm),
+                     RD_VARG(&s->save_invstd), RD_VARG(&ga), RD_VARG(&be), RD_VARG(&sc), RD_ARG(has_sc), RD_VARG(&dg),
+                     RD_ARG(has_dg), RD_VARG(&db), RD_ARG(has_db), RD_VARG(&dot), RD_ARG(has_dot), RD_END));
+    if (!dx || !dx->mem) return RD_OK;
+    size_t g[2];
+    rd_tensor_range(v, g);
+    cl_uint chw = (cl_uint)g[0];
+    rd_vec coef = {w->mem, (size_t)w->coef, (size_t)BN_COEF * v->c};
+    return rd_launch(ctx, PROG, "bn_grad_input", 2, g, NULL, RD_TARG(v), RD_TARG(dy), RD_TARG(dx), RD_ARG(hw),
+                     RD_ARG(chw), RD_ARG(n), RD_VARG(&coef), RD_ARG(acc), RD_END);
 }
 
 rd_status rd_batchnorm_backward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s, const rd_tensor *x,
@@ -212,46 +302,84 @@ rd_status rd_batchnorm_backward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_
     if (dot_out && dot_out->mem) RD_TRY(rd_check_vec(ctx, op, dot_out, "dot_out", c));
     size_t m = (size_t)v->n * v->h * v->w;
     if (m == 0 || c == 0) return RD_OK;
+    bn_ws w;
+    RD_TRY(scratch_ws(ctx, v, &w));
+    cl_int mode = v == x ? 0 : affine ? 2 : 1;
+    RD_TRY(grad_stage1(ctx, s, mode, v, dy, &w));
+    return grad_stage2(ctx, s, affine, mode, v, dy, scale, dx, dx_accumulate, dgamma, dbeta, dot_out, &w);
+}
 
-    size_t L, chunks = bn_chunks(ctx, v, &L);
-    cl_mem ws;
-    RD_TRY(rd_scratch(ctx, RD_SCRATCH_REDUCE, rd_batchnorm_scratch_bytes(ctx, v), &ws));
-    cl_uint C = (cl_uint)v->c, hw = (cl_uint)(v->h * v->w), M = (cl_uint)m, Lu = (cl_uint)L, nch = (cl_uint)chunks,
-            n = (cl_uint)v->n;
-    cl_int mode = v == x ? 0 : affine ? 2 : 1, af = affine;
-    rd_vec sm = opt_vec(&s->save_mean), ga = opt_vec(&s->gamma), be = opt_vec(&s->beta);
-    int planes = use_planes(ctx);
-    if (planes) {
-        size_t g1[2] = {(size_t)v->c, (size_t)v->n};
-        RD_TRY(rd_launch(ctx, PROG, "bn_grad_planes", 2, g1, NULL, RD_TARG(v), RD_TARG(dy), RD_ARG(C), RD_ARG(n),
-                         RD_ARG(hw), RD_ARG(mode), RD_VARG(&sm), RD_VARG(&s->save_invstd), RD_VARG(&ga), RD_VARG(&be),
-                         RD_ARG(ws), RD_END));
-    } else {
-        size_t g1[2] = {chunks * ctx->wg, (size_t)v->c}, l1[2] = {ctx->wg, 1};
-        RD_TRY(rd_launch(ctx, PROG, "bn_grad_partial", 2, g1, l1, RD_TARG(v), RD_TARG(dy), RD_ARG(C), RD_ARG(hw),
-                         RD_ARG(M), RD_ARG(Lu), RD_ARG(mode), RD_VARG(&sm), RD_VARG(&s->save_invstd), RD_VARG(&ga),
-                         RD_VARG(&be), RD_ARG(ws), RD_END));
-    }
-    rd_vec sc = opt_vec(scale), dg = opt_vec(dgamma), db = opt_vec(dbeta), dot = opt_vec(dot_out);
-    cl_int has_sc = sc.mem != NULL, has_dg = dg.mem != NULL, has_db = db.mem != NULL, has_dot = dot.mem != NULL;
-    cl_int acc = dx_accumulate != 0;
-    if (planes && dx && dx->mem) {  /* the merge runs in the element-wise pass: one launch fewer */
-        size_t g[2] = {(size_t)v->c, (size_t)v->n};
-        return rd_launch(ctx, PROG, "bn_grad_input_planes", 2, g, NULL, RD_TARG(v), RD_TARG(dy), RD_TARG(dx),
-                         RD_ARG(C), RD_ARG(n), RD_ARG(hw), RD_ARG(ws), RD_ARG(mode), RD_ARG(af), RD_VARG(&sm),
-                         RD_VARG(&s->save_invstd), RD_VARG(&ga), RD_VARG(&be), RD_VARG(&sc), RD_ARG(has_sc),
-                         RD_VARG(&dg), RD_ARG(has_dg), RD_VARG(&db), RD_ARG(has_db), RD_VARG(&dot), RD_ARG(has_dot),
-                         RD_ARG(acc), RD_END);
-    }
-    size_t g2[1] = {(size_t)v->c};
-    RD_TRY(rd_launch(ctx, PROG, "bn_grad_finish", 1, g2, NULL, RD_ARG(ws), RD_ARG(nch), RD_ARG(C), RD_ARG(M),
-                     RD_ARG(mode), RD_ARG(af), RD_VARG(&sm), RD_VARG(&s->save_invstd), RD_VARG(&ga), RD_VARG(&be),
-                     RD_VARG(&sc), RD_ARG(has_sc), RD_VARG(&dg), RD_ARG(has_dg), RD_VARG(&db), RD_ARG(has_db),
-                     RD_VARG(&dot), RD_ARG(has_dot), RD_END));
-    if (!dx || !dx->mem) return RD_OK;
-    size_t g[2];
-    rd_tensor_range(v, g);
-    cl_uint chw = (cl_uint)g[0];
-    return rd_launch(ctx, PROG, "bn_grad_input", 2, g, NULL, RD_TARG(v), RD_TARG(dy), RD_TARG(dx), RD_ARG(hw),
-                     RD_ARG(chw), RD_ARG(n), RD_ARG(ws), RD_ARG(acc), RD_END);
+/* ---- stacks: G batch norms over the channel slices of one tensor ---- */
+size_t rd_batchnorm_stack_floats(rd_ctx *ctx, const rd_tensor *stack) {
+    return rd_batchnorm_scratch_bytes(ctx, stack) / sizeof(float);
+}
+
+static rd_status stack_ws(rd_ctx *ctx, const char *op, const rd_tensor *stack, int slices, int g, const rd_vec *ws,
+                          bn_ws *w, rd_tensor *slice) {
+    if (slices < 1 || stack->c % slices || g < 0 || g >= slices)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "%s: slice %d of %d of a %d-channel stack", op, g, slices, stack->c);
+    size_t need = rd_batchnorm_stack_floats(ctx, stack);
+    if (!ws->mem || ws->len < need)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "%s: ws has %zu floats, the stack needs %zu", op, ws->mem ? ws->len : 0,
+                       need);
+    size_t C = (size_t)(stack->c / slices);
+    w->mem = ws->mem;
+    w->chunks = bn_chunks(ctx, stack, &w->L);
+    w->coef = ws->off;
+    w->part = ws->off + (size_t)BN_COEF * stack->c + 2 * (size_t)g * C * w->chunks;
+    *slice = rd_tensor_channels(*stack, (int)(g * C), (int)C);
+    return RD_OK;
+}
+
+rd_status rd_batchnorm_stack_stats(rd_ctx *ctx, const rd_tensor *stack, const rd_vec *ws) {
+    bn_ws w;
+    rd_tensor all;
+    RD_TRY(stack_ws(ctx, "batchnorm stack statistics", stack, 1, 0, ws, &w, &all));
+    if ((size_t)stack->n * stack->h * stack->w < 2 || stack->c == 0)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "batchnorm stack statistics: fewer than 2 values per channel");
+    return stats_stage1(ctx, stack, &w);
+}
+
+rd_status rd_batchnorm_stack_forward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s,
+                                     const rd_tensor *stack, int slices, int g, const rd_vec *ws,
+                                     const rd_vec *scale, const rd_tensor *accum_out) {
+    const char *op = "batchnorm stack forward";
+    bn_ws w;
+    rd_tensor x;
+    RD_TRY(stack_ws(ctx, op, stack, slices, g, ws, &w, &x));
+    int affine, track;
+    RD_TRY(check_forward_train(ctx, op, p, s, &x, &x, scale, accum_out, &affine, &track));
+    return stats_stage2(ctx, p, s, affine, track, &x, &x, scale, accum_out, &w);
+}
+
+rd_status rd_batchnorm_stack_grad_sums(rd_ctx *ctx, const rd_tensor *stack, const rd_tensor *dy, const rd_vec *ws) {
+    const char *op = "batchnorm stack gradient sums";
+    bn_ws w;
+    rd_tensor all;
+    RD_TRY(stack_ws(ctx, op, stack, 1, 0, ws, &w, &all));
+    if (dy->c < 1 || stack->c % dy->c)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "%s: dy's %d channels do not divide the stack's %d", op, dy->c,
+                       stack->c);
+    RD_TRY(rd_check_shape(ctx, op, dy, "dy", stack->n, dy->c, stack->h, stack->w));
+    rd_bn_state none;
+    memset(&none, 0, sizeof none);
+    return grad_stage1(ctx, &none, 1, stack, dy, &w);
+}
+
+rd_status rd_batchnorm_stack_backward(rd_ctx *ctx, const rd_bn_state *s, const rd_tensor *stack, int slices, int g,
+                                      const rd_vec *ws, const rd_tensor *dy, const rd_vec *scale, const rd_tensor *dx,
+                                      int dx_accumulate, const rd_vec *dot_out) {
+    const char *op = "batchnorm stack backward";
+    bn_ws w;
+    rd_tensor y;
+    RD_TRY(stack_ws(ctx, op, stack, slices, g, ws, &w, &y));
+    int affine;
+    RD_TRY(check_state(ctx, op, s, y.c, &affine, NULL));
+    if (affine) return rd_fail(&ctx->err, RD_ERR_ARG, "%s: the slices' batch norms must not be affine", op);
+    RD_TRY(rd_check_vec(ctx, op, &s->save_invstd, "save_invstd", (size_t)y.c));
+    RD_TRY(rd_check_shape(ctx, op, dy, "dy", y.n, y.c, y.h, y.w));
+    if (dx && dx->mem) RD_TRY(rd_check_shape(ctx, op, dx, "dx", y.n, y.c, y.h, y.w));
+    if (scale && scale->mem) RD_TRY(rd_check_vec(ctx, op, scale, "scale", 1));
+    if (dot_out && dot_out->mem) RD_TRY(rd_check_vec(ctx, op, dot_out, "dot_out", (size_t)y.c));
+    return grad_stage2(ctx, s, 0, 1, &y, dy, scale, dx, dx_accumulate, NULL, NULL, dot_out, &w);
 }
