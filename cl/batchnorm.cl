@@ -383,3 +383,79 @@ __kernel void bn_grad_input_planes(RD_TC(v), RD_TC(dy), RD_T(dx), const uint C, 
         rd_store(&dp[j], g, acc);
     }
 }
+
+/* ---- a stack's slices in one launch (plane layout): the mixed op's final BNs ----
+ * x: the stack, G slices of C channels, normalised in place. Work-item (c, b) runs
+ * channel c of every slice on image b. tab[3 g .. 3 g + 2] (uints): slice g's scale
+ * index in scale, running statistics' offset in run (mean; var at + C), dot's offset
+ * in dot. The slices' save_mean / save_invstd lie side by side (G * C). */
+#define BN_STACK_MAX 16
+
+__kernel void bn_stack_apply_planes(RD_T(x), const uint C, const uint G, const uint n, const uint HW,
+                                    __global const float *ws, const ulong part, const float eps,
+                                    const float momentum, const int track, RD_V(save_mean), RD_V(save_invstd),
+                                    RD_V(run), RD_VC(scale), __global const uint *tab, const ulong tab_off,
+                                    RD_T(acc)) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n || G > BN_STACK_MAX) return;
+    float mean[BN_STACK_MAX], a[BN_STACK_MAX], s[BN_STACK_MAX];
+    for (uint g = 0; g < G; g++) {
+        const ulong r = run_off + tab[tab_off + 3 * g + 1];
+        a[g] = bn_channel_stats(ws, part + 2 * (ulong)g * C * n, c, n, n * HW, HW, eps, momentum, track, b == 0,
+                                save_mean, save_mean_off + g * C, save_invstd, save_invstd_off + g * C, run, r, run,
+                                r + C, &mean[g]);
+        s[g] = scale[scale_off + tab[tab_off + 3 * g]];
+    }
+    __global float *ap = acc + acc_off + b * acc_ns + (ulong)c * HW;
+    __global float *xp = x + x_off + b * x_ns + (ulong)c * HW;
+    const ulong gs = (ulong)C * HW;  /* from one slice's plane to the next's */
+    uint j = 0;
+    for (; j + 8 <= HW; j += 8) {
+        float8 sum = vload8(0, ap + j);
+        for (uint g = 0; g < G; g++) {
+            const float8 v = (vload8(0, xp + g * gs + j) - mean[g]) * a[g];
+            vstore8(v, 0, xp + g * gs + j);
+            sum += s[g] * v;
+        }
+        vstore8(sum, 0, ap + j);
+    }
+    for (; j < HW; j++) {
+        float sum = ap[j];
+        for (uint g = 0; g < G; g++) {
+            const float v = (xp[g * gs + j] - mean[g]) * a[g];
+            xp[g * gs + j] = v;
+            sum += s[g] * v;
+        }
+        ap[j] = sum;
+    }
+}
+
+/* Backward of every slice from its output y (no affine): y becomes d(its input) in place,
+ * from dy (C channels, every slice's upstream gradient, unscaled) and the stack's sums. */
+__kernel void bn_stack_grad_input_planes(RD_T(y), RD_TC(dy), const uint C, const uint G, const uint n,
+                                         const uint HW, __global const float *ws, const ulong part,
+                                         RD_VC(save_invstd), RD_VC(scale), RD_V(dot), const int has_dot,
+                                         __global const uint *tab, const ulong tab_off) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n || G > BN_STACK_MAX) return;
+    float k[BN_STACK_MAX], ma[BN_STACK_MAX], mb[BN_STACK_MAX];
+    for (uint g = 0; g < G; g++) {
+        float q[5];
+        bn_grad_coef(ws, part + 2 * (ulong)g * C * n, c, n, n * HW, 1, 0, save_invstd, 0, save_invstd,
+                     save_invstd_off + g * C, save_invstd, 0, save_invstd, 0, scale, scale_off + tab[tab_off + 3 * g],
+                     1, b == 0, dot, 0, 0, dot, 0, 0, dot, dot_off + tab[tab_off + 3 * g + 2], has_dot, q);
+        k[g] = q[2];
+        ma[g] = q[3];
+        mb[g] = q[4];
+    }
+    __global const float *gp = dy + dy_off + b * dy_ns + (ulong)c * HW;
+    __global float *yp = y + y_off + b * y_ns + (ulong)c * HW;
+    const ulong gs = (ulong)C * HW;
+    uint j = 0;
+    for (; j + 8 <= HW; j += 8) {
+        const float8 d = vload8(0, gp + j);
+        for (uint g = 0; g < G; g++) vstore8(k[g] * (d - ma[g] - vload8(0, yp + g * gs + j) * mb[g]), 0, yp + g * gs + j);
+    }
+    for (; j < HW; j++)
+        for (uint g = 0; g < G; g++) yp[g * gs + j] = k[g] * (gp[j] - ma[g] - yp[g * gs + j] * mb[g]);
+}

@@ -498,85 +498,101 @@ START_TEST(scratch_bytes) {
 }
 END_TEST
 
-/* A stack: three BNs over the channel slices of one tensor, their reductions run once
- * for all (the mixed op's final BNs), each slice against the reference (forward: y, the
- * node sum, running statistics) and finite differences (backward: dx, dot). */
+/* A stack: three BNs over the channel slices of one tensor, run at once (the mixed
+ * op's final BNs), each slice against the reference (forward: y, the node sum, the
+ * running statistics) and finite differences (backward: the gradient written in place,
+ * dot). The table puts the slices' scales, running statistics and dots out of order. */
 START_TEST(stack_vs_reference) {
     use_layout(_i);
     tu_rng r = {77};
     enum { G = 3 };
     ref_shape s = {3, 5, 9, 7};
     size_t n = ref_numel(s), C = (size_t)s.c, hw = (size_t)s.h * s.w;
-    double *x[G], *y = dalloc(n), *got = dalloc(n), *acc0 = dalloc(n), *want = dalloc(n), *dy = dalloc(n),
-                  *grad = dalloc(n), *gotc = dalloc(C), *wantc = dalloc(C), *all = dalloc(G * n);
-    double w[G] = {0.37, 1.25, -0.6};
+    double *x[G], *rm[G], *rv[G], *y = dalloc(n), *got = dalloc(n), *acc0 = dalloc(n), *want = dalloc(n),
+                                 *dy = dalloc(n), *grad = dalloc(n), *wantc = dalloc(C), *all = dalloc(G * n);
+    double scales_h[5] = {0.37, 9, -0.6, 9, 1.25}, run_h[2 * G * 5 + 7];
+    uint32_t tab_h[3 * G] = {0, 7 + 4 * 5, 2 + 1 * 5, 4, 7 + 2 * 5, 2 + 2 * 5, 2, 7, 2};
     tu_fill(&r, acc0, n, -1, 1);
     tu_fill(&r, dy, n, -1, 1);
+    tu_fill(&r, run_h, 2 * G * C + 7, 0.5, 1.5);
     for (size_t i = 0; i < n; i++) dy[i] = (float)dy[i];
     memcpy(want, acc0, n * sizeof *want);
-    bn_setup b[G];
     for (int g = 0; g < G; g++) {
         x[g] = dalloc(n);
         fill_channels(&r, x[g], s, 2.0 * g - 1, 1.0 + g);
         for (size_t i = 0; i < n; i++) x[g][i] = (float)x[g][i];
         for (int i = 0; i < s.n; i++)
             memcpy(all + ((size_t)i * G + g) * C * hw, x[g] + (size_t)i * C * hw, C * hw * sizeof *all);
-        b[g] = make_state(&r, s.c, 0, 1);
+        rm[g] = dalloc(C);
+        rv[g] = dalloc(C);
+        for (size_t c = 0; c < C; c++) {
+            rm[g][c] = (float)run_h[tab_h[3 * g + 1] + c];
+            rv[g][c] = (float)run_h[tab_h[3 * g + 1] + C + c];
+        }
     }
+    float tab_bits[3 * G];
+    memcpy(tab_bits, tab_h, sizeof tab_bits);
+    rd_bn_stack_tab tab = {tu_vec(3 * G), tab_h};
+    TU_OK(rd_vec_write(tu_ctx(), &tab.dev, tab_bits));
     rd_tensor stack = tu_tensor_from(all, s.n, G * s.c, s.h, s.w), node = tu_tensor_from(acc0, s.n, s.c, s.h, s.w);
-    rd_tensor tdy = tu_tensor_from(dy, s.n, s.c, s.h, s.w), tdx = tu_tensor(s.n, s.c, s.h, s.w);
+    rd_tensor tdy = tu_tensor_from(dy, s.n, s.c, s.h, s.w);
     rd_vec ws = tu_vec(rd_batchnorm_stack_floats(tu_ctx(), &stack) + 3); /* larger than needed is fine */
-    rd_vec sc[G], dot = tu_vec(C);
+    rd_vec save_mean = tu_vec(G * C), save_invstd = tu_vec(G * C), scales = tu_vec_from(scales_h, 5),
+           running = tu_vec_from(run_h, 2 * G * C + 7), dots = tu_vec(G * C + 2);
     TU_OK(rd_batchnorm_stack_stats(tu_ctx(), &stack, &ws));
-    for (int g = 0; g < G; g++) {
-        sc[g] = tu_vec_from(&w[g], 1);
-        TU_OK(rd_batchnorm_stack_forward(tu_ctx(), &BN, &b[g].s, &stack, G, g, &ws, &sc[g], &node));
-    }
+    TU_OK(rd_batchnorm_stack_forward(tu_ctx(), &BN, &stack, G, &ws, &save_mean, &save_invstd, &running, &scales,
+                                     &tab, &node));
+    double *run_got = dalloc(2 * G * C + 7);
+    tu_vec_read(&running, run_got);
     char what[64];
     for (int g = 0; g < G; g++) {
-        ref_batchnorm_train(x[g], s, NULL, NULL, BN.eps, BN.momentum, b[g].rm, b[g].rv, y);
+        ref_batchnorm_train(x[g], s, NULL, NULL, BN.eps, BN.momentum, rm[g], rv[g], y);
         rd_tensor slice = rd_tensor_channels(stack, g * s.c, s.c);
         tu_read(&slice, got);
         snprintf(what, sizeof what, "stack slice %d: y in place", g);
         tu_assert_close(what, got, y, n, 1e-5, 1e-5);
-        for (size_t i = 0; i < n; i++) want[i] += w[g] * y[i];
-        tu_vec_read(&b[g].s.running_mean, gotc);
+        for (size_t i = 0; i < n; i++) want[i] += scales_h[tab_h[3 * g]] * y[i];
         snprintf(what, sizeof what, "stack slice %d: running_mean", g);
-        tu_assert_close(what, gotc, b[g].rm, C, 1e-5, 1e-5);
-        tu_vec_read(&b[g].s.running_var, gotc);
+        tu_assert_close(what, run_got + tab_h[3 * g + 1], rm[g], C, 1e-5, 1e-5);
         snprintf(what, sizeof what, "stack slice %d: running_var", g);
-        tu_assert_close(what, gotc, b[g].rv, C, 1e-5, 1e-5);
+        tu_assert_close(what, run_got + tab_h[3 * g + 1] + C, rv[g], C, 1e-5, 1e-5);
     }
     tu_read(&node, got);
     tu_assert_close("stack: node += sum of scale * y", got, want, n, 1e-5, 1e-5);
 
     TU_OK(rd_batchnorm_stack_grad_sums(tu_ctx(), &stack, &tdy, &ws));
+    TU_OK(rd_batchnorm_stack_backward(tu_ctx(), &stack, G, &ws, &save_invstd, &tdy, &scales, &tab, &dots));
+    double *dots_got = dalloc(G * C + 2);
+    tu_vec_read(&dots, dots_got);
     for (int g = 0; g < G; g++) {
-        TU_OK(rd_batchnorm_stack_backward(tu_ctx(), &b[g].s, &stack, G, g, &ws, &tdy, &sc[g], &tdx, 0, &dot));
-        fd_bn f = {s, 0, dy, (float)w[g], y};
+        fd_bn f = {s, 0, dy, scales_h[tab_h[3 * g]], y};
         tu_fd_grad(bn_loss, &f, x[g], n, 1e-4, grad);
-        tu_read(&tdx, got);
-        snprintf(what, sizeof what, "stack slice %d: dx", g);
+        rd_tensor slice = rd_tensor_channels(stack, g * s.c, s.c);
+        tu_read(&slice, got);
+        snprintf(what, sizeof what, "stack slice %d: dx in place", g);
         tu_assert_close(what, got, grad, n, 3e-5, 1e-4);
         ref_batchnorm_train(x[g], s, NULL, NULL, BN.eps, BN.momentum, NULL, NULL, y);
         channel_dot(dy, y, s, wantc);
-        tu_vec_read(&dot, gotc);
         snprintf(what, sizeof what, "stack slice %d: dot", g);
-        tu_assert_close(what, gotc, wantc, C, 1e-4, 1e-4);
+        tu_assert_close(what, dots_got + tab_h[3 * g + 2], wantc, C, 1e-4, 1e-4);
     }
-    /* misuse: a slice out of range, slices that do not divide the channels, a short ws */
-    ck_assert_int_eq(rd_batchnorm_stack_forward(tu_ctx(), &BN, &b[0].s, &stack, G, G, &ws, NULL, NULL), RD_ERR_ARG);
-    ck_assert_ptr_nonnull(strstr(rd_ctx_error(tu_ctx()), "slice 3 of 3 of a 15-channel stack"));
-    ck_assert_int_eq(rd_batchnorm_stack_forward(tu_ctx(), &BN, &b[0].s, &stack, 4, 0, &ws, NULL, NULL), RD_ERR_ARG);
-    ck_assert_ptr_nonnull(strstr(rd_ctx_error(tu_ctx()), "slice 0 of 4"));
+    /* misuse: slices that do not divide the channels, a short ws, a table entry past its vector */
+    rd_ctx *ctx = tu_ctx();
+    ck_assert_int_eq(rd_batchnorm_stack_forward(ctx, &BN, &stack, 4, &ws, &save_mean, &save_invstd, &running,
+                                                &scales, &tab, &node), RD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(rd_ctx_error(ctx), "of 4 of a 15-channel stack"));
     rd_vec short_ws = rd_vec_slice(ws, 0, 10);
-    ck_assert_int_eq(rd_batchnorm_stack_stats(tu_ctx(), &stack, &short_ws), RD_ERR_ARG);
-    ck_assert_ptr_nonnull(strstr(rd_ctx_error(tu_ctx()), "ws has 10 floats"));
+    ck_assert_int_eq(rd_batchnorm_stack_stats(ctx, &stack, &short_ws), RD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(rd_ctx_error(ctx), "ws has 10 floats"));
+    tab_h[3] = 5;
+    ck_assert_int_eq(rd_batchnorm_stack_forward(ctx, &BN, &stack, G, &ws, &save_mean, &save_invstd, &running,
+                                                &scales, &tab, &node), RD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(rd_ctx_error(ctx), "slice 1's table entry (5, 17, 12) is outside its vectors"));
     for (int g = 0; g < G; g++) {
-        free(x[g]);
-        free_state(&b[g]);
+        free(x[g]); free(rm[g]); free(rv[g]);
     }
-    free(y); free(got); free(acc0); free(want); free(dy); free(grad); free(gotc); free(wantc); free(all);
+    free(y); free(got); free(acc0); free(want); free(dy); free(grad); free(wantc); free(all); free(run_got);
+    free(dots_got);
     tu_free_all();
 }
 END_TEST

@@ -200,24 +200,32 @@ rd_status rd_batchnorm_backward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_
  * per-channel coefficients and the (channel, chunk) partials of the reductions. */
 size_t rd_batchnorm_scratch_bytes(rd_ctx *ctx, const rd_tensor *x);
 /* A stack: batch norms (training mode, not affine) over the `slices` equal channel
- * slices of one tensor, whose reductions run as one launch for all of them (the
- * mixed op's final BNs: a launch costs a CPU device more than the reduction).
- * ws (rd_batchnorm_stack_floats) holds every slice's partials from the first
- * call to the last; rd_batchnorm_stack_stats(stack), then per slice g
- * rd_batchnorm_stack_forward (in place: y = x = slice g, otherwise as
- * rd_batchnorm_forward_train). Backward: rd_batchnorm_stack_grad_sums(stack = the
- * outputs y, dy) with dy of one slice's channels, the upstream gradient every
- * slice shares (unscaled), then per slice rd_batchnorm_stack_backward (as
- * rd_batchnorm_backward from y, no dgamma / dbeta). */
+ * slices of one tensor, all run by one launch per pass (the mixed op's final BNs,
+ * each followed by "times the op's weight, add into the node sum": on a CPU device a
+ * launch costs more than the work). ws (rd_batchnorm_stack_floats) holds the
+ * reductions from the first call to the last. Forward: rd_batchnorm_stack_stats,
+ * then rd_batchnorm_stack_forward normalises every slice in place and adds
+ * scales[tab g.0] * slice g into accum_out (one slice's shape), saving each slice's
+ * statistics in save_mean / save_invstd (slices * C, side by side) and updating its
+ * running statistics at running[tab g.1] (mean; var at + C; running.mem NULL: not
+ * tracked). Backward, from the outputs: rd_batchnorm_stack_grad_sums(stack, dy) with
+ * dy the upstream gradient every slice shares (one slice's shape, unscaled), then
+ * rd_batchnorm_stack_backward overwrites each slice with the gradient of its input
+ * and dots[tab g.2 ...] (C floats) with the channel sums of dy * y (dots.mem NULL: none). */
+typedef struct rd_bn_stack_tab {
+    rd_vec dev;            /* 3 uints per slice (scale index, running offset, dot offset), as floats' bits */
+    const uint32_t *host;  /* the same on the host: checked against the vectors' lengths */
+} rd_bn_stack_tab;
 size_t rd_batchnorm_stack_floats(rd_ctx *ctx, const rd_tensor *stack);
 rd_status rd_batchnorm_stack_stats(rd_ctx *ctx, const rd_tensor *stack, const rd_vec *ws);
-rd_status rd_batchnorm_stack_forward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s,
-                                     const rd_tensor *stack, int slices, int g, const rd_vec *ws,
-                                     const rd_vec *scale, const rd_tensor *accum_out);
+rd_status rd_batchnorm_stack_forward(rd_ctx *ctx, const rd_bn_params *p, const rd_tensor *stack, int slices,
+                                     const rd_vec *ws, const rd_vec *save_mean, const rd_vec *save_invstd,
+                                     const rd_vec *running, const rd_vec *scales, const rd_bn_stack_tab *tab,
+                                     const rd_tensor *accum_out);
 rd_status rd_batchnorm_stack_grad_sums(rd_ctx *ctx, const rd_tensor *stack, const rd_tensor *dy, const rd_vec *ws);
-rd_status rd_batchnorm_stack_backward(rd_ctx *ctx, const rd_bn_state *s, const rd_tensor *stack, int slices, int g,
-                                      const rd_vec *ws, const rd_tensor *dy, const rd_vec *scale,
-                                      const rd_tensor *dx, int dx_accumulate, const rd_vec *dot_out);
+rd_status rd_batchnorm_stack_backward(rd_ctx *ctx, const rd_tensor *stack, int slices, const rd_vec *ws,
+                                      const rd_vec *save_invstd, const rd_tensor *dy, const rd_vec *scales,
+                                      const rd_bn_stack_tab *tab, const rd_vec *dots);
 
 /* ---------------- linear, softmax, loss (linear.c, loss.c) ---------------- */
 /* x: N x K (any tensor whose c*h*w == K), w: M x K, b: M or NULL; y: N x M (y.c == M, h == w == 1). */

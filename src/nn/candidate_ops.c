@@ -129,10 +129,20 @@ int rd_op_stackable(const rd_op_inst *op) {
     }
 }
 
-/* The op's output: the final BN's tensor, a slice of the edge's stack when it has one. */
+/* The op's output and its final BN's saved statistics: slices of the edge's stack when it has one. */
 static rd_tensor final_act(rd_arena *acts, const rd_op_inst *op, int n, int h_out, int w_out) {
     if (op->bn_stack) return rd_tensor_channels(op->bn_stack->t, op->stack_slot * op->C, op->C);
     return rd_arena_tensor(acts, n, op->C, h_out, w_out);
+}
+
+static rd_bn_state final_bn_tmp(rd_arena *acts, const rd_op_inst *op) {
+    if (!op->bn_stack) return rd_bn_tmp_plan(acts, op->C);
+    rd_bn_state s;
+    memset(&s, 0, sizeof s);
+    size_t C = (size_t)op->C, at = (size_t)op->stack_slot * C;
+    s.save_mean = rd_vec_slice(op->bn_stack->tmp.save_mean, at, C);
+    s.save_invstd = rd_vec_slice(op->bn_stack->tmp.save_invstd, at, C);
+    return s;
 }
 
 void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int w_out, rd_arena *acts,
@@ -144,7 +154,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
     case RD_KIND_NONE: break;
     case RD_KIND_POOL: {
         op->act[op->n_act++] = final_act(acts, op, n, h_out, w_out);
-        if (op->pool_bn) op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
+        if (op->pool_bn) op->bn_tmp[0] = final_bn_tmp(acts, op);
         rd_pool_params p = pool_params(op);
         need_pool(ctx, need, &p, x, &op->act[0]);
         break;
@@ -152,7 +162,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
     case RD_KIND_SKIP:
         if (op->stride == 1) break;
         op->act[op->n_act++] = final_act(acts, op, n, h_out, w_out);
-        op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
+        op->bn_tmp[0] = final_bn_tmp(acts, op);
         for (int s = 0; s < 2; s++) {
             rd_conv_params p = rd_factorized_reduce_params(s);
             rd_tensor half = rd_tensor_channels(op->act[0], s * (C / 2), C / 2);
@@ -163,7 +173,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
         for (int i = 0; i < 3; i++) op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
         op->act[op->n_act++] = final_act(acts, op, n, h_out, w_out);
         op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
-        op->bn_tmp[1] = rd_bn_tmp_plan(acts, C);
+        op->bn_tmp[1] = final_bn_tmp(acts, op);
         rd_conv_params d0 = dw_params(op, 0), d1 = dw_params(op, 1), pw = pw_params();
         need_conv(ctx, need, &d0, x, &op->act[0]);
         need_conv(ctx, need, &pw, &op->act[0], &op->act[1]);
@@ -174,7 +184,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
     case RD_KIND_DIL: {
         op->act[op->n_act++] = rd_arena_tensor(acts, n, C, h_out, w_out);
         op->act[op->n_act++] = final_act(acts, op, n, h_out, w_out);
-        op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
+        op->bn_tmp[0] = final_bn_tmp(acts, op);
         rd_conv_params d0 = dw_params(op, 0), pw = pw_params();
         need_conv(ctx, need, &d0, x, &op->act[0]);
         need_conv(ctx, need, &pw, &op->act[0], &op->act[1]);
@@ -182,7 +192,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
     }
     case RD_KIND_CONV: {
         op->act[op->n_act++] = final_act(acts, op, n, h_out, w_out);
-        op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
+        op->bn_tmp[0] = final_bn_tmp(acts, op);
         rd_conv_params p = rd_conv_dense_params(info->k, info->k, op->stride, op->stride, info->k / 2,
                                                 info->k / 2, 1, 1);
         need_conv(ctx, need, &p, x, &op->act[0]);
@@ -192,7 +202,7 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
         rd_conv_params p0 = conv71_params(op, 0), p1 = conv71_params(op, 1);
         op->act[op->n_act++] = rd_arena_tensor(acts, n, C, x->h, rd_conv_out_w(&p0, x->w));
         op->act[op->n_act++] = final_act(acts, op, n, h_out, w_out);
-        op->bn_tmp[0] = rd_bn_tmp_plan(acts, C);
+        op->bn_tmp[0] = final_bn_tmp(acts, op);
         need_conv(ctx, need, &p0, x, &op->act[0]);
         need_conv(ctx, need, &p1, &op->act[0], &op->act[1]);
         break;
@@ -274,7 +284,7 @@ static rd_status accumulate(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *
 /* The op's last stage: BN over t, then node += w * t (fused where the BN kernel can). */
 static rd_status bn_accumulate(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, int bn, const rd_tensor *t,
                                const rd_tensor *node) {
-    if (op->bn_stack && e->train && !e->plain_sum) return RD_OK; /* the edge's stack: rd_op_forward_stacked */
+    if (op->bn_stack && e->train && !e->plain_sum) return RD_OK; /* the edge's stack runs it (cell_stack.c) */
     rd_bn_state s = bn_state(e, op, bn);
     if (!e->plain_sum) {
         rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
@@ -286,13 +296,6 @@ static rd_status bn_accumulate(rd_ctx *ctx, const rd_op_exec *e, const rd_op_ins
     if (e->train) RD_TRY(rd_batchnorm_forward_train(ctx, &e->bn, &s, t, t, NULL, NULL));
     else RD_TRY(rd_batchnorm_forward_eval(ctx, &e->bn, &s, t, t));
     return accumulate(ctx, e, op, t, node);
-}
-
-rd_status rd_op_forward_stacked(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, const rd_tensor *node) {
-    rd_bn_state s = bn_state(e, op, op->n_bn - 1);
-    rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
-    return rd_batchnorm_stack_forward(ctx, &e->bn, &s, &op->bn_stack->t, op->bn_stack->slices, op->stack_slot,
-                                      &e->bn_stack_ws, &w, node);
 }
 
 static rd_status bn_inner(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, int bn, const rd_tensor *t) {
@@ -410,11 +413,17 @@ static rd_status output_grad(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst 
     return RD_OK;
 }
 
-/* Through the op's last BN: temp = d(pre-BN) from dnode scaled by the op's weight
- * (or drop-path scale); the per-channel dnode * y sums go to the alpha partials
- * when wanted, gamma / beta gradients to the weight gradients when affine. */
+/* Through the op's last BN: g (a temporary) = d(pre-BN) from dnode scaled by the op's
+ * weight (or drop-path scale); the per-channel dnode * y sums go to the alpha partials
+ * when wanted, gamma / beta gradients to the weight gradients when affine. In an edge's
+ * BN stack that already ran (cell_stack.c): g = y, which holds d(pre-BN) now. */
 static rd_status bn_accumulate_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, int bn,
-                                        const rd_tensor *y, const rd_tensor *dnode, const rd_tensor *temp) {
+                                        const rd_tensor *y, const rd_tensor *dnode, rd_tensor *g) {
+    if (op->bn_stack && !e->plain_sum) {
+        *g = *y;
+        return RD_OK;
+    }
+    const rd_tensor *temp = g;
     rd_bn_state s = bn_state(e, op, bn);
     rd_vec dg, db;
     const rd_vec *dgp, *dbp;
@@ -435,9 +444,6 @@ static rd_status bn_accumulate_backward(rd_ctx *ctx, const rd_op_exec *e, const 
         dot = rd_vec_slice(e->alpha_partials, op->partial_off, (size_t)op->C);
         dotp = &dot;
     }
-    if (op->bn_stack) /* the edge's gradient sums ran first (rd_batchnorm_stack_grad_sums) */
-        return rd_batchnorm_stack_backward(ctx, &s, &op->bn_stack->t, op->bn_stack->slices, op->stack_slot,
-                                           &e->bn_stack_ws, dnode, &w, &tv, 0, dotp);
     return rd_batchnorm_backward(ctx, &e->bn, &s, NULL, y, dnode, &w, &tv, 0, dgp, dbp, dotp);
 }
 

@@ -31,9 +31,6 @@ void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int 
                 rd_scratch_need *need);
 /* Whether the op ends with a batch norm an edge's stack can take (rd_bn_stack). */
 int rd_op_stackable(const rd_op_inst *op);
-/* Training, with op->bn_stack: the op's final BN and mixed-op sum, after
- * rd_batchnorm_stack_stats over the edge's stack (rd_op_forward left them out). */
-rd_status rd_op_forward_stacked(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, const rd_tensor *node);
 /* Floats the op's backward needs in each of its two temporaries. */
 size_t rd_op_temp_floats(const rd_op_inst *op, const rd_tensor *x, int h_out, int w_out);
 /* node += w * op(x) */

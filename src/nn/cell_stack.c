@@ -101,7 +101,11 @@ rd_status rd_stack_build(rd_cell_stack *st, rd_ctx *ctx, const rd_stack_config *
     rd_param_desc cw = {"weight", 2, {c->classes, cp, 0, 0}, cp}, cb = {"bias", 1, {c->classes, 0, 0, 0}, cp};
     st->cls_w = rd_params_add_weight(&st->params, &cw, "classifier.");
     st->cls_b = rd_params_add_weight(&st->params, &cb, "classifier.");
-    if (st->params.n == 0 || !st->params.init) return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
+    size_t n_ops = 0;
+    for (int i = 0; i < c->layers; i++) n_ops += (size_t)st->cells[i].edge_first[st->cells[i].topo->n_edges];
+    st->bn_stack_tab = calloc(3 * n_ops + 1, sizeof *st->bn_stack_tab);
+    if (st->params.n == 0 || !st->params.init || !st->bn_stack_tab)
+        return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
 
     rd_arenas_setup(ctx, &st->acts, &st->grad_arena);
     rd_stack_layout(st, c->batch, 0);
@@ -142,7 +146,8 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
     int stem_c = c->stem_multiplier * c->C;
     rd_stem_plan(ctx, &st->stem, A, n, c->in_h, c->in_w, &st->scratch);
 
-    size_t max_out = (size_t)n * stem_c * c->in_h * c->in_w, max_state = 0, max_temp = 0, max_pc = 0, max_ws = 0;
+    size_t max_out = (size_t)n * stem_c * c->in_h * c->in_w, max_state = 0, max_temp = 0, max_pc = 0, max_ws = 0,
+           n_tab = 0;
     int max_gnodes = 0;
     for (int i = 0; i < c->layers; i++) {
         rd_stack_cell *cell = &st->cells[i];
@@ -180,10 +185,21 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
             }
             if (bs->slices >= 2) {
                 bs->t = rd_arena_tensor(A, n, bs->slices * x.c, ho, wo);
+                bs->tmp = rd_bn_tmp_plan(A, bs->slices * x.c);
+                bs->tab.dev = rd_arena_vec(A, 3 * (size_t)bs->slices);
+                bs->tab.host = st->bn_stack_tab + n_tab;
                 size_t f = rd_batchnorm_stack_floats(ctx, &bs->t);
                 if (f > max_ws) max_ws = f;
-                for (int o = cell->edge_first[e]; o < cell->edge_first[e + 1]; o++)
-                    if (cell->ops[o].stack_slot >= 0) cell->ops[o].bn_stack = bs;
+                for (int o = cell->edge_first[e]; o < cell->edge_first[e + 1]; o++) {
+                    rd_op_inst *op = &cell->ops[o];
+                    if (op->stack_slot < 0) continue;
+                    op->bn_stack = bs;
+                    uint32_t *row = st->bn_stack_tab + n_tab + 3 * op->stack_slot;
+                    row[0] = (uint32_t)op->mix_slot;
+                    row[1] = (uint32_t)op->bn_off[op->n_bn - 1];
+                    row[2] = (uint32_t)op->partial_off;
+                }
+                n_tab += 3 * (size_t)bs->slices;
             } else {
                 bs->slices = 0;
             }
@@ -249,11 +265,25 @@ static rd_status alloc_vec(rd_ctx *ctx, size_t len, const char *what, rd_buffer 
     return RD_OK;
 }
 
+/* Each BN stack's table to the device (it changes with the active ops). */
+static rd_status upload_stack_tables(rd_cell_stack *st) {
+    for (int i = 0; i < st->cfg.layers; i++)
+        for (int e = 0; e < st->cells[i].topo->n_edges; e++) {
+            const rd_bn_stack *bs = &st->cells[i].bn_stack[e];
+            if (!bs->slices) continue;
+            float f[3 * RD_STACK_MAX_CELL_OPS];
+            memcpy(f, bs->tab.host, 3 * (size_t)bs->slices * sizeof *bs->tab.host);
+            RD_TRY(rd_vec_write(st->ctx, &bs->tab.dev, f));
+        }
+    return RD_OK;
+}
+
 /* Allocates the arenas for the current plan and binds every tensor, then reserves scratch. */
 static rd_status bind(rd_cell_stack *st, int n) {
     RD_TRY(rd_arena_allocate(st->ctx, &st->acts, "activations"));
     RD_TRY(rd_arena_allocate(st->ctx, &st->grad_arena, "gradients"));
     rd_stack_layout(st, n, 1);
+    RD_TRY(upload_stack_tables(st));
     return rd_scratch_reserve_all(st->ctx, &st->scratch);
 }
 
@@ -307,6 +337,7 @@ void rd_stack_release(rd_cell_stack *st) {
         rd_free(st->ctx, st->bn_buf);
     }
     free(st->cells);
+    free(st->bn_stack_tab);
     rd_params_free(&st->params);
     memset(st, 0, sizeof *st);
 }
@@ -348,8 +379,8 @@ static rd_status cell_forward(rd_cell_stack *st, int i, const rd_op_exec *e) {
         const rd_bn_stack *bs = &cell->bn_stack[ed];
         if (bs->slices && e->train && !e->plain_sum) { /* the final BNs rd_op_forward left to the stack */
             RD_TRY(rd_batchnorm_stack_stats(ctx, &bs->t, &e->bn_stack_ws));
-            for (int o = cell->edge_first[ed]; o < cell->edge_first[ed + 1]; o++)
-                if (cell->ops[o].bn_stack) RD_TRY(rd_op_forward_stacked(ctx, e, &cell->ops[o], into));
+            RD_TRY(rd_batchnorm_stack_forward(ctx, &e->bn, &bs->t, bs->slices, &e->bn_stack_ws, &bs->tmp.save_mean,
+                                              &bs->tmp.save_invstd, &e->bn_state, &e->mix_weights, &bs->tab, into));
         }
         if (pc) {
             rd_vec w = rd_vec_slice(e->edge_weights, (size_t)cell->reduction * RD_CELL_EDGES + ed, 1);
@@ -441,7 +472,11 @@ static rd_status cell_backward(rd_cell_stack *st, int i, const rd_op_exec *e, co
             dxo = rd_tensor_channels(dstate[input], 0, xo.c);
         }
         const rd_bn_stack *bs = &cell->bn_stack[ed];
-        if (bs->slices && !e->plain_sum) RD_TRY(rd_batchnorm_stack_grad_sums(ctx, &bs->t, &dmix, &e->bn_stack_ws));
+        if (bs->slices && !e->plain_sum) { /* every final BN's backward, in place: the ops read d(pre-BN) there */
+            RD_TRY(rd_batchnorm_stack_grad_sums(ctx, &bs->t, &dmix, &e->bn_stack_ws));
+            RD_TRY(rd_batchnorm_stack_backward(ctx, &bs->t, bs->slices, &e->bn_stack_ws, &bs->tmp.save_invstd, &dmix,
+                                               &e->mix_weights, &bs->tab, &e->alpha_partials));
+        }
         for (int o = cell->edge_first[ed]; o < cell->edge_first[ed + 1]; o++) {
             const rd_op_inst *op = &cell->ops[o];
             if (rd_stack_op_active(st, cell, ed, op))

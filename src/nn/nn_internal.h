@@ -72,16 +72,19 @@ typedef struct rd_op_inst {
     size_t mix_slot;                    /* index of this op's weight in the mixed-weight vector */
     size_t partial_off;                 /* alpha-gradient partial sums (C floats) */
     /* Training a supernet: the op's final BN output is slice stack_slot of its edge's
-     * stack (rd_batchnorm_stack_*), whose reductions run once for the edge; NULL: its own. */
+     * stack (rd_batchnorm_stack_*), which runs every slice's BN at once; NULL: its own. */
     const struct rd_bn_stack *bn_stack;
     int stack_slot;
 } rd_op_inst;
 
 /* The final batch norms of an edge's ops (none affine) as one stack: their outputs
- * are the slices of t, side by side in channels (rd_batchnorm_stack_*). slices 0: none. */
+ * are the slices of t, side by side in channels, their saved statistics slices of
+ * tmp's (rd_batchnorm_stack_*). slices 0: none. */
 typedef struct rd_bn_stack {
     rd_tensor t;
     int slices;
+    rd_bn_state tmp;
+    rd_bn_stack_tab tab;   /* per slice: its op's mix_slot, final BN's bn_off, partial_off */
 } rd_bn_stack;
 
 struct rd_supernet_s;

@@ -12,8 +12,9 @@
 
 #define PROG "batchnorm"
 
-/* Coefficient floats per channel at the start of the scratch (backward needs 5, forward 3). */
-enum { BN_COEF = 5 };
+/* Coefficient floats per channel at the start of the scratch (backward needs 5, forward 3);
+ * the most slices the one-launch stack kernels take (BN_STACK_MAX in cl/batchnorm.cl). */
+enum { BN_COEF = 5, BN_STACK_MAX = 16 };
 
 /* A vector argument that may be absent: NULL memory is passed to the kernel. */
 static rd_vec opt_vec(const rd_vec *v) {
@@ -340,18 +341,6 @@ rd_status rd_batchnorm_stack_stats(rd_ctx *ctx, const rd_tensor *stack, const rd
     return stats_stage1(ctx, stack, &w);
 }
 
-rd_status rd_batchnorm_stack_forward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s,
-                                     const rd_tensor *stack, int slices, int g, const rd_vec *ws,
-                                     const rd_vec *scale, const rd_tensor *accum_out) {
-    const char *op = "batchnorm stack forward";
-    bn_ws w;
-    rd_tensor x;
-    RD_TRY(stack_ws(ctx, op, stack, slices, g, ws, &w, &x));
-    int affine, track;
-    RD_TRY(check_forward_train(ctx, op, p, s, &x, &x, scale, accum_out, &affine, &track));
-    return stats_stage2(ctx, p, s, affine, track, &x, &x, scale, accum_out, &w);
-}
-
 rd_status rd_batchnorm_stack_grad_sums(rd_ctx *ctx, const rd_tensor *stack, const rd_tensor *dy, const rd_vec *ws) {
     const char *op = "batchnorm stack gradient sums";
     bn_ws w;
@@ -366,20 +355,101 @@ rd_status rd_batchnorm_stack_grad_sums(rd_ctx *ctx, const rd_tensor *stack, cons
     return grad_stage1(ctx, &none, 1, stack, dy, &w);
 }
 
-rd_status rd_batchnorm_stack_backward(rd_ctx *ctx, const rd_bn_state *s, const rd_tensor *stack, int slices, int g,
-                                      const rd_vec *ws, const rd_tensor *dy, const rd_vec *scale, const rd_tensor *dx,
-                                      int dx_accumulate, const rd_vec *dot_out) {
+/* The table's entries within the vectors they index (C: one slice's channels). */
+static rd_status check_tab(rd_ctx *ctx, const char *op, const rd_bn_stack_tab *tab, int slices, size_t C,
+                           const rd_vec *scales, const rd_vec *running, const rd_vec *dots) {
+    if (!tab->host || tab->dev.len < 3 * (size_t)slices)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "%s: the table has room for %zu of %d slices", op, tab->dev.len / 3,
+                       slices);
+    for (int g = 0; g < slices; g++) {
+        const uint32_t *t = tab->host + 3 * g;
+        if (t[0] >= scales->len || (running && running->mem && t[1] + 2 * C > running->len) ||
+            (dots && dots->mem && t[2] + C > dots->len))
+            return rd_fail(&ctx->err, RD_ERR_ARG, "%s: slice %d's table entry (%u, %u, %u) is outside its vectors",
+                           op, g, t[0], t[1], t[2]);
+    }
+    return RD_OK;
+}
+
+/* Slice g's state: its statistics' slices and running statistics (none when running is absent). */
+static rd_bn_state slice_state(const rd_vec *save_mean, const rd_vec *save_invstd, const rd_vec *running,
+                               const uint32_t *t, size_t C, int g) {
+    rd_bn_state s;
+    memset(&s, 0, sizeof s);
+    s.save_mean = rd_vec_slice(*save_mean, g * C, C);
+    s.save_invstd = rd_vec_slice(*save_invstd, g * C, C);
+    if (running && running->mem) {
+        s.running_mean = rd_vec_slice(*running, t[1], C);
+        s.running_var = rd_vec_slice(*running, t[1] + C, C);
+    }
+    return s;
+}
+
+rd_status rd_batchnorm_stack_forward(rd_ctx *ctx, const rd_bn_params *p, const rd_tensor *stack, int slices,
+                                     const rd_vec *ws, const rd_vec *save_mean, const rd_vec *save_invstd,
+                                     const rd_vec *running, const rd_vec *scales, const rd_bn_stack_tab *tab,
+                                     const rd_tensor *accum_out) {
+    const char *op = "batchnorm stack forward";
+    bn_ws w;
+    rd_tensor x;
+    RD_TRY(stack_ws(ctx, op, stack, slices, 0, ws, &w, &x));
+    size_t C = (size_t)x.c;
+    RD_TRY(check_params(ctx, op, p));
+    RD_TRY(rd_check_vec(ctx, op, save_mean, "save_mean", slices * C));
+    RD_TRY(rd_check_vec(ctx, op, save_invstd, "save_invstd", slices * C));
+    RD_TRY(rd_check_shape(ctx, op, accum_out, "accum_out", x.n, x.c, x.h, x.w));
+    RD_TRY(check_tab(ctx, op, tab, slices, C, scales, running, NULL));
+    if (use_planes(ctx) && slices <= BN_STACK_MAX) {
+        cl_uint Cu = (cl_uint)C, G = (cl_uint)slices, n = (cl_uint)x.n, hw = (cl_uint)(x.h * x.w);
+        cl_ulong part = ws->off + (size_t)BN_COEF * stack->c;
+        cl_int track = running && running->mem;
+        rd_vec run = track ? *running : *save_mean; /* not read without track */
+        float eps = p->eps, mom = p->momentum;
+        size_t g[2] = {C, (size_t)x.n};
+        return rd_launch(ctx, PROG, "bn_stack_apply_planes", 2, g, NULL, RD_TARG(stack), RD_ARG(Cu), RD_ARG(G),
+                         RD_ARG(n), RD_ARG(hw), RD_ARG(ws->mem), RD_ARG(part), RD_ARG(eps), RD_ARG(mom),
+                         RD_ARG(track), RD_VARG(save_mean), RD_VARG(save_invstd), RD_VARG(&run), RD_VARG(scales),
+                         RD_VARG(&tab->dev), RD_TARG(accum_out), RD_END);
+    }
+    for (int g = 0; g < slices; g++) {  /* one launch (or two) per slice */
+        RD_TRY(stack_ws(ctx, op, stack, slices, g, ws, &w, &x));
+        const uint32_t *t = tab->host + 3 * g;
+        rd_bn_state s = slice_state(save_mean, save_invstd, running, t, C, g);
+        rd_vec sc = rd_vec_slice(*scales, t[0], 1);
+        RD_TRY(stats_stage2(ctx, p, &s, 0, s.running_mean.mem != NULL, &x, &x, &sc, accum_out, &w));
+    }
+    return RD_OK;
+}
+
+rd_status rd_batchnorm_stack_backward(rd_ctx *ctx, const rd_tensor *stack, int slices, const rd_vec *ws,
+                                      const rd_vec *save_invstd, const rd_tensor *dy, const rd_vec *scales,
+                                      const rd_bn_stack_tab *tab, const rd_vec *dots) {
     const char *op = "batchnorm stack backward";
     bn_ws w;
     rd_tensor y;
-    RD_TRY(stack_ws(ctx, op, stack, slices, g, ws, &w, &y));
-    int affine;
-    RD_TRY(check_state(ctx, op, s, y.c, &affine, NULL));
-    if (affine) return rd_fail(&ctx->err, RD_ERR_ARG, "%s: the slices' batch norms must not be affine", op);
-    RD_TRY(rd_check_vec(ctx, op, &s->save_invstd, "save_invstd", (size_t)y.c));
+    RD_TRY(stack_ws(ctx, op, stack, slices, 0, ws, &w, &y));
+    size_t C = (size_t)y.c;
+    RD_TRY(rd_check_vec(ctx, op, save_invstd, "save_invstd", slices * C));
     RD_TRY(rd_check_shape(ctx, op, dy, "dy", y.n, y.c, y.h, y.w));
-    if (dx && dx->mem) RD_TRY(rd_check_shape(ctx, op, dx, "dx", y.n, y.c, y.h, y.w));
-    if (scale && scale->mem) RD_TRY(rd_check_vec(ctx, op, scale, "scale", 1));
-    if (dot_out && dot_out->mem) RD_TRY(rd_check_vec(ctx, op, dot_out, "dot_out", (size_t)y.c));
-    return grad_stage2(ctx, s, 0, 1, &y, dy, scale, dx, dx_accumulate, NULL, NULL, dot_out, &w);
+    RD_TRY(check_tab(ctx, op, tab, slices, C, scales, NULL, dots));
+    cl_int has_dot = dots && dots->mem;
+    if (use_planes(ctx) && slices <= BN_STACK_MAX) {
+        cl_uint Cu = (cl_uint)C, G = (cl_uint)slices, n = (cl_uint)y.n, hw = (cl_uint)(y.h * y.w);
+        cl_ulong part = ws->off + (size_t)BN_COEF * stack->c;
+        rd_vec dot = has_dot ? *dots : *save_invstd; /* not written without has_dot */
+        size_t g[2] = {C, (size_t)y.n};
+        return rd_launch(ctx, PROG, "bn_stack_grad_input_planes", 2, g, NULL, RD_TARG(stack), RD_TARG(dy),
+                         RD_ARG(Cu), RD_ARG(G), RD_ARG(n), RD_ARG(hw), RD_ARG(ws->mem), RD_ARG(part),
+                         RD_VARG(save_invstd), RD_VARG(scales), RD_VARG(&dot), RD_ARG(has_dot), RD_VARG(&tab->dev),
+                         RD_END);
+    }
+    for (int g = 0; g < slices; g++) {
+        RD_TRY(stack_ws(ctx, op, stack, slices, g, ws, &w, &y));
+        const uint32_t *t = tab->host + 3 * g;
+        rd_bn_state s = slice_state(save_invstd, save_invstd, NULL, t, C, g);
+        rd_vec sc = rd_vec_slice(*scales, t[0], 1), dot = {NULL, 0, 0};
+        if (has_dot) dot = rd_vec_slice(*dots, t[2], C);
+        RD_TRY(grad_stage2(ctx, &s, 0, 1, &y, dy, &sc, &y, 0, NULL, NULL, has_dot ? &dot : NULL, &w));
+    }
+    return RD_OK;
 }
