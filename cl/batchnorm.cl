@@ -454,7 +454,10 @@ __kernel void bn_stack_grad_input_planes(RD_T(y), RD_TC(dy), const uint C, const
     uint j = 0;
     for (; j + 8 <= HW; j += 8) {
         const float8 d = vload8(0, gp + j);
-        for (uint g = 0; g < G; g++) vstore8(k[g] * (d - ma[g] - vload8(0, yp + g * gs + j) * mb[g]), 0, yp + g * gs + j);
+        for (uint g = 0; g < G; g++) {
+            __global float *p = yp + g * gs + j;
+            vstore8(k[g] * (d - ma[g] - vload8(0, p) * mb[g]), 0, p);
+        }
     }
     for (; j < HW; j++)
         for (uint g = 0; g < G; g++) yp[g * gs + j] = k[g] * (gp[j] - ma[g] - yp[g * gs + j] * mb[g]);
