@@ -174,7 +174,8 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
         for (int e = 0; e < t->n_edges; e++) {
             rd_tensor x = edge_ops_input(st, cell, e);
             int stride = edge_stride(cell, e), ho = stride == 2 ? cell->h_out : x.h, wo = stride == 2 ? cell->w_out : x.w;
-            /* two or more active ops ending with a BN: one stack (one reduction launch, not one each) */
+            /* two or more active ops ending with a BN: one stack (one reduction launch, not one each),
+             * unless it would not fit one allocation where the ops' outputs apart do */
             rd_bn_stack *bs = &cell->bn_stack[e];
             bs->slices = 0;
             for (int o = cell->edge_first[e]; o < cell->edge_first[e + 1]; o++) {
@@ -183,7 +184,7 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
                 op->stack_slot = -1;
                 if (rd_stack_op_active(st, cell, e, op) && rd_op_stackable(op)) op->stack_slot = bs->slices++;
             }
-            if (bs->slices >= 2) {
+            if (bs->slices >= 2 && (size_t)n * bs->slices * x.c * ho * wo <= A->chunk_limit) {
                 bs->t = rd_arena_tensor(A, n, bs->slices * x.c, ho, wo);
                 bs->tmp = rd_bn_tmp_plan(A, bs->slices * x.c);
                 bs->tab.dev = rd_arena_vec(A, 3 * (size_t)bs->slices);
@@ -202,6 +203,7 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
                 n_tab += 3 * (size_t)bs->slices;
             } else {
                 bs->slices = 0;
+                for (int o = cell->edge_first[e]; o < cell->edge_first[e + 1]; o++) cell->ops[o].stack_slot = -1;
             }
             for (int o = cell->edge_first[e]; o < cell->edge_first[e + 1]; o++) {
                 rd_op_inst *op = &cell->ops[o];
