@@ -423,12 +423,11 @@ static rd_status bn_accumulate_backward(rd_ctx *ctx, const rd_op_exec *e, const 
         *g = *y;
         return RD_OK;
     }
-    const rd_tensor *temp = g;
     rd_bn_state s = bn_state(e, op, bn);
     rd_vec dg, db;
     const rd_vec *dgp, *dbp;
     bn_param_grads(e, op, bn, &dg, &db, &dgp, &dbp);
-    rd_tensor tv = *temp;
+    rd_tensor tv = *g;
     if (e->plain_sum) {
         rd_vec d = drop_scales(e, op, y);
         const rd_tensor *dy = dnode;

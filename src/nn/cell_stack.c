@@ -187,8 +187,7 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
             if (bs->slices >= 2 && (size_t)n * bs->slices * x.c * ho * wo <= A->chunk_limit) {
                 bs->t = rd_arena_tensor(A, n, bs->slices * x.c, ho, wo);
                 bs->tmp = rd_bn_tmp_plan(A, bs->slices * x.c);
-                bs->tab.dev = rd_arena_vec(A, 3 * (size_t)bs->slices);
-                bs->tab.host = st->bn_stack_tab + n_tab;
+                bs->tab.host = st->bn_stack_tab + n_tab; /* .dev: a slice of bn_stack_tab_dev, below */
                 size_t f = rd_batchnorm_stack_floats(ctx, &bs->t);
                 if (f > max_ws) max_ws = f;
                 for (int o = cell->edge_first[e]; o < cell->edge_first[e + 1]; o++) {
@@ -230,7 +229,18 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
     st->loss = rd_arena_vec(A, RD_LOSS_FLOATS);
     if (c->side_floats) st->side = rd_arena_vec(A, c->side_floats);
     memset(&st->bn_stack_ws, 0, sizeof st->bn_stack_ws);
+    memset(&st->bn_stack_tab_dev, 0, sizeof st->bn_stack_tab_dev);
     if (max_ws) st->bn_stack_ws = rd_arena_vec(A, max_ws);
+    if (n_tab) {  /* every stack's table in one vector: one upload per binding */
+        st->bn_stack_tab_dev = rd_arena_vec(A, n_tab);
+        for (int i = 0; i < c->layers; i++)
+            for (int e = 0; e < st->cells[i].topo->n_edges; e++) {
+                rd_bn_stack *bs = &st->cells[i].bn_stack[e];
+                if (bs->slices)
+                    bs->tab.dev = rd_vec_slice(st->bn_stack_tab_dev, (size_t)(bs->tab.host - st->bn_stack_tab),
+                                               3 * (size_t)bs->slices);
+            }
+    }
 
     /* gradients: three rotating cell-output gradients, the stem's, the preprocessed
      * states', two op temporaries, nodes outside the outputs, the head's */
@@ -267,25 +277,13 @@ static rd_status alloc_vec(rd_ctx *ctx, size_t len, const char *what, rd_buffer 
     return RD_OK;
 }
 
-/* Each BN stack's table to the device (it changes with the active ops). */
-static rd_status upload_stack_tables(rd_cell_stack *st) {
-    for (int i = 0; i < st->cfg.layers; i++)
-        for (int e = 0; e < st->cells[i].topo->n_edges; e++) {
-            const rd_bn_stack *bs = &st->cells[i].bn_stack[e];
-            if (!bs->slices) continue;
-            float f[3 * RD_STACK_MAX_CELL_OPS];
-            memcpy(f, bs->tab.host, 3 * (size_t)bs->slices * sizeof *bs->tab.host);
-            RD_TRY(rd_vec_write(st->ctx, &bs->tab.dev, f));
-        }
-    return RD_OK;
-}
-
 /* Allocates the arenas for the current plan and binds every tensor, then reserves scratch. */
 static rd_status bind(rd_cell_stack *st, int n) {
     RD_TRY(rd_arena_allocate(st->ctx, &st->acts, "activations"));
     RD_TRY(rd_arena_allocate(st->ctx, &st->grad_arena, "gradients"));
     rd_stack_layout(st, n, 1);
-    RD_TRY(upload_stack_tables(st));
+    /* the BN stacks' tables (they change with the active ops): uint bits, copied as they are */
+    RD_TRY(rd_vec_write(st->ctx, &st->bn_stack_tab_dev, (const float *)(const void *)st->bn_stack_tab));
     return rd_scratch_reserve_all(st->ctx, &st->scratch);
 }
 

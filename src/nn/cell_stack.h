@@ -116,6 +116,7 @@ struct rd_cell_stack {
     rd_vec loss, side;           /* loss: RD_LOSS_* floats */
     rd_vec bn_stack_ws;          /* the BN stacks' reductions, one edge at a time */
     uint32_t *bn_stack_tab;      /* the host side of every BN stack's table (3 per op of the stack) */
+    rd_vec bn_stack_tab_dev;     /* the same on the device, every stack's in one vector */
     rd_tensor g_out[3], g_stem, g_s0p, g_s1p, g_ta, g_tb, g_pooled, g_logits;
     rd_tensor g_nodes[RD_STACK_MAX_NODES];
     rd_tensor g_pc;              /* PC-DARTS: the gradient of one edge's pc_mix at a time */

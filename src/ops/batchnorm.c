@@ -401,13 +401,12 @@ rd_status rd_batchnorm_stack_forward(rd_ctx *ctx, const rd_bn_params *p, const r
     RD_TRY(check_tab(ctx, op, tab, slices, C, scales, running, NULL));
     if (use_planes(ctx) && slices <= BN_STACK_MAX) {
         cl_uint Cu = (cl_uint)C, G = (cl_uint)slices, n = (cl_uint)x.n, hw = (cl_uint)(x.h * x.w);
-        cl_ulong part = ws->off + (size_t)BN_COEF * stack->c;
-        cl_int track = running && running->mem;
-        rd_vec run = track ? *running : *save_mean; /* not read without track */
+        rd_vec run = opt_vec(running);
+        cl_int track = run.mem != NULL;
         float eps = p->eps, mom = p->momentum;
         size_t g[2] = {C, (size_t)x.n};
         return rd_launch(ctx, PROG, "bn_stack_apply_planes", 2, g, NULL, RD_TARG(stack), RD_ARG(Cu), RD_ARG(G),
-                         RD_ARG(n), RD_ARG(hw), RD_ARG(ws->mem), RD_ARG(part), RD_ARG(eps), RD_ARG(mom),
+                         RD_ARG(n), RD_ARG(hw), RD_ARG(w.mem), RD_ARG(w.part), RD_ARG(eps), RD_ARG(mom),
                          RD_ARG(track), RD_VARG(save_mean), RD_VARG(save_invstd), RD_VARG(&run), RD_VARG(scales),
                          RD_VARG(&tab->dev), RD_TARG(accum_out), RD_END);
     }
@@ -435,11 +434,10 @@ rd_status rd_batchnorm_stack_backward(rd_ctx *ctx, const rd_tensor *stack, int s
     cl_int has_dot = dots && dots->mem;
     if (use_planes(ctx) && slices <= BN_STACK_MAX) {
         cl_uint Cu = (cl_uint)C, G = (cl_uint)slices, n = (cl_uint)y.n, hw = (cl_uint)(y.h * y.w);
-        cl_ulong part = ws->off + (size_t)BN_COEF * stack->c;
-        rd_vec dot = has_dot ? *dots : *save_invstd; /* not written without has_dot */
+        rd_vec dot = opt_vec(dots);
         size_t g[2] = {C, (size_t)y.n};
         return rd_launch(ctx, PROG, "bn_stack_grad_input_planes", 2, g, NULL, RD_TARG(stack), RD_TARG(dy),
-                         RD_ARG(Cu), RD_ARG(G), RD_ARG(n), RD_ARG(hw), RD_ARG(ws->mem), RD_ARG(part),
+                         RD_ARG(Cu), RD_ARG(G), RD_ARG(n), RD_ARG(hw), RD_ARG(w.mem), RD_ARG(w.part),
                          RD_VARG(save_invstd), RD_VARG(scales), RD_VARG(&dot), RD_ARG(has_dot), RD_VARG(&tab->dev),
                          RD_END);
     }
