@@ -388,8 +388,11 @@ __kernel void bn_grad_input_planes(RD_TC(v), RD_TC(dy), RD_T(dx), const uint C, 
  * x: the stack, G slices of C channels, normalised in place. Work-item (c, b) runs
  * channel c of every slice on image b. tab[3 g .. 3 g + 2] (uints): slice g's scale
  * index in scale, running statistics' offset in run (mean; var at + C), dot's offset
- * in dot. The slices' save_mean / save_invstd lie side by side (G * C). */
-#define BN_STACK_MAX 16
+ * in dot. The slices' save_mean / save_invstd lie side by side (G * C). BN_STACK_MAX (the
+ * private arrays' length) comes from src/ops/batchnorm.c as a -D define. */
+#if !defined(BN_STACK_MAX)
+#error "cl/batchnorm.cl is built with -DBN_STACK_MAX (src/ops/batchnorm.c)"
+#endif
 
 __kernel void bn_stack_apply_planes(RD_T(x), const uint C, const uint G, const uint n, const uint HW,
                                     __global const float *ws, const ulong part, const float eps,

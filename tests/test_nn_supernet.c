@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/cell_stack.h"
 #include "radars/supernet.h"
 #include "ref_supernet.h"
+#include "runtime/runtime.h"
 #include "test_util.h"
 
 typedef struct fixture {
@@ -37,13 +39,8 @@ static void tiny_config(rd_supernet_config *c, const char *ops, int layers) {
     ck_assert_int_eq(rd_opset_parse(ops, &c->ops, NULL), RD_OK);
 }
 
-static void setup_pc(fixture *f, const char *ops, int layers, const rd_arch_mask *alive, const rd_arch_mask *active,
-                     unsigned seed, int C, int pc_k) {
-    memset(f, 0, sizeof *f);
-    tiny_config(&f->cfg, ops, layers);
-    f->cfg.C = C;
-    f->cfg.pc_k = pc_k;
-    TU_OK(rd_supernet_create(tu_ctx(), &f->cfg, alive, active, seed, &f->net));
+/* The rest of the fixture of f->net (made from f->cfg): random inputs and alphas. */
+static void fill_fixture(fixture *f, const rd_arch_mask *alive, const rd_arch_mask *active, unsigned seed) {
     f->n = f->cfg.batch;
     size_t nx = (size_t)f->n * f->cfg.in_channels * f->cfg.in_h * f->cfg.in_w;
     f->x = malloc(nx * sizeof *f->x);
@@ -70,6 +67,21 @@ static void setup_pc(fixture *f, const char *ops, int layers, const rd_arch_mask
     f->names = rd_supernet_named_tensors(f->net, &f->n_names);
     f->active = active ? *active : (alive ? *alive : (rd_arch_mask){{{0}}});
     if (!active && !alive) rd_arch_mask_all(&f->active, &f->cfg.ops);
+}
+
+/* The fixture of f->cfg (set by the caller): the supernet, random inputs and alphas. */
+static void setup_cfg(fixture *f, const rd_arch_mask *alive, const rd_arch_mask *active, unsigned seed) {
+    TU_OK(rd_supernet_create(tu_ctx(), &f->cfg, alive, active, seed, &f->net));
+    fill_fixture(f, alive, active, seed);
+}
+
+static void setup_pc(fixture *f, const char *ops, int layers, const rd_arch_mask *alive, const rd_arch_mask *active,
+                     unsigned seed, int C, int pc_k) {
+    memset(f, 0, sizeof *f);
+    tiny_config(&f->cfg, ops, layers);
+    f->cfg.C = C;
+    f->cfg.pc_k = pc_k;
+    setup_cfg(f, alive, active, seed);
 }
 
 static void setup(fixture *f, const char *ops, int layers, const rd_arch_mask *alive, const rd_arch_mask *active,
@@ -232,6 +244,79 @@ START_TEST(two_cells_darts_set) {
 }
 END_TEST
 
+/* Runs a training forward and backward of f; its logits, alpha and weight gradients (malloc'd). */
+static void grads_of(fixture *f, double **logits, double **alpha_grads, double **weight_grads) {
+    TU_OK(rd_supernet_zero_grads(f->net));
+    TU_OK(rd_supernet_forward(f->net, &f->tx, f->tl, 1));
+    TU_OK(rd_supernet_backward(f->net, RD_GRAD_WEIGHTS | RD_GRAD_ALPHAS));
+    size_t nl = (size_t)f->n * f->cfg.classes;
+    float *lg = malloc(nl * sizeof *lg);
+    TU_OK(rd_supernet_read_logits(f->net, lg));
+    *logits = malloc(nl * sizeof **logits);
+    for (size_t i = 0; i < nl; i++) (*logits)[i] = lg[i];
+    free(lg);
+    rd_vec ga = rd_supernet_alpha_grads(f->net), gw = rd_supernet_weight_grads(f->net);
+    *alpha_grads = malloc(ga.len * sizeof **alpha_grads);
+    *weight_grads = malloc(gw.len * sizeof **weight_grads);
+    tu_vec_read(&ga, *alpha_grads);
+    tu_vec_read(&gw, *weight_grads);
+}
+
+/* An edge's BN stack is one allocation: where it would not fit the device's largest one but
+ * the ops' outputs apart do, the layout leaves the edge unstacked (each op runs its own final
+ * BN). Here the normal cell's six-slice stacks are over a lowered max_alloc and the reduction
+ * cells' two-slice ones (pools only) under it: both paths in one supernet, checked against the
+ * reference (forward) and against the same supernet stacked everywhere (logits, alpha and
+ * weight gradients: the two layouts differ only in the order of float sums). */
+START_TEST(stacks_give_way_to_small_allocations) {
+    rd_ctx *ctx = tu_ctx();
+    const uint64_t keep_max_alloc = ctx->dev.max_alloc;
+    fixture f, g;
+    memset(&f, 0, sizeof f);
+    tiny_config(&f.cfg, "darts", 3);
+    f.cfg.in_h = f.cfg.in_w = 16;
+    g = f;
+    rd_arch_mask alive;
+    rd_arch_mask_all(&alive, &f.cfg.ops);
+    for (int e = 0; e < RD_CELL_EDGES; e++) alive.edge[1][e] = 1u << 1 | 1u << 2; /* reduction: the two pools */
+    setup_cfg(&g, &alive, NULL, 13);
+    /* the normal cell's nodes are 3 x 4 x 16 x 16 floats: its stacks 6 of them, its output 4 */
+    ctx->dev.max_alloc = (uint64_t)f.cfg.batch * f.cfg.C * 16 * 16 * sizeof(float) * 5;
+    rd_status s = rd_supernet_create(ctx, &f.cfg, &alive, NULL, 13, &f.net);
+    ctx->dev.max_alloc = keep_max_alloc; /* before any assertion: the other tests share the context */
+    ck_assert_msg(s == RD_OK, "supernet under a lowered max_alloc: %s", rd_ctx_error(ctx));
+    fill_fixture(&f, &alive, NULL, 13);
+    const rd_cell_stack *sf = rd_supernet_cell_stack(f.net), *sg = rd_supernet_cell_stack(g.net);
+    int unstacked = 0, stacked = 0, stacked_g = 0;
+    for (int i = 0; i < f.cfg.layers; i++)
+        for (int e = 0; e < RD_CELL_EDGES; e++) {
+            if (sf->cells[i].reduction) stacked += sf->cells[i].bn_stack[e].slices == 2;
+            else unstacked += sf->cells[i].bn_stack[e].slices == 0;
+            stacked_g += sg->cells[i].bn_stack[e].slices > 0;
+        }
+    ck_assert_int_eq(unstacked, RD_CELL_EDGES);
+    ck_assert_int_eq(stacked, 2 * RD_CELL_EDGES);
+    ck_assert_int_eq(stacked_g, 3 * RD_CELL_EDGES);
+    check_forward(&f);
+    double *lf, *af, *wf, *lg, *ag, *wg;
+    grads_of(&f, &lf, &af, &wf);
+    grads_of(&g, &lg, &ag, &wg);
+    size_t na = rd_supernet_alpha_grads(f.net).len, nw = rd_supernet_weight_grads(f.net).len;
+    tu_assert_close("logits, unstacked against stacked", lf, lg, (size_t)f.n * f.cfg.classes, 1e-5, 1e-4);
+    double amax = 0, wmax = 0;
+    for (size_t i = 0; i < na; i++) amax = fmax(amax, fabs(ag[i]));
+    for (size_t i = 0; i < nw; i++) wmax = fmax(wmax, fabs(wg[i]));
+    ck_assert(amax > 1e-6 && wmax > 1e-6);
+    tu_assert_close("d loss / d alphas, unstacked against stacked", af, ag, na, 1e-4 * amax, 1e-3);
+    tu_assert_close("d loss / d weights, unstacked against stacked", wf, wg, nw, 1e-4 * wmax, 1e-3);
+    free(lf), free(af), free(wf), free(lg), free(ag), free(wg);
+    rd_supernet_free(g.net);
+    rd_free(ctx, g.lbuf);
+    free(g.x), free(g.labels), free(g.weights), free(g.alphas);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(pruned_masks_and_single_paths) {
     rd_opset set;
     rd_opset_parse("large", &set, NULL);
@@ -370,6 +455,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, two_cells_darts_set);
     tcase_add_test(tc, full_large_set_matches_reference);
     tcase_add_test(tc, pruned_masks_and_single_paths);
+    tcase_add_test(tc, stacks_give_way_to_small_allocations);
     tcase_add_test(tc, partial_channels_match_reference);
     tcase_add_test(tc, memory_plan_matches_measured_peak);
     suite_add_tcase(s, tc);

@@ -352,6 +352,7 @@ static void usage(FILE *f) {
             "  --filter TEXT keeps cases whose group or name contains TEXT; --generic forces the generic\n"
             "  (one work-item per element) convolution kernels; --tuning 'conv_row=local wg=128' sets kernel\n"
             "  parameters over the device's tuning (radars tune's names); --list prints the cases.\n"
+            "  RADARS_PROFILE=1 adds each case's per-kernel device time over its timed runs.\n"
             "  defaults: batch 64, reps 10, device as rd_select_device ($RADARS_DEVICE, else first GPU).\n");
 }
 
@@ -436,6 +437,7 @@ int main(int argc, char **argv) {
         rd_status s = c->setup(&b, c->arg);
         if (s == RD_OK) s = c->run(&b);   /* warm-up: builds kernels, grows scratch */
         if (s == RD_OK) s = rd_finish(ctx);
+        if (rd_profile_enabled(ctx)) rd_profile_reset(ctx);
         double c0 = bench_cpu();
         for (int r = 0; r < reps && s == RD_OK; r++) {
             double t0 = bench_now();
@@ -458,6 +460,8 @@ int main(int argc, char **argv) {
                    cpu * 1e3, b.flops / t * 1e-9, b.bytes * 1e-6, b.bytes / t * 1e-9,
                    (double)ms.peak / (1024.0 * 1024.0), fp ? "fp" : "mem", 100 * bound / t, b.note ? "  " : "",
                    b.note ? b.note : "");
+            /* RADARS_PROFILE=1: each kernel's device time over the case's timed runs */
+            if (rd_profile_enabled(ctx)) s = rd_profile_print(ctx, stdout);
         }
         fflush(stdout);
         release_case(&b);

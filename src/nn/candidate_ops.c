@@ -284,7 +284,7 @@ static rd_status accumulate(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *
 /* The op's last stage: BN over t, then node += w * t (fused where the BN kernel can). */
 static rd_status bn_accumulate(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, int bn, const rd_tensor *t,
                                const rd_tensor *node) {
-    if (op->bn_stack && e->train && !e->plain_sum) return RD_OK; /* the edge's stack runs it (cell_stack.c) */
+    if (rd_bn_stack_runs(op->bn_stack, e)) return RD_OK; /* the edge's stack runs it (cell_stack.c) */
     rd_bn_state s = bn_state(e, op, bn);
     if (!e->plain_sum) {
         rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
@@ -419,7 +419,7 @@ static rd_status output_grad(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst 
  * BN stack that already ran (cell_stack.c): g = y, which holds d(pre-BN) now. */
 static rd_status bn_accumulate_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, int bn,
                                         const rd_tensor *y, const rd_tensor *dnode, rd_tensor *g) {
-    if (op->bn_stack && !e->plain_sum) {
+    if (rd_bn_stack_runs(op->bn_stack, e)) {
         *g = *y;
         return RD_OK;
     }

@@ -26,6 +26,13 @@ typedef struct rd_op_exec {
     rd_vec bn_stack_ws;     /* the reductions of one edge's BN stack at a time (rd_batchnorm_stack_floats) */
 } rd_op_exec;
 
+/* Whether the edge's stack bs runs its ops' final batch norms (cell_stack.c) instead of each
+ * op: in training of the supernet's weighted sum, on an edge the layout gave a stack. The ops
+ * (candidate_ops.c) and the cell (cell_stack.c) both ask this, so they cannot disagree. */
+static inline int rd_bn_stack_runs(const rd_bn_stack *bs, const rd_op_exec *e) {
+    return bs && bs->slices && e->train && !e->plain_sum;
+}
+
 /* Plans the op's kept activations (and its scratch needs) for input x and output size. */
 void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int w_out, rd_arena *acts,
                 rd_scratch_need *need);

@@ -377,7 +377,7 @@ static rd_status cell_forward(rd_cell_stack *st, int i, const rd_op_exec *e) {
             if (rd_stack_op_active(st, cell, ed, op)) RD_TRY(rd_op_forward(ctx, e, op, &xo, into));
         }
         const rd_bn_stack *bs = &cell->bn_stack[ed];
-        if (bs->slices && e->train && !e->plain_sum) { /* the final BNs rd_op_forward left to the stack */
+        if (rd_bn_stack_runs(bs, e)) { /* the final BNs rd_op_forward left to the stack */
             RD_TRY(rd_batchnorm_stack_stats(ctx, &bs->t, &e->bn_stack_ws));
             RD_TRY(rd_batchnorm_stack_forward(ctx, &e->bn, &bs->t, bs->slices, &e->bn_stack_ws, &bs->tmp.save_mean,
                                               &bs->tmp.save_invstd, &e->bn_state, &e->mix_weights, &bs->tab, into));
@@ -472,7 +472,7 @@ static rd_status cell_backward(rd_cell_stack *st, int i, const rd_op_exec *e, co
             dxo = rd_tensor_channels(dstate[input], 0, xo.c);
         }
         const rd_bn_stack *bs = &cell->bn_stack[ed];
-        if (bs->slices && !e->plain_sum) { /* every final BN's backward, in place: the ops read d(pre-BN) there */
+        if (rd_bn_stack_runs(bs, e)) { /* every final BN's backward, in place: the ops read d(pre-BN) there */
             RD_TRY(rd_batchnorm_stack_grad_sums(ctx, &bs->t, &dmix, &e->bn_stack_ws));
             RD_TRY(rd_batchnorm_stack_backward(ctx, &bs->t, bs->slices, &e->bn_stack_ws, &bs->tmp.save_invstd, &dmix,
                                                &e->mix_weights, &bs->tab, &e->alpha_partials));

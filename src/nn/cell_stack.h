@@ -158,6 +158,10 @@ rd_status rd_stack_read_loss(rd_cell_stack *st, float *loss, float *aux_loss, in
 /* Parameters and FLOPs per image of the stem, preprocessing, active ops and classifier. */
 void rd_stack_cost(const rd_cell_stack *st, double *params, double *flops);
 
+/* The supernet's cell stack (src/nn/supernet.c), for tests that look at its layout. */
+struct rd_supernet;
+rd_cell_stack *rd_supernet_cell_stack(struct rd_supernet *net);
+
 static inline int rd_stack_op_active(const rd_cell_stack *st, const rd_stack_cell *cell, int e, const rd_op_inst *op) {
     return !st->active || (st->active->edge[cell->reduction][e] >> op->index) & 1;
 }

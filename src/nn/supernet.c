@@ -30,6 +30,8 @@ struct rd_supernet {
     rd_memory_plan plan;
 };
 
+rd_cell_stack *rd_supernet_cell_stack(rd_supernet *net) { return &net->st; }
+
 void rd_supernet_config_default(rd_supernet_config *c) {
     memset(c, 0, sizeof *c);
     c->C = 16;

@@ -10,11 +10,17 @@
 
 #include "ops/ops_internal.h"
 
-#define PROG "batchnorm"
+/* The most slices the one-launch stack kernels take (their private arrays): cl/batchnorm.cl
+ * is built with it as -DBN_STACK_MAX, and larger stacks take the per-slice launches. */
+#define BN_STACK_MAX 16
+#define BN_STR_(v) #v
+#define BN_STR(v) BN_STR_(v)
+#define PROG "batchnorm -DBN_STACK_MAX=" BN_STR(BN_STACK_MAX)
 
-/* Coefficient floats per channel at the start of the scratch (backward needs 5, forward 3);
- * the most slices the one-launch stack kernels take (BN_STACK_MAX in cl/batchnorm.cl). */
-enum { BN_COEF = 5, BN_STACK_MAX = 16 };
+const char *rd_batchnorm_program(void) { return PROG; }
+
+/* Coefficient floats per channel at the start of the scratch (backward needs 5, forward 3). */
+enum { BN_COEF = 5 };
 
 /* A vector argument that may be absent: NULL memory is passed to the kernel. */
 static rd_vec opt_vec(const rd_vec *v) {

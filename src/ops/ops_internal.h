@@ -46,5 +46,7 @@ typedef enum rd_conv_mode { RD_CONV_AUTO, RD_CONV_GENERIC } rd_conv_mode;
 void rd_conv_set_mode(rd_conv_mode mode);
 /* Every build of cl/conv.cl (base and one per kernel variant) as program specs; returns the count. */
 int rd_conv_programs(const rd_ctx *ctx, char specs[][RD_PROGRAM_SPEC_LEN], int max);
+/* The spec of cl/batchnorm.cl's build (its -D options). */
+const char *rd_batchnorm_program(void);
 
 #endif
