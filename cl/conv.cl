@@ -739,8 +739,10 @@ RD_INLINE void pw_fwd_tile(__global const float *x, long xbase, long lo, long hi
     }
 }
 
-__kernel void pw_fwd(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {
-    const int p0 = get_global_id(0) * (VL * PW_PB), cb = get_global_id(1), n = get_global_id(2);
+/* Work-item (p0, cb, n) of a 1x1 forward: y = w * relu?(x) at its pixels and channels. */
+RD_INLINE void pw_fwd_item(__global const float *x, const long x_off, const long x_ns, __global const float *w,
+                           const long w_off, __global float *y, const long y_off, const long y_ns, CONV_GEOM,
+                           const int p0, const int cb, const int n) {
     const int P = H * W;
     if (p0 >= P || cb * PW_COB >= CO || n >= N) return;
     const int co0 = cb * PW_COB;
@@ -765,6 +767,25 @@ __kernel void pw_fwd(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {
                 st8(y, ybase + (long)(co0 + j) * P + b * VL, acc[j * PW_PB + b], P - p0 - b * VL);
 }
 
+__kernel void pw_fwd(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {
+    pw_fwd_item(x, x_off, x_ns, w, w_off, y, y_off, y_ns, CONV_GEOM_PASS, get_global_id(0) * (VL * PW_PB),
+                get_global_id(1), get_global_id(2));
+}
+
+/* A group of 1x1 convolutions of one shape (rd_pw_group, radars/ops.h): every tensor in buf;
+ * slice s = z / N (of G) has 5 uints at tab[5 s]: x's offset and batch stride, its weights'
+ * offset in w, y's offset and batch stride (dy's in backward, where dx replaces x). */
+#define PW_GROUP_ROW(z) (tab + tab_off + 5 * ((z) / N))
+
+__kernel void pw_fwd_group(__global float *buf, RD_VC(w), __global const uint *tab, const ulong tab_off,
+                           const int G, CONV_GEOM) {
+    const int z = get_global_id(2);
+    if (z >= N * G) return;   /* the grid is rounded up to whole work-groups */
+    __global const uint *r = PW_GROUP_ROW(z);
+    pw_fwd_item(buf, r[0], r[1], w, w_off + r[2], buf, r[3], r[4], CONV_GEOM_PASS, get_global_id(0) * (VL * PW_PB),
+                get_global_id(1), z % N);
+}
+
 RD_INLINE void pw_dx_tile(__global const float *dy, long dbase, long lo, long hi, __global const float *w,
                        const long *wcol, vec *acc, const int CO, const int CI, const long P, const int SAFE) {
     for (int co = 0; co < CO; co++) {
@@ -780,8 +801,11 @@ RD_INLINE void pw_dx_tile(__global const float *dy, long dbase, long lo, long hi
     }
 }
 
-__kernel void pw_dx(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {
-    const int p0 = get_global_id(0) * (VL * PW_PB), cb = get_global_id(1), n = get_global_id(2);
+/* Work-item (p0, cb, n) of a 1x1 input gradient: dx (+)= w^T dy, masked by x > 0 under relu. */
+RD_INLINE void pw_dx_item(__global const float *x, const long x_off, const long x_ns, __global const float *w,
+                          const long w_off, __global const float *dy, const long dy_off, const long dy_ns,
+                          __global float *dx, const long dx_off, const long dx_ns, CONV_GEOM, const int ACC,
+                          const int p0, const int cb, const int n) {
     const int P = H * W;
     if (p0 >= P || cb * PW_COB >= CI || n >= N) return;
     const int ci0 = cb * PW_COB;
@@ -808,6 +832,22 @@ __kernel void pw_dx(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const in
                          dx_off + n * dx_ns + (long)(ci0 + j) * P + q, acc[j * PW_PB + b], P - q, RELU, ACC);
         }
     }
+}
+
+__kernel void pw_dx(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {
+    pw_dx_item(x, x_off, x_ns, w, w_off, dy, dy_off, dy_ns, dx, dx_off, dx_ns, CONV_GEOM_PASS, ACC,
+               get_global_id(0) * (VL * PW_PB), get_global_id(1), get_global_id(2));
+}
+
+/* dx written over x (the group's backward runs after its weight gradients, which read x;
+ * RELU is 0, so x is not read here). */
+__kernel void pw_dx_group(__global float *buf, RD_VC(w), __global const uint *tab, const ulong tab_off, const int G,
+                          CONV_GEOM) {
+    const int z = get_global_id(2);
+    if (z >= N * G) return;
+    __global const uint *r = PW_GROUP_ROW(z);
+    pw_dx_item(buf, r[0], r[1], w, w_off + r[2], buf, r[3], r[4], buf, r[0], r[1], CONV_GEOM_PASS, 0,
+               get_global_id(0) * (VL * PW_PB), get_global_id(1), z % N);
 }
 
 /* dw partial sums: work-item (block of PW_DW_COB output x PW_DW_CIB input
@@ -839,13 +879,15 @@ RD_INLINE void pw_dw_img(__global const float *x, long xb, long xlo, long xhi, _
     if (p0 < P) pw_dw_seg(x, xb, xlo, xhi, dy, db, dlo, dhi, co_of, ci_of, acc, P, fl, p0, 1, SAFE);
 }
 
-__kernel void pw_dw(RD_TC(x), RD_TC(dy), RD_V(partial), CONV_GEOM, const int IPC, const int ADD) {
-    const int t = get_global_id(0), g = get_global_id(1);
+/* Work-item t (a block of output x input channels) of a 1x1 weight gradient over images
+ * [n0, n1): out[co][ci] (+)= sum dy * relu?(x). */
+RD_INLINE void pw_dw_item(__global const float *x, const long x_off, const long x_ns, __global const float *dy,
+                          const long dy_off, const long dy_ns, __global float *out, CONV_GEOM, const int t,
+                          const int n0, const int n1, const int ADD) {
     const int ncb = (CO + PW_DW_COB - 1) / PW_DW_COB, nib = (CI + PW_DW_CIB - 1) / PW_DW_CIB;
     if (t >= ncb * nib) return;
     const int cb = t / nib, ib = t - cb * nib, co0 = cb * PW_DW_COB, ci0 = ib * PW_DW_CIB;
     const int P = H * W;
-    const int n0 = g * IPC, n1 = min(N, n0 + IPC);
     const long xlo = x_off, xhi = x_off + (long)(N - 1) * x_ns + (long)CI * P;
     const long dlo = dy_off, dhi = dy_off + (long)(N - 1) * dy_ns + (long)CO * P;
     const float fl = RELU ? 0.0f : -INFINITY;
@@ -863,13 +905,26 @@ __kernel void pw_dw(RD_TC(x), RD_TC(dy), RD_V(partial), CONV_GEOM, const int IPC
         if (safe) pw_dw_img(x, xb, xlo, xhi, dy, db, dlo, dhi, co_of, ci_of, acc, P, fl, 1);
         else pw_dw_img(x, xb, xlo, xhi, dy, db, dlo, dhi, co_of, ci_of, acc, P, fl, 0);
     }
-    __global float *out = partial + partial_off + (long)g * CO * CI;
 #pragma unroll
     for (int j = 0; j < PW_DW_COB; j++)
 #pragma unroll
         for (int i = 0; i < PW_DW_CIB; i++)
             if (co0 + j < CO && ci0 + i < CI)
                 rd_store(&out[(long)(co0 + j) * CI + ci0 + i], hsum8(acc[j * PW_DW_CIB + i]), ADD);
+}
+
+__kernel void pw_dw(RD_TC(x), RD_TC(dy), RD_V(partial), CONV_GEOM, const int IPC, const int ADD) {
+    const int g = get_global_id(1), n0 = g * IPC;
+    pw_dw_item(x, x_off, x_ns, dy, dy_off, dy_ns, partial + partial_off + (long)g * CO * CI, CONV_GEOM_PASS,
+               get_global_id(0), n0, min(N, n0 + IPC), ADD);
+}
+
+/* Work-item (t, slice): all of the slice's images, added into its weights' gradient. */
+__kernel void pw_dw_group(__global const float *buf, RD_V(dw), __global const uint *tab, const ulong tab_off,
+                          const int G, CONV_GEOM) {
+    if (get_global_id(1) >= G) return;
+    __global const uint *r = tab + tab_off + 5 * get_global_id(1);
+    pw_dw_item(buf, r[0], r[1], buf, r[3], r[4], dw + dw_off + r[2], CONV_GEOM_PASS, get_global_id(0), 0, N, 1);
 }
 
 /* ================= generic (any kernel, stride, dilation; groups 1 or C): one item per element ================= */

@@ -387,6 +387,102 @@ START_TEST(shape_errors) {
 }
 END_TEST
 
+/* A group of 1x1 convolutions (rd_pw_group): three slices in one buffer, each with its own
+ * input, output (two of them channel slices of a "stack", batch stride 3 c h w) and weights
+ * (out of order in w), one launch per pass or, under conv_pw=local, one per slice. Forward
+ * against the reference, backward against finite differences of it: dw added onto its old
+ * value, dx written over x. The buffer starts as NaN, so a read outside the slices shows. */
+static void run_pw_group(tu_rng *rng) {
+    rd_ctx *ctx = tu_ctx();
+    enum { G = 3 };
+    const int n = 3, c = 12, h = 5, w = 7;   /* 3 x 6 weight-gradient tiles per slice: one chunk on a 2-core CPU */
+    const size_t chw = (size_t)c * h * w, img = (size_t)n * chw, cc = (size_t)c * c;
+    const rd_conv_params p = dense(1, 1, 1, 1, 0, 0, 1, 0);
+    const ref_shape xs = {n, c, h, w};
+    /* the buffer: a stack of three channel slices (batch stride 3 c h w), then three dense tensors
+     * D0-D2, then slack. Slice 0: D0 -> D2; slice 1: D1 -> stack slice 0; slice 2: stack slice 1 ->
+     * stack slice 2. */
+    rd_vec buf = tu_vec(6 * img + 64);
+    const uint32_t I = (uint32_t)img, S = (uint32_t)chw, w_at[G] = {2 * (uint32_t)cc, 0, (uint32_t)cc};
+    uint32_t host[5 * G] = {3 * I, S, w_at[0], 5 * I, S,            /* slice 0 */
+                            4 * I, S, w_at[1], 0, 3 * S,            /* slice 1 */
+                            S, 3 * S, w_at[2], 2 * S, 3 * S};       /* slice 2 */
+    rd_vec tab = tu_vec(5 * G);
+    TU_OK(rd_vec_write(ctx, &tab, (const float *)(const void *)host));
+    rd_pw_group grp = {buf.mem, G, n, c, h, w, tab, host};
+
+    double *x[G], *y = malloc(img * sizeof *y), *wt = malloc(G * cc * sizeof *wt), *dw0 = malloc(G * cc * sizeof *dw0),
+           *r[G], *got = malloc(img * sizeof *got), *gx = malloc(img * sizeof *gx), *gw = malloc(cc * sizeof *gw),
+           *want = malloc(cc * sizeof *want);
+    tu_fill(rng, wt, G * cc, -1, 1);
+    tu_fill(rng, dw0, G * cc, -1, 1);
+    rd_vec tw = tu_vec_from(wt, G * cc), tdw = tu_vec_from(dw0, G * cc);
+    rd_tensor tx[G], ty[G];
+    for (int g = 0; g < G; g++) {
+        x[g] = malloc(img * sizeof **x);
+        r[g] = malloc(img * sizeof **r);
+        tu_fill(rng, x[g], img, -1, 1);
+        tu_fill(rng, r[g], img, -1, 1);
+        tx[g] = rd_tensor_make(buf.mem, host[5 * g], n, c, h, w);
+        tx[g].nstride = host[5 * g + 1];
+        ty[g] = rd_tensor_make(buf.mem, host[5 * g + 3], n, c, h, w);
+        ty[g].nstride = host[5 * g + 4];
+        tu_write(&tx[g], x[g]);
+    }
+    char what[64];
+    TU_OK(rd_pw_group_forward(ctx, &grp, &tw));
+    for (int g = 0; g < G; g++) {
+        tu_read(&ty[g], got);
+        ref_conv2d(&p, x[g], xs, wt + w_at[g], c, y, xs);
+        snprintf(what, sizeof what, "1x1 group forward, slice %d", g);
+        tu_assert_close(what, got, y, img, tol_for(c), 1e-4);
+    }
+    for (int g = 0; g < G; g++) tu_write(&ty[g], r[g]);   /* dy where y was */
+    TU_OK(rd_pw_group_backward(ctx, &grp, &tw, &tdw));
+    double *dw_got = malloc(G * cc * sizeof *dw_got);
+    tu_vec_read(&tdw, dw_got);
+    for (int g = 0; g < G; g++) {
+        fd_user u = {&p, xs, xs, c, x[g], wt + w_at[g], r[g], 0, y};
+        tu_fd_grad(fd_loss, &u, x[g], img, 1e-4, gx);
+        u.wrt_w = 1;
+        tu_fd_grad(fd_loss, &u, wt + w_at[g], cc, 1e-4, gw);
+        tu_read(&tx[g], got);     /* dx over x */
+        snprintf(what, sizeof what, "1x1 group dx, slice %d", g);
+        tu_assert_close(what, got, gx, img, tol_for(c), 1e-4);
+        for (size_t i = 0; i < cc; i++) want[i] = dw0[w_at[g] + i] + gw[i];
+        snprintf(what, sizeof what, "1x1 group dw, slice %d", g);
+        tu_assert_close(what, dw_got + w_at[g], want, cc, tol_for((double)n * h * w), 1e-4);
+    }
+    /* a table entry past the weights: a one-line error naming the slice */
+    host[5 * 1 + 2] = (uint32_t)(G * cc - 3);
+    ck_assert_int_eq(rd_pw_group_forward(ctx, &grp, &tw), RD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(rd_ctx_error(ctx), "1x1 group forward: slice 1's table entry"));
+    host[5 * 1 + 2] = w_at[1];
+    host[5 * 2 + 4] = (uint32_t)chw - 1;   /* a batch stride shorter than an image */
+    ck_assert_int_eq(rd_pw_group_backward(ctx, &grp, &tw, NULL), RD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(rd_ctx_error(ctx), "slice 2's table entry"));
+    for (int g = 0; g < G; g++) free(x[g]), free(r[g]);
+    free(y), free(wt), free(dw0), free(got), free(gx), free(gw), free(want), free(dw_got);
+    tu_free_all();
+}
+
+START_TEST(pw_group_vs_reference) {
+    rd_ctx *ctx = tu_ctx();
+    rd_conv_set_mode(RD_CONV_AUTO);
+    tu_rng rng = {777};
+    run_pw_group(&rng);                         /* the device's 1x1 kernels: one launch per pass on CPUs */
+    const rd_tuning saved = *rd_ctx_tuning(ctx);
+    rd_tuning t = saved;
+    t.conv_pw = t.conv_pw == RD_CONV_LOCAL ? 1 : RD_CONV_LOCAL;   /* the other path */
+    rd_err err = {0};
+    if (rd_tuning_check(rd_ctx_device(ctx), &t, &err) == RD_OK) {
+        TU_OK(rd_ctx_set_tuning(ctx, &t));
+        run_pw_group(&rng);
+        TU_OK(rd_ctx_set_tuning(ctx, &saved));
+    }
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("ops_conv");
     TCase *tc = tcase_create("all");
@@ -397,6 +493,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, generic_path_vs_reference);
     tcase_add_test(tc, darts_shapes_fast_vs_generic);
     tcase_add_test(tc, tuning_candidates_vs_reference);
+    tcase_add_test(tc, pw_group_vs_reference);
     suite_add_tcase(s, tc);
     return s;
 }

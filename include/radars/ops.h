@@ -142,6 +142,22 @@ rd_status rd_conv2d_backward(rd_ctx *ctx, const rd_conv_params *p, const rd_tens
 /* Scratch (any slot but RD_SCRATCH_GEMM: see conv.c) needed by forward and backward at these shapes. */
 size_t rd_conv2d_scratch_bytes(rd_ctx *ctx, const rd_conv_params *p, const rd_tensor *x, const rd_tensor *y);
 
+/* A group of 1x1 convolutions (C -> C, stride 1, no padding, no ReLU) of one shape, side by side:
+ * one launch per pass where the device's 1x1 kernels allow it, else one per slice (a supernet
+ * edge's ops run their 1x1 stages so). Every tensor lies in buf, n x c x h x w; slice g reads x
+ * at offset host[5 g] (batch stride host[5 g + 1]), its weights at w + host[5 g + 2] (c * c
+ * floats) and writes y at host[5 g + 3] (batch stride host[5 g + 4]), offsets in floats. The
+ * backward reads dy where y was, adds the weight gradients into dw + host[5 g + 2] (dw NULL: not
+ * wanted), and then writes dx over x (the caller needs x no more). */
+typedef struct rd_pw_group {
+    cl_mem buf;
+    int slices, n, c, h, w;
+    rd_vec tab;            /* 5 uints per slice, as floats' bits (device) */
+    const uint32_t *host;  /* the same on the host: checked against the weight vectors */
+} rd_pw_group;
+rd_status rd_pw_group_forward(rd_ctx *ctx, const rd_pw_group *g, const rd_vec *w);
+rd_status rd_pw_group_backward(rd_ctx *ctx, const rd_pw_group *g, const rd_vec *w, const rd_vec *dw);
+
 /* ---------------- pooling (pool.c) ---------------- */
 typedef enum rd_pool_kind { RD_POOL_MAX, RD_POOL_AVG } rd_pool_kind;
 typedef struct rd_pool_params {

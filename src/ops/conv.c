@@ -483,3 +483,97 @@ rd_status rd_conv2d_backward(rd_ctx *ctx, const rd_conv_params *p, const rd_tens
     if (dw) RD_TRY(backward_dw(ctx, &pl, x, dy, dw));
     return RD_OK;
 }
+
+/* ---- a group of 1x1 convolutions (rd_pw_group) ---- */
+
+/* Slice i's tensor at row entries (off, ns). */
+static rd_tensor group_tensor(const rd_pw_group *g, int i, int at) {
+    rd_tensor t = rd_tensor_make(g->buf, g->host[5 * i + at], g->n, g->c, g->h, g->w);
+    t.nstride = g->host[5 * i + at + 1];
+    return t;
+}
+
+/* Checks the group against w (and dw) and plans one slice's 1x1 convolution. */
+static rd_status group_plan(rd_ctx *ctx, const char *op, const rd_pw_group *g, const rd_vec *w, const rd_vec *dw,
+                            plan *pl) {
+    if (!g || !g->buf || !g->host || g->slices < 1 || g->slices > 65535)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "%s: no tensors, table or slices", op);
+    if (!w || !w->mem || (dw && !dw->mem)) return rd_fail(&ctx->err, RD_ERR_ARG, "%s: no weights", op);
+    rd_conv_params p = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0);
+    rd_tensor x = group_tensor(g, 0, 0);
+    RD_TRY(make_plan(ctx, &p, &x, &x, "y", 1, pl));
+    const size_t cc = (size_t)g->c * g->c, chw = (size_t)g->c * g->h * g->w;
+    size_t bytes = 0;
+    if (clGetMemObjectInfo(g->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS)
+        return rd_fail(&ctx->err, RD_ERR_ARG, "%s: buf is not a buffer", op);
+    const size_t floats = bytes / sizeof(float);
+    for (int i = 0; i < g->slices; i++) {
+        const uint32_t *r = g->host + 5 * i;
+        const size_t x_end = r[0] + (size_t)(g->n - 1) * r[1] + chw, y_end = r[3] + (size_t)(g->n - 1) * r[4] + chw;
+        if (r[2] + cc > w->len || (dw && r[2] + cc > dw->len) || r[1] < chw || r[4] < chw || x_end > floats ||
+            y_end > floats)
+            return rd_fail(&ctx->err, RD_ERR_ARG,
+                           "%s: slice %d's table entry (%u, %u, %u, %u, %u) is outside its vectors or strides", op,
+                           i, r[0], r[1], r[2], r[3], r[4]);
+    }
+    return RD_OK;
+}
+
+/* One launch for every slice: the tiled 1x1 kernels (not the local-memory ones). */
+static int group_one_launch(const plan *pl) { return pl->path == PATH_PW && !pl->local; }
+
+rd_status rd_pw_group_forward(rd_ctx *ctx, const rd_pw_group *g, const rd_vec *w) {
+    plan pl;
+    const cl_int G = g ? g->slices : 0;
+    RD_TRY(group_plan(ctx, "1x1 group forward", g, w, NULL, &pl));
+    if (!group_one_launch(&pl)) {
+        rd_conv_params p = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0);
+        for (int i = 0; i < g->slices; i++) {
+            rd_tensor x = group_tensor(g, i, 0), y = group_tensor(g, i, 3);
+            rd_vec wi = rd_vec_slice(*w, g->host[5 * i + 2], (size_t)g->c * g->c);
+            RD_TRY(rd_conv2d_forward(ctx, &p, &x, &wi, &y));
+        }
+        return RD_OK;
+    }
+    size_t gl[3] = {ceil_div((size_t)g->h * g->w, (size_t)pl.t.VL * pl.t.PW_PB), ceil_div((size_t)g->c, pl.t.PW_COB),
+                    (size_t)g->n * g->slices},
+           lo[3];
+    tile_local(ctx, gl, lo);
+    return rd_launch(ctx, pl.base, "pw_fwd_group", 3, gl, lo, RD_ARG(g->buf), RD_VARG(w), RD_VARG(&g->tab),
+                     RD_ARG(G), GEOM_ARGS(pl.g), RD_END);
+}
+
+rd_status rd_pw_group_backward(rd_ctx *ctx, const rd_pw_group *g, const rd_vec *w, const rd_vec *dw) {
+    plan pl;
+    const cl_int G = g ? g->slices : 0;
+    RD_TRY(group_plan(ctx, "1x1 group backward", g, w, dw, &pl));
+    int chunks = 1, ipc;
+    if (dw) dw_chunks(ctx, g->n, dw_tiles(&pl) * (size_t)g->slices, &chunks, &ipc);
+    if (!group_one_launch(&pl) || chunks > 1) {
+        /* per slice: the weight gradient reads x before dx overwrites it */
+        rd_conv_params p = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0);
+        for (int i = 0; i < g->slices; i++) {
+            rd_tensor x = group_tensor(g, i, 0), dy = group_tensor(g, i, 3);
+            const size_t at = g->host[5 * i + 2], cc = (size_t)g->c * g->c;
+            rd_vec wi = rd_vec_slice(*w, at, cc), dwi;
+            if (dw) {
+                dwi = rd_vec_slice(*dw, at, cc);
+                RD_TRY(rd_conv2d_backward(ctx, &p, &x, &wi, &dy, NULL, 0, &dwi));
+            }
+            RD_TRY(rd_conv2d_backward(ctx, &p, &x, &wi, &dy, &x, 0, NULL));
+        }
+        return RD_OK;
+    }
+    if (dw) {
+        size_t gw[2] = {dw_tiles(&pl), (size_t)g->slices}, lw[2] = {1, 1};
+        if (is_gpu(ctx)) lw[0] = (size_t)ctx->tune.conv_group;
+        RD_TRY(rd_launch(ctx, pl.base, "pw_dw_group", 2, gw, lw, RD_ARG(g->buf), RD_VARG(dw), RD_VARG(&g->tab),
+                         RD_ARG(G), GEOM_ARGS(pl.g), RD_END));
+    }
+    size_t gl[3] = {ceil_div((size_t)g->h * g->w, (size_t)pl.t.VL * pl.t.PW_PB), ceil_div((size_t)g->c, pl.t.PW_COB),
+                    (size_t)g->n * g->slices},
+           lo[3];
+    tile_local(ctx, gl, lo);
+    return rd_launch(ctx, pl.base, "pw_dx_group", 3, gl, lo, RD_ARG(g->buf), RD_VARG(w), RD_VARG(&g->tab),
+                     RD_ARG(G), GEOM_ARGS(pl.g), RD_END);
+}
