@@ -529,6 +529,75 @@ rd_status rd_op_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op,
     return RD_OK;
 }
 
+/* ---- an edge's sep and dil convs with their 1x1 stages grouped (rd_edge_pw) ----
+ * Forward: x -dw0-> a0 -1x1-> a1 [sep: -BN-> a1 -dw2-> a2 -1x1-> a3]; the last act is the op's
+ * stack slice. Backward, each gradient where its tensor was: the stack leaves d(slice) in the
+ * slice; the last 1x1's gradient goes over its input (a2, dil: a0); a sep conv's dw2 writes d(a1)
+ * into its slice (free by then), where the inner BN's backward runs in place, and its first
+ * 1x1's gradient goes over a0; dw0 then adds into dx. No temporaries. */
+int rd_op_pw_groupable(const rd_op_inst *op) {
+    rd_op_kind k = rd_op_get_info(op->id)->kind;
+    return k == RD_KIND_SEP || k == RD_KIND_DIL;
+}
+
+/* A group row: x, its batch stride, the weights' offset, y (dy), its batch stride. */
+static int pw_row(uint32_t *r, const rd_tensor *x, size_t w_off, const rd_tensor *y) {
+    const size_t v[5] = {x->off, x->nstride, w_off, y->off, y->nstride};
+    for (int i = 0; i < 5; i++) {
+        if (v[i] > UINT32_MAX) return 0;
+        r[i] = (uint32_t)v[i];
+    }
+    return 1;
+}
+
+int rd_op_pw_rows(const rd_op_inst *op, uint32_t *fwd0, uint32_t *fwd1, uint32_t *bwd0, uint32_t *bwd1) {
+    const rd_tensor *a = op->act;
+    if (rd_op_get_info(op->id)->kind == RD_KIND_DIL)
+        return pw_row(fwd0, &a[0], op->w_off[1], &a[1]) && pw_row(bwd0, &a[0], op->w_off[1], &a[1]);
+    return pw_row(fwd0, &a[0], op->w_off[1], &a[1]) && pw_row(fwd1, &a[2], op->w_off[3], &a[3]) &&
+           pw_row(bwd0, &a[2], op->w_off[3], &a[3]) && pw_row(bwd1, &a[0], op->w_off[1], &a[3]);
+}
+
+rd_status rd_ops_forward_grouped(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *const *ops, int n,
+                                 const rd_edge_pw *pw, const rd_tensor *x) {
+    for (int i = 0; i < n; i++) {
+        rd_conv_params d0 = dw_params(ops[i], 0);
+        rd_vec w0 = wvec(e, ops[i], 0);
+        RD_TRY(rd_conv2d_forward(ctx, &d0, x, &w0, &ops[i]->act[0]));
+    }
+    RD_TRY(rd_pw_group_forward(ctx, &pw->fwd[0], &e->weights));
+    for (int i = 0; i < n; i++) {
+        const rd_op_inst *op = ops[i];
+        if (rd_op_get_info(op->id)->kind != RD_KIND_SEP) continue;
+        rd_conv_params d1 = dw_params(op, 1);
+        rd_vec w2 = wvec(e, op, 2);
+        RD_TRY(bn_inner(ctx, e, op, 0, &op->act[1]));
+        RD_TRY(rd_conv2d_forward(ctx, &d1, &op->act[1], &w2, &op->act[2]));
+    }
+    if (pw->fwd[1].slices) RD_TRY(rd_pw_group_forward(ctx, &pw->fwd[1], &e->weights));
+    return RD_OK;
+}
+
+rd_status rd_ops_backward_grouped(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *const *ops, int n,
+                                  const rd_edge_pw *pw, const rd_tensor *x, const rd_tensor *dx) {
+    const rd_vec *dw = e->weight_grads.mem ? &e->weight_grads : NULL;
+    RD_TRY(rd_pw_group_backward(ctx, &pw->bwd[0], &e->weights, dw));
+    for (int i = 0; i < n; i++) {
+        const rd_op_inst *op = ops[i];
+        if (rd_op_get_info(op->id)->kind != RD_KIND_SEP) continue;
+        const rd_tensor *a = op->act;
+        rd_conv_params d1 = dw_params(op, 1);
+        RD_TRY(conv_backward(ctx, e, &d1, op, 2, &a[1], &a[2], &a[3], 0));
+        RD_TRY(bn_backward_inplace(ctx, e, op, 0, &a[1], &a[3]));
+    }
+    if (pw->bwd[1].slices) RD_TRY(rd_pw_group_backward(ctx, &pw->bwd[1], &e->weights, dw));
+    for (int i = 0; i < n; i++) {
+        rd_conv_params d0 = dw_params(ops[i], 0);
+        RD_TRY(conv_backward(ctx, e, &d0, ops[i], 0, x, &ops[i]->act[0], dx, 1));
+    }
+    return RD_OK;
+}
+
 void rd_op_cost(const rd_op_inst *op, int h_in, int w_in, int h_out, int w_out, double *params, double *flops) {
     int ho = op->stride == 2 ? h_out : h_in, wo = op->stride == 2 ? w_out : w_in;
     for (int w = 0; w < op->n_w; w++) {

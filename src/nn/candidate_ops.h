@@ -33,6 +33,19 @@ static inline int rd_bn_stack_runs(const rd_bn_stack *bs, const rd_op_exec *e) {
     return bs && bs->slices && e->train && !e->plain_sum;
 }
 
+/* Whether the op's 1x1 convolutions can join its edge's groups (rd_edge_pw): sep and dil convs. */
+int rd_op_pw_groupable(const rd_op_inst *op);
+/* Rows of a groupable op (after rd_op_plan) in the edge's four groups: fwd0 and bwd0 for every
+ * such op, fwd1 and bwd1 for sep convs only (NULL for a dil conv); 0 when an offset or a batch
+ * stride does not fit a uint. */
+int rd_op_pw_rows(const rd_op_inst *op, uint32_t *fwd0, uint32_t *fwd1, uint32_t *bwd0, uint32_t *bwd1);
+/* An edge's groupable ops (all stacked: rd_bn_stack_runs), their 1x1 stages grouped: forward up
+ * to their stack slices; backward from their slices (after the stack's backward), dx += . */
+rd_status rd_ops_forward_grouped(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *const *ops, int n,
+                                 const rd_edge_pw *pw, const rd_tensor *x);
+rd_status rd_ops_backward_grouped(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *const *ops, int n,
+                                  const rd_edge_pw *pw, const rd_tensor *x, const rd_tensor *dx);
+
 /* Plans the op's kept activations (and its scratch needs) for input x and output size. */
 void rd_op_plan(rd_ctx *ctx, rd_op_inst *op, const rd_tensor *x, int h_out, int w_out, rd_arena *acts,
                 rd_scratch_need *need);

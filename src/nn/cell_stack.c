@@ -103,8 +103,9 @@ rd_status rd_stack_build(rd_cell_stack *st, rd_ctx *ctx, const rd_stack_config *
     st->cls_b = rd_params_add_weight(&st->params, &cb, "classifier.");
     size_t n_ops = 0;
     for (int i = 0; i < c->layers; i++) n_ops += (size_t)st->cells[i].edge_first[st->cells[i].topo->n_edges];
-    st->bn_stack_tab = calloc(3 * n_ops + 1, sizeof *st->bn_stack_tab);
-    if (st->params.n == 0 || !st->params.init || !st->bn_stack_tab)
+    /* per op: 3 uints as a BN stack's slice, and up to 4 rows of 5 in its edge's 1x1 groups */
+    st->edge_tab = calloc(23 * n_ops + 1, sizeof *st->edge_tab);
+    if (st->params.n == 0 || !st->params.init || !st->edge_tab)
         return rd_fail(err, RD_ERR_OUT_OF_MEMORY, "out of host memory");
 
     rd_arenas_setup(ctx, &st->acts, &st->grad_arena);
@@ -133,6 +134,51 @@ static int edge_stride(const rd_stack_cell *cell, int e) {
 static rd_tensor edge_ops_input(const rd_cell_stack *st, const rd_stack_cell *cell, int e) {
     rd_tensor x = *cell_state(cell, cell->topo->edge_input[e]);
     return st->cfg.pc_k > 1 ? rd_tensor_channels(x, 0, x.c / st->cfg.pc_k) : x;
+}
+
+/* Edge e's 1x1 groups (rd_edge_pw), where its final BNs are stacked: rows for each sep and dil
+ * conv, reserved in the edge table whether or not the groups end up used (so the plan and the
+ * binding agree); used when every tensor of them lies in one allocation and fits uint offsets. */
+static void plan_pw_groups(rd_cell_stack *st, rd_stack_cell *cell, int e, int n, size_t *n_tab) {
+    rd_edge_pw *pw = &cell->pw[e];
+    memset(pw, 0, sizeof *pw);
+    if (!cell->bn_stack[e].slices) return;
+    const rd_op_inst *ops[RD_STACK_MAX_CELL_OPS];
+    int n_ops = 0, n_sep = 0;
+    for (int o = cell->edge_first[e]; o < cell->edge_first[e + 1]; o++) {
+        const rd_op_inst *op = &cell->ops[o];
+        if (op->stack_slot < 0 || !rd_op_pw_groupable(op)) continue;
+        ops[n_ops++] = op;
+        n_sep += rd_op_get_info(op->id)->kind == RD_KIND_SEP;
+    }
+    if (!n_ops) return;
+    rd_pw_group *fwd0 = &pw->fwd[0], *fwd1 = &pw->fwd[1], *bwd0 = &pw->bwd[0], *bwd1 = &pw->bwd[1];
+    uint32_t *base = st->edge_tab + *n_tab;
+    fwd0->host = base;
+    fwd1->host = fwd0->host + 5 * n_ops;
+    bwd0->host = fwd1->host + 5 * n_sep;
+    bwd1->host = bwd0->host + 5 * n_ops;
+    *n_tab += 10 * (size_t)(n_ops + n_sep);
+    const rd_tensor *a1 = &ops[0]->act[1];
+    int ok = 1, s = 0;
+    for (int i = 0; i < n_ops; i++) {
+        const int sep = rd_op_get_info(ops[i]->id)->kind == RD_KIND_SEP;
+        ok &= rd_op_pw_rows(ops[i], (uint32_t *)fwd0->host + 5 * i, sep ? (uint32_t *)fwd1->host + 5 * s : NULL,
+                            (uint32_t *)bwd0->host + 5 * i, sep ? (uint32_t *)bwd1->host + 5 * s : NULL);
+        for (int k = 0; k < ops[i]->n_act; k++) ok &= ops[i]->act[k].mem == ops[0]->act[0].mem;
+        s += sep;
+    }
+    if (!ok) return;
+    rd_pw_group *gs[4] = {fwd0, fwd1, bwd0, bwd1};
+    const int slices[4] = {n_ops, n_sep, n_ops, n_sep};
+    for (int k = 0; k < 4; k++) {
+        gs[k]->buf = ops[0]->act[0].mem;
+        gs[k]->slices = slices[k];
+        gs[k]->n = n;
+        gs[k]->c = a1->c;
+        gs[k]->h = a1->h;
+        gs[k]->w = a1->w;
+    }
 }
 
 void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
@@ -187,14 +233,14 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
             if (bs->slices >= 2 && (size_t)n * bs->slices * x.c * ho * wo <= A->chunk_limit) {
                 bs->t = rd_arena_tensor(A, n, bs->slices * x.c, ho, wo);
                 bs->tmp = rd_bn_tmp_plan(A, bs->slices * x.c);
-                bs->tab.host = st->bn_stack_tab + n_tab; /* .dev: a slice of bn_stack_tab_dev, below */
+                bs->tab.host = st->edge_tab + n_tab; /* .dev: a slice of edge_tab_dev, below */
                 size_t f = rd_batchnorm_stack_floats(ctx, &bs->t);
                 if (f > max_ws) max_ws = f;
                 for (int o = cell->edge_first[e]; o < cell->edge_first[e + 1]; o++) {
                     rd_op_inst *op = &cell->ops[o];
                     if (op->stack_slot < 0) continue;
                     op->bn_stack = bs;
-                    uint32_t *row = st->bn_stack_tab + n_tab + 3 * op->stack_slot;
+                    uint32_t *row = st->edge_tab + n_tab + 3 * op->stack_slot;
                     row[0] = (uint32_t)op->mix_slot;
                     row[1] = (uint32_t)op->bn_off[op->n_bn - 1];
                     row[2] = (uint32_t)op->partial_off;
@@ -214,6 +260,7 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
                 size_t tf = rd_op_temp_floats(op, &x, ho, wo);
                 if (tf > max_temp) max_temp = tf;
             }
+            plan_pw_groups(st, cell, e, n, &n_tab);
             if (c->pc_k > 1) {
                 cell->pc_mix[e] = rd_arena_tensor(A, n, x.c, ho, wo);
                 if (rd_tensor_numel(&cell->pc_mix[e]) > max_pc) max_pc = rd_tensor_numel(&cell->pc_mix[e]);
@@ -229,16 +276,22 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
     st->loss = rd_arena_vec(A, RD_LOSS_FLOATS);
     if (c->side_floats) st->side = rd_arena_vec(A, c->side_floats);
     memset(&st->bn_stack_ws, 0, sizeof st->bn_stack_ws);
-    memset(&st->bn_stack_tab_dev, 0, sizeof st->bn_stack_tab_dev);
+    memset(&st->edge_tab_dev, 0, sizeof st->edge_tab_dev);
     if (max_ws) st->bn_stack_ws = rd_arena_vec(A, max_ws);
     if (n_tab) {  /* every stack's table in one vector: one upload per binding */
-        st->bn_stack_tab_dev = rd_arena_vec(A, n_tab);
+        st->edge_tab_dev = rd_arena_vec(A, n_tab);
         for (int i = 0; i < c->layers; i++)
             for (int e = 0; e < st->cells[i].topo->n_edges; e++) {
                 rd_bn_stack *bs = &st->cells[i].bn_stack[e];
                 if (bs->slices)
-                    bs->tab.dev = rd_vec_slice(st->bn_stack_tab_dev, (size_t)(bs->tab.host - st->bn_stack_tab),
+                    bs->tab.dev = rd_vec_slice(st->edge_tab_dev, (size_t)(bs->tab.host - st->edge_tab),
                                                3 * (size_t)bs->slices);
+                rd_pw_group *gs[4] = {&st->cells[i].pw[e].fwd[0], &st->cells[i].pw[e].fwd[1],
+                                      &st->cells[i].pw[e].bwd[0], &st->cells[i].pw[e].bwd[1]};
+                for (int k = 0; k < 4; k++)
+                    if (gs[k]->slices)
+                        gs[k]->tab = rd_vec_slice(st->edge_tab_dev, (size_t)(gs[k]->host - st->edge_tab),
+                                                  5 * (size_t)gs[k]->slices);
             }
     }
 
@@ -283,7 +336,7 @@ static rd_status bind(rd_cell_stack *st, int n) {
     RD_TRY(rd_arena_allocate(st->ctx, &st->grad_arena, "gradients"));
     rd_stack_layout(st, n, 1);
     /* the BN stacks' tables (they change with the active ops): uint bits, copied as they are */
-    RD_TRY(rd_vec_write(st->ctx, &st->bn_stack_tab_dev, (const float *)(const void *)st->bn_stack_tab));
+    RD_TRY(rd_vec_write(st->ctx, &st->edge_tab_dev, (const float *)(const void *)st->edge_tab));
     return rd_scratch_reserve_all(st->ctx, &st->scratch);
 }
 
@@ -337,7 +390,7 @@ void rd_stack_release(rd_cell_stack *st) {
         rd_free(st->ctx, st->bn_buf);
     }
     free(st->cells);
-    free(st->bn_stack_tab);
+    free(st->edge_tab);
     rd_params_free(&st->params);
     memset(st, 0, sizeof *st);
 }
@@ -353,6 +406,12 @@ rd_op_exec rd_stack_exec(const rd_cell_stack *st, int train, int weight_grads) {
     e.bn = rd_cell_bn;
     e.train = train;
     return e;
+}
+
+/* Whether op runs in its edge's 1x1 groups (rd_ops_forward_grouped / _backward_grouped). */
+static int pw_grouped(const rd_stack_cell *cell, int ed, const rd_op_inst *op, const rd_op_exec *e) {
+    return cell->pw[ed].fwd[0].slices && op->stack_slot >= 0 && rd_op_pw_groupable(op) &&
+           rd_bn_stack_runs(op->bn_stack, e);
 }
 
 static rd_status cell_forward(rd_cell_stack *st, int i, const rd_op_exec *e) {
@@ -372,11 +431,16 @@ static rd_status cell_forward(rd_cell_stack *st, int i, const rd_op_exec *e) {
         /* PC-DARTS: the ops sum into the edge's own tensor, then it joins the bypass into the node */
         const rd_tensor *into = pc ? &cell->pc_mix[ed] : &cell->nodes[t->edge_node[ed]];
         if (pc) RD_TRY(rd_fill(ctx, into, 0.0f));
+        const rd_bn_stack *bs = &cell->bn_stack[ed];
+        const rd_op_inst *grouped[RD_STACK_MAX_CELL_OPS];
+        int n_grouped = 0;
         for (int o = cell->edge_first[ed]; o < cell->edge_first[ed + 1]; o++) {
             const rd_op_inst *op = &cell->ops[o];
-            if (rd_stack_op_active(st, cell, ed, op)) RD_TRY(rd_op_forward(ctx, e, op, &xo, into));
+            if (!rd_stack_op_active(st, cell, ed, op)) continue;
+            if (pw_grouped(cell, ed, op, e)) grouped[n_grouped++] = op;
+            else RD_TRY(rd_op_forward(ctx, e, op, &xo, into));
         }
-        const rd_bn_stack *bs = &cell->bn_stack[ed];
+        if (n_grouped) RD_TRY(rd_ops_forward_grouped(ctx, e, grouped, n_grouped, &cell->pw[ed], &xo));
         if (rd_bn_stack_runs(bs, e)) { /* the final BNs rd_op_forward left to the stack */
             RD_TRY(rd_batchnorm_stack_stats(ctx, &bs->t, &e->bn_stack_ws));
             RD_TRY(rd_batchnorm_stack_forward(ctx, &e->bn, &bs->t, bs->slices, &e->bn_stack_ws, &bs->tmp.save_mean,
@@ -477,11 +541,15 @@ static rd_status cell_backward(rd_cell_stack *st, int i, const rd_op_exec *e, co
             RD_TRY(rd_batchnorm_stack_backward(ctx, &bs->t, bs->slices, &e->bn_stack_ws, &bs->tmp.save_invstd, &dmix,
                                                &e->mix_weights, &bs->tab, &e->alpha_partials));
         }
+        const rd_op_inst *grouped[RD_STACK_MAX_CELL_OPS];
+        int n_grouped = 0;
         for (int o = cell->edge_first[ed]; o < cell->edge_first[ed + 1]; o++) {
             const rd_op_inst *op = &cell->ops[o];
-            if (rd_stack_op_active(st, cell, ed, op))
-                RD_TRY(rd_op_backward(ctx, e, op, &xo, &dmix, &dxo, &st->g_ta, &st->g_tb));
+            if (!rd_stack_op_active(st, cell, ed, op)) continue;
+            if (pw_grouped(cell, ed, op, e)) grouped[n_grouped++] = op;
+            else RD_TRY(rd_op_backward(ctx, e, op, &xo, &dmix, &dxo, &st->g_ta, &st->g_tb));
         }
+        if (n_grouped) RD_TRY(rd_ops_backward_grouped(ctx, e, grouped, n_grouped, &cell->pw[ed], &xo, &dxo));
     }
     rd_tensor s0 = cell_input(st, i, 0), s1 = cell_input(st, i, 1);
     /* e->weight_grads is empty unless weight gradients are wanted */

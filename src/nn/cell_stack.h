@@ -58,6 +58,7 @@ typedef struct rd_stack_cell {
     rd_op_inst ops[RD_STACK_MAX_CELL_OPS];
     rd_tensor pc_mix[RD_STACK_MAX_EDGES]; /* PC-DARTS: each edge's mixed-op output (C/pc_k channels) */
     rd_bn_stack bn_stack[RD_STACK_MAX_EDGES]; /* each edge's final BNs in training (two or more ops) */
+    rd_edge_pw pw[RD_STACK_MAX_EDGES];        /* each stacked edge's 1x1 convolutions in groups */
 } rd_stack_cell;
 
 typedef struct rd_stack_config {
@@ -115,8 +116,9 @@ struct rd_cell_stack {
     rd_tensor pooled, logits;
     rd_vec loss, side;           /* loss: RD_LOSS_* floats */
     rd_vec bn_stack_ws;          /* the BN stacks' reductions, one edge at a time */
-    uint32_t *bn_stack_tab;      /* the host side of every BN stack's table (3 per op of the stack) */
-    rd_vec bn_stack_tab_dev;     /* the same on the device, every stack's in one vector */
+    uint32_t *edge_tab;          /* the host side of every BN stack's table (3 uints per slice) and of
+                                    every 1x1 group's (5 per slice) */
+    rd_vec edge_tab_dev;         /* the same on the device, in one vector (one upload per binding) */
     rd_tensor g_out[3], g_stem, g_s0p, g_s1p, g_ta, g_tb, g_pooled, g_logits;
     rd_tensor g_nodes[RD_STACK_MAX_NODES];
     rd_tensor g_pc;              /* PC-DARTS: the gradient of one edge's pc_mix at a time */

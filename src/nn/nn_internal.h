@@ -87,6 +87,15 @@ typedef struct rd_bn_stack {
     rd_bn_stack_tab tab;   /* per slice: its op's mix_slot, final BN's bn_off, partial_off */
 } rd_bn_stack;
 
+/* An edge's 1x1 convolutions as groups (rd_pw_group) where its final BNs are stacked, so the
+ * gradient of each tensor can take that tensor's place: forward, the sep and dil convs' first
+ * 1x1s together (fwd[0]), then the sep convs' second ones (fwd[1]); backward, every op's last 1x1
+ * from its stack slice (bwd[0]), then the sep convs' first (bwd[1]). slices 0: the ops run one by
+ * one (candidate_ops.c, rd_ops_forward_grouped). */
+typedef struct rd_edge_pw {
+    rd_pw_group fwd[2], bwd[2];
+} rd_edge_pw;
+
 struct rd_supernet_s;
 /* Layout of the op's weights (names, shapes) for a given C and stride. */
 typedef struct rd_param_desc { const char *suffix; int ndim; int shape[4]; int fan_in; } rd_param_desc;
