@@ -388,7 +388,7 @@ START_TEST(shape_errors) {
 END_TEST
 
 /* A group of 1x1 convolutions (rd_pw_group): three slices in one buffer, each with its own
- * input, output (two of them channel slices of a "stack", batch stride 3 c h w) and weights
+ * input and output (two of each channel slices of a "stack") and weights
  * (out of order in w), one launch per pass or, under conv_pw=local, one per slice. Forward
  * against the reference, backward against finite differences of it: dw added onto its old
  * value, dx written over x. The buffer starts as NaN, so a read outside the slices shows. */
@@ -399,14 +399,15 @@ static void run_pw_group(tu_rng *rng) {
     const size_t chw = (size_t)c * h * w, img = (size_t)n * chw, cc = (size_t)c * c;
     const rd_conv_params p = dense(1, 1, 1, 1, 0, 0, 1, 0);
     const ref_shape xs = {n, c, h, w};
-    /* the buffer: a stack of three channel slices (batch stride 3 c h w), then three dense tensors
-     * D0-D2, then slack. Slice 0: D0 -> D2; slice 1: D1 -> stack slice 0; slice 2: stack slice 1 ->
-     * stack slice 2. */
-    rd_vec buf = tu_vec(6 * img + 64);
+    /* the buffer: an input stack of two channel slices (batch stride 2 c h w), an output stack of
+     * three (3 c h w), two dense tensors D0, D1, then slack. Slice 0: D0 -> D1; slice 1: input
+     * slice 0 -> output slice 0; slice 2: input slice 1 -> output slice 2. (A slice's x is read in
+     * whole vectors anywhere in its span, first to last image, so no y may lie there.) */
+    rd_vec buf = tu_vec(7 * img + 64);
     const uint32_t I = (uint32_t)img, S = (uint32_t)chw, w_at[G] = {2 * (uint32_t)cc, 0, (uint32_t)cc};
-    uint32_t host[5 * G] = {3 * I, S, w_at[0], 5 * I, S,            /* slice 0 */
-                            4 * I, S, w_at[1], 0, 3 * S,            /* slice 1 */
-                            S, 3 * S, w_at[2], 2 * S, 3 * S};       /* slice 2 */
+    uint32_t host[5 * G] = {5 * I, S, w_at[0], 6 * I, S,                /* slice 0 */
+                            0, 2 * S, w_at[1], 2 * I, 3 * S,            /* slice 1 */
+                            S, 2 * S, w_at[2], 2 * I + 2 * S, 3 * S};   /* slice 2 */
     rd_vec tab = tu_vec(5 * G);
     TU_OK(rd_vec_write(ctx, &tab, (const float *)(const void *)host));
     rd_pw_group grp = {buf.mem, G, n, c, h, w, tab, host};

@@ -148,7 +148,8 @@ size_t rd_conv2d_scratch_bytes(rd_ctx *ctx, const rd_conv_params *p, const rd_te
  * at offset host[5 g] (batch stride host[5 g + 1]), its weights at w + host[5 g + 2] (c * c
  * floats) and writes y at host[5 g + 3] (batch stride host[5 g + 4]), offsets in floats. The
  * backward reads dy where y was, adds the weight gradients into dw + host[5 g + 2] (dw NULL: not
- * wanted), and then writes dx over x (the caller needs x no more). */
+ * wanted), and then writes dx over x (the caller needs x no more). A slice's x is read in whole
+ * vectors anywhere in its span (first image to last, gaps of a view included): no y may lie there. */
 typedef struct rd_pw_group {
     cl_mem buf;
     int slices, n, c, h, w;
