@@ -522,9 +522,20 @@ static rd_status group_plan(rd_ctx *ctx, const char *op, const rd_pw_group *g, c
 /* One launch for every slice: the tiled 1x1 kernels (not the local-memory ones). */
 static int group_one_launch(const plan *pl) { return pl->path == PATH_PW && !pl->local; }
 
+/* The forward or dx kernel of a group over (pixel runs, channel blocks, slices x images). */
+static rd_status group_launch_pixels(rd_ctx *ctx, const plan *pl, const rd_pw_group *g, const char *kernel,
+                                     const rd_vec *w) {
+    const cl_int G = g->slices;
+    size_t gl[3] = {ceil_div((size_t)g->h * g->w, (size_t)pl->t.VL * pl->t.PW_PB),
+                    ceil_div((size_t)g->c, pl->t.PW_COB), (size_t)g->n * g->slices},
+           lo[3];
+    tile_local(ctx, gl, lo);
+    return rd_launch(ctx, pl->base, kernel, 3, gl, lo, RD_ARG(g->buf), RD_VARG(w), RD_VARG(&g->tab), RD_ARG(G),
+                     GEOM_ARGS(pl->g), RD_END);
+}
+
 rd_status rd_pw_group_forward(rd_ctx *ctx, const rd_pw_group *g, const rd_vec *w) {
     plan pl;
-    const cl_int G = g ? g->slices : 0;
     RD_TRY(group_plan(ctx, "1x1 group forward", g, w, NULL, &pl));
     if (!group_one_launch(&pl)) {
         rd_conv_params p = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0);
@@ -535,17 +546,11 @@ rd_status rd_pw_group_forward(rd_ctx *ctx, const rd_pw_group *g, const rd_vec *w
         }
         return RD_OK;
     }
-    size_t gl[3] = {ceil_div((size_t)g->h * g->w, (size_t)pl.t.VL * pl.t.PW_PB), ceil_div((size_t)g->c, pl.t.PW_COB),
-                    (size_t)g->n * g->slices},
-           lo[3];
-    tile_local(ctx, gl, lo);
-    return rd_launch(ctx, pl.base, "pw_fwd_group", 3, gl, lo, RD_ARG(g->buf), RD_VARG(w), RD_VARG(&g->tab),
-                     RD_ARG(G), GEOM_ARGS(pl.g), RD_END);
+    return group_launch_pixels(ctx, &pl, g, "pw_fwd_group", w);
 }
 
 rd_status rd_pw_group_backward(rd_ctx *ctx, const rd_pw_group *g, const rd_vec *w, const rd_vec *dw) {
     plan pl;
-    const cl_int G = g ? g->slices : 0;
     RD_TRY(group_plan(ctx, "1x1 group backward", g, w, dw, &pl));
     int chunks = 1, ipc;
     if (dw) dw_chunks(ctx, g->n, dw_tiles(&pl) * (size_t)g->slices, &chunks, &ipc);
@@ -567,13 +572,9 @@ rd_status rd_pw_group_backward(rd_ctx *ctx, const rd_pw_group *g, const rd_vec *
     if (dw) {
         size_t gw[2] = {dw_tiles(&pl), (size_t)g->slices}, lw[2] = {1, 1};
         if (is_gpu(ctx)) lw[0] = (size_t)ctx->tune.conv_group;
+        const cl_int G = g->slices;
         RD_TRY(rd_launch(ctx, pl.base, "pw_dw_group", 2, gw, lw, RD_ARG(g->buf), RD_VARG(dw), RD_VARG(&g->tab),
                          RD_ARG(G), GEOM_ARGS(pl.g), RD_END));
     }
-    size_t gl[3] = {ceil_div((size_t)g->h * g->w, (size_t)pl.t.VL * pl.t.PW_PB), ceil_div((size_t)g->c, pl.t.PW_COB),
-                    (size_t)g->n * g->slices},
-           lo[3];
-    tile_local(ctx, gl, lo);
-    return rd_launch(ctx, pl.base, "pw_dx_group", 3, gl, lo, RD_ARG(g->buf), RD_VARG(w), RD_VARG(&g->tab),
-                     RD_ARG(G), GEOM_ARGS(pl.g), RD_END);
+    return group_launch_pixels(ctx, &pl, g, "pw_dx_group", w);
 }
