@@ -301,6 +301,9 @@ START_TEST(stacks_give_way_to_small_allocations) {
     double *lf, *af, *wf, *lg, *ag, *wg;
     grads_of(&f, &lf, &af, &wf);
     grads_of(&g, &lg, &ag, &wg);
+    /* the backward used up the forward's activations: a second one is refused */
+    ck_assert_int_eq(rd_supernet_backward(g.net, RD_GRAD_ALPHAS), RD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(rd_ctx_error(ctx), "backward without a training-mode forward"));
     size_t na = rd_supernet_alpha_grads(f.net).len, nw = rd_supernet_weight_grads(f.net).len;
     tu_assert_close("logits, unstacked against stacked", lf, lg, (size_t)f.n * f.cfg.classes, 1e-5, 1e-4);
     double amax = 0, wmax = 0;

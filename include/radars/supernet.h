@@ -137,7 +137,8 @@ rd_status rd_supernet_set_active(rd_supernet *net, const rd_arch_mask *active);
  * cross-entropy and correct count (on the device; read with rd_supernet_read_loss).
  * train: batch statistics (and running-stat updates); else running statistics. */
 rd_status rd_supernet_forward(rd_supernet *net, const rd_tensor *x, cl_mem labels, int train);
-/* Backward of the last training-mode forward. */
+/* Backward of the last training-mode forward, once: it overwrites that forward's activations
+ * with gradients, so a second backward without a new forward is refused (RD_ERR_ARG). */
 enum { RD_GRAD_WEIGHTS = 1, RD_GRAD_ALPHAS = 2 };
 rd_status rd_supernet_backward(rd_supernet *net, unsigned what);
 /* Trainable parameters and multiply-add FLOPs (x2) per image of the active

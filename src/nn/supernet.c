@@ -377,7 +377,11 @@ rd_status rd_supernet_backward(rd_supernet *net, unsigned what) {
     rd_ctx *ctx = net->st.ctx;
     rd_op_exec e = exec_for(net, 1, what);
     if ((what & RD_GRAD_ALPHAS) && net->st.have_forward) RD_TRY(rd_vec_fill(ctx, &net->partials, 0.0f));
-    RD_TRY(rd_stack_backward(&net->st, &e));
+    rd_status s = rd_stack_backward(&net->st, &e);
+    /* the BN stacks and 1x1 groups write gradients where the forward's activations were:
+     * a second backward needs a new forward (refused, not silently wrong) */
+    net->st.have_forward = 0;
+    RD_TRY(s);
     if (what & RD_GRAD_ALPHAS) {
         rd_vec ga = rd_vec_slice(net->alpha_grads, 0, n_alphas(net));
         RD_TRY(rd_alphas_grad(ctx, &net->partials, &net->mixw, &net->mask, &ga, net->K, net->cmax, net->cfg.layers,
