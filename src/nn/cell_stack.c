@@ -152,25 +152,22 @@ static void plan_pw_groups(rd_cell_stack *st, rd_stack_cell *cell, int e, int n,
         n_sep += rd_op_get_info(op->id)->kind == RD_KIND_SEP;
     }
     if (!n_ops) return;
-    rd_pw_group *fwd0 = &pw->fwd[0], *fwd1 = &pw->fwd[1], *bwd0 = &pw->bwd[0], *bwd1 = &pw->bwd[1];
-    uint32_t *base = st->edge_tab + *n_tab;
-    fwd0->host = base;
-    fwd1->host = fwd0->host + 5 * n_ops;
-    bwd0->host = fwd1->host + 5 * n_sep;
-    bwd1->host = bwd0->host + 5 * n_ops;
+    /* the four groups' rows, one after the other: fwd[0], fwd[1], bwd[0], bwd[1] */
+    uint32_t *f0 = st->edge_tab + *n_tab, *f1 = f0 + 5 * n_ops, *b0 = f1 + 5 * n_sep, *b1 = b0 + 5 * n_ops;
     *n_tab += 10 * (size_t)(n_ops + n_sep);
     const rd_tensor *a1 = &ops[0]->act[1];
     int ok = 1, s = 0;
     for (int i = 0; i < n_ops; i++) {
         const int sep = rd_op_get_info(ops[i]->id)->kind == RD_KIND_SEP;
-        ok &= rd_op_pw_rows(ops[i], (uint32_t *)fwd0->host + 5 * i, sep ? (uint32_t *)fwd1->host + 5 * s : NULL,
-                            (uint32_t *)bwd0->host + 5 * i, sep ? (uint32_t *)bwd1->host + 5 * s : NULL);
+        ok &= rd_op_pw_rows(ops[i], f0 + 5 * i, sep ? f1 + 5 * s : NULL, b0 + 5 * i, sep ? b1 + 5 * s : NULL);
         for (int k = 0; k < ops[i]->n_act; k++) ok &= ops[i]->act[k].mem == ops[0]->act[0].mem;
         s += sep;
     }
-    if (!ok) return;
-    rd_pw_group *gs[4] = {fwd0, fwd1, bwd0, bwd1};
+    rd_pw_group *gs[4] = {&pw->fwd[0], &pw->fwd[1], &pw->bwd[0], &pw->bwd[1]};
+    const uint32_t *rows[4] = {f0, f1, b0, b1};
     const int slices[4] = {n_ops, n_sep, n_ops, n_sep};
+    for (int k = 0; k < 4; k++) gs[k]->host = rows[k];
+    if (!ok) return;
     for (int k = 0; k < 4; k++) {
         gs[k]->buf = ops[0]->act[0].mem;
         gs[k]->slices = slices[k];
