@@ -775,13 +775,13 @@ __kernel void pw_fwd(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {
 /* A group of 1x1 convolutions of one shape (rd_pw_group, radars/ops.h): every tensor in buf;
  * slice s = z / N (of G) has 5 uints at tab[5 s]: x's offset and batch stride, its weights'
  * offset in w, y's offset and batch stride (dy's in backward, where dx replaces x). */
-#define PW_GROUP_ROW(z) (tab + tab_off + 5 * ((z) / N))
+#define PW_GROUP_ROW(s) (tab + tab_off + 5 * (s))
 
 __kernel void pw_fwd_group(__global float *buf, RD_VC(w), __global const uint *tab, const ulong tab_off,
                            const int G, CONV_GEOM) {
     const int z = get_global_id(2);
     if (z >= N * G) return;   /* the grid is rounded up to whole work-groups */
-    __global const uint *r = PW_GROUP_ROW(z);
+    __global const uint *r = PW_GROUP_ROW(z / N);
     pw_fwd_item(buf, r[0], r[1], w, w_off + r[2], buf, r[3], r[4], CONV_GEOM_PASS, get_global_id(0) * (VL * PW_PB),
                 get_global_id(1), z % N);
 }
@@ -845,7 +845,7 @@ __kernel void pw_dx_group(__global float *buf, RD_VC(w), __global const uint *ta
                           CONV_GEOM) {
     const int z = get_global_id(2);
     if (z >= N * G) return;
-    __global const uint *r = PW_GROUP_ROW(z);
+    __global const uint *r = PW_GROUP_ROW(z / N);
     pw_dx_item(buf, r[0], r[1], w, w_off + r[2], buf, r[3], r[4], buf, r[0], r[1], CONV_GEOM_PASS, 0,
                get_global_id(0) * (VL * PW_PB), get_global_id(1), z % N);
 }
@@ -923,7 +923,7 @@ __kernel void pw_dw(RD_TC(x), RD_TC(dy), RD_V(partial), CONV_GEOM, const int IPC
 __kernel void pw_dw_group(__global const float *buf, RD_V(dw), __global const uint *tab, const ulong tab_off,
                           const int G, CONV_GEOM) {
     if (get_global_id(1) >= G) return;
-    __global const uint *r = tab + tab_off + 5 * get_global_id(1);
+    __global const uint *r = PW_GROUP_ROW(get_global_id(1));
     pw_dw_item(buf, r[0], r[1], buf, r[3], r[4], dw + dw_off + r[2], CONV_GEOM_PASS, get_global_id(0), 0, N, 1);
 }
 

@@ -275,7 +275,7 @@ void rd_stack_layout(rd_cell_stack *st, int n, int bind) {
     memset(&st->bn_stack_ws, 0, sizeof st->bn_stack_ws);
     memset(&st->edge_tab_dev, 0, sizeof st->edge_tab_dev);
     if (max_ws) st->bn_stack_ws = rd_arena_vec(A, max_ws);
-    if (n_tab) {  /* every stack's table in one vector: one upload per binding */
+    if (n_tab) {  /* every stack's and group's table in one vector: one upload per binding */
         st->edge_tab_dev = rd_arena_vec(A, n_tab);
         for (int i = 0; i < c->layers; i++)
             for (int e = 0; e < st->cells[i].topo->n_edges; e++) {
@@ -332,7 +332,8 @@ static rd_status bind(rd_cell_stack *st, int n) {
     RD_TRY(rd_arena_allocate(st->ctx, &st->acts, "activations"));
     RD_TRY(rd_arena_allocate(st->ctx, &st->grad_arena, "gradients"));
     rd_stack_layout(st, n, 1);
-    /* the BN stacks' tables (they change with the active ops): uint bits, copied as they are */
+    /* the BN stacks' and 1x1 groups' tables (they change with the active ops and the layout):
+     * uint bits, copied as they are */
     RD_TRY(rd_vec_write(st->ctx, &st->edge_tab_dev, (const float *)(const void *)st->edge_tab));
     return rd_scratch_reserve_all(st->ctx, &st->scratch);
 }

@@ -486,6 +486,9 @@ rd_status rd_conv2d_backward(rd_ctx *ctx, const rd_conv_params *p, const rd_tens
 
 /* ---- a group of 1x1 convolutions (rd_pw_group) ---- */
 
+/* Every slice's convolution: 1x1, stride 1, no padding, no ReLU. */
+static rd_conv_params group_params(void) { return rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0); }
+
 /* Slice i's tensor at row entries (off, ns). */
 static rd_tensor group_tensor(const rd_pw_group *g, int i, int at) {
     rd_tensor t = rd_tensor_make(g->buf, g->host[5 * i + at], g->n, g->c, g->h, g->w);
@@ -499,7 +502,7 @@ static rd_status group_plan(rd_ctx *ctx, const char *op, const rd_pw_group *g, c
     if (!g || !g->buf || !g->host || g->slices < 1 || g->slices > 65535)
         return rd_fail(&ctx->err, RD_ERR_ARG, "%s: no tensors, table or slices", op);
     if (!w || !w->mem || (dw && !dw->mem)) return rd_fail(&ctx->err, RD_ERR_ARG, "%s: no weights", op);
-    rd_conv_params p = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0);
+    const rd_conv_params p = group_params();
     rd_tensor x = group_tensor(g, 0, 0);
     RD_TRY(make_plan(ctx, &p, &x, &x, "y", 1, pl));
     const size_t cc = (size_t)g->c * g->c, chw = (size_t)g->c * g->h * g->w;
@@ -538,7 +541,7 @@ rd_status rd_pw_group_forward(rd_ctx *ctx, const rd_pw_group *g, const rd_vec *w
     plan pl;
     RD_TRY(group_plan(ctx, "1x1 group forward", g, w, NULL, &pl));
     if (!group_one_launch(&pl)) {
-        rd_conv_params p = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0);
+        const rd_conv_params p = group_params();
         for (int i = 0; i < g->slices; i++) {
             rd_tensor x = group_tensor(g, i, 0), y = group_tensor(g, i, 3);
             rd_vec wi = rd_vec_slice(*w, g->host[5 * i + 2], (size_t)g->c * g->c);
@@ -556,7 +559,7 @@ rd_status rd_pw_group_backward(rd_ctx *ctx, const rd_pw_group *g, const rd_vec *
     if (dw) dw_chunks(ctx, g->n, dw_tiles(&pl) * (size_t)g->slices, &chunks, &ipc);
     if (!group_one_launch(&pl) || chunks > 1) {
         /* per slice: the weight gradient reads x before dx overwrites it */
-        rd_conv_params p = rd_conv_dense_params(1, 1, 1, 1, 0, 0, 1, 0);
+        const rd_conv_params p = group_params();
         for (int i = 0; i < g->slices; i++) {
             rd_tensor x = group_tensor(g, i, 0), dy = group_tensor(g, i, 3);
             const size_t at = g->host[5 * i + 2], cc = (size_t)g->c * g->c;
