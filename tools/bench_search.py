@@ -6,7 +6,8 @@ run one after the other in this one invocation on the same machine and configs.
                         [--device SEL] [--peer-device cpu|cuda[:N]]
 
 --repeat N runs each config's pair (radars-cl, then PyTorch) N times back to back and reports
-the median of the N step times of each and the range of the N pair ratios: on a shared 2-core
+the median of the N step times of each, and the median and range of the N pairs' ratios (a
+pair's two runs are minutes apart, so their ratio sees the same machine): on a shared 2-core
 machine one pair's ratio moves by 0.05-0.14 between invocations (README, Speed), more than a
 kernel change does.
 
@@ -80,17 +81,19 @@ def main():
                   f" | time x{p[0] / p[2]:.2f}  memory x{p[1] / p[3]:.2f}", flush=True)
         ratios = sorted(p[0] / p[2] for p in pairs)
         rows.append((name, statistics.median(p[0] for p in pairs), max(p[1] for p in pairs),
-                     statistics.median(p[2] for p in pairs), max(p[3] for p in pairs), ratios[0], ratios[-1]))
+                     statistics.median(p[2] for p in pairs), max(p[3] for p in pairs), statistics.median(ratios),
+                     ratios[0], ratios[-1]))
     dev = run([os.path.join(a.build, "radars"), "devices"] + (["--device", a.device] if a.device else []))
     chosen_dev = next((l.split(":", 1)[1].strip() for l in dev.splitlines() if l.lstrip().startswith("* device")), "?")
     print(f"\nradars-cl on {chosen_dev}; PyTorch on {a.peer_device} ({a.threads} threads)")
     n = max(1, a.repeat)
-    print(("medians of %d alternated pairs; " % n if n > 1 else "") + "memory: the largest peak")
+    print(("%d alternated pairs: median step times, the median of the pairs' ratios and their range; " % n
+           if n > 1 else "") + "memory: the largest peak")
     print("config              ours s/step  peer s/step  ratio" + ("  pair ratios" if n > 1 else "") +
           "   ours MB  peer MB  ratio")
-    for name, ts, tm, ps, pm, lo, hi in rows:
+    for name, ts, tm, ps, pm, ratio, lo, hi in rows:
         spread = f"  {lo:.2f}-{hi:.2f}  " if n > 1 else ""
-        print(f"{name:18s} {ts:11.3f} {ps:12.3f} {ts / ps:6.2f}{spread} {tm:9.0f} {pm:8.0f} {tm / pm:6.2f}")
+        print(f"{name:18s} {ts:11.3f} {ps:12.3f} {ratio:6.2f}{spread} {tm:9.0f} {pm:8.0f} {tm / pm:6.2f}")
 
 if __name__ == "__main__":
     main()
