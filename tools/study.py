@@ -159,6 +159,9 @@ def main():
     ap.add_argument("--rl-samples", type=int)
     ap.add_argument("--rl-train-steps", type=int)
     ap.add_argument("--cap")
+    ap.add_argument("--rounds-guess", type=int,
+                    help="RL rounds RADARS is expected to need (its first run's DARTS epochs are set from it; a "
+                         "wrong guess costs a second run); radars-proxy's warm start prunes one round's worth")
     ap.add_argument("--strategies", default=",".join(ALL))
     ap.add_argument("--search-set", action="append", default=[])
     ap.add_argument("--train-set", action="append", default=[])
@@ -226,7 +229,7 @@ def main():
                 if name == "radars-pc":
                     sets.append("search.dnas=pcdarts")
                 # rounds it needs: read from a first run, then the DARTS epochs the budget leaves
-                guess = preset["rounds_guess"]
+                guess = a.rounds_guess if a.rounds_guess is not None else preset["rounds_guess"]
                 epochs = max(1, (a.budget - guess * per_round) // spe)
                 # (rl.rounds is only RADARS' limit: it stops pruning as soon as the survivors fit)
                 r = search(a, name, seed, sets + [f"search.epochs={epochs}", "rl.rounds=50"], a.cap)
