@@ -31,7 +31,7 @@ what was picked and how it tested.
                       [--proxy naswot] [--train-seeds 3]
   tools/proxy_rank.py --selftest      Kendall's tau and the proxies on known cases; exit 0/1
 """
-import argparse, gzip, json, os, statistics as S, subprocess, sys, time
+import argparse, functools, gzip, json, os, statistics as S, subprocess, sys, time
 
 try:
     import torch
@@ -60,12 +60,19 @@ def kendall(a, b):
     return (con - dis) / (((con + dis + ta) * (con + dis + tb)) ** 0.5 or 1)
 
 
-def fmnist_batch(n, seed):
+@functools.lru_cache(maxsize=1)
+def fmnist_train():
+    """The training set's raw IDX bytes (images, labels), read once per process."""
     with gzip.open(os.path.join(FMNIST, "train-images-idx3-ubyte.gz")) as f:
         img = f.read()
     with gzip.open(os.path.join(FMNIST, "train-labels-idx1-ubyte.gz")) as f:
         lab = f.read()
-    count = (len(lab) - 8)
+    return img, lab
+
+
+def fmnist_batch(n, seed):
+    img, lab = fmnist_train()
+    count = len(lab) - 8
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(count, generator=g)[:n].tolist()
     x = torch.tensor([list(img[16 + i * 784:16 + (i + 1) * 784]) for i in idx], dtype=torch.float32)
