@@ -82,16 +82,14 @@ def fmnist_batch(n, seed):
 
 
 def synflow(net, shape):
-    """Linearised network: |theta|, batch norms as identity (eval with unit statistics is close;
-    here: each BN's running stats reset to 0/1 and eval mode), all-ones input."""
+    """Linearised network: |theta| (net's parameters are overwritten), each batch norm's running
+    statistics reset to 0 / 1 and eval mode (so a BN is its affine part), all-ones input."""
     net = net.double()
-    signs = {}
     with torch.no_grad():
         for k, p in net.state_dict().items():
             if "running_mean" in k: p.zero_()
             if "running_var" in k: p.fill_(1.0)
-        for name, p in net.named_parameters():
-            signs[name] = torch.sign(p)
+        for p in net.parameters():
             p.abs_()
     net.eval()
     net.zero_grad()
@@ -129,6 +127,17 @@ def loss_grads(net, x, y):
     return gn, sn
 
 
+# Each proxy of a fresh network on one labelled batch, in the order the tables print them
+# (synflow last: it overwrites the parameters with their magnitudes).
+PROXIES = {
+    "params": lambda net, x, y: sum(p.numel() for p in net.parameters()),
+    "naswot": lambda net, x, y: naswot(net, x),
+    "grad_norm": lambda net, x, y: loss_grads(net, x, y)[0],
+    "snip": lambda net, x, y: loss_grads(net, x, y)[1],
+    "synflow": lambda net, x, y: synflow(net, tuple(x.shape)),
+}
+
+
 def score_one(geno_text, proxy, inits, batch, C, layers):
     """The proxy's mean over inits (init i: torch seed i, batch i), as the ranking mode scores."""
     vals = []
@@ -136,10 +145,7 @@ def score_one(geno_text, proxy, inits, batch, C, layers):
         x, y = fmnist_batch(batch, 1000 + i)
         torch.manual_seed(i)
         net = NetworkCIFAR(parse_genotype_text(geno_text), 1, C, 10, layers)
-        if proxy == "naswot": vals.append(naswot(net, x))
-        elif proxy == "synflow": vals.append(synflow(net, (batch, 1, 28, 28)))
-        elif proxy == "params": vals.append(sum(p.numel() for p in net.parameters()))
-        else: vals.append(loss_grads(net, x, y)[0 if proxy == "grad_norm" else 1])
+        vals.append(PROXIES[proxy](net, x, y))
     return S.mean(vals)
 
 
@@ -241,7 +247,7 @@ def main():
                                                      "radars"))
     ap.add_argument("--groups", type=int, default=3)
     ap.add_argument("--candidates", type=int, default=17)
-    ap.add_argument("--proxy", default="naswot", choices=("naswot", "synflow", "params", "grad_norm", "snip"))
+    ap.add_argument("--proxy", default="naswot", choices=sorted(PROXIES))
     ap.add_argument("--train-seeds", type=int, default=3)
     ap.add_argument("--inits", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
@@ -260,7 +266,7 @@ def main():
     runs = [r for r in json.load(open(a.study))["runs"] if r.get("test_accs")]
     if len(runs) < 3:
         sys.exit(f"proxy_rank: {a.study}: fewer than 3 genotypes with test accuracies")
-    proxies = ("params", "synflow", "naswot", "grad_norm", "snip")
+    proxies = ("params", "synflow", "naswot", "grad_norm", "snip")  # the printed order
     scores = {p: [[None] * len(runs) for _ in range(a.inits)] for p in proxies}
     t0 = time.time()
     for i in range(a.inits):
@@ -269,10 +275,8 @@ def main():
             geno = parse_genotype_text(r["genotype"])
             torch.manual_seed(i)
             net = NetworkCIFAR(geno, 1, a.C, 10, a.layers)
-            scores["params"][i][j] = sum(p.numel() for n, p in net.named_parameters() if "auxiliary" not in n)
-            scores["grad_norm"][i][j], scores["snip"][i][j] = loss_grads(net, x, y)
-            scores["naswot"][i][j] = naswot(net, x)
-            scores["synflow"][i][j] = synflow(net, (a.batch, 1, 28, 28))
+            for p, score in PROXIES.items():
+                scores[p][i][j] = score(net, x, y)
         print(f"init {i}: {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
     truth = [100 * S.mean(r["test_accs"]) for r in runs]
     print(f"{len(runs)} genotypes of {a.study}, truth = mean of {len(runs[0]['test_accs'])} from-scratch runs; "
