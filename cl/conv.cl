@@ -767,9 +767,15 @@ RD_INLINE void pw_fwd_item(__global const float *x, const long x_off, const long
                 st8(y, ybase + (long)(co0 + j) * P + b * VL, acc[j * PW_PB + b], P - p0 - b * VL);
 }
 
+/* The grid's second dimension may hold fewer items than channel blocks (tune.conv_pw_walk):
+ * each item then runs the blocks cb, cb + size, ... over the same pixels, which stay in its
+ * core's L1 (src/ops/conv.c, pw_block_items). */
+#define PW_BLOCKS(cb, count) for (int cb = get_global_id(1); cb * PW_COB < (count); cb += get_global_size(1))
+
 __kernel void pw_fwd(RD_TC(x), RD_VC(w), RD_T(y), CONV_GEOM) {
-    pw_fwd_item(x, x_off, x_ns, w, w_off, y, y_off, y_ns, CONV_GEOM_PASS, get_global_id(0) * (VL * PW_PB),
-                get_global_id(1), get_global_id(2));
+    PW_BLOCKS(cb, CO)
+    pw_fwd_item(x, x_off, x_ns, w, w_off, y, y_off, y_ns, CONV_GEOM_PASS, get_global_id(0) * (VL * PW_PB), cb,
+                get_global_id(2));
 }
 
 /* A group of 1x1 convolutions of one shape (rd_pw_group, radars/ops.h): every tensor in buf;
@@ -782,8 +788,9 @@ __kernel void pw_fwd_group(__global float *buf, RD_VC(w), __global const uint *t
     const int z = get_global_id(2);
     if (z >= N * G) return;   /* the grid is rounded up to whole work-groups */
     __global const uint *r = PW_GROUP_ROW(z / N);
+    PW_BLOCKS(cb, CO)
     pw_fwd_item(buf, r[0], r[1], w, w_off + r[2], buf, r[3], r[4], CONV_GEOM_PASS, get_global_id(0) * (VL * PW_PB),
-                get_global_id(1), z % N);
+                cb, z % N);
 }
 
 RD_INLINE void pw_dx_tile(__global const float *dy, long dbase, long lo, long hi, __global const float *w,
@@ -835,8 +842,9 @@ RD_INLINE void pw_dx_item(__global const float *x, const long x_off, const long 
 }
 
 __kernel void pw_dx(RD_TC(x), RD_VC(w), RD_TC(dy), RD_T(dx), CONV_GEOM, const int ACC) {
+    PW_BLOCKS(cb, CI)
     pw_dx_item(x, x_off, x_ns, w, w_off, dy, dy_off, dy_ns, dx, dx_off, dx_ns, CONV_GEOM_PASS, ACC,
-               get_global_id(0) * (VL * PW_PB), get_global_id(1), get_global_id(2));
+               get_global_id(0) * (VL * PW_PB), cb, get_global_id(2));
 }
 
 /* dx written over x (the group's backward runs after its weight gradients, which read x;
@@ -846,8 +854,9 @@ __kernel void pw_dx_group(__global float *buf, RD_VC(w), __global const uint *ta
     const int z = get_global_id(2);
     if (z >= N * G) return;
     __global const uint *r = PW_GROUP_ROW(z / N);
+    PW_BLOCKS(cb, CI)
     pw_dx_item(buf, r[0], r[1], w, w_off + r[2], buf, r[3], r[4], buf, r[0], r[1], CONV_GEOM_PASS, 0,
-               get_global_id(0) * (VL * PW_PB), get_global_id(1), z % N);
+               get_global_id(0) * (VL * PW_PB), cb, z % N);
 }
 
 /* dw partial sums: work-item (block of PW_DW_COB output x PW_DW_CIB input

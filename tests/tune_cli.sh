@@ -50,7 +50,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["format"] == 1 and d["device"] and d["driver"] and len(d["kernels"]) == 16
 assert set(d["params"]) == {"wg", "conv_pw", "conv_row", "conv_dwc", "conv_group", "conv_rows", "conv_block",
-                          "conv_pw_block", "conv_pw_pixels", "mixed_pass", "mixed_walk"}
+                          "conv_pw_block", "conv_pw_pixels", "conv_pw_walk", "mixed_pass", "mixed_walk"}
 assert d["seconds_per_pass"]["tuned"] > 0
 PY
 note "tuned for .*tuning-[0-9a-f]{16}\.json"

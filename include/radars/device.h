@@ -119,6 +119,8 @@ typedef struct rd_tuning {
                         (CONV_COB, CONV_CIB) */
     int conv_pw_block;   /* channels per work-item of the tiled 1x1 forward and dx (PW_COB in cl/conv.cl) */
     int conv_pw_pixels;  /* pixels per work-item of the tiled 1x1 forward and dx, in runs of 8 (8 * PW_PB) */
+    int conv_pw_walk;    /* channel blocks per tiled 1x1 forward / dx work-item: 1 one (GPUs), 2 all of them
+                            over the same pixels (CPUs: the item's pixels then stay in L1) */
     int mixed_pass;  /* mixed-op entries per pass, 1..16 */
     int mixed_walk;  /* mixed-op walk over the elements: 1 coalesced (GPUs), 2 contiguous runs (CPUs) */
 } rd_tuning;

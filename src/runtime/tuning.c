@@ -38,6 +38,9 @@ static const struct {
     {{"conv_pw_pixels", "pixels per work-item of the tiled 1x1 convolutions (forward and dx)", {8, 16, 32, 64}, {NULL},
       4},
      offsetof(rd_tuning, conv_pw_pixels)},
+    {{"conv_pw_walk", "channel blocks per work-item of the tiled 1x1 forward and dx: one, or all over its pixels",
+      {1, 2}, {"one", "all"}, 2},
+     offsetof(rd_tuning, conv_pw_walk)},
     {{"mixed_pass", "mixed-op entries per pass", {4, 8, 12, 16}, {NULL}, 4}, offsetof(rd_tuning, mixed_pass)},
     {{"mixed_walk", "mixed-op walk: coalesced (GPU) or contiguous runs (CPU)", {1, 2}, {"coalesced", "runs"}, 2},
      offsetof(rd_tuning, mixed_walk)},
@@ -100,6 +103,9 @@ void rd_tuning_defaults(const rd_device_info *dev, rd_tuning *t) {
      * neighbouring items on neighbouring memory, as before these were tunable (not measured). */
     t->conv_pw_block = is_gpu(dev) ? 8 : 4;
     t->conv_pw_pixels = is_gpu(dev) ? 8 : 32;
+    /* POCL (AVX-512, alternated bench_step runs, 2026-12-07): every block over one item's pixels
+     * (read from L1 after the first) beat one block per item; GPUs: one, not measured. */
+    t->conv_pw_walk = is_gpu(dev) ? 1 : 2;
     t->mixed_pass = is_gpu(dev) ? 16 : 8;
     t->mixed_walk = is_gpu(dev) ? 1 : 2;
 }
