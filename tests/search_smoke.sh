@@ -25,3 +25,13 @@ guarded=$("$B" genotype --max-param-free-normal 0 "$T/run")
 echo "search_smoke: with --max-param-free-normal 0: $guarded"
 normal=${guarded%%reduce=*}
 if grep -qE "pool|skip_connect" <<<"$normal"; then echo "search_smoke: the guard left a weightless op"; exit 1; fi
+# PC-DARTS in a fresh process: the step's measured peak is its prediction to the byte (the
+# optimizer's Adam state covers the betas as well as the alphas)
+"$B" search --config "$SRC/configs/quick.ini" --strategy pcdarts --set search.epochs=1 \
+  --set search.steps_per_epoch=2 --set search.eval_batches=2 --out "$T/pc" > /dev/null 2> "$T/pclog"
+read -r pk pr < <(/usr/bin/python3 -c "
+import json, sys
+e = [json.loads(l) for l in open(sys.argv[1]) if '\"peak_bytes\"' in l][-1]
+print(e['peak_bytes'], e['predicted_bytes'])" "$T/pc/metrics.jsonl")
+echo "search_smoke: PC-DARTS peak $pk B, predicted $pr B"
+[ "$pk" = "$pr" ] || { echo "search_smoke: PC-DARTS' peak is not its prediction"; exit 1; }

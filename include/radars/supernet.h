@@ -107,6 +107,7 @@ typedef struct rd_memory_plan {
     uint64_t total;        /* sum of the above */
     uint64_t largest_buffer;
     size_t n_weights;      /* number of trainable floats */
+    size_t n_arch;         /* floats of the architecture vector (alphas, then PC-DARTS' betas); 0: no search */
 } rd_memory_plan;
 
 typedef struct rd_supernet rd_supernet;

@@ -191,6 +191,7 @@ static rd_status net_init(rd_supernet *net, rd_ctx *ctx, const rd_supernet_confi
         rd_stack_layout(&net->st, cfg->batch, 0);
     }
     rd_stack_memory_plan(&net->st, arch_bytes(net), &net->plan);
+    net->plan.n_arch = n_arch(net);
     return RD_OK;
 }
 

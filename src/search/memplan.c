@@ -34,8 +34,9 @@ rd_status rd_search_predict(rd_ctx *ctx, const rd_search_config *cfg, const rd_s
                             const rd_arch_mask *alive, const rd_arch_mask *active, rd_search_memory *out) {
     memset(out, 0, sizeof *out);
     RD_TRY(rd_supernet_plan(ctx, net, alive, active, &out->net));
-    size_t nw = out->net.n_weights, na = (size_t)2 * RD_CELL_EDGES * net->ops.count;
-    /* rd_darts_create: momentum, Adam m and v, two scalars; second order: a weights backup, two alpha vectors */
+    size_t nw = out->net.n_weights, na = out->net.n_arch;
+    /* rd_darts_create: momentum, Adam m and v (of the whole architecture vector: PC-DARTS' betas
+     * too), two scalars; second order: a weights backup, two architecture vectors */
     out->optimizer = (nw + 2 * na + 2) * sizeof(float);
     if (cfg->order == RD_DARTS_SECOND_ORDER) out->optimizer += (nw + 2 * na) * sizeof(float);
     /* the loaders hold whole batches of the recipe's size on every rank (a rank of a job takes its
