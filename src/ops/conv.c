@@ -33,8 +33,8 @@
  * PW_COB x 8 * PW_PB: channels x pixels per 1x1 forward / dx work-item (tune.conv_pw_block,
  * tune.conv_pw_pixels: each weight loaded feeds PW_PB vectors); PW_DW_COB x PW_DW_CIB:
  * channels per 1x1 weight-gradient work-item (4 x 4: 16 sums for 8 loads per pixel run; on POCL,
- * AVX-512, 25-35% faster than 4 x 2 and 8 x 2 at every supernet shape); GEMM_TS, DWL_TS: the local-memory kernels'
- * square tiles. */
+ * AVX-512, faster than 4 x 2 at the four supernet shapes timed, 5-35%, and than 8 x 2; see the
+ * README's Speed); GEMM_TS, DWL_TS: the local-memory kernels' square tiles. */
 enum { PART_BASE = 1, PART_DWC = 2, PART_ROW = 4, PART_ALL = 7 };
 #define CONV_TILES(X)                                                                                          \
     X(VL, 8, ALL) X(DWC_RB, tu->conv_rows, DWC) X(CONV_COB, tu->conv_block, ROW) X(CONV_CIB, tu->conv_block, ROW) \
