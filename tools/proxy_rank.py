@@ -127,8 +127,8 @@ def loss_grads(net, x, y):
     return gn, sn
 
 
-# Each proxy of a fresh network on one labelled batch, in the order the tables print them
-# (synflow last: it overwrites the parameters with their magnitudes).
+# Each proxy of a fresh network on one labelled batch, in the order they run on one network
+# (synflow last: it overwrites the parameters with their magnitudes; the tables print another order).
 PROXIES = {
     "params": lambda net, x, y: sum(p.numel() for p in net.parameters()),
     "naswot": lambda net, x, y: naswot(net, x),
