@@ -50,7 +50,8 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["format"] == 1 and d["device"] and d["driver"] and len(d["kernels"]) == 16
 assert set(d["params"]) == {"wg", "conv_pw", "conv_row", "conv_dwc", "conv_group", "conv_rows", "conv_block",
-                          "conv_pw_block", "conv_pw_pixels", "conv_pw_walk", "mixed_pass", "mixed_walk"}
+                          "conv_pw_block", "conv_pw_pixels", "conv_pw_walk", "conv_pw_dw_block", "mixed_pass",
+                          "mixed_walk"}
 assert d["seconds_per_pass"]["tuned"] > 0
 PY
 note "tuned for .*tuning-[0-9a-f]{16}\.json"
@@ -69,15 +70,15 @@ cp "$file" "$T/good.json"
 
 # a hand-set tuning (other convolution and mixed-op kernels) passes every op check
 edit conv_dwc '"generic"'; edit conv_pw '"generic"'; edit mixed_pass 4; edit mixed_walk '"coalesced"'
-edit conv_rows 2; edit conv_block 16; edit conv_pw_block 2; edit conv_pw_pixels 16
+edit conv_rows 2; edit conv_block 16; edit conv_pw_block 2; edit conv_pw_pixels 16; edit conv_pw_dw_block 2
 note "tuned for"
 "$B" selfcheck -v > "$T/sc" 2>&1 || { fail "selfcheck under conv_dwc=generic conv_pw=generic mixed_pass=4 failed"; tail -5 "$T/sc"; }
 grep -q "kernel parameters: tuned" "$T/sc" || fail "selfcheck did not use the tuning file"
 # the convolutions' tiles from the file are the ones cl/conv.cl's parts are built with
 if grep -q "program 'conv -DVL=8 -DDWC_RB=2 -DDWC_K=3'" "$T/sc" \
   && grep -q "program 'conv -DVL=8 -DCONV_COB=16 -DCONV_CIB=16 -DCONV_CIB2=8 -DROW_LIST=" "$T/sc" \
-  && grep -q "program 'conv -DVL=8 -DPW_COB=2 -DPW_PB=2 -DPW_DW_COB=4 " "$T/sc"; then
-  echo "ok: conv_rows=2 conv_block=16 conv_pw_block=2 conv_pw_pixels=16 build cl/conv.cl's parts with their tiles"
+  && grep -q "program 'conv -DVL=8 -DPW_COB=2 -DPW_PB=2 -DPW_DW_COB=4 -DPW_DW_CIB=2 " "$T/sc"; then
+  echo "ok: conv_rows=2 conv_block=16 conv_pw_block=2 conv_pw_pixels=16 conv_pw_dw_block=2 build cl/conv.cl's parts with their tiles"
 else fail "cl/conv.cl not built with the file's tiles"; fi
 # ... and the runs really take those kernels: the depthwise convolutions go generic
 step=("$1/bench_step" --C 2 --layers 3 --batch 2 --hw 8 --ops none,sep_conv_3x3 --steps 1 --profile)

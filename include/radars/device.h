@@ -38,6 +38,7 @@ typedef struct rd_device_info {
     size_t max_work_group;
     unsigned mem_base_align; /* bytes */
     int has_fp64;
+    unsigned native_float_width; /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT: 16 on POCL with AVX-512, 8 with AVX2 */
     cl_platform_id platform;
     cl_device_id device;
 } rd_device_info;
@@ -121,6 +122,8 @@ typedef struct rd_tuning {
     int conv_pw_pixels;  /* pixels per work-item of the tiled 1x1 forward and dx, in runs of 8 (8 * PW_PB) */
     int conv_pw_walk;    /* channel blocks per tiled 1x1 forward / dx work-item: 1 one (GPUs), 2 all of them
                             over the same pixels (CPUs: the item's pixels then stay in L1) */
+    int conv_pw_dw_block; /* input channels per 1x1 weight-gradient work-item, with 4 output channels
+                             (PW_DW_CIB in cl/conv.cl): 4 x 4 needs 24 vector registers, 4 x 2 14 */
     int mixed_pass;  /* mixed-op entries per pass, 1..16 */
     int mixed_walk;  /* mixed-op walk over the elements: 1 coalesced (GPUs), 2 contiguous runs (CPUs) */
 } rd_tuning;

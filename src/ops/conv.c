@@ -32,15 +32,16 @@
  * column stride 2, which keeps two phase vectors per channel, so half as many channels);
  * PW_COB x 8 * PW_PB: channels x pixels per 1x1 forward / dx work-item (tune.conv_pw_block,
  * tune.conv_pw_pixels: each weight loaded feeds PW_PB vectors); PW_DW_COB x PW_DW_CIB:
- * channels per 1x1 weight-gradient work-item (4 x 4: 16 sums for 8 loads per pixel run; on POCL,
- * AVX-512, faster than 4 x 2 at the four supernet shapes timed, 5-35%, and than 8 x 2; see the
- * README's Speed); GEMM_TS, DWL_TS: the local-memory kernels' square tiles. */
+ * channels per 1x1 weight-gradient work-item (4 x tune.conv_pw_dw_block; 4 x 4: 16 sums for
+ * 8 loads per pixel run; on POCL, AVX-512, faster than 4 x 2 at the four supernet shapes timed,
+ * 5-35%, and than 8 x 2; see the README's Speed); GEMM_TS, DWL_TS: the local-memory kernels'
+ * square tiles. */
 enum { PART_BASE = 1, PART_DWC = 2, PART_ROW = 4, PART_ALL = 7 };
 #define CONV_TILES(X)                                                                                          \
     X(VL, 8, ALL) X(DWC_RB, tu->conv_rows, DWC) X(CONV_COB, tu->conv_block, ROW) X(CONV_CIB, tu->conv_block, ROW) \
     X(CONV_CIB2, tu->conv_block > 1 ? tu->conv_block / 2 : 1, ROW) X(PW_COB, tu->conv_pw_block, BASE)            \
-    X(PW_PB, tu->conv_pw_pixels / 8, BASE) X(PW_DW_COB, 4, BASE) X(PW_DW_CIB, 4, BASE) X(GEMM_TS, 16, BASE)     \
-    X(DWL_TS, 16, BASE)
+    X(PW_PB, tu->conv_pw_pixels / 8, BASE) X(PW_DW_COB, 4, BASE) X(PW_DW_CIB, tu->conv_pw_dw_block, BASE)       \
+    X(GEMM_TS, 16, BASE) X(DWL_TS, 16, BASE)
 #define TILE_FIELD(name, value, part) int name;
 #define TILE_VALUE(name, value, part) .name = (value),
 #define TILE_SPEC(name, value, part) \

@@ -36,7 +36,7 @@ static void fill_info(rd_device_info *di, cl_platform_id p, cl_device_id d) {
     device_string(d, CL_DRIVER_VERSION, di->driver_version, sizeof di->driver_version);
     device_string(d, CL_DEVICE_VERSION, di->device_version, sizeof di->device_version);
     device_string(d, CL_DEVICE_OPENCL_C_VERSION, di->opencl_c_version, sizeof di->opencl_c_version);
-    cl_uint cu = 0, align_bits = 0;
+    cl_uint cu = 0, align_bits = 0, vwidth = 0;
     cl_ulong gmem = 0, maxalloc = 0, lmem = 0;
     cl_device_local_mem_type ltype = CL_LOCAL;
     size_t maxwg = 1;
@@ -50,6 +50,7 @@ static void fill_info(rd_device_info *di, cl_platform_id p, cl_device_id d) {
     clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof maxwg, &maxwg, NULL);
     clGetDeviceInfo(d, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits, NULL);
     clGetDeviceInfo(d, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp64, &fp64, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof vwidth, &vwidth, NULL);
     di->compute_units = cu;
     di->global_mem = gmem;
     di->max_alloc = maxalloc;
@@ -58,6 +59,7 @@ static void fill_info(rd_device_info *di, cl_platform_id p, cl_device_id d) {
     di->max_work_group = maxwg ? maxwg : 1;
     di->mem_base_align = align_bits / 8;
     di->has_fp64 = fp64 != 0;
+    di->native_float_width = vwidth;
 }
 
 /* Every platform's id (malloc'ed), or an error saying which package to install. */

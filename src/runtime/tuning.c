@@ -41,6 +41,9 @@ static const struct {
     {{"conv_pw_walk", "channel blocks per work-item of the tiled 1x1 forward and dx: one, or all over its pixels",
       {1, 2}, {"one", "all"}, 2},
      offsetof(rd_tuning, conv_pw_walk)},
+    {{"conv_pw_dw_block", "input channels per work-item of the 1x1 weight gradient (each with 4 output channels)",
+      {2, 4}, {NULL}, 2},
+     offsetof(rd_tuning, conv_pw_dw_block)},
     {{"mixed_pass", "mixed-op entries per pass", {4, 8, 12, 16}, {NULL}, 4}, offsetof(rd_tuning, mixed_pass)},
     {{"mixed_walk", "mixed-op walk: coalesced (GPU) or contiguous runs (CPU)", {1, 2}, {"coalesced", "runs"}, 2},
      offsetof(rd_tuning, mixed_walk)},
@@ -106,6 +109,11 @@ void rd_tuning_defaults(const rd_device_info *dev, rd_tuning *t) {
     /* POCL (AVX-512, alternated bench_step runs, 2026-12-07): every block over one item's pixels
      * (read from L1 after the first) beat one block per item; GPUs: one, not measured. */
     t->conv_pw_walk = is_gpu(dev) ? 1 : 2;
+    /* The 1x1 weight gradient's 4 x 4 tile holds 16 sums and 8 loaded float8s: it fits 32 vector
+     * registers (AVX-512; POCL reports a native float width of 16 there) and was 5-35% faster
+     * than 4 x 2 on POCL there (2026-12-07); with 16 registers (AVX2, width 8) it would spill,
+     * and 4 x 2 (14 registers) is what ran there before. GPUs: 4 x 2, as before (not measured). */
+    t->conv_pw_dw_block = !is_gpu(dev) && dev->native_float_width >= 16 ? 4 : 2;
     t->mixed_pass = is_gpu(dev) ? 16 : 8;
     t->mixed_walk = is_gpu(dev) ? 1 : 2;
 }
