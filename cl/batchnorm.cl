@@ -4,8 +4,10 @@
  * with few channels, with no atomics: stage 1 is a 2-D range of work-groups
  * (chunk, channel); each folds L consecutive values of its channel (in N, H, W
  * order: chunks cross image boundaries) into a partial; stage 2 merges each
- * channel's partials in one work-item. The plane kernels (CPUs, below) merge in
- * the element-wise pass instead: on POCL a launch costs more than the merge.
+ * channel's partials in one work-item. The plane kernels (CPUs, below) use the
+ * same stage 2: merging in the element-wise pass instead (one launch fewer) made
+ * each of a channel's N plane items repeat its merge, which took half of the
+ * stack pass's samples (perf, C=16/8/16 batch 16): more than a launch costs.
  *
  * Statistics are accurate when the mean is large against the spread: a chunk
  * is read twice (the second read hits the cache), first for its mean, then for
@@ -306,26 +308,6 @@ __kernel void bn_apply_planes(RD_TC(x), RD_T(y), const uint C, const uint n, con
                    coef[3 * c + 1], coef[3 * c + 2], s);
 }
 
-/* Training: stage 2 and the element-wise pass in one launch (a launch costs POCL more than
- * the merge). Each plane's work-item merges its channel's n partials itself; the image-0
- * item saves the statistics. y may be x. */
-__kernel void bn_train_apply_planes(RD_TC(x), RD_T(y), const uint C, const uint n, const uint HW,
-                                    __global const float *ws, const ulong part, const float eps, const float momentum,
-                                    const int track,
-                                    const int affine, RD_V(save_mean), RD_V(save_invstd), RD_V(run_mean),
-                                    RD_V(run_var), RD_VC(gamma), RD_VC(beta), RD_VC(scale), const int has_scale,
-                                    RD_T(acc), const int has_acc) {
-    const uint c = get_global_id(0), b = get_global_id(1);
-    if (c >= C || b >= n) return;
-    float mean;
-    const float invstd = bn_channel_stats(ws, part, c, n, n * HW, HW, eps, momentum, track, b == 0, save_mean,
-                                          save_mean_off, save_invstd, save_invstd_off, run_mean, run_mean_off,
-                                          run_var, run_var_off, &mean);
-    const float a = affine ? invstd * gamma[gamma_off + c] : invstd, bt = affine ? beta[beta_off + c] : 0.0f;
-    const float s = has_scale ? scale[scale_off] : 1.0f;
-    bn_apply_plane(x, x_off, x_ns, y, y_off, y_ns, acc, acc_off, acc_ns, has_acc, c, b, HW, mean, a, bt, s);
-}
-
 __kernel void bn_grad_planes(RD_TC(v), RD_TC(dy), const uint dyC, const uint C, const uint n, const uint HW,
                              const int mode, RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma), RD_VC(beta),
                              __global float *ws, const ulong part) {
@@ -353,21 +335,13 @@ __kernel void bn_grad_planes(RD_TC(v), RD_TC(dy), const uint dyC, const uint C, 
     p2[1] = sb * mult;
 }
 
-/* Backward stage 2 and dx (+)= k * (dy - A/M - xhat * B/M) in one launch: each plane's
- * work-item merges its channel's n partials; the image-0 item writes dgamma, dbeta, dot.
+/* dx (+)= k * (dy - A/M - xhat * B/M) over plane (c, b), from bn_grad_finish's coefficients.
  * Element-wise per plane, so dx may alias dy or v. */
 __kernel void bn_grad_input_planes(RD_TC(v), RD_TC(dy), RD_T(dx), const uint C, const uint n, const uint HW,
-                                   __global const float *ws, const ulong part, const int mode, const int affine,
-                                   RD_VC(save_mean),
-                                   RD_VC(save_invstd), RD_VC(gamma), RD_VC(beta), RD_VC(scale), const int has_scale,
-                                   RD_V(dgamma), const int has_dgamma, RD_V(dbeta), const int has_dbeta, RD_V(dot),
-                                   const int has_dot, const int acc) {
+                                   RD_VC(coef), const int acc) {
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n) return;
-    float q[5];
-    bn_grad_coef(ws, part, c, n, n * HW, mode, affine, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma,
-                 gamma_off, beta, beta_off, scale, scale_off, has_scale, b == 0, dgamma, dgamma_off, has_dgamma, dbeta,
-                 dbeta_off, has_dbeta, dot, dot_off, has_dot, q);
+    __global const float *q = coef + coef_off + 5 * (ulong)c;
     __global const float *vp = v + v_off + b * v_ns + (ulong)c * HW;
     __global const float *gp = dy + dy_off + b * dy_ns + (ulong)c * HW;
     __global float *dp = dx + dx_off + b * dx_ns + (ulong)c * HW;
@@ -384,29 +358,46 @@ __kernel void bn_grad_input_planes(RD_TC(v), RD_TC(dy), RD_T(dx), const uint C, 
     }
 }
 
-/* ---- a stack's slices in one launch (plane layout): the mixed op's final BNs ----
- * x: the stack, G slices of C channels, normalised in place. Work-item (c, b) runs
- * channel c of every slice on image b. tab[3 g .. 3 g + 2] (uints): slice g's scale
- * index in scale, running statistics' offset in run (mean; var at + C), dot's offset
- * in dot. The slices' save_mean / save_invstd lie side by side (G * C). BN_STACK_MAX (the
- * private arrays' length) comes from src/ops/batchnorm.c as a -D define. */
+/* ---- a stack's slices, two launches (plane layout): the mixed op's final BNs ----
+ * x: the stack, G slices of C channels, normalised in place. A finish kernel over
+ * (channel, slice) merges each slice's channel once and writes its coefficients to
+ * ws at coef; then work-item (c, b) of the element-wise kernel runs channel c of every
+ * slice on image b. tab[3 g .. 3 g + 2] (uints): slice g's scale index in scale,
+ * running statistics' offset in run (mean; var at + C), dot's offset in dot. The
+ * slices' save_mean / save_invstd lie side by side (G * C). BN_STACK_MAX (the private
+ * arrays' length) comes from src/ops/batchnorm.c as a -D define. */
 #if !defined(BN_STACK_MAX)
 #error "cl/batchnorm.cl is built with -DBN_STACK_MAX (src/ops/batchnorm.c)"
 #endif
 
+/* coef[2 (g C + c) ..]: slice g's channel c's mean and invstd; saves them, updates run. */
+__kernel void bn_stack_finish(__global float *ws, const ulong coef, const ulong part, const uint C, const uint G,
+                              const uint n, const uint HW, const float eps, const float momentum, const int track,
+                              RD_V(save_mean), RD_V(save_invstd), RD_V(run), __global const uint *tab,
+                              const ulong tab_off) {
+    const uint c = get_global_id(0), g = get_global_id(1);
+    if (c >= C || g >= G) return;
+    const ulong r = run_off + tab[tab_off + 3 * g + 1];
+    float mean;
+    const float invstd = bn_channel_stats(ws, part + 2 * (ulong)g * C * n, c, n, n * HW, HW, eps, momentum, track, 1,
+                                          save_mean, save_mean_off + g * C, save_invstd, save_invstd_off + g * C,
+                                          run, r, run, r + C, &mean);
+    __global float *q = ws + coef + 2 * ((ulong)g * C + c);
+    q[0] = mean;
+    q[1] = invstd;
+}
+
+/* x = (x - mean) * invstd for every slice, acc += sum over the slices of scale * x. */
 __kernel void bn_stack_apply_planes(RD_T(x), const uint C, const uint G, const uint n, const uint HW,
-                                    __global const float *ws, const ulong part, const float eps,
-                                    const float momentum, const int track, RD_V(save_mean), RD_V(save_invstd),
-                                    RD_V(run), RD_VC(scale), __global const uint *tab, const ulong tab_off,
-                                    RD_T(acc)) {
+                                    __global const float *ws, const ulong coef, RD_VC(scale),
+                                    __global const uint *tab, const ulong tab_off, RD_T(acc)) {
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n || G > BN_STACK_MAX) return;
     float mean[BN_STACK_MAX], a[BN_STACK_MAX], s[BN_STACK_MAX];
     for (uint g = 0; g < G; g++) {
-        const ulong r = run_off + tab[tab_off + 3 * g + 1];
-        a[g] = bn_channel_stats(ws, part + 2 * (ulong)g * C * n, c, n, n * HW, HW, eps, momentum, track, b == 0,
-                                save_mean, save_mean_off + g * C, save_invstd, save_invstd_off + g * C, run, r, run,
-                                r + C, &mean[g]);
+        __global const float *q = ws + coef + 2 * ((ulong)g * C + c);
+        mean[g] = q[0];
+        a[g] = q[1];
         s[g] = scale[scale_off + tab[tab_off + 3 * g]];
     }
     __global float *ap = acc + acc_off + b * acc_ns + (ulong)c * HW;
@@ -433,23 +424,36 @@ __kernel void bn_stack_apply_planes(RD_T(x), const uint C, const uint G, const u
     }
 }
 
+/* Backward stage 2 of slice g's channel c (no affine, xhat = y): coef[3 (g C + c) ..] = k, A/M,
+ * B/M; writes its dot. */
+__kernel void bn_stack_grad_finish(__global float *ws, const ulong coef, const ulong part, const uint C,
+                                   const uint G, const uint n, const uint HW, RD_VC(save_invstd), RD_VC(scale),
+                                   RD_V(dot), const int has_dot, __global const uint *tab, const ulong tab_off) {
+    const uint c = get_global_id(0), g = get_global_id(1);
+    if (c >= C || g >= G) return;
+    float q[5];
+    bn_grad_coef(ws, part + 2 * (ulong)g * C * n, c, n, n * HW, 1, 0, save_invstd, 0, save_invstd,
+                 save_invstd_off + g * C, save_invstd, 0, save_invstd, 0, scale, scale_off + tab[tab_off + 3 * g], 1,
+                 1, dot, 0, 0, dot, 0, 0, dot, dot_off + tab[tab_off + 3 * g + 2], has_dot, q);
+    __global float *k = ws + coef + 3 * ((ulong)g * C + c);
+    k[0] = q[2];
+    k[1] = q[3];
+    k[2] = q[4];
+}
+
 /* Backward of every slice from its output y (no affine): y becomes d(its input) in place,
- * from dy (C channels, every slice's upstream gradient, unscaled) and the stack's sums. */
+ * from dy (C channels, every slice's upstream gradient, unscaled) and bn_stack_grad_finish's
+ * coefficients. */
 __kernel void bn_stack_grad_input_planes(RD_T(y), RD_TC(dy), const uint C, const uint G, const uint n,
-                                         const uint HW, __global const float *ws, const ulong part,
-                                         RD_VC(save_invstd), RD_VC(scale), RD_V(dot), const int has_dot,
-                                         __global const uint *tab, const ulong tab_off) {
+                                         const uint HW, __global const float *ws, const ulong coef) {
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n || G > BN_STACK_MAX) return;
     float k[BN_STACK_MAX], ma[BN_STACK_MAX], mb[BN_STACK_MAX];
     for (uint g = 0; g < G; g++) {
-        float q[5];
-        bn_grad_coef(ws, part + 2 * (ulong)g * C * n, c, n, n * HW, 1, 0, save_invstd, 0, save_invstd,
-                     save_invstd_off + g * C, save_invstd, 0, save_invstd, 0, scale, scale_off + tab[tab_off + 3 * g],
-                     1, b == 0, dot, 0, 0, dot, 0, 0, dot, dot_off + tab[tab_off + 3 * g + 2], has_dot, q);
-        k[g] = q[2];
-        ma[g] = q[3];
-        mb[g] = q[4];
+        __global const float *q = ws + coef + 3 * ((ulong)g * C + c);
+        k[g] = q[0];
+        ma[g] = q[1];
+        mb[g] = q[2];
     }
     __global const float *gp = dy + dy_off + b * dy_ns + (ulong)c * HW;
     __global float *yp = y + y_off + b * y_ns + (ulong)c * HW;

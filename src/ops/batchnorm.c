@@ -4,7 +4,7 @@
  * then a per-channel merge), then one element-wise pass that normalizes and,
  * for the mixed op, adds scale[0] * y into the node sum. Backward: two sums per
  * channel (sum dy, sum dy * xhat) in two stages, then one element-wise pass.
- * The plane kernels (CPUs) merge in the element-wise pass: two launches, not three. */
+ * Stage 2 merges each channel once (one work-item per channel), for either layout. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,20 +150,8 @@ static rd_status stats_stage2(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_st
            be = opt_vec(&s->beta);
     cl_int tr = track, af = affine;
     float eps = p->eps, mom = p->momentum;
-    cl_uint C = (cl_uint)x->c, hw = (cl_uint)(x->h * x->w), M = (cl_uint)((size_t)x->n * x->h * x->w),
-            Lu = (cl_uint)w->L, nch = (cl_uint)w->chunks, n = (cl_uint)x->n;
-    if (use_planes(ctx)) {  /* the merge runs in the element-wise pass: one launch fewer */
-        rd_vec sc = opt_vec(scale);
-        rd_tensor acc = {0};
-        cl_int has_scale = sc.mem != NULL, has_acc = accum_out && accum_out->mem;
-        if (has_acc) acc = *accum_out;
-        size_t g[2] = {(size_t)x->c, (size_t)x->n};
-        return rd_launch(ctx, PROG, "bn_train_apply_planes", 2, g, NULL, RD_TARG(x), RD_TARG(y), RD_ARG(C), RD_ARG(n),
-                         RD_ARG(hw), RD_ARG(w->mem), RD_ARG(w->part), RD_ARG(eps), RD_ARG(mom), RD_ARG(tr),
-                         RD_ARG(af), RD_VARG(&s->save_mean), RD_VARG(&s->save_invstd), RD_VARG(&rm), RD_VARG(&rv),
-                         RD_VARG(&ga), RD_VARG(&be), RD_VARG(&sc), RD_ARG(has_scale), RD_TARG(&acc), RD_ARG(has_acc),
-                         RD_END);
-    }
+    cl_uint C = (cl_uint)x->c, M = (cl_uint)((size_t)x->n * x->h * x->w), Lu = (cl_uint)w->L,
+            nch = (cl_uint)w->chunks;
     size_t g2[1] = {(size_t)x->c};
     RD_TRY(rd_launch(ctx, PROG, "bn_stats_finish", 1, g2, NULL, RD_ARG(w->mem), RD_ARG(w->coef), RD_ARG(w->part),
                      RD_ARG(nch), RD_ARG(C), RD_ARG(M), RD_ARG(Lu), RD_ARG(eps), RD_ARG(mom), RD_ARG(tr), RD_ARG(af),
@@ -261,24 +249,21 @@ static rd_status grad_stage2(rd_ctx *ctx, const rd_bn_state *s, int affine, cl_i
     rd_vec sc = opt_vec(scale), dg = opt_vec(dgamma), db = opt_vec(dbeta), dot = opt_vec(dot_out);
     cl_int has_sc = sc.mem != NULL, has_dg = dg.mem != NULL, has_db = db.mem != NULL, has_dot = dot.mem != NULL;
     cl_int acc = dx_accumulate != 0;
-    if (use_planes(ctx) && dx && dx->mem) {  /* the merge runs in the element-wise pass: one launch fewer */
-        size_t g[2] = {(size_t)v->c, (size_t)v->n};
-        return rd_launch(ctx, PROG, "bn_grad_input_planes", 2, g, NULL, RD_TARG(v), RD_TARG(dy), RD_TARG(dx),
-                         RD_ARG(C), RD_ARG(n), RD_ARG(hw), RD_ARG(w->mem), RD_ARG(w->part), RD_ARG(mode), RD_ARG(af),
-                         RD_VARG(&sm), RD_VARG(&s->save_invstd), RD_VARG(&ga), RD_VARG(&be), RD_VARG(&sc),
-                         RD_ARG(has_sc), RD_VARG(&dg), RD_ARG(has_dg), RD_VARG(&db), RD_ARG(has_db), RD_VARG(&dot),
-                         RD_ARG(has_dot), RD_ARG(acc), RD_END);
-    }
     size_t g2[1] = {(size_t)v->c};
     RD_TRY(rd_launch(ctx, PROG, "bn_grad_finish", 1, g2, NULL, RD_ARG(w->mem), RD_ARG(w->coef), RD_ARG(w->part),
                      RD_ARG(nch), RD_ARG(C), RD_ARG(M), RD_ARG(mode), RD_ARG(af), RD_VARG(&sm),
                      RD_VARG(&s->save_invstd), RD_VARG(&ga), RD_VARG(&be), RD_VARG(&sc), RD_ARG(has_sc), RD_VARG(&dg),
                      RD_ARG(has_dg), RD_VARG(&db), RD_ARG(has_db), RD_VARG(&dot), RD_ARG(has_dot), RD_END));
     if (!dx || !dx->mem) return RD_OK;
+    rd_vec coef = {w->mem, (size_t)w->coef, (size_t)BN_COEF * v->c};
+    if (use_planes(ctx)) {
+        size_t g[2] = {(size_t)v->c, (size_t)v->n};
+        return rd_launch(ctx, PROG, "bn_grad_input_planes", 2, g, NULL, RD_TARG(v), RD_TARG(dy), RD_TARG(dx),
+                         RD_ARG(C), RD_ARG(n), RD_ARG(hw), RD_VARG(&coef), RD_ARG(acc), RD_END);
+    }
     size_t g[2];
     rd_tensor_range(v, g);
     cl_uint chw = (cl_uint)g[0];
-    rd_vec coef = {w->mem, (size_t)w->coef, (size_t)BN_COEF * v->c};
     return rd_launch(ctx, PROG, "bn_grad_input", 2, g, NULL, RD_TARG(v), RD_TARG(dy), RD_TARG(dx), RD_ARG(hw),
                      RD_ARG(chw), RD_ARG(n), RD_VARG(&coef), RD_ARG(acc), RD_END);
 }
@@ -410,11 +395,13 @@ rd_status rd_batchnorm_stack_forward(rd_ctx *ctx, const rd_bn_params *p, const r
         rd_vec run = opt_vec(running);
         cl_int track = run.mem != NULL;
         float eps = p->eps, mom = p->momentum;
-        size_t g[2] = {C, (size_t)x.n};
+        size_t gf[2] = {C, (size_t)slices}, g[2] = {C, (size_t)x.n};
+        RD_TRY(rd_launch(ctx, PROG, "bn_stack_finish", 2, gf, NULL, RD_ARG(w.mem), RD_ARG(w.coef), RD_ARG(w.part),
+                         RD_ARG(Cu), RD_ARG(G), RD_ARG(n), RD_ARG(hw), RD_ARG(eps), RD_ARG(mom), RD_ARG(track),
+                         RD_VARG(save_mean), RD_VARG(save_invstd), RD_VARG(&run), RD_VARG(&tab->dev), RD_END));
         return rd_launch(ctx, PROG, "bn_stack_apply_planes", 2, g, NULL, RD_TARG(stack), RD_ARG(Cu), RD_ARG(G),
-                         RD_ARG(n), RD_ARG(hw), RD_ARG(w.mem), RD_ARG(w.part), RD_ARG(eps), RD_ARG(mom),
-                         RD_ARG(track), RD_VARG(save_mean), RD_VARG(save_invstd), RD_VARG(&run), RD_VARG(scales),
-                         RD_VARG(&tab->dev), RD_TARG(accum_out), RD_END);
+                         RD_ARG(n), RD_ARG(hw), RD_ARG(w.mem), RD_ARG(w.coef), RD_VARG(scales), RD_VARG(&tab->dev),
+                         RD_TARG(accum_out), RD_END);
     }
     for (int g = 0; g < slices; g++) {  /* one launch (or two) per slice */
         RD_TRY(stack_ws(ctx, op, stack, slices, g, ws, &w, &x));
@@ -441,11 +428,12 @@ rd_status rd_batchnorm_stack_backward(rd_ctx *ctx, const rd_tensor *stack, int s
     if (use_planes(ctx) && slices <= BN_STACK_MAX) {
         cl_uint Cu = (cl_uint)C, G = (cl_uint)slices, n = (cl_uint)y.n, hw = (cl_uint)(y.h * y.w);
         rd_vec dot = opt_vec(dots);
-        size_t g[2] = {C, (size_t)y.n};
+        size_t gf[2] = {C, (size_t)slices}, g[2] = {C, (size_t)y.n};
+        RD_TRY(rd_launch(ctx, PROG, "bn_stack_grad_finish", 2, gf, NULL, RD_ARG(w.mem), RD_ARG(w.coef),
+                         RD_ARG(w.part), RD_ARG(Cu), RD_ARG(G), RD_ARG(n), RD_ARG(hw), RD_VARG(save_invstd),
+                         RD_VARG(scales), RD_VARG(&dot), RD_ARG(has_dot), RD_VARG(&tab->dev), RD_END));
         return rd_launch(ctx, PROG, "bn_stack_grad_input_planes", 2, g, NULL, RD_TARG(stack), RD_TARG(dy),
-                         RD_ARG(Cu), RD_ARG(G), RD_ARG(n), RD_ARG(hw), RD_ARG(w.mem), RD_ARG(w.part),
-                         RD_VARG(save_invstd), RD_VARG(scales), RD_VARG(&dot), RD_ARG(has_dot), RD_VARG(&tab->dev),
-                         RD_END);
+                         RD_ARG(Cu), RD_ARG(G), RD_ARG(n), RD_ARG(hw), RD_ARG(w.mem), RD_ARG(w.coef), RD_END);
     }
     for (int g = 0; g < slices; g++) {
         RD_TRY(stack_ws(ctx, op, stack, slices, g, ws, &w, &y));
