@@ -30,10 +30,10 @@ __kernel void axpy(const float a, RD_TC(x), RD_T(y), const uint chw, const uint 
     rd_store(&y[o], v, acc);
 }
 
-__kernel void axpy_dev(RD_VC(w), RD_TC(x), RD_T(y), const uint chw, const uint n) {
+__kernel void axpy_dev(RD_VC(w), RD_TC(x), RD_T(y), const uint chw, const uint n, const int acc) {
     const uint i = get_global_id(0), b = get_global_id(1);
     if (i >= chw || b >= n) return;
-    y[y_off + b * y_ns + i] += w[w_off] * x[x_off + b * x_ns + i];
+    rd_store(&y[y_off + b * y_ns + i], w[w_off] * x[x_off + b * x_ns + i], acc);
 }
 
 /* drop-path: one scale per image */

@@ -122,6 +122,37 @@ START_TEST(scale_images_per_image) {
 }
 END_TEST
 
+/* the mixed-op weight's scale read on the device: y (+)= w[0] * x into a strided view; the
+ * reference is the per-image scale with every image's scale w[0] */
+START_TEST(axpy_dev_vs_reference) {
+    tu_rng r = {23};
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+        ref_shape sh = shapes[si];
+        size_t n = ref_numel(sh);
+        double *x = malloc(n * sizeof *x), *y0 = malloc(n * sizeof *y0), *want = malloc(n * sizeof *want),
+               *got = malloc(n * sizeof *got), *s = malloc((size_t)sh.n * sizeof *s);
+        tu_fill(&r, x, n, -1, 1);
+        tu_fill(&r, y0, n, -1, 1);
+        double w[2] = {0.0, tu_uniform(&r, 0.1, 0.9)};  /* the weight at offset 1 of its vector */
+        for (int b = 0; b < sh.n; b++) s[b] = w[1];
+        rd_tensor tx = tu_tensor_from(x, sh.n, sh.c, sh.h, sh.w);
+        rd_vec tw = rd_vec_slice(tu_vec_from(w, 2), 1, 1);
+        for (int acc = 0; acc < 2; acc++) {
+            rd_tensor wide = tu_tensor(sh.n, 2 * sh.c, sh.h, sh.w);
+            rd_tensor ty = rd_tensor_channels(wide, sh.c, sh.c);
+            tu_write(&ty, y0);
+            TU_OK(rd_axpy_dev(tu_ctx(), &tw, &tx, &ty, acc));
+            tu_read(&ty, got);
+            memcpy(want, y0, n * sizeof *want);
+            ref_scale_images(s, x, sh, want, acc);
+            tu_assert_close(acc ? "axpy_dev (accumulate)" : "axpy_dev", got, want, n, 1e-6, 1e-6);
+        }
+        free(x); free(y0); free(want); free(got); free(s);
+        tu_free_all();
+    }
+}
+END_TEST
+
 START_TEST(zero_op_and_fill) {
     int strides[] = {1, 2};
     for (int si = 0; si < 2; si++) {
@@ -176,6 +207,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, relu_forward_backward);
     tcase_add_test(tc, strided_views_concat_slice_axpy);
     tcase_add_test(tc, scale_images_per_image);
+    tcase_add_test(tc, axpy_dev_vs_reference);
     tcase_add_test(tc, zero_op_and_fill);
     tcase_add_test(tc, sums);
     suite_add_tcase(s, tc);

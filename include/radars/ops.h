@@ -51,8 +51,8 @@ rd_status rd_relu_backward(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *dy,
                            int dx_accumulate);
 /* y (+)= a * x, x and y of the same shape (either may be strided). */
 rd_status rd_axpy(rd_ctx *ctx, float a, const rd_tensor *x, const rd_tensor *y, int accumulate);
-/* y += w[0] * x with the scale read on the device (mixed-op weight). */
-rd_status rd_axpy_dev(rd_ctx *ctx, const rd_vec *w, const rd_tensor *x, const rd_tensor *y);
+/* y (+)= w[0] * x with the scale read on the device (mixed-op weight). */
+rd_status rd_axpy_dev(rd_ctx *ctx, const rd_vec *w, const rd_tensor *x, const rd_tensor *y, int accumulate);
 /* y[b] (+)= s[b] * x[b] for each image b, s (x.n floats) on the device: drop-path's
  * per-image keep / drop scale, and its backward (dx[b] = s[b] * dy[b]). y may be x. */
 rd_status rd_scale_images(rd_ctx *ctx, const rd_vec *s, const rd_tensor *x, const rd_tensor *y, int accumulate);

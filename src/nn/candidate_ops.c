@@ -274,7 +274,7 @@ static rd_status accumulate(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *
                             const rd_tensor *node) {
     if (!e->plain_sum) {
         rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
-        return rd_axpy_dev(ctx, &w, t, node);
+        return rd_axpy_dev(ctx, &w, t, node, 1);
     }
     rd_vec d = drop_scales(e, op, t);
     if (d.mem) return rd_scale_images(ctx, &d, t, node, 1);
@@ -290,7 +290,7 @@ static rd_status bn_accumulate(rd_ctx *ctx, const rd_op_exec *e, const rd_op_ins
         rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
         if (e->train) return rd_batchnorm_forward_train(ctx, &e->bn, &s, t, t, &w, node);
         RD_TRY(rd_batchnorm_forward_eval(ctx, &e->bn, &s, t, t));
-        return rd_axpy_dev(ctx, &w, t, node);
+        return rd_axpy_dev(ctx, &w, t, node, 1);
     }
     if (e->train && !drop_scales(e, op, t).mem) return rd_batchnorm_forward_train(ctx, &e->bn, &s, t, t, NULL, node);
     if (e->train) RD_TRY(rd_batchnorm_forward_train(ctx, &e->bn, &s, t, t, NULL, NULL));
@@ -320,7 +320,7 @@ rd_status rd_op_forward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op, 
         if (op->stride == 1) {
             if (e->plain_sum) return rd_axpy(ctx, 1.0f, x, node, 1); /* the identity: never dropped */
             rd_vec w = rd_vec_slice(e->mix_weights, op->mix_slot, 1);
-            return rd_axpy_dev(ctx, &w, x, node);
+            return rd_axpy_dev(ctx, &w, x, node, 1);
         }
         for (int s = 0; s < 2; s++) {
             rd_conv_params p = rd_factorized_reduce_params(s);
@@ -398,8 +398,7 @@ static rd_status output_grad(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst 
             rd_vec dot = rd_vec_slice(e->alpha_partials, op->partial_off, 1);
             RD_TRY(rd_tensor_dot(ctx, dnode, t, &dot));
         }
-        RD_TRY(rd_fill(ctx, temp, 0.0f));
-        RD_TRY(rd_axpy_dev(ctx, &w, dnode, temp));
+        RD_TRY(rd_axpy_dev(ctx, &w, dnode, temp, 0));
         *g = *temp;
         return RD_OK;
     }
@@ -482,7 +481,7 @@ rd_status rd_op_backward(rd_ctx *ctx, const rd_op_exec *e, const rd_op_inst *op,
                 rd_vec dot = rd_vec_slice(e->alpha_partials, op->partial_off, 1);
                 RD_TRY(rd_tensor_dot(ctx, dnode, x, &dot));
             }
-            return rd_axpy_dev(ctx, &w, dnode, dx);
+            return rd_axpy_dev(ctx, &w, dnode, dx, 1);
         }
         rd_tensor g = temp_like(ta, &a[0]);
         RD_TRY(bn_accumulate_backward(ctx, e, op, 0, &a[0], dnode, &g));

@@ -76,13 +76,14 @@ rd_status rd_axpy(rd_ctx *ctx, float a, const rd_tensor *x, const rd_tensor *y, 
                      RD_ARG(acc), RD_END);
 }
 
-rd_status rd_axpy_dev(rd_ctx *ctx, const rd_vec *w, const rd_tensor *x, const rd_tensor *y) {
+rd_status rd_axpy_dev(rd_ctx *ctx, const rd_vec *w, const rd_tensor *x, const rd_tensor *y, int accumulate) {
     RD_TRY(rd_check_same_shape(ctx, "axpy", x, "x", y, "y"));
     size_t g[2];
     rd_tensor_range(x, g);
     cl_uint chw = (cl_uint)g[0], n = (cl_uint)g[1];
+    cl_int acc = accumulate != 0;
     return rd_launch(ctx, PROG, "axpy_dev", 2, g, NULL, RD_VARG(w), RD_TARG(x), RD_TARG(y), RD_ARG(chw),
-                     RD_ARG(n), RD_END);
+                     RD_ARG(n), RD_ARG(acc), RD_END);
 }
 
 rd_status rd_scale_images(rd_ctx *ctx, const rd_vec *s, const rd_tensor *x, const rd_tensor *y, int accumulate) {
