@@ -263,11 +263,124 @@ static const mixed_arg m_darts16 = {"darts", 16, 28, 1}, m_darts32 = {"darts", 3
                        m_darts64 = {"darts", 64, 7, 1}, m_darts32s2 = {"darts", 32, 28, 2},
                        m_large16 = {"large", 16, 28, 1}, m_large32s2 = {"large", 32, 28, 2};
 
+/* ---------------- pooling and batch-norm cases ----------------
+ * As the supernet runs them: a pool forward, then its backward accumulating into dx (max pooling
+ * recomputes its arg-max from x: no index tensor is kept, so x is read again); a training batch
+ * norm in place on the op's output that also adds scale * y into the node sum, then its backward
+ * from y into dx (with the alpha's dot). Compulsory bytes: each tensor read once, each written
+ * once, accumulators read and written; FLOPs: the window's K^2 per output and pass (pools), ~10 per
+ * element (batch norm), only for the GFLOP/s column: these cases are memory-bound. */
+
+/* Pseudo-random contents in [-2, 2) written from the host: max pooling sees real arg-maxes and
+ * batch norm real statistics. */
+static rd_status fill_random(bench *b, const rd_tensor *t, unsigned long long seed) {
+    size_t n = rd_tensor_numel(t);
+    float *h = malloc(n * sizeof *h);
+    if (!h) return rd_fail(rd_ctx_err(b->ctx), RD_ERR_OUT_OF_MEMORY, "bench: out of host memory");
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        h[i] = (float)((double)(seed >> 11) / 9007199254740992.0 * 4.0 - 2.0);
+    }
+    rd_status st = rd_tensor_write(b->ctx, t, h);
+    free(h);
+    return st;
+}
+
+typedef struct pool_arg {
+    rd_pool_kind kind;
+    int k, stride, c, hw;
+} pool_arg;
+
+typedef struct pool_state {
+    rd_pool_params p;
+    rd_tensor x, y, dy, dx;
+} pool_state;
+
+static rd_status pool_setup(bench *b, const void *arg) {
+    const pool_arg *a = arg;
+    pool_state *s = calloc(1, sizeof *s);
+    if (!s) return rd_fail(rd_ctx_err(b->ctx), RD_ERR_OUT_OF_MEMORY, "bench: out of host memory");
+    b->state = s;
+    s->p = (rd_pool_params){a->kind, a->k, a->stride, a->k / 2};
+    int n = b->batch, o = rd_pool_out_size(&s->p, a->hw);
+    RD_TRY(new_tensor(b, n, a->c, a->hw, a->hw, 0.5f, &s->x));
+    RD_TRY(fill_random(b, &s->x, 7));
+    RD_TRY(new_tensor(b, n, a->c, o, o, 0.0f, &s->y));
+    RD_TRY(new_tensor(b, n, a->c, o, o, 0.01f, &s->dy));
+    RD_TRY(new_tensor(b, n, a->c, a->hw, a->hw, 0.0f, &s->dx));
+    RD_TRY(rd_scratch_reserve(b->ctx, RD_SCRATCH_CONV0, rd_pool2d_scratch_bytes(b->ctx, &s->p, &s->x, &s->y)));
+    double fx = 4.0 * n * a->c * a->hw * a->hw, fy = 4.0 * n * a->c * o * o;
+    b->flops = 2.0 * (fy / 4) * a->k * a->k;
+    b->bytes = (fx + fy) + (fy + 2 * fx + (a->kind == RD_POOL_MAX ? fx : 0));
+    return RD_OK;
+}
+
+static rd_status pool_run(bench *b) {
+    pool_state *s = b->state;
+    RD_TRY(rd_pool2d_forward(b->ctx, &s->p, &s->x, &s->y));
+    return rd_pool2d_backward(b->ctx, &s->p, &s->x, &s->dy, &s->dx, 1);
+}
+
+static const pool_arg pl_max3_28 = {RD_POOL_MAX, 3, 1, 16, 28}, pl_avg3_28 = {RD_POOL_AVG, 3, 1, 16, 28},
+                      pl_max5_28 = {RD_POOL_MAX, 5, 1, 16, 28}, pl_max3_14 = {RD_POOL_MAX, 3, 1, 32, 14},
+                      pl_max3_7 = {RD_POOL_MAX, 3, 1, 64, 7}, pl_avg3_7 = {RD_POOL_AVG, 3, 1, 64, 7},
+                      pl_max3s2 = {RD_POOL_MAX, 3, 2, 32, 28}, pl_avg3s2 = {RD_POOL_AVG, 3, 2, 32, 28};
+
+typedef struct bn_arg {
+    int c, hw;
+} bn_arg;
+
+typedef struct bn_state {
+    rd_bn_params p;
+    rd_bn_state s;
+    rd_tensor y, node, dy, dx;
+    rd_vec w, dot;
+} bn_state;
+
+static rd_status bn_setup(bench *b, const void *arg) {
+    const bn_arg *a = arg;
+    bn_state *s = calloc(1, sizeof *s);
+    if (!s) return rd_fail(rd_ctx_err(b->ctx), RD_ERR_OUT_OF_MEMORY, "bench: out of host memory");
+    b->state = s;
+    s->p = (rd_bn_params){1e-5f, 0.1f};
+    int n = b->batch;
+    size_t c = (size_t)a->c;
+    RD_TRY(new_tensor(b, n, a->c, a->hw, a->hw, 0.0f, &s->y));
+    RD_TRY(fill_random(b, &s->y, 3));
+    RD_TRY(new_tensor(b, n, a->c, a->hw, a->hw, 0.0f, &s->node));
+    RD_TRY(new_tensor(b, n, a->c, a->hw, a->hw, 0.0f, &s->dy));
+    RD_TRY(fill_random(b, &s->dy, 5));
+    RD_TRY(new_tensor(b, n, a->c, a->hw, a->hw, 0.0f, &s->dx));
+    RD_TRY(new_vec(b, 1, 0.3f, &s->w));
+    RD_TRY(new_vec(b, c, 0.0f, &s->dot));
+    RD_TRY(new_vec(b, c, 0.0f, &s->s.running_mean));
+    RD_TRY(new_vec(b, c, 1.0f, &s->s.running_var));
+    RD_TRY(new_vec(b, c, 0.0f, &s->s.save_mean));
+    RD_TRY(new_vec(b, c, 1.0f, &s->s.save_invstd));
+    RD_TRY(rd_scratch_reserve(b->ctx, RD_SCRATCH_REDUCE, rd_batchnorm_scratch_bytes(b->ctx, &s->y)));
+    double f = 4.0 * n * a->c * a->hw * a->hw;
+    b->flops = 10.0 * f / 4;
+    /* forward: y read and written in place (each run normalises the last run's output again: the
+     * same work), the node sum read and written; backward: y, dy in, dx out */
+    b->bytes = 4 * f + 3 * f;
+    return RD_OK;
+}
+
+static rd_status bn_run(bench *b) {
+    bn_state *s = b->state;
+    RD_TRY(rd_batchnorm_forward_train(b->ctx, &s->p, &s->s, &s->y, &s->y, &s->w, &s->node));
+    return rd_batchnorm_backward(b->ctx, &s->p, &s->s, NULL, &s->y, &s->dy, &s->w, &s->dx, 0, NULL, NULL, &s->dot);
+}
+
+static const bn_arg bn16 = {16, 28}, bn32 = {32, 14}, bn64 = {64, 7};
+
 /* ---------------- the table ---------------- */
 
 #define CONV(name, arg) {"conv", name, conv_setup, conv_run, &arg}
 #define GEMM(name, arg) {"gemm", name, gemm_setup, gemm_run, &arg}
 #define MIXED(name, arg) {"mixed", name, mixed_setup, mixed_run, &arg}
+#define POOL(name, arg) {"pool", name, pool_setup, pool_run, &arg}
+#define BN(name, arg) {"bn", name, bn_setup, bn_run, &arg}
 
 static const bench_case cases[] = {
     CONV("dw3x3 s1 C16 28x28 relu", dw3_28),
@@ -330,6 +443,17 @@ static const bench_case cases[] = {
     GEMM("pw fwd 64->64 7x7: strided batched", g_pw64_bat),
     {"alt", "pw fwd 256->64 7x7: pw kernel", pw_fwd_setup, pw_fwd_run, &pwf256},
     GEMM("pw fwd 256->64 7x7: sgemm/image", g_pre256_img),
+    POOL("max 3x3 s1 C16 28x28", pl_max3_28),
+    POOL("avg 3x3 s1 C16 28x28", pl_avg3_28),
+    POOL("max 5x5 s1 C16 28x28", pl_max5_28),
+    POOL("max 3x3 s1 C32 14x14", pl_max3_14),
+    POOL("max 3x3 s1 C64 7x7", pl_max3_7),
+    POOL("avg 3x3 s1 C64 7x7", pl_avg3_7),
+    POOL("max 3x3 s2 C32 28->14", pl_max3s2),
+    POOL("avg 3x3 s2 C32 28->14", pl_avg3s2),
+    BN("train, + node sum, backward C16 28x28", bn16),
+    BN("train, + node sum, backward C32 14x14", bn32),
+    BN("train, + node sum, backward C64 7x7", bn64),
     MIXED("darts (8 ops) C16 28x28", m_darts16),
     MIXED("darts (8 ops) C32 14x14", m_darts32),
     MIXED("darts (8 ops) C64 7x7", m_darts64),
