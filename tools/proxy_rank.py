@@ -118,13 +118,17 @@ def naswot(net, x):
 
 
 def loss_grads(net, x, y):
-    net.train()
-    net.zero_grad()
-    out, _ = net(x)
-    F.cross_entropy(out, y).backward()
-    gn = sum(p.grad.norm().item() for p in net.parameters() if p.grad is not None)
-    sn = sum((p * p.grad).abs().sum().item() for p in net.parameters() if p.grad is not None)
-    return gn, sn
+    """(grad_norm, snip) of one fresh network: one backward pass, kept on the network for the other
+    proxy of the pair (each network is built for one batch and scored before synflow changes it)."""
+    if getattr(net, "_proxy_loss_grads", None) is None:
+        net.train()
+        net.zero_grad()
+        out, _ = net(x)
+        F.cross_entropy(out, y).backward()
+        gn = sum(p.grad.norm().item() for p in net.parameters() if p.grad is not None)
+        sn = sum((p * p.grad).abs().sum().item() for p in net.parameters() if p.grad is not None)
+        net._proxy_loss_grads = (gn, sn)
+    return net._proxy_loss_grads
 
 
 # Each proxy of a fresh network on one labelled batch, in the order they run on one network
@@ -232,6 +236,13 @@ def selftest():
     check("synflow positive, larger for a wider network", 0 < sa < sb)
     gn, sn = loss_grads(net, x, torch.randint(0, 10, (8,)))
     check("grad_norm and snip positive", gn > 0 and sn > 0)
+    # the two gradient proxies of one network share its backward pass: the same pair as a fresh network's
+    y8 = torch.randint(0, 10, (8,))
+    torch.manual_seed(1)
+    a = NetworkCIFAR(geno, 1, 4, 10, 3)
+    pair = (PROXIES["grad_norm"](a, x, y8), PROXIES["snip"](a, x, y8))
+    torch.manual_seed(1)
+    check("grad_norm and snip from one backward pass", pair == loss_grads(NetworkCIFAR(geno, 1, 4, 10, 3), x, y8))
     for f in fails:
         print("proxy_rank selftest: FAILED:", f)
     print("proxy_rank selftest:", "FAILED" if fails else "ok")
