@@ -84,72 +84,51 @@ START_TEST(strided_views_concat_slice_axpy) {
 }
 END_TEST
 
-/* drop-path's per-image scale, dense and into a strided view, overwrite and accumulate */
-START_TEST(scale_images_per_image) {
+/* Scales read on the device: drop-path's per image (rd_scale_images) and the mixed-op weight's one
+ * for all (rd_axpy_dev, the weight at offset 1 of its vector; its reference: every image's scale
+ * that weight), dense and into a strided view, overwrite and accumulate. */
+START_TEST(device_scales_vs_reference) {
     tu_rng r = {17};
-    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
-        ref_shape sh = shapes[si];
-        size_t n = ref_numel(sh);
-        double *x = malloc(n * sizeof *x), *y0 = malloc(n * sizeof *y0), *want = malloc(n * sizeof *want),
-               *got = malloc(n * sizeof *got), *s = malloc((size_t)sh.n * sizeof *s);
-        tu_fill(&r, x, n, -1, 1);
-        tu_fill(&r, y0, n, -1, 1);
-        for (int b = 0; b < sh.n; b++) s[b] = b % 2 ? 0.0 : tu_uniform(&r, 0.5, 2.0);
-        rd_tensor tx = tu_tensor_from(x, sh.n, sh.c, sh.h, sh.w);
-        rd_vec ts = tu_vec_from(s, (size_t)sh.n);
-        for (int acc = 0; acc < 2; acc++) {
-            /* y is the second half of a wider tensor: a strided view */
-            rd_tensor wide = tu_tensor(sh.n, 2 * sh.c, sh.h, sh.w);
-            rd_tensor ty = rd_tensor_channels(wide, sh.c, sh.c);
-            tu_write(&ty, y0);
-            TU_OK(rd_scale_images(tu_ctx(), &ts, &tx, &ty, acc));
-            tu_read(&ty, got);
-            memcpy(want, y0, n * sizeof *want);
-            ref_scale_images(s, x, sh, want, acc);
-            tu_assert_close(acc ? "scale images (accumulate)" : "scale images", got, want, n, 1e-6, 1e-6);
+    for (int dev_w = 0; dev_w < 2; dev_w++)
+        for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+            ref_shape sh = shapes[si];
+            size_t n = ref_numel(sh);
+            const char *what = dev_w ? "axpy_dev" : "scale images";
+            double *x = malloc(n * sizeof *x), *y0 = malloc(n * sizeof *y0), *want = malloc(n * sizeof *want),
+                   *got = malloc(n * sizeof *got), *s = malloc((size_t)sh.n * sizeof *s);
+            tu_fill(&r, x, n, -1, 1);
+            tu_fill(&r, y0, n, -1, 1);
+            double w[2] = {0.0, tu_uniform(&r, 0.1, 0.9)};
+            for (int b = 0; b < sh.n; b++) s[b] = dev_w ? w[1] : b % 2 ? 0.0 : tu_uniform(&r, 0.5, 2.0);
+            rd_tensor tx = tu_tensor_from(x, sh.n, sh.c, sh.h, sh.w);
+            rd_vec ts = tu_vec_from(s, (size_t)sh.n), tw = rd_vec_slice(tu_vec_from(w, 2), 1, 1);
+            for (int acc = 0; acc < 2; acc++) {
+                /* y is the second half of a wider tensor: a strided view */
+                rd_tensor wide = tu_tensor(sh.n, 2 * sh.c, sh.h, sh.w);
+                rd_tensor ty = rd_tensor_channels(wide, sh.c, sh.c);
+                tu_write(&ty, y0);
+                TU_OK(dev_w ? rd_axpy_dev(tu_ctx(), &tw, &tx, &ty, acc)
+                            : rd_scale_images(tu_ctx(), &ts, &tx, &ty, acc));
+                tu_read(&ty, got);
+                memcpy(want, y0, n * sizeof *want);
+                ref_scale_images(s, x, sh, want, acc);
+                char label[64];
+                snprintf(label, sizeof label, "%s%s", what, acc ? " (accumulate)" : "");
+                tu_assert_close(label, got, want, n, 1e-6, 1e-6);
+            }
+            if (!dev_w) {
+                /* in place */
+                TU_OK(rd_scale_images(tu_ctx(), &ts, &tx, &tx, 0));
+                tu_read(&tx, got);
+                ref_scale_images(s, x, sh, want, 0);
+                tu_assert_close("scale images in place", got, want, n, 1e-6, 1e-6);
+                /* one scale per image: a vector of another length is refused */
+                rd_vec wrong = tu_vec((size_t)sh.n + 1);
+                ck_assert_int_eq(rd_scale_images(tu_ctx(), &wrong, &tx, &tx, 0), RD_ERR_ARG);
+            }
+            free(x); free(y0); free(want); free(got); free(s);
+            tu_free_all();
         }
-        /* in place */
-        TU_OK(rd_scale_images(tu_ctx(), &ts, &tx, &tx, 0));
-        tu_read(&tx, got);
-        ref_scale_images(s, x, sh, want, 0);
-        tu_assert_close("scale images in place", got, want, n, 1e-6, 1e-6);
-        /* one scale per image: a vector of another length is refused */
-        rd_vec wrong = tu_vec((size_t)sh.n + 1);
-        ck_assert_int_eq(rd_scale_images(tu_ctx(), &wrong, &tx, &tx, 0), RD_ERR_ARG);
-        free(x); free(y0); free(want); free(got); free(s);
-        tu_free_all();
-    }
-}
-END_TEST
-
-/* the mixed-op weight's scale read on the device: y (+)= w[0] * x into a strided view; the
- * reference is the per-image scale with every image's scale w[0] */
-START_TEST(axpy_dev_vs_reference) {
-    tu_rng r = {23};
-    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
-        ref_shape sh = shapes[si];
-        size_t n = ref_numel(sh);
-        double *x = malloc(n * sizeof *x), *y0 = malloc(n * sizeof *y0), *want = malloc(n * sizeof *want),
-               *got = malloc(n * sizeof *got), *s = malloc((size_t)sh.n * sizeof *s);
-        tu_fill(&r, x, n, -1, 1);
-        tu_fill(&r, y0, n, -1, 1);
-        double w[2] = {0.0, tu_uniform(&r, 0.1, 0.9)};  /* the weight at offset 1 of its vector */
-        for (int b = 0; b < sh.n; b++) s[b] = w[1];
-        rd_tensor tx = tu_tensor_from(x, sh.n, sh.c, sh.h, sh.w);
-        rd_vec tw = rd_vec_slice(tu_vec_from(w, 2), 1, 1);
-        for (int acc = 0; acc < 2; acc++) {
-            rd_tensor wide = tu_tensor(sh.n, 2 * sh.c, sh.h, sh.w);
-            rd_tensor ty = rd_tensor_channels(wide, sh.c, sh.c);
-            tu_write(&ty, y0);
-            TU_OK(rd_axpy_dev(tu_ctx(), &tw, &tx, &ty, acc));
-            tu_read(&ty, got);
-            memcpy(want, y0, n * sizeof *want);
-            ref_scale_images(s, x, sh, want, acc);
-            tu_assert_close(acc ? "axpy_dev (accumulate)" : "axpy_dev", got, want, n, 1e-6, 1e-6);
-        }
-        free(x); free(y0); free(want); free(got); free(s);
-        tu_free_all();
-    }
 }
 END_TEST
 
@@ -206,8 +185,7 @@ static Suite *suite(void) {
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, relu_forward_backward);
     tcase_add_test(tc, strided_views_concat_slice_axpy);
-    tcase_add_test(tc, scale_images_per_image);
-    tcase_add_test(tc, axpy_dev_vs_reference);
+    tcase_add_test(tc, device_scales_vs_reference);
     tcase_add_test(tc, zero_op_and_fill);
     tcase_add_test(tc, sums);
     suite_add_tcase(s, tc);
