@@ -10,7 +10,7 @@
 
 #include "ops/ops_internal.h"
 
-/* The most slices the one-launch stack kernels take (their private arrays): cl/batchnorm.cl
+/* The most slices the stack kernels take at once (their private arrays): cl/batchnorm.cl
  * is built with it as -DBN_STACK_MAX, and larger stacks take the per-slice launches. */
 #define BN_STACK_MAX 16
 #define BN_STR_(v) #v
@@ -403,7 +403,7 @@ rd_status rd_batchnorm_stack_forward(rd_ctx *ctx, const rd_bn_params *p, const r
                          RD_ARG(n), RD_ARG(hw), RD_ARG(w.mem), RD_ARG(w.coef), RD_VARG(scales), RD_VARG(&tab->dev),
                          RD_TARG(accum_out), RD_END);
     }
-    for (int g = 0; g < slices; g++) {  /* one launch (or two) per slice */
+    for (int g = 0; g < slices; g++) {  /* a merge and an element-wise launch per slice */
         RD_TRY(stack_ws(ctx, op, stack, slices, g, ws, &w, &x));
         const uint32_t *t = tab->host + 3 * g;
         rd_bn_state s = slice_state(save_mean, save_invstd, running, t, C, g);
