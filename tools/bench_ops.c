@@ -42,6 +42,12 @@ typedef struct bench_case {
     const void *arg;
 } bench_case;
 
+/* A case's state: size zeroed bytes, freed after the case. */
+static rd_status new_state(bench *b, size_t size, void **out) {
+    *out = b->state = calloc(1, size);
+    return b->state ? RD_OK : rd_fail(rd_ctx_err(b->ctx), RD_ERR_OUT_OF_MEMORY, "bench: out of host memory");
+}
+
 static rd_status new_tensor(bench *b, int n, int c, int h, int w, float value, rd_tensor *t) {
     if (b->nbufs == MAX_BUFS) return rd_fail(rd_ctx_err(b->ctx), RD_ERR_ARG, "bench: too many buffers");
     RD_TRY(rd_tensor_alloc(b->ctx, n, c, h, w, "bench", &b->bufs[b->nbufs], t));
@@ -85,9 +91,8 @@ typedef struct conv_state {
 
 static rd_status conv_setup(bench *b, const void *arg) {
     const conv_arg *a = arg;
-    conv_state *s = calloc(1, sizeof *s);
-    if (!s) return rd_fail(rd_ctx_err(b->ctx), RD_ERR_OUT_OF_MEMORY, "bench: out of host memory");
-    b->state = s;
+    conv_state *s;
+    RD_TRY(new_state(b, sizeof *s, (void **)&s));
     s->p = a->depthwise ? rd_conv_depthwise_params(a->cin, a->k_h, a->s_h, a->pad_h, a->dil, a->relu)
                         : rd_conv_dense_params(a->k_h, a->k_w, a->s_h, a->s_w, a->pad_h, a->pad_w, a->dil, a->relu);
     if (a->shifted) {
@@ -175,9 +180,8 @@ typedef struct gemm_state {
 
 static rd_status gemm_setup(bench *b, const void *arg) {
     const gemm_arg *g = arg;
-    gemm_state *s = calloc(1, sizeof *s);
-    if (!s) return rd_fail(rd_ctx_err(b->ctx), RD_ERR_OUT_OF_MEMORY, "bench: out of host memory");
-    b->state = s;
+    gemm_state *s;
+    RD_TRY(new_state(b, sizeof *s, (void **)&s));
     s->g = *g;
     s->count = g->per_image || g->batched ? b->batch : 1;
     RD_TRY(new_vec(b, (size_t)g->m * g->k, 0.01f, &s->a));
@@ -246,9 +250,8 @@ static void mixed_release(bench *b) {
 
 static rd_status mixed_setup(bench *b, const void *arg) {
     const mixed_arg *a = arg;
-    rd_edge_bench *e = calloc(1, sizeof *e);
-    if (!e) return rd_fail(rd_ctx_err(b->ctx), RD_ERR_OUT_OF_MEMORY, "bench: out of host memory");
-    b->state = e;
+    rd_edge_bench *e;
+    RD_TRY(new_state(b, sizeof *e, (void **)&e));
     b->release = mixed_release;
     RD_TRY(rd_edge_bench_setup(b->ctx, a->ops, a->C, a->hw, a->stride, b->batch, e));
     b->flops = e->flops;
@@ -271,21 +274,6 @@ static const mixed_arg m_darts16 = {"darts", 16, 28, 1}, m_darts32 = {"darts", 3
  * once, accumulators read and written; FLOPs: the window's K^2 per output and pass (pools), ~10 per
  * element (batch norm), only for the GFLOP/s column: these cases are memory-bound. */
 
-/* Pseudo-random contents in [-2, 2) written from the host: max pooling sees real arg-maxes and
- * batch norm real statistics. */
-static rd_status fill_random(bench *b, const rd_tensor *t, unsigned long long seed) {
-    size_t n = rd_tensor_numel(t);
-    float *h = malloc(n * sizeof *h);
-    if (!h) return rd_fail(rd_ctx_err(b->ctx), RD_ERR_OUT_OF_MEMORY, "bench: out of host memory");
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        h[i] = (float)((double)(seed >> 11) / 9007199254740992.0 * 4.0 - 2.0);
-    }
-    rd_status st = rd_tensor_write(b->ctx, t, h);
-    free(h);
-    return st;
-}
-
 typedef struct pool_arg {
     rd_pool_kind kind;
     int k, stride, c, hw;
@@ -298,13 +286,12 @@ typedef struct pool_state {
 
 static rd_status pool_setup(bench *b, const void *arg) {
     const pool_arg *a = arg;
-    pool_state *s = calloc(1, sizeof *s);
-    if (!s) return rd_fail(rd_ctx_err(b->ctx), RD_ERR_OUT_OF_MEMORY, "bench: out of host memory");
-    b->state = s;
+    pool_state *s;
+    RD_TRY(new_state(b, sizeof *s, (void **)&s));
     s->p = (rd_pool_params){a->kind, a->k, a->stride, a->k / 2};
     int n = b->batch, o = rd_pool_out_size(&s->p, a->hw);
     RD_TRY(new_tensor(b, n, a->c, a->hw, a->hw, 0.5f, &s->x));
-    RD_TRY(fill_random(b, &s->x, 7));
+    RD_TRY(bench_random_tensor(b->ctx, &s->x, 7));
     RD_TRY(new_tensor(b, n, a->c, o, o, 0.0f, &s->y));
     RD_TRY(new_tensor(b, n, a->c, o, o, 0.01f, &s->dy));
     RD_TRY(new_tensor(b, n, a->c, a->hw, a->hw, 0.0f, &s->dx));
@@ -339,17 +326,16 @@ typedef struct bn_state {
 
 static rd_status bn_setup(bench *b, const void *arg) {
     const bn_arg *a = arg;
-    bn_state *s = calloc(1, sizeof *s);
-    if (!s) return rd_fail(rd_ctx_err(b->ctx), RD_ERR_OUT_OF_MEMORY, "bench: out of host memory");
-    b->state = s;
+    bn_state *s;
+    RD_TRY(new_state(b, sizeof *s, (void **)&s));
     s->p = (rd_bn_params){1e-5f, 0.1f};
     int n = b->batch;
     size_t c = (size_t)a->c;
     RD_TRY(new_tensor(b, n, a->c, a->hw, a->hw, 0.0f, &s->y));
-    RD_TRY(fill_random(b, &s->y, 3));
+    RD_TRY(bench_random_tensor(b->ctx, &s->y, 3));
     RD_TRY(new_tensor(b, n, a->c, a->hw, a->hw, 0.0f, &s->node));
     RD_TRY(new_tensor(b, n, a->c, a->hw, a->hw, 0.0f, &s->dy));
-    RD_TRY(fill_random(b, &s->dy, 5));
+    RD_TRY(bench_random_tensor(b->ctx, &s->dy, 5));
     RD_TRY(new_tensor(b, n, a->c, a->hw, a->hw, 0.0f, &s->dx));
     RD_TRY(new_vec(b, 1, 0.3f, &s->w));
     RD_TRY(new_vec(b, c, 0.0f, &s->dot));

@@ -15,20 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "radars/radars.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench_util.h"
 
 static rd_ctx *g_ctx;
 static int g_reps = 15, g_sets = 1;
@@ -54,12 +43,12 @@ static double time_op(op_fn f, void *u, size_t size) {
     CHECK(rd_finish(g_ctx));
     for (int i = 0; i < reps; i++) {
         void *ui = (char *)u + (size_t)(i % g_sets) * size;
-        double t0 = now();
+        double t0 = bench_now();
         CHECK(f(ui));
         CHECK(rd_finish(g_ctx));
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    qsort(t, (size_t)reps, sizeof *t, bench_cmp_double);
     g_min = t[0];
     return t[reps / 2];
 }
@@ -104,23 +93,6 @@ static rd_vec vec(size_t len, float value) {
     rd_vec v = rd_vec_make(rd_buffer_mem(b), 0, len);
     CHECK(rd_vec_fill(g_ctx, &v, value));
     return v;
-}
-
-/* random-ish contents so max pooling and batch norm see real data */
-static void randomize(rd_tensor *t, unsigned seed) {
-    size_t n = rd_tensor_numel(t);
-    float *h = malloc(n * sizeof *h);
-    if (!h) {
-        fprintf(stderr, "bench_poolbn: out of host memory\n");
-        exit(1);
-    }
-    unsigned long long s = seed;
-    for (size_t i = 0; i < n; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        h[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 4.0 - 2.0);
-    }
-    CHECK(rd_tensor_write(g_ctx, t, h));
-    free(h);
 }
 
 typedef struct pool_args { rd_pool_params p; rd_tensor x, y, dy, dx; } pool_args;
@@ -213,7 +185,7 @@ int main(int argc, char **argv) {
                         a[q].p = (rd_pool_params){kind ? RD_POOL_AVG : RD_POOL_MAX, k, stride, k / 2};
                         int oh = rd_pool_out_size(&a[q].p, H);
                         a[q].x = tensor(batch, C, H, H, 0);
-                        randomize(&a[q].x, 7 + (unsigned)q);
+                        CHECK(bench_random_tensor(g_ctx, &a[q].x, 7 + (unsigned)q));
                         a[q].y = tensor(batch, C, oh, oh, 0);
                         a[q].dy = tensor(batch, C, oh, oh, 0.5f);
                         a[q].dx = tensor(batch, C, H, H, 0);
@@ -243,11 +215,11 @@ int main(int argc, char **argv) {
         for (int q = 0; q < g_sets; q++) {
             a[q].p = (rd_bn_params){1e-5f, 0.1f};
             a[q].x = tensor(batch, C, H, H, 0);
-            randomize(&a[q].x, 3 + (unsigned)q);
+            CHECK(bench_random_tensor(g_ctx, &a[q].x, 3 + (unsigned)q));
             a[q].y = tensor(batch, C, H, H, 0);
             a[q].acc = tensor(batch, C, H, H, 0);
             a[q].dy = tensor(batch, C, H, H, 0);
-            randomize(&a[q].dy, 5 + (unsigned)q);
+            CHECK(bench_random_tensor(g_ctx, &a[q].dy, 5 + (unsigned)q));
             a[q].dx = tensor(batch, C, H, H, 0);
             a[q].w = vec(1, 0.3f);
             a[q].dot = vec((size_t)C, 0);

@@ -54,4 +54,19 @@ static inline double bench_median(double *v, size_t n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* Pseudo-random contents in [-2, 2) (a 64-bit LCG from seed) written into t from the host: max
+ * pooling then sees real arg-maxes and batch norm real statistics. */
+static inline rd_status bench_random_tensor(rd_ctx *ctx, const rd_tensor *t, unsigned long long seed) {
+    size_t n = rd_tensor_numel(t);
+    float *h = malloc(n * sizeof *h);
+    if (!h) return rd_fail(rd_ctx_err(ctx), RD_ERR_OUT_OF_MEMORY, "bench: out of host memory");
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        h[i] = (float)((double)(seed >> 11) / 9007199254740992.0 * 4.0 - 2.0);
+    }
+    rd_status st = rd_tensor_write(ctx, t, h);
+    free(h);
+    return st;
+}
+
 #endif
