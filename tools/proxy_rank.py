@@ -118,17 +118,18 @@ def naswot(net, x):
 
 
 def loss_grads(net, x, y):
-    """(grad_norm, snip) of one fresh network: one backward pass, kept on the network for the other
-    proxy of the pair (each network is built for one batch and scored before synflow changes it)."""
-    if getattr(net, "_proxy_loss_grads", None) is None:
+    """(grad_norm, snip) of one fresh network on the batch (x, y): one backward pass, kept on the
+    network for the other proxy of the pair on the same batch (scored before synflow changes it)."""
+    kept = getattr(net, "_proxy_loss_grads", None)
+    if kept is None or kept[0] is not x or kept[1] is not y:
         net.train()
         net.zero_grad()
         out, _ = net(x)
         F.cross_entropy(out, y).backward()
         gn = sum(p.grad.norm().item() for p in net.parameters() if p.grad is not None)
         sn = sum((p * p.grad).abs().sum().item() for p in net.parameters() if p.grad is not None)
-        net._proxy_loss_grads = (gn, sn)
-    return net._proxy_loss_grads
+        kept = net._proxy_loss_grads = (x, y, gn, sn)
+    return kept[2], kept[3]
 
 
 # Each proxy of a fresh network on one labelled batch, in the order they run on one network
