@@ -7,6 +7,15 @@
 #define RD_WG 64
 #endif
 
+/* POCL keeps large helpers out of line, which turns their compile-time
+ * arguments (kernel size, stride, SAFE) into run-time branches and their
+ * private arrays into stack memory: force inlining. */
+#if defined(__clang__)
+#define RD_INLINE static inline __attribute__((always_inline))
+#else
+#define RD_INLINE static inline
+#endif
+
 /* A tensor argument: buffer, offset of the first element, batch stride (all in floats). */
 #define RD_T(name) __global float *name, const ulong name##_off, const ulong name##_ns
 #define RD_TC(name) __global const float *name, const ulong name##_off, const ulong name##_ns

@@ -18,14 +18,6 @@
  * span [off, off + (N-1)*ns + C*H*W): lanes outside a row are loaded from
  * neighbouring valid memory (or clamped) and masked to zero. */
 
-/* POCL keeps large helpers out of line, which turns their compile-time
- * arguments (kernel size, SAFE) into run-time branches: force inlining. */
-#if defined(__clang__)
-#define RD_INLINE static inline __attribute__((always_inline))
-#else
-#define RD_INLINE static inline
-#endif
-
 /* The tile constants come as -D defines from the one table of them, src/ops/conv.c's
  * CONV_TILES: VL in every build, the others in the part that uses them (see each part). */
 #if !defined(VL)

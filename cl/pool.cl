@@ -25,7 +25,7 @@
 #define POOL_SPLIT const float rcp_plane, const float rcp_row
 
 /* q = i / d and *r = i % d for i < 2^24: a float estimate, then one correction step. */
-inline uint pool_divmod(const uint i, const uint d, const float rcp, uint *r) {
+RD_INLINE uint pool_divmod(const uint i, const uint d, const float rcp, uint *r) {
     uint q = (uint)(((float)i + 0.5f) * rcp);
     int rr = (int)(i - q * d);
     q = rr < 0 ? q - 1 : rr >= (int)d ? q + 1 : q;
@@ -38,7 +38,7 @@ inline uint pool_divmod(const uint i, const uint d, const float rcp, uint *r) {
 
 /* ---- items: bodies, inlined into kernels with K, S, P constant or not ---- */
 
-inline void pool_forward_body(__global const float *x, const ulong x_off, const ulong x_ns, __global float *y,
+RD_INLINE void pool_forward_body(__global const float *x, const ulong x_off, const ulong x_ns, __global float *y,
                               const ulong y_off, const ulong y_ns, const uint C, const uint n, POOL_SPLIT, POOL_GEOM,
                               const int K, const int S, const int P, const int is_max) {
     const uint i = get_global_id(0), b = get_global_id(1);
@@ -65,7 +65,7 @@ inline void pool_forward_body(__global const float *x, const ulong x_off, const 
 }
 
 /* arg[b][c][oy][ox] = window position (ky * K + kx) of the first maximum. */
-inline void pool_argmax_body(__global const float *x, const ulong x_off, const ulong x_ns, __global uchar *arg,
+RD_INLINE void pool_argmax_body(__global const float *x, const ulong x_off, const ulong x_ns, __global uchar *arg,
                              const uint C, const uint n, POOL_SPLIT, POOL_GEOM, const int K, const int S,
                              const int P) {
     const uint i = get_global_id(0), b = get_global_id(1);
@@ -95,7 +95,7 @@ inline void pool_argmax_body(__global const float *x, const ulong x_off, const u
  * window's arg-max is this pixel (max), dy / valid pixels (average). The
  * windows containing row iy are oy = (iy + P) / S - j for j < ceil(K / S)
  * while ky = iy - (oy * S - P) < K and 0 <= oy < OH; likewise columns. */
-inline void pool_backward_body(__global const float *dy, const ulong dy_off, const ulong dy_ns,
+RD_INLINE void pool_backward_body(__global const float *dy, const ulong dy_off, const ulong dy_ns,
                                __global const uchar *arg, __global float *dx, const ulong dx_off, const ulong dx_ns,
                                const uint C, const uint n, const int acc, POOL_SPLIT, POOL_GEOM, const int K,
                                const int S, const int P, const int is_max) {
@@ -163,16 +163,20 @@ POOL_KERNELS(_k5s2, POOL_NO_ARGS, 5, 2, 2)
  * output runs the same float8 code (explicit vectors: what a CPU's SIMD unit
  * runs; compilers do not vectorize these loops reliably) with no border case.
  * 8 outputs of a row at a time; the last chunk of a row is shifted left to end
- * at the row's end (forward: each output is computed on its own, so overlap
- * only recomputes), or, for rows narrower than 8, partial. Stride 2 reads the
- * even lanes of 16 floats. The gathers read padded dy / arg tiles likewise.
- * Row kernels (any K, S, P): one work-item per row, scalar. */
+ * at the row's end (each output is computed on its own, so overlap only
+ * recomputes), or, for rows narrower than 8, partial. Stride 2 reads the even
+ * lanes of 16 floats. Max backward computes the arg-max into a __local tile
+ * in the same work-item as the gather, so no arg-max bytes go through global
+ * memory. Row kernels (any K, S, P): one work-item per row, scalar. */
 #define POOL_SLACK 32  /* floats after a tile: reads of the last row's chunks run past it */
 
-/* Tile of plane xp padded by P on every side (pitch WP = W + 2P), pad outside. */
-inline void pool_fill_tile(__global const float *xp, __local float *tile, const int H, const int W, const int P,
-                           const float pad) {
+/* Tile of plane xp padded by P on every side (pitch WP = W + 2P), pad outside.
+ * Returns whether the plane holds a NaN (only max pooling asks: want_nan). */
+RD_INLINE int pool_fill_tile(__global const float *xp, __local float *tile, const int H, const int W, const int P,
+                          const float pad, const int want_nan) {
     const int WP = W + 2 * P, HP = H + 2 * P;
+    int8 nan8 = (int8)(0);
+    int nan = 0;
     for (int r = 0; r < HP; r++) {
         __local float *tr = tile + r * WP;
         const int iy = r - P;
@@ -183,23 +187,31 @@ inline void pool_fill_tile(__global const float *xp, __local float *tile, const 
         __global const float *xr = xp + iy * W;
         for (int j = 0; j < P; j++) tr[j] = pad;
         int j = 0;
-        for (; j + 8 <= W; j += 8) vstore8(vload8(0, xr + j), 0, tr + P + j);
-        for (; j < W; j++) tr[P + j] = xr[j];
+        for (; j + 8 <= W; j += 8) {
+            const float8 v = vload8(0, xr + j);
+            if (want_nan) nan8 |= isnan(v);
+            vstore8(v, 0, tr + P + j);
+        }
+        for (; j < W; j++) {
+            tr[P + j] = xr[j];
+            if (want_nan) nan |= isnan(xr[j]);
+        }
         for (j = P + W; j < WP; j++) tr[j] = pad;
     }
     for (int j = 0; j < POOL_SLACK; j++) tile[HP * WP + j] = pad;
+    return nan || any(nan8);
 }
 
 /* t[base + S * l], l < 8 (reads up to t[base + 15] for S = 2). */
-inline float8 pool_tload8(__local const float *t, const int base, const int S) {
+RD_INLINE float8 pool_tload8(__local const float *t, const int base, const int S) {
     if (S == 1) return vload8(0, t + base);
     return shuffle2(vload8(0, t + base), vload8(0, t + base + 8), (uint8)(0, 2, 4, 6, 8, 10, 12, 14));
 }
 
 /* The first output of the chunk that covers outputs [o, o + 8) of a row of OW. */
-inline int pool_chunk(const int o, const int OW) { return OW >= 8 ? min(o, OW - 8) : 0; }
+RD_INLINE int pool_chunk(const int o, const int OW) { return OW >= 8 ? min(o, OW - 8) : 0; }
 
-inline void pool_store8(__global float *p, const float8 v, const int count) {
+RD_INLINE void pool_store8(__global float *p, const float8 v, const int count) {
     if (count >= 8) {
         vstore8(v, 0, p);
         return;
@@ -209,104 +221,101 @@ inline void pool_store8(__global float *p, const float8 v, const int count) {
     for (int l = 0; l < count; l++) p[l] = t[l];
 }
 
-inline void pool_store8b(__global uchar *p, const uchar8 v, const int count) {
-    if (count >= 8) {
-        vstore8(v, 0, p);
-        return;
-    }
-    uchar t[8];
-    vstore8(v, 0, t);
-    for (int l = 0; l < count; l++) p[l] = t[l];
+/* Lane l of v beats m[l] by the scan rule: strictly greater, or a NaN. Planes
+ * without a NaN (nan == 0: every plane of a healthy network) skip the NaN test,
+ * which is the same rule there. */
+RD_INLINE int8 pool_wins(const float8 v, const float8 m, const int nan) {
+    return nan ? isgreater(v, m) | isnan(v) : isgreater(v, m);
 }
 
-/* Window reductions are separable: a row pass reduces each padded row over
- * the window's columns (K per output column) into h (pitch OW + 8), then a
- * column pass reduces h over the window's rows: about 2K operations per
- * output instead of K^2. For the arg-max the row pass keeps, per row, the
- * first column of the row's maximum (hk) and the column pass the first row of
- * the maximum, both by the scan rule (strictly greater, or NaN): that is the
- * first maximum in scan order (with a NaN: the last NaN, as a plain scan). */
-inline void pool_rows_pass(__local const float *tile, __local float *h, __local int *hk, const int HP, const int W,
-                           const int OW, const int K, const int S, const int P, const int is_max, const int want_k) {
-    const int WP = W + 2 * P, HW8 = OW + 8;
-    for (int r = 0; r < HP; r++)
-        for (int o = 0; o < OW; o += 8) {
-            const int oc = pool_chunk(o, OW);
+#define POOL_MAX_WINDOW 5  /* the largest K of the tile kernels */
+
+/* Every window of a padded tile (tile kernels' K, S, P), reduced separably: for
+ * each 8-column chunk the rows of the tile are reduced over the window's
+ * columns one after another, the last K row results kept in registers, and
+ * each output row reduces them: about 2K operations per output instead of K^2,
+ * and no intermediate in memory. The arg-max keeps, per row result, the first
+ * column of its maximum and, per window, the first row of the maximum: the first
+ * maximum in scan order (with a NaN: the last NaN, as a plain scan).
+ * Writes y (forward; average divides by the valid count) or, for the arg-max
+ * (want_k), the window position ky * K + kx of each output to at[(oy + K) *
+ * TW + K + ox]. Padding (-inf) never wins: with only -inf in a window its first
+ * valid pixel is kept. */
+RD_INLINE void pool_windows(__local const float *tile, __global float *yp, __local uchar *at, const int TW, const int H,
+                         const int W, const int OH, const int OW, const int K, const int S, const int P,
+                         const int is_max, const int want_k, const int nan) {
+    const int WP = W + 2 * P, HP = H + 2 * P;
+    const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int o = 0; o < OW; o += 8) {
+        const int oc = pool_chunk(o, OW);
+        const int8 tx = (lane + oc) * S - P;
+        const int8 first_col = max(tx, (int8)0) - tx;
+        const float8 cols = convert_float8(min(tx + K, (int8)W) - max(tx, (int8)0));
+        float8 h[POOL_MAX_WINDOW];
+        int8 hk[POOL_MAX_WINDOW];
+        for (int r = 0; r < HP; r++) {
             float8 a = is_max ? (float8)(-INFINITY) : (float8)(0.0f);
             int8 k = (int8)(0);
+            #pragma unroll
             for (int kx = 0; kx < K; kx++) {
                 const float8 v = pool_tload8(tile + r * WP, oc * S + kx, S);
                 if (is_max) {
-                    const int8 better = isgreater(v, a) | isnan(v);
+                    const int8 better = pool_wins(v, a, nan);
                     a = select(a, v, better);
                     if (want_k) k = select(k, (int8)kx, better);
                 } else {
                     a += v;
                 }
             }
-            vstore8(a, 0, h + r * HW8 + oc);
-            if (want_k) vstore8(k, 0, hk + r * HW8 + oc);
+            #pragma unroll
+            for (int j = 0; j + 1 < K; j++) {
+                h[j] = h[j + 1];
+                if (want_k) hk[j] = hk[j + 1];
+            }
+            h[K - 1] = a;
+            hk[K - 1] = k;
+            const int t = r - (K - 1);  /* the window's first padded row */
+            if (t < 0 || t % S) continue;
+            const int oy = t / S, ty = t - P;
+            float8 m = h[0];
+            if (want_k) {
+                int8 best = (int8)((max(ty, 0) - ty) * K) + first_col;
+                m = (float8)(-INFINITY);
+                #pragma unroll
+                for (int ky = 0; ky < K; ky++) {
+                    const int8 better = pool_wins(h[ky], m, nan);
+                    m = select(m, h[ky], better);
+                    best = select(best, (int8)(ky * K) + hk[ky], better);
+                }
+                const uchar8 b8 = convert_uchar8(best);
+                __local uchar *dst = at + (oy + K) * TW + K + oc;
+                if (OW - oc >= 8) {
+                    vstore8(b8, 0, dst);
+                } else {
+                    uchar tb[8];
+                    vstore8(b8, 0, tb);
+                    for (int l = 0; l < OW - oc; l++) dst[l] = tb[l];
+                }
+                continue;
+            }
+            #pragma unroll
+            for (int ky = 1; ky < K; ky++) m = is_max ? select(m, h[ky], pool_wins(h[ky], m, nan)) : m + h[ky];
+            if (!is_max) m /= (float)(min(ty + K, H) - max(ty, 0)) * cols;
+            pool_store8(yp + oy * OW + oc, m, OW - oc);
         }
+    }
 }
 
-inline void pool_forward_tile_body(__global const float *x, const ulong x_off, const ulong x_ns, __global float *y,
-                                   const ulong y_off, const ulong y_ns, __local float *tile, __local float *h,
-                                   const uint C, const uint n, POOL_GEOM, const int K, const int S, const int P,
-                                   const int is_max) {
+RD_INLINE void pool_forward_tile_body(__global const float *x, const ulong x_off, const ulong x_ns, __global float *y,
+                                   const ulong y_off, const ulong y_ns, __local float *tile, const uint C,
+                                   const uint n, POOL_GEOM, const int K, const int S, const int P, const int is_max) {
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n) return;
-    pool_fill_tile(x + x_off + b * x_ns + (ulong)c * (uint)(H * W), tile, H, W, P, is_max ? -INFINITY : 0.0f);
-    pool_rows_pass(tile, h, NULL, H + 2 * P, W, OW, K, S, P, is_max, 0);
+    const int nan = pool_fill_tile(x + x_off + b * x_ns + (ulong)c * (uint)(H * W), tile, H, W, P,
+                                   is_max ? -INFINITY : 0.0f, is_max);
     __global float *yp = y + y_off + b * y_ns + (ulong)c * (uint)(OH * OW);
-    const int HW8 = OW + 8;
-    const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int oy = 0; oy < OH; oy++) {
-        const int ty = oy * S - P;
-        const float rows = (float)(min(ty + K, H) - max(ty, 0));
-        for (int o = 0; o < OW; o += 8) {
-            const int oc = pool_chunk(o, OW);
-            float8 a = is_max ? (float8)(-INFINITY) : (float8)(0.0f);
-            for (int ky = 0; ky < K; ky++) {
-                const float8 v = vload8(0, h + (oy * S + ky) * HW8 + oc);
-                a = is_max ? select(a, v, isgreater(v, a) | isnan(v)) : a + v;
-            }
-            if (!is_max) {
-                const int8 tx = (lane + oc) * S - P;
-                a /= rows * convert_float8(min(tx + K, (int8)W) - max(tx, (int8)0));
-            }
-            pool_store8(yp + oy * OW + oc, a, OW - oc);
-        }
-    }
-}
-
-inline void pool_argmax_tile_body(__global const float *x, const ulong x_off, const ulong x_ns, __global uchar *arg,
-                                  __local float *tile, __local float *h, __local int *hk, const uint C, const uint n,
-                                  POOL_GEOM, const int K, const int S, const int P) {
-    const uint c = get_global_id(0), b = get_global_id(1);
-    if (c >= C || b >= n) return;
-    pool_fill_tile(x + x_off + b * x_ns + (ulong)c * (uint)(H * W), tile, H, W, P, -INFINITY);
-    pool_rows_pass(tile, h, hk, H + 2 * P, W, OW, K, S, P, 1, 1);
-    __global uchar *ap = arg + ((ulong)b * C + c) * (uint)(OH * OW);
-    const int HW8 = OW + 8;
-    const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
-    /* the padding (-inf) never wins: if all valid pixels are -inf, the first valid pixel is kept */
-    for (int oy = 0; oy < OH; oy++) {
-        const int ty = oy * S - P;
-        for (int o = 0; o < OW; o += 8) {
-            const int oc = pool_chunk(o, OW);
-            const int8 tx = (lane + oc) * S - P;
-            int8 best = (int8)((max(ty, 0) - ty) * K) + max(tx, (int8)0) - tx;
-            float8 m = (float8)(-INFINITY);
-            for (int ky = 0; ky < K; ky++) {
-                const int at = (oy * S + ky) * HW8 + oc;
-                const float8 v = vload8(0, h + at);
-                const int8 better = isgreater(v, m) | isnan(v);
-                m = select(m, v, better);
-                best = select(best, (int8)(ky * K) + vload8(0, hk + at), better);
-            }
-            pool_store8b(ap + oy * OW + oc, convert_uchar8(best), OW - oc);
-        }
-    }
+    if (nan) pool_windows(tile, yp, NULL, 0, H, W, OH, OW, K, S, P, is_max, 0, 1);
+    else pool_windows(tile, yp, NULL, 0, H, W, OH, OW, K, S, P, is_max, 0, 0);
 }
 
 /* The gathers read dy and arg from tiles padded by K windows on every side
@@ -317,26 +326,39 @@ inline void pool_argmax_tile_body(__global const float *x, const ulong x_off, co
  *          ((iy + P - ky) / 2, t - j) for ky of the parity of iy + P and kx = r + 2j,
  * so 8 consecutive pixels (S = 1) or 16 (S = 2, two interleaved runs of 8)
  * read 8 consecutive windows. A row is assembled in a __local row buffer and
- * then added to (or stored in) dx. */
-inline void pool_backward_tile_body(__global const float *dy, const ulong dy_off, const ulong dy_ns,
-                                    __global const uchar *arg, __global float *dx, const ulong dx_off,
-                                    const ulong dx_ns, __local float *dyt, __local uchar *at, __local float *rowbuf,
-                                    const uint C, const uint n, const int acc, POOL_GEOM, const int K, const int S,
-                                    const int P, const int is_max) {
+ * then added to (or stored in) dx. Max pooling first computes the arg-max
+ * tile from x (xt: x's padded tile). */
+RD_INLINE void pool_backward_tile_body(__global const float *x, const ulong x_off, const ulong x_ns,
+                                    __global const float *dy, const ulong dy_off, const ulong dy_ns,
+                                    __global float *dx, const ulong dx_off, const ulong dx_ns, __local float *xt,
+                                    __local float *dyt, __local uchar *at, __local float *rowbuf, const uint C,
+                                    const uint n, const int acc, POOL_GEOM, const int K, const int S, const int P,
+                                    const int is_max) {
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n) return;
     const int TW = OW + 2 * K, TH = OH + 2 * K;
     __global const float *dyp = dy + dy_off + b * dy_ns + (ulong)c * (uint)(OH * OW);
-    __global const uchar *ap = arg + ((ulong)b * C + c) * (uint)(OH * OW);
     const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
+    if (is_max) {
+        /* 255 around the arg-max rows (and after the tile), then the arg-max of every window */
+        for (int r = 0; r < TH; r++) {
+            __local uchar *ar = at + r * TW;
+            if (r < K || r >= K + OH) {
+                for (int j = 0; j < TW; j++) ar[j] = 255;
+            } else {
+                for (int j = 0; j < K; j++) ar[j] = ar[K + OW + j] = 255;
+            }
+        }
+        for (int j = 0; j < POOL_SLACK; j++) at[TH * TW + j] = 255;
+        const int nan = pool_fill_tile(x + x_off + b * x_ns + (ulong)c * (uint)(H * W), xt, H, W, P, -INFINITY, 1);
+        if (nan) pool_windows(xt, NULL, at, TW, H, W, OH, OW, K, S, P, 1, 1, 1);
+        else pool_windows(xt, NULL, at, TW, H, W, OH, OW, K, S, P, 1, 1, 0);
+    }
     for (int r = 0; r < TH; r++) {
         const int oy = r - K;
         __local float *dr = dyt + r * TW;
-        __local uchar *ar = at + r * TW;
         if (oy < 0 || oy >= OH) {
             for (int j = 0; j < TW; j++) dr[j] = 0.0f;
-            if (is_max)
-                for (int j = 0; j < TW; j++) ar[j] = 255;
             continue;
         }
         for (int j = 0; j < K; j++) dr[j] = dr[K + OW + j] = 0.0f;
@@ -355,23 +377,18 @@ inline void pool_backward_tile_body(__global const float *dy, const ulong dy_off
             const int tx = j * S - P;
             dr[K + j] = is_max ? dyp[oy * OW + j] : dyp[oy * OW + j] / (rows * (float)(min(tx + K, W) - max(tx, 0)));
         }
-        if (is_max) {
-            for (j = 0; j < K; j++) ar[j] = ar[K + OW + j] = 255;
-            for (j = 0; j < OW; j++) ar[K + j] = ap[oy * OW + j];
-        }
     }
-    for (int j = 0; j < POOL_SLACK; j++) {
-        dyt[TH * TW + j] = 0.0f;
-        if (is_max) at[TH * TW + j] = 255;
-    }
+    for (int j = 0; j < POOL_SLACK; j++) dyt[TH * TW + j] = 0.0f;
     __global float *dp = dx + dx_off + b * dx_ns + (ulong)c * (uint)(H * W);
     const int off = S == 1 ? 0 : P;  /* rowbuf[ix + off] holds pixel ix */
     for (int iy = 0; iy < H; iy++) {
         if (S == 1) {
             for (int x0 = 0; x0 < W; x0 += 8) {
                 float8 g = (float8)(0.0f);
+                #pragma unroll
                 for (int ky = 0; ky < K; ky++) {
                     const int t = (iy + P - ky + K) * TW + x0 + P + K;  /* window (iy + P - ky, x0 + P) */
+                    #pragma unroll
                     for (int kx = 0; kx < K; kx++) {
                         const float8 d = vload8(0, dyt + t - kx);
                         g += is_max ? select((float8)(0.0f), d, convert_int8(vload8(0, at + t - kx)) == (int8)(ky * K + kx))
@@ -383,8 +400,10 @@ inline void pool_backward_tile_body(__global const float *dy, const ulong dy_off
         } else {
             for (int t0 = 0; 2 * t0 - P < W; t0 += 8) {
                 float8 g0 = (float8)(0.0f), g1 = (float8)(0.0f);
+                #pragma unroll
                 for (int ky = (iy + P) & 1; ky < K; ky += 2) {
                     const int row = ((iy + P - ky) / 2 + K) * TW + t0 + K;  /* window ((iy + P - ky) / 2, t0) */
+                    #pragma unroll
                     for (int j = 0; 2 * j < K; j++) {
                         const float8 d = vload8(0, dyt + row - j);
                         if (is_max) {
@@ -501,19 +520,15 @@ __kernel void pool_max_argmax_rows(POOL_RARG_ARGS) { pool_argmax_rows_body(POOL_
 __kernel void pool_max_backward_rows(POOL_RBWD_ARGS) { pool_backward_rows_body(POOL_RBWD_PASS, 1); }
 __kernel void pool_avg_backward_rows(POOL_RBWD_ARGS) { pool_backward_rows_body(POOL_RBWD_PASS, 0); }
 
-#define POOL_TFWD_ARGS RD_TC(x), RD_T(y), __local float *tile, __local float *h, const uint C, const uint n, POOL_GEOM
-#define POOL_TFWD_PASS x, x_off, x_ns, y, y_off, y_ns, tile, h, C, n, H, W, OH, OW
-#define POOL_TARG_ARGS RD_TC(x), __global uchar *arg, __local float *tile, __local float *h, __local int *hk, \
-                       const uint C, const uint n, POOL_GEOM
-#define POOL_TARG_PASS x, x_off, x_ns, arg, tile, h, hk, C, n, H, W, OH, OW
-#define POOL_TBWD_ARGS RD_TC(dy), __global const uchar *arg, RD_T(dx), __local float *dyt, __local uchar *at, \
+#define POOL_TFWD_ARGS RD_TC(x), RD_T(y), __local float *tile, const uint C, const uint n, POOL_GEOM
+#define POOL_TFWD_PASS x, x_off, x_ns, y, y_off, y_ns, tile, C, n, H, W, OH, OW
+#define POOL_TBWD_ARGS RD_TC(x), RD_TC(dy), RD_T(dx), __local float *xt, __local float *dyt, __local uchar *at, \
                        __local float *rowbuf, const uint C, const uint n, const int acc, POOL_GEOM
-#define POOL_TBWD_PASS dy, dy_off, dy_ns, arg, dx, dx_off, dx_ns, dyt, at, rowbuf, C, n, acc, H, W, OH, OW
+#define POOL_TBWD_PASS x, x_off, x_ns, dy, dy_off, dy_ns, dx, dx_off, dx_ns, xt, dyt, at, rowbuf, C, n, acc, H, W, OH, OW
 
 #define POOL_TILE_KERNELS(SUFFIX, K, S, P)                                                                        \
     __kernel void pool_max_forward_tile##SUFFIX(POOL_TFWD_ARGS) { pool_forward_tile_body(POOL_TFWD_PASS, K, S, P, 1); } \
     __kernel void pool_avg_forward_tile##SUFFIX(POOL_TFWD_ARGS) { pool_forward_tile_body(POOL_TFWD_PASS, K, S, P, 0); } \
-    __kernel void pool_max_argmax_tile##SUFFIX(POOL_TARG_ARGS) { pool_argmax_tile_body(POOL_TARG_PASS, K, S, P); }       \
     __kernel void pool_max_backward_tile##SUFFIX(POOL_TBWD_ARGS) {                                                \
         pool_backward_tile_body(POOL_TBWD_PASS, K, S, P, 1);                                                      \
     }                                                                                                             \

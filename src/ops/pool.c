@@ -43,16 +43,11 @@ static rd_status check_pool(rd_ctx *ctx, const char *op, const rd_pool_params *p
     return rd_check_shape(ctx, op, y, "y", x->n, x->c, oh, ow);
 }
 
-size_t rd_pool2d_scratch_bytes(rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x, const rd_tensor *y) {
-    (void)ctx;
-    (void)x;
-    return p->kind == RD_POOL_MAX ? rd_tensor_numel(y) : 0;
-}
-
 /* Kernel layouts (cl/pool.cl):
  *  items: one work-item per output (per input pixel for the gathers), coalesced: GPUs;
  *  tiles: one work-item per plane, padded __local tile, float8: CPUs, for the
  *         DARTS windows (K = 3, 5, stride 1, 2, padding K/2) when the tiles fit;
+ *         max backward computes the arg-max in __local memory (no scratch);
  *  rows:  one work-item per row, scalar: CPUs, any window.
  * Items come unrolled for the DARTS windows or generic. RADARS_POOL_KERNELS=
  * items|tiles|rows overrides the choice (tiles falls back to rows where it does
@@ -64,16 +59,14 @@ static int darts_window(const rd_pool_params *p) {
     return (p->k == 3 || p->k == 5) && (p->stride == 1 || p->stride == 2) && p->pad == p->k / 2;
 }
 
-/* __local bytes of the tile kernels: the padded x tile and the row pass's
- * results (forward, arg-max: h, and hk of the same size), or the gathers'
- * padded dy tile, arg tile and row buffer. */
-typedef struct tile_sizes { size_t x, h, dy, arg, row; } tile_sizes;
+/* __local bytes of the tile kernels: the padded x tile (forward; max backward's
+ * arg-max), the gathers' padded dy tile, arg tile and row buffer. */
+typedef struct tile_sizes { size_t x, dy, arg, row; } tile_sizes;
 static tile_sizes tile_bytes(const rd_pool_params *p, const rd_tensor *x, const rd_tensor *y) {
     tile_sizes t;
     size_t hp = (size_t)x->h + 2 * (size_t)p->pad, wp = (size_t)x->w + 2 * (size_t)p->pad;
     size_t tiles = ((size_t)y->h + 2 * (size_t)p->k) * ((size_t)y->w + 2 * (size_t)p->k) + TILE_SLACK;
     t.x = (hp * wp + TILE_SLACK) * sizeof(float);
-    t.h = hp * ((size_t)y->w + 8) * sizeof(float);
     t.dy = tiles * sizeof(float);
     t.arg = rd_round_up(tiles, 16);
     t.row = ((size_t)x->w + 2 * (size_t)p->pad + TILE_SLACK) * sizeof(float);
@@ -89,20 +82,25 @@ static pool_layout choose_layout(const rd_ctx *ctx, const rd_pool_params *p, con
     else if (env && !strcmp(env, "rows")) want = LAYOUT_ROWS;
     if (want == LAYOUT_TILES) {
         tile_sizes t = tile_bytes(p, x, y);
-        size_t fwd = t.x + 2 * t.h, bwd = t.dy + t.arg + t.row, most = fwd > bwd ? fwd : bwd;
-        if (!darts_window(p) || most > ctx->dev.local_mem) want = LAYOUT_ROWS;
+        size_t bwd = t.x + t.dy + t.arg + t.row;  /* max backward's: the most of any tile kernel */
+        if (!darts_window(p) || bwd > ctx->dev.local_mem) want = LAYOUT_ROWS;
     }
     return want;
+}
+
+size_t rd_pool2d_scratch_bytes(rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x, const rd_tensor *y) {
+    if (p->kind != RD_POOL_MAX || choose_layout(ctx, p, x, y) == LAYOUT_TILES) return 0;
+    return rd_tensor_numel(y);
 }
 
 typedef enum { POOL_FORWARD, POOL_ARGMAX, POOL_GATHER } pool_pass;
 
 /* One pooling kernel. Forward and arg-max read x (in) and write y (out) or arg;
- * the gathers read dy (in) and arg and write dx (out). xs / ys: input and output shapes. */
-static rd_status launch(rd_ctx *ctx, const char *op, const rd_pool_params *p, pool_pass pass, const char *base,
-                        const rd_tensor *xs, const rd_tensor *ys, const rd_tensor *in, cl_mem arg,
+ * the gathers read dy (in) and arg and write dx (out); the tile gathers read x
+ * (xs) instead of arg. xs / ys: input and output shapes. */
+static rd_status launch(rd_ctx *ctx, const char *op, const rd_pool_params *p, pool_layout layout, pool_pass pass,
+                        const char *base, const rd_tensor *xs, const rd_tensor *ys, const rd_tensor *in, cl_mem arg,
                         const rd_tensor *out, int acc_flag) {
-    pool_layout layout = choose_layout(ctx, p, xs, ys);
     char name[64];
     int generic = !darts_window(p);
     static const char *const suffix[] = {"", "_tile", "_rows"};
@@ -118,14 +116,18 @@ static rd_status launch(rd_ctx *ctx, const char *op, const rd_pool_params *p, po
         tile_sizes t = tile_bytes(p, xs, ys);
         switch (pass) {
         case POOL_FORWARD:
-            return rd_launch(ctx, PROG, name, 2, g, l, RD_TARG(in), RD_TARG(out), RD_LOCAL(t.x), RD_LOCAL(t.h),
-                             RD_ARG(C), RD_ARG(n), GEOM, RD_END);
+            return rd_launch(ctx, PROG, name, 2, g, l, RD_TARG(in), RD_TARG(out), RD_LOCAL(t.x), RD_ARG(C),
+                             RD_ARG(n), GEOM, RD_END);
         case POOL_ARGMAX:
-            return rd_launch(ctx, PROG, name, 2, g, l, RD_TARG(in), RD_ARG(arg), RD_LOCAL(t.x), RD_LOCAL(t.h),
-                             RD_LOCAL(t.h), RD_ARG(C), RD_ARG(n), GEOM, RD_END);
-        case POOL_GATHER:
-            return rd_launch(ctx, PROG, name, 2, g, l, RD_TARG(in), RD_ARG(arg), RD_TARG(out), RD_LOCAL(t.dy),
-                             RD_LOCAL(t.arg), RD_LOCAL(t.row), RD_ARG(C), RD_ARG(n), RD_ARG(acc), GEOM, RD_END);
+            return rd_fail(&ctx->err, RD_ERR_ARG, "%s: the tile kernels take no arg-max pass", op);
+        case POOL_GATHER: {
+            /* average pooling reads neither x nor the arg-max tile: a float each stands in */
+            int is_max = p->kind == RD_POOL_MAX;
+            return rd_launch(ctx, PROG, name, 2, g, l, RD_TARG(xs), RD_TARG(in), RD_TARG(out),
+                             RD_LOCAL(is_max ? t.x : sizeof(float)), RD_LOCAL(t.dy),
+                             RD_LOCAL(is_max ? t.arg : sizeof(float)), RD_LOCAL(t.row), RD_ARG(C), RD_ARG(n),
+                             RD_ARG(acc), GEOM, RD_END);
+        }
         }
     }
     if (layout == LAYOUT_ROWS) {
@@ -177,8 +179,8 @@ static rd_status launch(rd_ctx *ctx, const char *op, const rd_pool_params *p, po
 rd_status rd_pool2d_forward(rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x, const rd_tensor *y) {
     const char *op = pool_name(p);
     RD_TRY(check_pool(ctx, op, p, x, y));
-    return launch(ctx, op, p, POOL_FORWARD, p->kind == RD_POOL_MAX ? "pool_max_forward" : "pool_avg_forward", x, y,
-                  x, NULL, y, 0);
+    const char *kernel = p->kind == RD_POOL_MAX ? "pool_max_forward" : "pool_avg_forward";
+    return launch(ctx, op, p, choose_layout(ctx, p, x, y), POOL_FORWARD, kernel, x, y, x, NULL, y, 0);
 }
 
 rd_status rd_pool2d_backward(rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x, const rd_tensor *dy,
@@ -186,13 +188,14 @@ rd_status rd_pool2d_backward(rd_ctx *ctx, const rd_pool_params *p, const rd_tens
     const char *op = p->kind == RD_POOL_MAX ? "max_pool backward" : "avg_pool backward";
     RD_TRY(check_pool(ctx, op, p, x, dy));
     RD_TRY(rd_check_shape(ctx, op, dx, "dx", x->n, x->c, x->h, x->w));
+    pool_layout layout = choose_layout(ctx, p, x, dy);
     cl_mem arg = NULL;
-    if (p->kind == RD_POOL_MAX) {
+    if (p->kind == RD_POOL_MAX && layout != LAYOUT_TILES) {
         RD_TRY(rd_scratch(ctx, POOL_SCRATCH_SLOT, rd_pool2d_scratch_bytes(ctx, p, x, dy), &arg));
-        RD_TRY(launch(ctx, op, p, POOL_ARGMAX, "pool_max_argmax", x, dy, x, arg, NULL, 0));
+        RD_TRY(launch(ctx, op, p, layout, POOL_ARGMAX, "pool_max_argmax", x, dy, x, arg, NULL, 0));
     }
-    return launch(ctx, op, p, POOL_GATHER, p->kind == RD_POOL_MAX ? "pool_max_backward" : "pool_avg_backward", x, dy,
-                  dy, arg, dx, dx_accumulate);
+    const char *kernel = p->kind == RD_POOL_MAX ? "pool_max_backward" : "pool_avg_backward";
+    return launch(ctx, op, p, layout, POOL_GATHER, kernel, x, dy, dy, arg, dx, dx_accumulate);
 }
 
 rd_status rd_global_avgpool_forward(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *y) {
