@@ -400,8 +400,7 @@ RD_INLINE void pool_backward_tile_body(__global const float *x, const ulong x_of
         } else {
             for (int t0 = 0; 2 * t0 - P < W; t0 += 8) {
                 float8 g0 = (float8)(0.0f), g1 = (float8)(0.0f);
-                #pragma unroll
-                for (int ky = (iy + P) & 1; ky < K; ky += 2) {
+                for (int ky = (iy + P) & 1; ky < K; ky += 2) {  /* run-time start: not unrolled */
                     const int row = ((iy + P - ky) / 2 + K) * TW + t0 + K;  /* window ((iy + P - ky) / 2, t0) */
                     #pragma unroll
                     for (int j = 0; 2 * j < K; j++) {
