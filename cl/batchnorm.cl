@@ -250,19 +250,35 @@ __kernel void bn_stats_planes(RD_TC(x), const uint C, const uint n, const uint H
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n) return;
     __global const float *p = x + x_off + b * x_ns + (ulong)c * HW;
-    float8 s8 = (float8)(0.0f);
+    /* two chains per sum: one chain of float8 adds waits on each add's latency */
+    float8 s8 = (float8)(0.0f), t8 = (float8)(0.0f);
     uint j = 0;
-    for (; j + 8 <= HW; j += 8) s8 += vload8(0, p + j);
-    float s = bn_hsum8(s8);
+    for (; j + 16 <= HW; j += 16) {
+        s8 += vload8(0, p + j);
+        t8 += vload8(0, p + j + 8);
+    }
+    if (j + 8 <= HW) {
+        s8 += vload8(0, p + j);
+        j += 8;
+    }
+    float s = bn_hsum8(s8 + t8);
     for (; j < HW; j++) s += p[j];
     const float cnt = (float)HW, m0 = s / cnt;
-    float8 a8 = (float8)(0.0f), q8 = (float8)(0.0f);
-    for (j = 0; j + 8 <= HW; j += 8) {
+    float8 a8 = (float8)(0.0f), q8 = (float8)(0.0f), a8b = (float8)(0.0f), q8b = (float8)(0.0f);
+    for (j = 0; j + 16 <= HW; j += 16) {
+        const float8 d = vload8(0, p + j) - m0, e = vload8(0, p + j + 8) - m0;
+        a8 += d;
+        q8 += d * d;
+        a8b += e;
+        q8b += e * e;
+    }
+    if (j + 8 <= HW) {
         const float8 d = vload8(0, p + j) - m0;
         a8 += d;
         q8 += d * d;
+        j += 8;
     }
-    float d1 = bn_hsum8(a8), d2 = bn_hsum8(q8);
+    float d1 = bn_hsum8(a8 + a8b), d2 = bn_hsum8(q8 + q8b);
     for (; j < HW; j++) {
         const float d = p[j] - m0;
         d1 += d;
@@ -318,14 +334,22 @@ __kernel void bn_grad_planes(RD_TC(v), RD_TC(dy), const uint dyC, const uint C, 
                 &shift, &mult);
     __global const float *vp = v + v_off + b * v_ns + (ulong)c * HW;
     __global const float *gp = dy + dy_off + b * dy_ns + (ulong)(c % dyC) * HW;
-    float8 a8 = (float8)(0.0f), b8 = (float8)(0.0f);
+    float8 a8 = (float8)(0.0f), b8 = (float8)(0.0f), a8b = (float8)(0.0f), b8b = (float8)(0.0f);
     uint j = 0;
-    for (; j + 8 <= HW; j += 8) {
+    for (; j + 16 <= HW; j += 16) {  /* two chains per sum, as in bn_stats_planes */
+        const float8 g = vload8(0, gp + j), h = vload8(0, gp + j + 8);
+        a8 += g;
+        b8 += g * (vload8(0, vp + j) - shift);
+        a8b += h;
+        b8b += h * (vload8(0, vp + j + 8) - shift);
+    }
+    if (j + 8 <= HW) {
         const float8 g = vload8(0, gp + j);
         a8 += g;
         b8 += g * (vload8(0, vp + j) - shift);
+        j += 8;
     }
-    float sa = bn_hsum8(a8), sb = bn_hsum8(b8);
+    float sa = bn_hsum8(a8 + a8b), sb = bn_hsum8(b8 + b8b);
     for (; j < HW; j++) {
         sa += gp[j];
         sb += gp[j] * (vp[j] - shift);
