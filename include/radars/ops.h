@@ -172,7 +172,8 @@ rd_status rd_pool2d_forward(rd_ctx *ctx, const rd_pool_params *p, const rd_tenso
 rd_status rd_pool2d_backward(rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x, const rd_tensor *dy,
                              const rd_tensor *dx, int dx_accumulate);
 /* Scratch slot 0 needed by rd_pool2d_backward (forward needs none): one byte per
- * output element (each window's arg-max) for max pooling, 0 for average. k <= 15. */
+ * output element (each window's arg-max) for max pooling, 0 for average, and 0 where
+ * the device runs the CPU tile kernels (they keep the arg-max in local memory). k <= 15. */
 size_t rd_pool2d_scratch_bytes(rd_ctx *ctx, const rd_pool_params *p, const rd_tensor *x, const rd_tensor *y);
 /* y (N x C x 1 x 1) = mean over H, W */
 rd_status rd_global_avgpool_forward(rd_ctx *ctx, const rd_tensor *x, const rd_tensor *y);
