@@ -239,17 +239,14 @@ __kernel void bn_grad_input(RD_TC(v), RD_TC(dy), RD_T(dx), const uint HW, const 
  * partials are then one per plane (chunks = N, L = HW) and the same stage-2
  * kernels merge them. */
 
-inline float bn_hsum8(const float8 v) {
+RD_INLINE float bn_hsum8(const float8 v) {
     const float4 a = v.lo + v.hi;
     const float2 b = a.lo + a.hi;
     return b.x + b.y;
 }
 
-__kernel void bn_stats_planes(RD_TC(x), const uint C, const uint n, const uint HW, __global float *ws,
-                              const ulong part) {
-    const uint c = get_global_id(0), b = get_global_id(1);
-    if (c >= C || b >= n) return;
-    __global const float *p = x + x_off + b * x_ns + (ulong)c * HW;
+/* (mean, M2) of the HW floats at p into p2[0], p2[1]: two passes, as bn_stats_partial. */
+RD_INLINE void bn_plane_stats(__global const float *p, const uint HW, __global float *p2) {
     /* two chains per sum: one chain of float8 adds waits on each add's latency */
     float8 s8 = (float8)(0.0f), t8 = (float8)(0.0f);
     uint j = 0;
@@ -284,13 +281,19 @@ __kernel void bn_stats_planes(RD_TC(x), const uint C, const uint n, const uint H
         d1 += d;
         d2 += d * d;
     }
-    __global float *p2 = ws + part + 2 * ((ulong)c * n + b);
     p2[0] = m0 + d1 / cnt;
     p2[1] = fmax(d2 - d1 * d1 / cnt, 0.0f);
 }
 
+__kernel void bn_stats_planes(RD_TC(x), const uint C, const uint n, const uint HW, __global float *ws,
+                              const ulong part) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    bn_plane_stats(x + x_off + b * x_ns + (ulong)c * HW, HW, ws + part + 2 * ((ulong)c * n + b));
+}
+
 /* y = (x - mean) * a + bt over plane (c, b), with acc += s * y when has_acc. */
-inline void bn_apply_plane(RD_TC(x), RD_T(y), RD_T(acc), const int has_acc, const uint c, const uint b, const uint HW,
+RD_INLINE void bn_apply_plane(RD_TC(x), RD_T(y), RD_T(acc), const int has_acc, const uint c, const uint b, const uint HW,
                            const float mean, const float a, const float bt, const float s) {
     __global const float *xp = x + x_off + b * x_ns + (ulong)c * HW;
     __global float *yp = y + y_off + b * y_ns + (ulong)c * HW;
@@ -324,19 +327,12 @@ __kernel void bn_apply_planes(RD_TC(x), RD_T(y), const uint C, const uint n, con
                    coef[3 * c + 1], coef[3 * c + 2], s);
 }
 
-__kernel void bn_grad_planes(RD_TC(v), RD_TC(dy), const uint dyC, const uint C, const uint n, const uint HW,
-                             const int mode, RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma), RD_VC(beta),
-                             __global float *ws, const ulong part) {
-    const uint c = get_global_id(0), b = get_global_id(1);
-    if (c >= C || b >= n) return;
-    float shift, mult;
-    bn_xhat_map(mode, c, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma, gamma_off, beta, beta_off,
-                &shift, &mult);
-    __global const float *vp = v + v_off + b * v_ns + (ulong)c * HW;
-    __global const float *gp = dy + dy_off + b * dy_ns + (ulong)(c % dyC) * HW;
+/* (sum g, mult * sum g * (v - shift)) of one plane of HW floats into p2[0], p2[1]. */
+RD_INLINE void bn_plane_grad(__global const float *vp, __global const float *gp, const uint HW, const float shift,
+                             const float mult, __global float *p2) {
     float8 a8 = (float8)(0.0f), b8 = (float8)(0.0f), a8b = (float8)(0.0f), b8b = (float8)(0.0f);
     uint j = 0;
-    for (; j + 16 <= HW; j += 16) {  /* two chains per sum, as in bn_stats_planes */
+    for (; j + 16 <= HW; j += 16) {  /* two chains per sum, as in bn_plane_stats */
         const float8 g = vload8(0, gp + j), h = vload8(0, gp + j + 8);
         a8 += g;
         b8 += g * (vload8(0, vp + j) - shift);
@@ -354,22 +350,28 @@ __kernel void bn_grad_planes(RD_TC(v), RD_TC(dy), const uint dyC, const uint C, 
         sa += gp[j];
         sb += gp[j] * (vp[j] - shift);
     }
-    __global float *p2 = ws + part + 2 * ((ulong)c * n + b);
     p2[0] = sa;
     p2[1] = sb * mult;
 }
 
-/* dx (+)= k * (dy - A/M - xhat * B/M) over plane (c, b), from bn_grad_finish's coefficients.
- * Element-wise per plane, so dx may alias dy or v. */
-__kernel void bn_grad_input_planes(RD_TC(v), RD_TC(dy), RD_T(dx), const uint C, const uint n, const uint HW,
-                                   RD_VC(coef), const int acc) {
+__kernel void bn_grad_planes(RD_TC(v), RD_TC(dy), const uint dyC, const uint C, const uint n, const uint HW,
+                             const int mode, RD_VC(save_mean), RD_VC(save_invstd), RD_VC(gamma), RD_VC(beta),
+                             __global float *ws, const ulong part) {
     const uint c = get_global_id(0), b = get_global_id(1);
     if (c >= C || b >= n) return;
-    __global const float *q = coef + coef_off + 5 * (ulong)c;
-    __global const float *vp = v + v_off + b * v_ns + (ulong)c * HW;
-    __global const float *gp = dy + dy_off + b * dy_ns + (ulong)c * HW;
-    __global float *dp = dx + dx_off + b * dx_ns + (ulong)c * HW;
-    const float shift = q[0], mult = q[1], k = q[2], ma = q[3], mb = q[4];
+    float shift, mult;
+    bn_xhat_map(mode, c, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma, gamma_off, beta, beta_off,
+                &shift, &mult);
+    bn_plane_grad(v + v_off + b * v_ns + (ulong)c * HW, dy + dy_off + b * dy_ns + (ulong)(c % dyC) * HW, HW, shift,
+                  mult, ws + part + 2 * ((ulong)c * n + b));
+}
+
+/* dx (+)= k * (dy - A/M - xhat * B/M) over plane (c, b), from bn_grad_finish's coefficients.
+ * Element-wise per plane, so dx may alias dy or v. */
+/* dx (+)= k * (dy - A/M - xhat * B/M) over one plane, from the coefficients q[0..5). */
+RD_INLINE void bn_grad_input_plane(__global const float *vp, __global const float *gp, __global float *dp,
+                                   const uint HW, const float shift, const float mult, const float k, const float ma,
+                                   const float mb, const int acc) {
     uint j = 0;
     for (; j + 8 <= HW; j += 8) {
         const float8 xhat = (vload8(0, vp + j) - shift) * mult;
@@ -380,6 +382,63 @@ __kernel void bn_grad_input_planes(RD_TC(v), RD_TC(dy), RD_T(dx), const uint C, 
         const float g = k * (gp[j] - ma - (vp[j] - shift) * mult * mb);
         rd_store(&dp[j], g, acc);
     }
+}
+
+__kernel void bn_grad_input_planes(RD_TC(v), RD_TC(dy), RD_T(dx), const uint C, const uint n, const uint HW,
+                                   RD_VC(coef), const int acc) {
+    const uint c = get_global_id(0), b = get_global_id(1);
+    if (c >= C || b >= n) return;
+    __global const float *q = coef + coef_off + 5 * (ulong)c;
+    bn_grad_input_plane(v + v_off + b * v_ns + (ulong)c * HW, dy + dy_off + b * dy_ns + (ulong)c * HW,
+                        dx + dx_off + b * dx_ns + (ulong)c * HW, HW, q[0], q[1], q[2], q[3], q[4], acc);
+}
+
+/* ---- channel kernels, for CPUs with channels to spare ----
+ * One work-item per channel runs a whole training batch norm, forward or backward:
+ * its planes' partials (as the plane kernels, into the same ws), their merge (as
+ * the finish kernels) and the element-wise pass, in one launch instead of three (a
+ * launch costs POCL about 9 us inside a search step). The partials are read back
+ * by the work-item that wrote them; the planes' second read comes from its cache. */
+__kernel void bn_train_channels(RD_TC(x), RD_T(y), const uint C, const uint n, const uint HW, __global float *ws,
+                                const ulong part, const float eps, const float momentum, const int track,
+                                const int affine, RD_V(save_mean), RD_V(save_invstd), RD_V(run_mean),
+                                RD_V(run_var), RD_VC(gamma), RD_VC(beta), RD_VC(scale), const int has_scale,
+                                RD_T(acc), const int has_acc) {
+    const uint c = get_global_id(0);
+    if (c >= C) return;
+    for (uint b = 0; b < n; b++)
+        bn_plane_stats(x + x_off + b * x_ns + (ulong)c * HW, HW, ws + part + 2 * ((ulong)c * n + b));
+    float mean;
+    const float invstd = bn_channel_stats(ws, part, c, n, n * HW, HW, eps, momentum, track, 1, save_mean, save_mean_off,
+                                          save_invstd, save_invstd_off, run_mean, run_mean_off, run_var, run_var_off,
+                                          &mean);
+    const float a = affine ? invstd * gamma[gamma_off + c] : invstd, bt = affine ? beta[beta_off + c] : 0.0f;
+    const float s = has_scale ? scale[scale_off] : 1.0f;
+    for (uint b = 0; b < n; b++)
+        bn_apply_plane(x, x_off, x_ns, y, y_off, y_ns, acc, acc_off, acc_ns, has_acc, c, b, HW, mean, a, bt, s);
+}
+
+__kernel void bn_backward_channels(RD_TC(v), RD_TC(dy), RD_T(dx), const int has_dx, const int acc, const uint C,
+                                   const uint n, const uint HW, const int mode, const int affine, RD_VC(save_mean),
+                                   RD_VC(save_invstd), RD_VC(gamma), RD_VC(beta), RD_VC(scale), const int has_scale,
+                                   RD_V(dgamma), const int has_dgamma, RD_V(dbeta), const int has_dbeta, RD_V(dot),
+                                   const int has_dot, __global float *ws, const ulong part) {
+    const uint c = get_global_id(0);
+    if (c >= C) return;
+    float shift, mult;
+    bn_xhat_map(mode, c, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma, gamma_off, beta, beta_off,
+                &shift, &mult);
+    for (uint b = 0; b < n; b++)
+        bn_plane_grad(v + v_off + b * v_ns + (ulong)c * HW, dy + dy_off + b * dy_ns + (ulong)c * HW, HW, shift, mult,
+                      ws + part + 2 * ((ulong)c * n + b));
+    float q[5];
+    bn_grad_coef(ws, part, c, n, n * HW, mode, affine, save_mean, save_mean_off, save_invstd, save_invstd_off, gamma,
+                 gamma_off, beta, beta_off, scale, scale_off, has_scale, 1, dgamma, dgamma_off, has_dgamma, dbeta,
+                 dbeta_off, has_dbeta, dot, dot_off, has_dot, q);
+    if (!has_dx) return;
+    for (uint b = 0; b < n; b++)
+        bn_grad_input_plane(v + v_off + b * v_ns + (ulong)c * HW, dy + dy_off + b * dy_ns + (ulong)c * HW,
+                            dx + dx_off + b * dx_ns + (ulong)c * HW, HW, q[0], q[1], q[2], q[3], q[4], acc);
 }
 
 /* ---- a stack's slices, two launches (plane layout): the mixed op's final BNs ----

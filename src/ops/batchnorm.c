@@ -31,12 +31,30 @@ static rd_vec opt_vec(const rd_vec *v) {
 /* Kernel layout: stage-1 work-groups over (chunk, channel) with element-wise
  * passes over (c*h*w, n) (GPUs: coalesced, many groups), or one work-item per
  * (channel, image) plane, float8 along it (CPUs: vector loops, no barriers).
- * RADARS_BN_KERNELS=groups|planes overrides the choice (tests run both). */
+ * On CPUs a single training batch norm with at least 4 channels per compute
+ * unit runs as one work-item per channel instead (the channel kernels: stage 1,
+ * stage 2 and the element-wise pass in one launch, with the planes' partials).
+ * RADARS_BN_KERNELS=groups|planes|channels overrides the choice (tests run all). */
 static int use_planes(const rd_ctx *ctx) {
     const char *env = getenv("RADARS_BN_KERNELS");
     if (env && !strcmp(env, "groups")) return 0;
-    if (env && !strcmp(env, "planes")) return 1;
+    if (env && (!strcmp(env, "planes") || !strcmp(env, "channels"))) return 1;
     return !(ctx->dev.type & CL_DEVICE_TYPE_GPU);
+}
+
+enum { BN_CHANNELS_PER_UNIT = 4 };  /* the least channels per compute unit for the channel kernels */
+
+static int use_channels(const rd_ctx *ctx, const rd_tensor *x) {
+    const char *env = getenv("RADARS_BN_KERNELS");
+    if (env) return !strcmp(env, "channels");
+    size_t units = ctx->dev.compute_units ? ctx->dev.compute_units : 1;
+    return use_planes(ctx) && (size_t)x->c >= BN_CHANNELS_PER_UNIT * units;
+}
+
+/* One work-item per channel, each its own work-group, so that the channels spread over the units. */
+static void channel_range(const rd_tensor *x, size_t g[1], size_t l[1]) {
+    g[0] = (size_t)x->c;
+    l[0] = 1;
 }
 
 /* Number of partials per channel and the values each covers (L). Planes: one
@@ -161,6 +179,25 @@ static rd_status stats_stage2(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_st
     return bn_apply(ctx, x, y, &coef, scale, accum_out);
 }
 
+/* The whole training forward in one launch (the channel kernels). */
+static rd_status train_channels(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s, int affine, int track,
+                                const rd_tensor *x, const rd_tensor *y, const rd_vec *scale,
+                                const rd_tensor *accum_out, const bn_ws *w) {
+    rd_vec rm = opt_vec(&s->running_mean), rv = opt_vec(&s->running_var), ga = opt_vec(&s->gamma),
+           be = opt_vec(&s->beta), sc = opt_vec(scale);
+    rd_tensor acc = {0};
+    cl_int tr = track, af = affine, has_scale = sc.mem != NULL, has_acc = accum_out && accum_out->mem;
+    if (has_acc) acc = *accum_out;
+    float eps = p->eps, mom = p->momentum;
+    cl_uint C = (cl_uint)x->c, n = (cl_uint)x->n, hw = (cl_uint)(x->h * x->w);
+    size_t g[1], l[1];
+    channel_range(x, g, l);
+    return rd_launch(ctx, PROG, "bn_train_channels", 1, g, l, RD_TARG(x), RD_TARG(y), RD_ARG(C), RD_ARG(n),
+                     RD_ARG(hw), RD_ARG(w->mem), RD_ARG(w->part), RD_ARG(eps), RD_ARG(mom), RD_ARG(tr), RD_ARG(af),
+                     RD_VARG(&s->save_mean), RD_VARG(&s->save_invstd), RD_VARG(&rm), RD_VARG(&rv), RD_VARG(&ga),
+                     RD_VARG(&be), RD_VARG(&sc), RD_ARG(has_scale), RD_TARG(&acc), RD_ARG(has_acc), RD_END);
+}
+
 static rd_status check_forward_train(rd_ctx *ctx, const char *op, const rd_bn_params *p, const rd_bn_state *s,
                                      const rd_tensor *x, const rd_tensor *y, const rd_vec *scale,
                                      const rd_tensor *accum_out, int *affine, int *track) {
@@ -189,6 +226,7 @@ rd_status rd_batchnorm_forward_train(rd_ctx *ctx, const rd_bn_params *p, const r
     if (x->c == 0) return RD_OK;
     bn_ws w;
     RD_TRY(scratch_ws(ctx, x, &w));
+    if (use_channels(ctx, x)) return train_channels(ctx, p, s, affine, track, x, y, scale, accum_out, &w);
     RD_TRY(stats_stage1(ctx, x, &w));
     return stats_stage2(ctx, p, s, affine, track, x, y, scale, accum_out, &w);
 }
@@ -268,6 +306,26 @@ static rd_status grad_stage2(rd_ctx *ctx, const rd_bn_state *s, int affine, cl_i
                      RD_ARG(chw), RD_ARG(n), RD_VARG(&coef), RD_ARG(acc), RD_END);
 }
 
+/* The whole backward in one launch (the channel kernels). */
+static rd_status backward_channels(rd_ctx *ctx, const rd_bn_state *s, int affine, cl_int mode, const rd_tensor *v,
+                                   const rd_tensor *dy, const rd_vec *scale, const rd_tensor *dx, int dx_accumulate,
+                                   const rd_vec *dgamma, const rd_vec *dbeta, const rd_vec *dot_out, const bn_ws *w) {
+    rd_vec sm = opt_vec(&s->save_mean), ga = opt_vec(&s->gamma), be = opt_vec(&s->beta);
+    rd_vec sc = opt_vec(scale), dg = opt_vec(dgamma), db = opt_vec(dbeta), dot = opt_vec(dot_out);
+    rd_tensor d = {0};
+    cl_int has_dx = dx && dx->mem, acc = dx_accumulate != 0, af = affine;
+    if (has_dx) d = *dx;
+    cl_int has_sc = sc.mem != NULL, has_dg = dg.mem != NULL, has_db = db.mem != NULL, has_dot = dot.mem != NULL;
+    cl_uint C = (cl_uint)v->c, n = (cl_uint)v->n, hw = (cl_uint)(v->h * v->w);
+    size_t g[1], l[1];
+    channel_range(v, g, l);
+    return rd_launch(ctx, PROG, "bn_backward_channels", 1, g, l, RD_TARG(v), RD_TARG(dy), RD_TARG(&d),
+                     RD_ARG(has_dx), RD_ARG(acc), RD_ARG(C), RD_ARG(n), RD_ARG(hw), RD_ARG(mode), RD_ARG(af),
+                     RD_VARG(&sm), RD_VARG(&s->save_invstd), RD_VARG(&ga), RD_VARG(&be), RD_VARG(&sc),
+                     RD_ARG(has_sc), RD_VARG(&dg), RD_ARG(has_dg), RD_VARG(&db), RD_ARG(has_db), RD_VARG(&dot),
+                     RD_ARG(has_dot), RD_ARG(w->mem), RD_ARG(w->part), RD_END);
+}
+
 rd_status rd_batchnorm_backward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_state *s, const rd_tensor *x,
                                 const rd_tensor *y, const rd_tensor *dy, const rd_vec *scale, const rd_tensor *dx,
                                 int dx_accumulate, const rd_vec *dgamma, const rd_vec *dbeta, const rd_vec *dot_out) {
@@ -297,6 +355,8 @@ rd_status rd_batchnorm_backward(rd_ctx *ctx, const rd_bn_params *p, const rd_bn_
     bn_ws w;
     RD_TRY(scratch_ws(ctx, v, &w));
     cl_int mode = v == x ? 0 : affine ? 2 : 1;
+    if (use_channels(ctx, v))
+        return backward_channels(ctx, s, affine, mode, v, dy, scale, dx, dx_accumulate, dgamma, dbeta, dot_out, &w);
     RD_TRY(grad_stage1(ctx, s, mode, v, dy, &w));
     return grad_stage2(ctx, s, affine, mode, v, dy, scale, dx, dx_accumulate, dgamma, dbeta, dot_out, &w);
 }
