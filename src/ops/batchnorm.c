@@ -4,7 +4,9 @@
  * then a per-channel merge), then one element-wise pass that normalizes and,
  * for the mixed op, adds scale[0] * y into the node sum. Backward: two sums per
  * channel (sum dy, sum dy * xhat) in two stages, then one element-wise pass.
- * Stage 2 merges each channel once (one work-item per channel), for either layout. */
+ * Stage 2 merges each channel once (one work-item per channel), for either layout.
+ * On CPUs with channels to spare, one work-item per channel runs all three steps
+ * of a single batch norm in one launch (the channel kernels, see use_channels). */
 #include <stdlib.h>
 #include <string.h>
 
