@@ -86,6 +86,13 @@ inline float bn_channel_stats(__global const float *ws, const ulong part, const 
     return invstd;
 }
 
+/* The forward's per-channel scale and shift: y = (x - mean) * a + bt. */
+inline void bn_affine(const int affine, const float invstd, const uint c, RD_VC(gamma), RD_VC(beta), float *a,
+                      float *bt) {
+    *a = affine ? invstd * gamma[gamma_off + c] : invstd;
+    *bt = affine ? beta[beta_off + c] : 0.0f;
+}
+
 /* Stage 2 as its own kernel (the work-group layout): one work-item per channel, writes coef. */
 __kernel void bn_stats_finish(RD_V(ws), const ulong part, const uint chunks, const uint C, const uint M,
                               const uint L, const float eps, const float momentum, const int track, const int affine,
@@ -98,9 +105,11 @@ __kernel void bn_stats_finish(RD_V(ws), const ulong part, const uint chunks, con
                                           save_invstd, save_invstd_off, run_mean, run_mean_off, run_var, run_var_off,
                                           &mean);
     __global float *coef = ws + ws_off;
+    float a, bt;
+    bn_affine(affine, invstd, c, gamma, gamma_off, beta, beta_off, &a, &bt);
     coef[3 * c] = mean;
-    coef[3 * c + 1] = affine ? invstd * gamma[gamma_off + c] : invstd;
-    coef[3 * c + 2] = affine ? beta[beta_off + c] : 0.0f;
+    coef[3 * c + 1] = a;
+    coef[3 * c + 2] = bt;
 }
 
 /* Evaluation mode: coef from the running statistics. */
@@ -109,9 +118,11 @@ __kernel void bn_eval_coef(const uint C, const float eps, const int affine, RD_V
     const uint c = get_global_id(0);
     if (c >= C) return;
     const float invstd = 1.0f / sqrt(run_var[run_var_off + c] + eps);
+    float a, bt;
+    bn_affine(affine, invstd, c, gamma, gamma_off, beta, beta_off, &a, &bt);
     coef[3 * c] = run_mean[run_mean_off + c];
-    coef[3 * c + 1] = affine ? invstd * gamma[gamma_off + c] : invstd;
-    coef[3 * c + 2] = affine ? beta[beta_off + c] : 0.0f;
+    coef[3 * c + 1] = a;
+    coef[3 * c + 2] = bt;
 }
 
 /* y = (x - mean) * a + beta; with has_acc also acc += scale * y (scale[0] on the
@@ -366,9 +377,8 @@ __kernel void bn_grad_planes(RD_TC(v), RD_TC(dy), const uint dyC, const uint C, 
                   mult, ws + part + 2 * ((ulong)c * n + b));
 }
 
-/* dx (+)= k * (dy - A/M - xhat * B/M) over plane (c, b), from bn_grad_finish's coefficients.
- * Element-wise per plane, so dx may alias dy or v. */
-/* dx (+)= k * (dy - A/M - xhat * B/M) over one plane, from the coefficients q[0..5). */
+/* dx (+)= k * (dy - A/M - xhat * B/M) over one plane, from the coefficients q[0..5)
+ * (bn_grad_coef). Element-wise, so dx may alias dy or v. */
 RD_INLINE void bn_grad_input_plane(__global const float *vp, __global const float *gp, __global float *dp,
                                    const uint HW, const float shift, const float mult, const float k, const float ma,
                                    const float mb, const int acc) {
@@ -412,7 +422,8 @@ __kernel void bn_train_channels(RD_TC(x), RD_T(y), const uint C, const uint n, c
     const float invstd = bn_channel_stats(ws, part, c, n, n * HW, HW, eps, momentum, track, 1, save_mean, save_mean_off,
                                           save_invstd, save_invstd_off, run_mean, run_mean_off, run_var, run_var_off,
                                           &mean);
-    const float a = affine ? invstd * gamma[gamma_off + c] : invstd, bt = affine ? beta[beta_off + c] : 0.0f;
+    float a, bt;
+    bn_affine(affine, invstd, c, gamma, gamma_off, beta, beta_off, &a, &bt);
     const float s = has_scale ? scale[scale_off] : 1.0f;
     for (uint b = 0; b < n; b++)
         bn_apply_plane(x, x_off, x_ns, y, y_off, y_ns, acc, acc_off, acc_ns, has_acc, c, b, HW, mean, a, bt, s);

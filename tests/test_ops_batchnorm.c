@@ -10,6 +10,7 @@
 
 /* Each test runs once per kernel layout (CPU and GPU kernels both run on any device). */
 static const char *const layouts[] = {"planes", "groups", "channels"};
+static const int n_layouts = (int)(sizeof layouts / sizeof *layouts);
 static void use_layout(int i) { setenv("RADARS_BN_KERNELS", layouts[i], 1); }
 
 static const rd_bn_params BN = {1e-5f, 0.1f};
@@ -601,15 +602,15 @@ static Suite *suite(void) {
     Suite *s = suite_create("ops_batchnorm");
     TCase *tc = tcase_create("all");
     tcase_set_timeout(tc, 600);
-    tcase_add_loop_test(tc, train_forward_vs_reference, 0, 3);
-    tcase_add_loop_test(tc, large_mean_accuracy, 0, 3);
-    tcase_add_loop_test(tc, in_place_strided_fused_accumulate, 0, 3);
-    tcase_add_loop_test(tc, eval_mode, 0, 3);
-    tcase_add_loop_test(tc, backward_vs_finite_differences, 0, 3);
-    tcase_add_loop_test(tc, backward_large_strided, 0, 3);
-    tcase_add_loop_test(tc, stack_vs_reference, 0, 3);
+    tcase_add_loop_test(tc, train_forward_vs_reference, 0, n_layouts);
+    tcase_add_loop_test(tc, large_mean_accuracy, 0, n_layouts);
+    tcase_add_loop_test(tc, in_place_strided_fused_accumulate, 0, n_layouts);
+    tcase_add_loop_test(tc, eval_mode, 0, n_layouts);
+    tcase_add_loop_test(tc, backward_vs_finite_differences, 0, n_layouts);
+    tcase_add_loop_test(tc, backward_large_strided, 0, n_layouts);
+    tcase_add_loop_test(tc, stack_vs_reference, 0, n_layouts);
     tcase_add_test(tc, errors);
-    tcase_add_loop_test(tc, scratch_bytes, 0, 3);
+    tcase_add_loop_test(tc, scratch_bytes, 0, n_layouts);
     suite_add_tcase(s, tc);
     return s;
 }

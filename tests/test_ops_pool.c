@@ -10,6 +10,7 @@
 
 /* Each test runs once per kernel layout (CPU and GPU kernels all run on any device). */
 static const char *const layouts[] = {"tiles", "rows", "items"};
+static const int n_layouts = (int)(sizeof layouts / sizeof *layouts);
 static void use_layout(int i) { setenv("RADARS_POOL_KERNELS", layouts[i], 1); }
 
 /* odd sizes, batch 1 and 3, channel counts that are not multiples of anything, and rows
@@ -354,11 +355,11 @@ static Suite *suite(void) {
     TCase *tc = tcase_create("all");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, out_size);
-    tcase_add_loop_test(tc, forward_backward_vs_reference, 0, 3);
-    tcase_add_loop_test(tc, max_ties_first_in_scan_order, 0, 3);
-    tcase_add_loop_test(tc, max_nan_and_infinities, 0, 3);
-    tcase_add_loop_test(tc, strided_views, 0, 3);
-    tcase_add_loop_test(tc, supernet_shape_and_scratch, 0, 3);
+    tcase_add_loop_test(tc, forward_backward_vs_reference, 0, n_layouts);
+    tcase_add_loop_test(tc, max_ties_first_in_scan_order, 0, n_layouts);
+    tcase_add_loop_test(tc, max_nan_and_infinities, 0, n_layouts);
+    tcase_add_loop_test(tc, strided_views, 0, n_layouts);
+    tcase_add_loop_test(tc, supernet_shape_and_scratch, 0, n_layouts);
     tcase_add_test(tc, global_avgpool);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
